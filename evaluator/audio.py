@@ -1,0 +1,85 @@
+"""Decode audio from a dataset cell to 16 kHz mono float32, without torchcodec.
+
+Datasets are read with ``Audio(decode=False)`` so a cell is ``{"bytes": ..., "path": ...}``
+(or, for in-memory datasets, ``{"array": ..., "sampling_rate": ...}``); soundfile decodes
+WAV/FLAC/OGG/MP3 and soxr resamples.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import numpy as np
+
+from evaluator.errors import AudioDecodeError
+
+__all__ = ["SAMPLE_RATE", "decode_audio", "to_mono_16k"]
+
+SAMPLE_RATE = 16_000
+
+
+def to_mono_16k(samples: np.ndarray, sampling_rate: int) -> np.ndarray:
+    """Downmix (frames x channels) to mono and resample to 16 kHz float32."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1, dtype=np.float32)
+    elif samples.ndim != 1:
+        raise AudioDecodeError(f"expected 1-D or 2-D audio, got shape {samples.shape}")
+    if sampling_rate <= 0:
+        raise AudioDecodeError(f"invalid sampling rate {sampling_rate}")
+    if sampling_rate != SAMPLE_RATE and samples.size:
+        import soxr
+
+        samples = soxr.resample(samples, sampling_rate, SAMPLE_RATE).astype(np.float32, copy=False)
+    return np.ascontiguousarray(samples)
+
+
+def decode_audio(cell: Any, base_dir: str | None = None) -> np.ndarray:
+    """Decode one dataset audio cell to 16 kHz mono float32.
+
+    Args:
+        cell: ``{"bytes", "path"}``, ``{"array", "sampling_rate"}``, raw bytes or a path.
+        base_dir: directory that relative paths are resolved against.
+
+    Raises:
+        AudioDecodeError: the audio is missing, empty or unreadable; the message says which.
+    """
+    import soundfile as sf
+
+    if isinstance(cell, dict) and cell.get("array") is not None:
+        return to_mono_16k(np.asarray(cell["array"]), int(cell["sampling_rate"]))
+    data: bytes | None = None
+    path: str | None = None
+    if isinstance(cell, dict):
+        data, path = cell.get("bytes"), cell.get("path")
+    elif isinstance(cell, bytes | bytearray):
+        data = bytes(cell)
+    elif isinstance(cell, str | os.PathLike):
+        path = os.fspath(cell)
+    else:
+        raise AudioDecodeError(f"unsupported audio cell of type {type(cell).__name__}")
+    if data is None and path is not None and not os.path.isabs(path) and base_dir:
+        path = os.path.join(base_dir, path)
+    source: Any
+    if data is not None:
+        if len(data) == 0:
+            raise AudioDecodeError(f"audio is empty (0 bytes){f' in {path}' if path else ''}")
+        source = io.BytesIO(data)
+    elif path is not None:
+        if not os.path.exists(path):
+            raise AudioDecodeError(f"audio file not found: {path}")
+        if os.path.getsize(path) == 0:
+            raise AudioDecodeError(f"audio file is empty (0 bytes): {path}")
+        source = path
+    else:
+        raise AudioDecodeError("audio cell has neither bytes nor a path")
+    try:
+        samples, rate = sf.read(source, dtype="float32", always_2d=False)
+    except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
+        where = f" ({path})" if path else ""
+        raise AudioDecodeError(f"cannot decode audio{where}: {exc}") from exc
+    if samples.size == 0:
+        raise AudioDecodeError(f"audio has no samples{f': {path}' if path else ''}")
+    return to_mono_16k(samples, rate)

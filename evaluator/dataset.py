@@ -1,0 +1,347 @@
+"""Open a dataset spec (hub id, ``save_to_disk`` folder, ``audiofolder`` folder, streaming),
+detect its columns, plan shards, and read one shard's samples.
+
+The driver calls :func:`open_dataset` and :func:`plan_shards`; it never touches audio. An actor
+opens the same spec (hitting the local ``datasets`` cache) and calls :func:`read_shard`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evaluator.config import DatasetSpec
+from evaluator.errors import DatasetError
+
+__all__ = [
+    "AUDIO_COLUMNS",
+    "TEXT_COLUMNS",
+    "ID_COLUMNS",
+    "LANGUAGE_COLUMNS",
+    "Columns",
+    "OpenedDataset",
+    "Sample",
+    "Shard",
+    "sample_data_dir",
+    "detect_columns",
+    "open_dataset",
+    "plan_shards",
+    "read_shard",
+]
+
+log = logging.getLogger(__name__)
+
+AUDIO_COLUMNS = ("audio", "speech", "wav", "file_audio")
+TEXT_COLUMNS = (
+    "text",
+    "sentence",
+    "transcription",
+    "transcript",
+    "normalized_text",
+    "raw_text",
+    "reference",
+    "label",
+)
+ID_COLUMNS = ("id", "sample_id", "utt_id", "utterance_id", "segment_id", "audio_id", "key", "file_id")
+LANGUAGE_COLUMNS = ("language", "lang", "locale", "language_code")
+
+
+def sample_data_dir() -> str:
+    """The bundled sample set: an ``audiofolder`` with ``metadata.csv``."""
+    return str(Path(__file__).parent / "sample_data")
+
+
+@dataclass(frozen=True)
+class Columns:
+    audio: str
+    text: str
+    id: str | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class OpenedDataset:
+    """A dataset ready to read: ``data`` is a ``datasets.Dataset`` or ``IterableDataset``
+    with its audio column cast to ``Audio(decode=False)``."""
+
+    data: Any
+    columns: Columns
+    split: str
+    name: str
+    streaming: bool
+
+    @property
+    def num_rows(self) -> int | None:
+        return None if self.streaming else len(self.data)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Work for one actor call: a dataset reference and which rows, never audio.
+
+    Attributes:
+        shard_id: position in the plan (for logs and retries).
+        start / stop: row range for map-style datasets.
+        file_shard / num_file_shards: for streaming datasets, which file shard.
+        limit: for streaming, stop after this many rows of the shard.
+        skip_ids: sample ids already in the database (resume); read but not transcribed.
+    """
+
+    dataset: DatasetSpec
+    shard_id: int
+    start: int = 0
+    stop: int = 0
+    file_shard: int | None = None
+    num_file_shards: int | None = None
+    limit: int | None = None
+    skip_ids: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def size(self) -> int | None:
+        return None if self.file_shard is not None else self.stop - self.start
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One row to transcribe; ``audio`` is the undecoded cell."""
+
+    sample_id: str
+    index: int | None
+    audio: Any
+    reference: str
+    language: str | None
+
+
+def _pick(names: Sequence[str], candidates: Sequence[str], override: str | None, what: str) -> str | None:
+    if override:
+        if override not in names:
+            raise DatasetError(
+                f"{what} column {override!r} is not in the dataset; columns are: {', '.join(names)}"
+            )
+        return override
+    lowered = {n.lower(): n for n in names}
+    for cand in candidates:
+        if cand in lowered:
+            return lowered[cand]
+    return None
+
+
+def detect_columns(names: Sequence[str], features: Any, spec: DatasetSpec) -> Columns:
+    """Find audio, text, id and language columns, honouring the spec's overrides.
+
+    An ``Audio`` feature wins for the audio column; otherwise the common names are tried.
+    """
+    audio = spec.audio_column
+    if audio is None and features is not None:
+        from datasets import Audio
+
+        audio = next((n for n in names if isinstance(features.get(n), Audio)), None)
+    audio = _pick(names, AUDIO_COLUMNS, audio, "audio")
+    if audio is None:
+        raise DatasetError(
+            f"no audio column found among {', '.join(names)}; pass --audio-column "
+            f"(looked for an Audio feature or one of {', '.join(AUDIO_COLUMNS)})"
+        )
+    text = _pick(names, TEXT_COLUMNS, spec.text_column, "text")
+    if text is None:
+        raise DatasetError(
+            f"no reference text column found among {', '.join(names)}; pass --text-column "
+            f"(looked for {', '.join(TEXT_COLUMNS)})"
+        )
+    return Columns(
+        audio=audio,
+        text=text,
+        id=_pick(names, ID_COLUMNS, spec.id_column, "id"),
+        language=_pick(names, LANGUAGE_COLUMNS, spec.language_column, "language"),
+    )
+
+
+def _choose_split(available: Sequence[str], wanted: str | None, source: str) -> str:
+    if wanted is not None:
+        if wanted not in available:
+            raise DatasetError(
+                f"split {wanted!r} not in {source}; available splits: {', '.join(available)}"
+            )
+        return wanted
+    if len(available) == 1:
+        return available[0]
+    if "test" in available:
+        return "test"
+    raise DatasetError(
+        f"{source} has several splits ({', '.join(available)}); choose one with --split"
+    )
+
+
+def _is_saved_dataset(path: str) -> bool:
+    return any(
+        os.path.exists(os.path.join(path, marker))
+        for marker in ("dataset_dict.json", "state.json", "dataset_info.json")
+    ) and not os.path.exists(os.path.join(path, "metadata.csv"))
+
+
+def _read_metadata(folder: str) -> Any | None:
+    """A ``datasets.Dataset`` for one audiofolder level, or None if it has no metadata file.
+
+    The ``audio`` column holds absolute file paths (decoded later by :mod:`evaluator.audio`);
+    building it this way avoids ``datasets``' audio encoding, which needs torchcodec.
+    """
+    import datasets
+
+    csv_path = os.path.join(folder, "metadata.csv")
+    jsonl_path = os.path.join(folder, "metadata.jsonl")
+    if os.path.exists(csv_path):
+        import csv
+
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            records = list(csv.DictReader(fh))
+    elif os.path.exists(jsonl_path):
+        import json
+
+        with open(jsonl_path, encoding="utf-8") as fh:
+            records = [json.loads(line) for line in fh if line.strip()]
+    else:
+        return None
+    if records and "file_name" not in records[0]:
+        raise DatasetError(f"{csv_path if os.path.exists(csv_path) else jsonl_path} needs a file_name column")
+    if not records:
+        raise DatasetError(f"the metadata file in {folder} lists no files")
+    columns: dict[str, list[Any]] = {"audio": []}
+    for record in records:
+        columns["audio"].append(os.path.join(folder, str(record["file_name"])))
+        for key, value in record.items():
+            columns.setdefault(key, []).append(value)
+    return datasets.Dataset.from_dict(columns)
+
+
+def _load_audiofolder(folder: str) -> Any:
+    """An audiofolder (``metadata.csv``/``metadata.jsonl`` with ``file_name``), top level or one
+    sub-folder per split, as a ``DatasetDict``."""
+    import datasets
+
+    top = _read_metadata(folder)
+    if top is not None:
+        return datasets.DatasetDict({"train": top})
+    splits = {}
+    for entry in sorted(os.listdir(folder)):
+        sub = os.path.join(folder, entry)
+        if os.path.isdir(sub) and (found := _read_metadata(sub)) is not None:
+            splits[entry] = found
+    if not splits:
+        raise DatasetError(
+            f"{folder} is neither a save_to_disk dataset nor an audiofolder: add a metadata.csv "
+            "with columns file_name,transcription (or one sub-folder per split holding one)"
+        )
+    return datasets.DatasetDict(splits)
+
+
+def open_dataset(spec: DatasetSpec) -> OpenedDataset:
+    """Open the dataset a spec names, with audio left undecoded.
+
+    Raises:
+        DatasetError: the source cannot be found/loaded, a split or column is missing.
+    """
+    import datasets
+
+    source = spec.source or sample_data_dir()
+    name = spec.source or "sample"
+    streaming = spec.streaming
+    try:
+        if os.path.isdir(source):
+            if streaming:
+                raise DatasetError("--streaming is for hub datasets; a local folder is read directly")
+            if _is_saved_dataset(source):
+                loaded = datasets.load_from_disk(source)
+            else:
+                loaded = _load_audiofolder(source)
+        elif os.path.exists(source):
+            raise DatasetError(
+                f"{source} is a file; --dataset takes a hub id, a save_to_disk folder "
+                "or an audiofolder folder (audio files + metadata.csv)"
+            )
+        else:
+            loaded = datasets.load_dataset(
+                source, spec.config, split=spec.split, streaming=streaming
+            )
+    except DatasetError:
+        raise
+    except Exception as exc:
+        raise DatasetError(f"cannot open dataset {source!r}: {exc}") from exc
+
+    if isinstance(loaded, datasets.DatasetDict | datasets.IterableDatasetDict):
+        split = _choose_split(list(loaded.keys()), spec.split, name)
+        data = loaded[split]
+    else:
+        split = spec.split or str(getattr(loaded, "split", None) or "train")
+        data = loaded
+
+    names = list(data.column_names or [])
+    columns = detect_columns(names, data.features, spec)
+    if isinstance(data.features.get(columns.audio), datasets.Audio):
+        data = data.cast_column(columns.audio, datasets.Audio(decode=False))
+    return OpenedDataset(data=data, columns=columns, split=split, name=name, streaming=streaming)
+
+
+def _num_file_shards(data: Any) -> int:
+    return int(getattr(data, "num_shards", None) or getattr(data, "n_shards", 1) or 1)
+
+
+def plan_shards(
+    opened: OpenedDataset, spec: DatasetSpec, shard_size: int, max_samples: int | None
+) -> tuple[int | None, list[Shard]]:
+    """Split the dataset into shards; returns (number of samples or None if unknown, shards).
+
+    Map-style datasets are cut into row ranges of ``shard_size``. A streaming dataset is cut
+    into its file shards (one shard per file), or read as one shard when ``max_samples`` is set.
+    """
+    if opened.streaming:
+        if max_samples is not None:
+            return max_samples, [Shard(spec, 0, file_shard=0, num_file_shards=1, limit=max_samples)]
+        n = _num_file_shards(opened.data)
+        return None, [Shard(spec, k, file_shard=k, num_file_shards=n) for k in range(n)]
+    total = opened.num_rows or 0
+    if max_samples is not None:
+        total = min(total, max_samples)
+    shards = [
+        Shard(spec, i, start=start, stop=min(start + shard_size, total))
+        for i, start in enumerate(range(0, total, shard_size))
+    ]
+    return total, shards
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> Iterator[Sample]:
+    """Yield the shard's samples (audio undecoded), skipping ids listed in ``skip_ids``.
+
+    ``with_audio=False`` reads only ids and texts (``Sample.audio`` is ``None``).
+    """
+    cols = opened.columns
+    data = opened.data
+    if not with_audio:
+        data = data.remove_columns([cols.audio])
+    if shard.file_shard is not None:
+        if shard.num_file_shards and shard.num_file_shards > 1:
+            data = data.shard(num_shards=shard.num_file_shards, index=shard.file_shard)
+        rows = data.take(shard.limit) if shard.limit else data
+        prefix = f"{shard.file_shard}-"
+        for counter, row in enumerate(rows):
+            sid = _text(row[cols.id]) if cols.id else f"{prefix}{counter}"
+            if sid in shard.skip_ids:
+                continue
+            yield Sample(sid, None, row.get(cols.audio), _text(row[cols.text]),
+                         _text(row[cols.language]) if cols.language else None)
+        return
+    subset = data.select(range(shard.start, shard.stop))
+    for offset, row in enumerate(subset):
+        index = shard.start + offset
+        sid = _text(row[cols.id]) if cols.id else str(index)
+        if sid in shard.skip_ids:
+            continue
+        yield Sample(sid, index, row.get(cols.audio), _text(row[cols.text]),
+                     _text(row[cols.language]) if cols.language else None)

@@ -1,0 +1,399 @@
+"""The driver: plans shards, runs one actor pool per model, streams results into DuckDB.
+
+Shards are descriptors (dataset spec + row range), never audio. Each idle actor pulls the next
+shard of its model, so fast actors do more. A shard's rows are written in one transaction when
+the shard completes, so an actor that dies mid-shard loses nothing that was written and the
+shard is re-run elsewhere without duplicates. The driver is the only DuckDB writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import secrets
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import evaluator
+from evaluator.backends import get_backend
+from evaluator.config import ModelSpec, RunConfig, run_config_from_json
+from evaluator.dataset import OpenedDataset, Shard, open_dataset, plan_shards, read_shard
+from evaluator.devices import DevicePlan, local_custom_resources, plan_device
+from evaluator.errors import ConfigError
+from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION, score
+from evaluator.store import Store
+
+__all__ = ["Progress", "RunSummary", "connect_ray", "new_run_id", "run_evaluation", "resume_config"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """Passed to the progress callback after each shard: (model, sample) pairs done so far."""
+
+    done: int
+    total: int | None
+    errors: int
+    audio_seconds: float
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    status: str
+    rows: int
+    errors: int
+    wall_seconds: float
+    failed_models: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def all_failed(self) -> bool:
+        return self.rows == 0 or self.errors == self.rows
+
+
+def new_run_id() -> str:
+    return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def connect_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Join ``address`` (or ``RAY_ADDRESS``, as inside ``ray job submit``), else start a local
+    cluster with an ``mps`` resource on Apple Silicon."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    common = {"configure_logging": False, "log_to_driver": True}
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address, **common)
+        return
+    ray.init(num_cpus=num_cpus, resources=local_custom_resources(), include_dashboard=False, **common)
+
+
+def resume_config(store: Store, run_id: str) -> RunConfig:
+    run = store.get_run(run_id)
+    if run is None:
+        (ids, rows) = store.query("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 5")
+        recent = ", ".join(r[0] for r in rows) or "none"
+        raise ConfigError(f"no run {run_id!r} in {store.path}; recent runs: {recent}")
+    import json
+
+    return run_config_from_json(json.loads(run["config"]))
+
+
+@dataclass
+class _Pool:
+    spec: ModelSpec
+    plan: DevicePlan
+    size: int
+    queue: deque[tuple[Shard, int]]
+    slots: list[Any] = field(default_factory=list)
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    restarts: int = 0
+    failed: str | None = None
+
+
+def _host_info() -> dict[str, Any]:
+    import ray
+
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "ray": ray.__version__,
+        "cluster_resources": ray.cluster_resources(),
+    }
+
+
+def _actors_per_model(config: RunConfig, plans: list[DevicePlan], cluster: dict[str, float]) -> list[int]:
+    if config.actors_per_model is not None:
+        return [config.actors_per_model] * len(plans)
+    n_cpu = sum(1 for p in plans if p.device == "cpu") or 1
+    sizes = []
+    for plan in plans:
+        if plan.device == "cuda":
+            sizes.append(max(1, int(cluster.get("GPU", 1))))
+        elif plan.device == "mps":
+            sizes.append(1)
+        else:
+            sizes.append(max(1, int(cluster.get("CPU", 1) // (config.cpus_per_actor * n_cpu))))
+    return sizes
+
+
+def _check_fits(spec: ModelSpec, plan: DevicePlan, cluster: dict[str, float]) -> None:
+    cpus = plan.ray_options.get("num_cpus", 0)
+    if cpus > cluster.get("CPU", 0):
+        raise ConfigError(
+            f"{spec.label}: an actor asks for {cpus} CPUs but the cluster has "
+            f"{cluster.get('CPU', 0)}; lower --cpus-per-actor"
+        )
+
+
+def run_evaluation(
+    config: RunConfig,
+    store: Store,
+    *,
+    run_id: str | None = None,
+    resume: bool = False,
+    retry_errors: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunSummary:
+    """Evaluate every model of ``config`` on its dataset; rows land in ``store``.
+
+    With ``resume=True``, ``run_id`` names an existing run and only (model, sample) pairs not
+    yet stored are evaluated (``retry_errors`` first deletes the run's error rows).
+    Ray must be connected (:func:`connect_ray`).
+    """
+    import ray
+
+    started = time.perf_counter()
+    backends = {m.label: get_backend(m.backend) for m in config.models}
+    for cls in backends.values():
+        cls.require()  # a missing extra fails here, before any actor starts
+    cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
+    plans = []
+    for spec in config.models:
+        cls = backends[spec.label]
+        plan = plan_device(config.device, cls.name, cls.devices, cluster, config.cpus_per_actor)
+        cls.resolve_options(spec.options_dict(), plan.device)  # unknown options fail here
+        _check_fits(spec, plan, cluster)
+        plans.append(plan)
+    opened = open_dataset(config.dataset)
+    total_samples, shards = plan_shards(opened, config.dataset, config.shard_size, config.max_samples)
+
+    run_id = run_id or new_run_id()
+    if resume:
+        store.mark_running(run_id)
+        if retry_errors:
+            log.info("deleted %d error rows to retry them", store.delete_errors(run_id))
+    else:
+        store.create_run(
+            run_id, config.name, config.to_json_dict(), evaluator_version=evaluator.__version__,
+            normalizer=(NORMALIZER_NAME, NORMALIZER_VERSION), host=_host_info(),
+        )
+    warnings = [p.warning for p in plans if p.warning]
+    for w in warnings:
+        log.warning(w)
+
+    sizes = _actors_per_model(config, plans, cluster)
+    pools: list[_Pool] = []
+    already_done = 0
+    for spec, plan, size in zip(config.models, plans, sizes, strict=True):
+        queue: deque[tuple[Shard, int]] = deque()
+        all_done = store.done_ids(run_id, spec.label) if resume else frozenset()
+        already_done += len(all_done)
+        for shard in shards:
+            if resume and shard.size is not None:
+                skip = store.done_ids(run_id, spec.label, shard.start, shard.stop)
+                if len(skip) >= shard.size:
+                    continue
+                shard = _with_skip(shard, skip)
+            elif resume:
+                shard = _with_skip(shard, all_done)
+            queue.append((shard, 0))
+        pools.append(_Pool(spec, plan, min(size, max(1, len(queue))), queue))
+
+    progress = Progress(
+        done=already_done,
+        total=None if total_samples is None else total_samples * len(config.models),
+        errors=0,
+        audio_seconds=0.0,
+    )
+    status = "failed"
+    try:
+        _Loop(config, store, run_id, opened, pools, progress, on_progress).run()
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        counts = store.count_results(run_id)
+        failed = {p.spec.label: p.failed for p in pools if p.failed}
+        store.update_run(
+            run_id,
+            library_versions={label: cls.library_versions() for label, cls in backends.items()},
+            models={
+                p.spec.label: {"device": p.plan.device, "actors": p.size, "restarts": p.restarts,
+                               "workers": p.workers, "error": p.failed, "warning": p.plan.warning}
+                for p in pools
+            },
+        )
+        if status == "finished" and counts["rows"] == 0:
+            status = "failed"
+        summary = {**counts, "failed_models": failed, "warnings": warnings,
+                   "wall_seconds": round(time.perf_counter() - started, 3)}
+        store.finish_run(run_id, status, summary)
+        for pool in pools:
+            for slot in pool.slots:
+                ray.kill(slot.handle)
+    return RunSummary(run_id, status, counts["rows"], counts["errors"],
+                      time.perf_counter() - started, failed, tuple(warnings))
+
+
+def _with_skip(shard: Shard, skip: frozenset[str]) -> Shard:
+    from dataclasses import replace
+
+    return replace(shard, skip_ids=skip) if skip else shard
+
+
+@dataclass
+class _Slot:
+    pool: _Pool
+    handle: Any
+    shard: Shard | None = None
+    attempt: int = 0
+
+
+class _Loop:
+    """The scheduling loop: start actors, hand out shards, collect rows, replace dead actors."""
+
+    def __init__(self, config: RunConfig, store: Store, run_id: str, opened: OpenedDataset,
+                 pools: list[_Pool], progress: Progress,
+                 on_progress: Callable[[Progress], None] | None):
+        self.config = config
+        self.store = store
+        self.run_id = run_id
+        self.opened = opened
+        self.pools = pools
+        self.progress = progress
+        self.on_progress = on_progress
+        self.pending: dict[Any, tuple[_Slot, str]] = {}
+
+    def _start_actor(self, pool: _Pool) -> None:
+        import ray
+
+        from evaluator.actor import Worker
+
+        options = dict(pool.plan.ray_options)
+        actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=1, **options)
+        handle = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads,
+                                  self.config.language)
+        slot = _Slot(pool, handle)
+        pool.slots.append(slot)
+        self.pending[handle.info.remote()] = (slot, "info")
+
+    def _release(self, slot: _Slot) -> None:
+        import ray
+
+        slot.pool.slots.remove(slot)
+        ray.kill(slot.handle)
+
+    def _dispatch(self, slot: _Slot) -> None:
+        pool = slot.pool
+        if pool.failed or not pool.queue:
+            self._release(slot)  # frees its CPUs/GPU for other models' actors
+            return
+        slot.shard, slot.attempt = pool.queue.popleft()
+        self.pending[slot.handle.run_shard.remote(slot.shard)] = (slot, "shard")
+
+    def run(self) -> None:
+        import ray
+
+        for pool in self.pools:
+            if not pool.queue:
+                continue
+            log.info("%s: %d actors on %s, %d shards", pool.spec.label, pool.size,
+                     pool.plan.device, len(pool.queue))
+            for _ in range(pool.size):
+                self._start_actor(pool)
+        while self.pending:
+            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=5.0)
+            for ref in ready:
+                slot, kind = self.pending.pop(ref)
+                try:
+                    value = ray.get(ref)
+                except ray.exceptions.RayActorError as exc:
+                    self._actor_died(slot, kind, exc)
+                except ray.exceptions.RayTaskError as exc:
+                    self._shard_failed(slot, exc)
+                    self._dispatch(slot)
+                else:
+                    if kind == "info":
+                        slot.pool.workers.append(value)
+                        log.info("%s loaded on %s in %.1fs", slot.pool.spec.label,
+                                 value["worker"], value["load_seconds"])
+                    else:
+                        self._write(slot.pool, value)
+                        slot.shard = None
+                    self._dispatch(slot)
+
+    def _actor_died(self, slot: _Slot, kind: str, exc: Exception) -> None:
+        pool = slot.pool
+        pool.slots.remove(slot)
+        if kind == "info" and getattr(exc, "actor_init_failed", False):
+            message = _first_error_line(exc)
+            if not pool.failed:
+                log.error("%s failed to load: %s", pool.spec.label, message)
+            pool.failed = message
+            return
+        if slot.shard is not None:
+            log.warning("%s: actor died during shard %d (attempt %d); re-queueing it",
+                        pool.spec.label, slot.shard.shard_id, slot.attempt + 1)
+            self._requeue(pool, slot.shard, slot.attempt, f"actor died: {_first_error_line(exc)}")
+        if pool.queue and pool.restarts < self.config.max_shard_attempts * pool.size:
+            pool.restarts += 1
+            self._start_actor(pool)
+        elif pool.queue and not pool.slots:
+            pool.failed = f"actors kept dying ({pool.restarts} restarts): {_first_error_line(exc)}"
+            log.error("%s: %s", pool.spec.label, pool.failed)
+            while pool.queue:
+                shard, _ = pool.queue.popleft()
+                self._give_up(pool, shard, pool.failed)
+
+    def _shard_failed(self, slot: _Slot, exc: Exception) -> None:
+        assert slot.shard is not None
+        log.warning("%s: shard %d raised: %s", slot.pool.spec.label, slot.shard.shard_id,
+                    _first_error_line(exc))
+        self._requeue(slot.pool, slot.shard, slot.attempt, _first_error_line(exc))
+        slot.shard = None
+
+    def _requeue(self, pool: _Pool, shard: Shard, attempt: int, reason: str) -> None:
+        if attempt + 1 < self.config.max_shard_attempts:
+            pool.queue.append((shard, attempt + 1))
+        else:
+            self._give_up(pool, shard, f"shard failed {attempt + 1} times; last: {reason}")
+
+    def _give_up(self, pool: _Pool, shard: Shard, reason: str) -> None:
+        """Record every sample of a shard that cannot be evaluated as an error row."""
+        if shard.file_shard is not None:
+            log.error("%s: streaming shard %d lost: %s", pool.spec.label, shard.shard_id, reason)
+            return
+        rows = []
+        for sample in read_shard(self.opened, shard, with_audio=False):
+            s = score(sample.reference, "")
+            rows.append({
+                "sample_id": sample.sample_id, "sample_index": sample.index,
+                "language": sample.language or self.config.language,
+                "reference": sample.reference, "reference_norm": s.reference_norm,
+                "ref_words": s.ref_words, "ref_chars": s.ref_chars, "error": reason[:2000],
+            })
+        self._write(pool, rows)
+
+    def _write(self, pool: _Pool, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            row.update(run_id=self.run_id, model=pool.spec.label, backend=pool.spec.backend,
+                       dataset=self.opened.name, split=self.opened.split)
+        self.store.insert_results(rows)
+        p = self.progress
+        p.done += len(rows)
+        p.errors += sum(1 for r in rows if r.get("error"))
+        p.audio_seconds += sum(r.get("audio_seconds") or 0.0 for r in rows)
+        if self.on_progress:
+            self.on_progress(p)
+
+
+def _first_error_line(exc: Exception) -> str:
+    """The most useful line of a Ray error: the innermost exception's message."""
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if ": " in line and not line.startswith(("File ", "^", "~")):
+            return line[:500]
+    return (lines[-1] if lines else type(exc).__name__)[:500]

