@@ -159,10 +159,13 @@ def run_evaluation(
         cls.require()  # a missing extra fails here, before any actor starts
     cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
     plans = []
-    for spec in config.models:
+    config_json = config.to_json_dict()
+    for spec, entry in zip(config.models, config_json["models"], strict=True):
         cls = backends[spec.label]
         plan = plan_device(config.device, cls.name, cls.devices, cluster, config.cpus_per_actor)
-        cls.resolve_options(spec.options_dict(), plan.device)  # unknown options fail here
+        # Unknown options fail here, before any actor starts; the effective ones are recorded.
+        entry["effective_options"] = cls.resolve_options(spec.options_dict(), plan.device)
+        entry["device"] = plan.device
         _check_fits(spec, plan, cluster)
         plans.append(plan)
     opened = open_dataset(config.dataset)
@@ -175,7 +178,7 @@ def run_evaluation(
             log.info("deleted %d error rows to retry them", store.delete_errors(run_id))
     else:
         store.create_run(
-            run_id, config.name, config.to_json_dict(), evaluator_version=evaluator.__version__,
+            run_id, config.name, config_json, evaluator_version=evaluator.__version__,
             normalizer=(NORMALIZER_NAME, NORMALIZER_VERSION), host=_host_info(),
         )
     warnings = [p.warning for p in plans if p.warning]

@@ -149,9 +149,7 @@ PACKAGED_CLIPS = [
         member="moonshine_voice/assets/beckett.wav",
         sha256="e5a26b3d29e5b0bc8dbd72c11d16a3808a4ec0ac45b21f12a27d2a2fe5c5ae61",
         source="moonshine-voice",
-        transcription=(
-            "Ever tried. Ever failed. No matter. Try again. Fail again. Fail better."
-        ),
+        transcription=("Ever tried. Ever failed. No matter. Try again. Fail again. Fail better."),
     ),
     PackagedClip(
         id="human-arctic-a0007",
@@ -200,47 +198,114 @@ class SynthClip:
 
 
 SYNTH_CLIPS = [
-    SynthClip("The library closes early on winter evenings, so we usually study "
-              "at the kitchen table.", "en-us", 160, 50),
-    SynthClip("She packed a small bag with warm clothes, a flashlight, and enough "
-              "bread for the journey.", "en-gb", 150, 45),
-    SynthClip("Please remember to water the tomato plants before the afternoon "
-              "sun gets too strong.", "en-us+f3", 170, 60),
-    SynthClip("Our train was delayed by heavy snow, and the conductor apologized "
-              "to every passenger.", "en-us", 155, 50, "whitenoise", 15.0),
-    SynthClip("The old lighthouse keeper wrote letters to his sister every Sunday "
-              "morning.", "en-gb+m3", 140, 40),
-    SynthClip("A gentle breeze carried the smell of fresh coffee across the quiet "
-              "market square.", "en-us+f2", 180, 65),
-    SynthClip("Nobody expected the shy student to win the debate, but her "
-              "arguments were clear and careful.", "en-gb-x-rp", 165, 50),
-    SynthClip("The museum opened a new exhibition about ancient maps and the "
-              "sailors who drew them.", "en-us+m1", 135, 35),
-    SynthClip("When the power went out, the children told stories by candlelight "
-              "until they fell asleep.", "en-gb+f4", 150, 55, "pinknoise", 12.0),
-    SynthClip("He fixed the broken bicycle chain with a borrowed tool and a little "
-              "patience.", "en-us", 190, 50),
-    SynthClip("The committee decided to postpone the meeting until everyone had "
-              "seen the final report.", "en-gb-scotland", 145, 45),
-    SynthClip("Bright orange leaves covered the path that led down to the river.",
-              "en-us+f1", 130, 70),
-    SynthClip("My grandmother grows herbs on her balcony and gives them away to "
-              "the neighbors.", "en-us+m3", 160, 40, "whitenoise", 18.0),
-    SynthClip("The pilot announced that we would begin our descent in a few "
-              "minutes.", "en-gb", 175, 50),
-    SynthClip("Strong coffee and a good book are the best way to spend a rainy "
-              "afternoon.", "en-us+f5", 145, 60),
-    SynthClip("The engineers tested the bridge carefully before they allowed any "
-              "traffic to cross it.", "en-029", 155, 50),
-    SynthClip("A family of ducks walked slowly across the road while the drivers "
-              "waited patiently.", "en-us+f2", 165, 55, "pinknoise", 10.0),
-    SynthClip("Learning a musical instrument takes time, but every small "
-              "improvement feels rewarding.", "en-gb+m2", 185, 45),
+    SynthClip(
+        "The library closes early on winter evenings, so we usually study at the kitchen table.",
+        "en-us",
+        160,
+        50,
+    ),
+    SynthClip(
+        "She packed a small bag with warm clothes, a flashlight, and enough bread for the journey.",
+        "en-gb",
+        150,
+        45,
+    ),
+    SynthClip(
+        "Please remember to water the tomato plants before the afternoon sun gets too strong.",
+        "en-us+f3",
+        170,
+        60,
+    ),
+    SynthClip(
+        "Our train was delayed by heavy snow, and the conductor apologized to every passenger.",
+        "en-us",
+        155,
+        50,
+        "whitenoise",
+        15.0,
+    ),
+    SynthClip(
+        "The old lighthouse keeper wrote letters to his sister every Sunday morning.", "en-gb+m3", 140, 40
+    ),
+    SynthClip(
+        "A gentle breeze carried the smell of fresh coffee across the quiet market square.",
+        "en-us+f2",
+        180,
+        65,
+    ),
+    SynthClip(
+        "Nobody expected the shy student to win the debate, but her arguments were clear and careful.",
+        "en-gb-x-rp",
+        165,
+        50,
+    ),
+    SynthClip(
+        "The museum opened a new exhibition about ancient maps and the sailors who drew them.",
+        "en-us+m1",
+        135,
+        35,
+    ),
+    SynthClip(
+        "When the power went out, the children told stories by candlelight until they fell asleep.",
+        "en-gb+f4",
+        150,
+        55,
+        "pinknoise",
+        12.0,
+    ),
+    SynthClip(
+        "He fixed the broken bicycle chain with a borrowed tool and a little patience.", "en-us", 190, 50
+    ),
+    SynthClip(
+        "The committee decided to postpone the meeting until everyone had seen the final report.",
+        "en-gb-scotland",
+        145,
+        45,
+    ),
+    SynthClip("Bright orange leaves covered the path that led down to the river.", "en-us+f1", 130, 70),
+    SynthClip(
+        "My grandmother grows herbs on her balcony and gives them away to the neighbors.",
+        "en-us+m3",
+        160,
+        40,
+        "whitenoise",
+        18.0,
+    ),
+    SynthClip("The pilot announced that we would begin our descent in a few minutes.", "en-gb", 175, 50),
+    SynthClip(
+        "Strong coffee and a good book are the best way to spend a rainy afternoon.", "en-us+f5", 145, 60
+    ),
+    SynthClip(
+        "The engineers tested the bridge carefully before they allowed any traffic to cross it.",
+        "en-029",
+        155,
+        50,
+    ),
+    SynthClip(
+        "A family of ducks walked slowly across the road while the drivers waited patiently.",
+        "en-us+f2",
+        165,
+        55,
+        "pinknoise",
+        10.0,
+    ),
+    SynthClip(
+        "Learning a musical instrument takes time, but every small improvement feels rewarding.",
+        "en-gb+m2",
+        185,
+        45,
+    ),
 ]
 
 # --------------------------------------------------------------------------
 # Helpers.
 # --------------------------------------------------------------------------
+
+
+def say(message: str) -> None:
+    """Progress output (stdout, flushed)."""
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
 
 
 def need_tool(name: str, apt_package: str) -> str:
@@ -268,10 +333,19 @@ def fetch(package: Package, downloads: Path) -> Path:
     target = downloads / package.filename
     if target.exists():
         return target
-    print(f"  pip download {package.requirement} ...", flush=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
-           "--disable-pip-version-check", "-d", str(downloads),
-           *package.pip_args, package.requirement]
+    say(f"  pip download {package.requirement} ...")
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-d",
+        str(downloads),
+        *package.pip_args,
+        package.requirement,
+    ]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0 or not target.exists():
         sys.exit(
@@ -318,8 +392,9 @@ def write_flac(path: Path, audio: np.ndarray) -> float:
 
 def espeak(espeak_bin: str, clip: SynthClip, workdir: Path) -> np.ndarray:
     wav = workdir / "espeak.wav"
-    run([espeak_bin, "-v", clip.voice, "-s", str(clip.rate), "-p", str(clip.pitch),
-         "-w", str(wav), clip.text])
+    run(
+        [espeak_bin, "-v", clip.voice, "-s", str(clip.rate), "-p", str(clip.pitch), "-w", str(wav), clip.text]
+    )
     audio, sr = sf.read(str(wav), dtype="float32", always_2d=True)
     audio = to_target(audio, sr)
     # A short, fixed pad of silence at both ends, as in a real recording.
@@ -331,12 +406,26 @@ def sox_noise(sox_bin: str, kind: str, n_samples: int, workdir: Path) -> np.ndar
     wav = workdir / "noise.wav"
     # Rate and channels go before "-n" so that they apply to the synth input
     # (otherwise sox synthesises at its default rate and resamples).
-    run([sox_bin, "-R", "-r", str(TARGET_SR), "-c", "1", "-n", "-b", "16", str(wav),
-         "synth", f"{n_samples}s", kind])
+    run(
+        [
+            sox_bin,
+            "-R",
+            "-r",
+            str(TARGET_SR),
+            "-c",
+            "1",
+            "-n",
+            "-b",
+            "16",
+            str(wav),
+            "synth",
+            f"{n_samples}s",
+            kind,
+        ]
+    )
     noise, sr = sf.read(str(wav), dtype="float32")
     if sr != TARGET_SR or len(noise) != n_samples:
-        sys.exit(f"error: sox made {len(noise)} samples at {sr} Hz, "
-                 f"expected {n_samples} at {TARGET_SR} Hz")
+        sys.exit(f"error: sox made {len(noise)} samples at {sr} Hz, expected {n_samples} at {TARGET_SR} Hz")
     return noise
 
 
@@ -359,10 +448,50 @@ def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarr
 # --------------------------------------------------------------------------
 
 
+LICENCE_TABLE = [
+    ("id", "source", "origin", "licence"),
+    ("----", "----", "----", "----"),
+    (
+        "`human-two-cities`",
+        "`moonshine-voice`",
+        "`moonshine_voice/assets/two_cities.wav` in the `moonshine-voice==0.1.5` wheel; "
+        "text: opening paragraph of Charles Dickens, *A Tale of Two Cities* (1859, public domain)",
+        "MIT (Moonshine AI)",
+    ),
+    (
+        "`human-beckett`",
+        "`moonshine-voice`",
+        "`moonshine_voice/assets/beckett.wav` in the `moonshine-voice==0.1.5` wheel; "
+        "text: a line from Samuel Beckett, *Worstward Ho* (1983), a short quotation",
+        "MIT (Moonshine AI)",
+    ),
+    (
+        "`human-arctic-a0007`",
+        "`pysptk-cmu-arctic`",
+        "`pysptk/example_audio_data/arctic_a0007.wav` in the `pysptk==1.0.1` sdist; "
+        "utterance `arctic_a0007` of the CMU ARCTIC databases",
+        "CMU ARCTIC licence (below)",
+    ),
+    (
+        "`audioeval-en-*`",
+        "`pytest-audioeval`",
+        "`pytest_audioeval/samples/audio/en/*.wav` and `.txt` in the `pytest-audioeval==0.1.3` wheel",
+        "MIT (Damien Volkov)",
+    ),
+    (
+        "`espeak-*`",
+        "`espeak-ng`",
+        "synthesised for this project by `scripts/make_sample_data.py` with espeak-ng; noise made with sox",
+        "ours (project licence)",
+    ),
+]
+
+
 def licences_md(texts: dict[str, str]) -> str:
     def block(text: str) -> str:
         return "```text\n" + text.strip("\n") + "\n```\n"
 
+    table = "\n".join("| " + " | ".join(cells) + " |" for cells in LICENCE_TABLE)
     return f"""# Sample data: sources and licences
 
 This folder is a small Hugging Face `audiofolder` dataset (16 kHz mono 16-bit
@@ -370,18 +499,12 @@ FLAC plus `metadata.csv`) generated by `scripts/make_sample_data.py`.
 The audio was converted (downmixed to mono, resampled to 16 kHz with soxr,
 re-encoded as FLAC); the words spoken are unchanged.
 
-| id | source | origin | licence |
-|----|--------|--------|---------|
-| `human-two-cities` | `moonshine-voice` | `moonshine_voice/assets/two_cities.wav` in the `moonshine-voice==0.1.5` wheel; text: opening paragraph of Charles Dickens, *A Tale of Two Cities* (1859, public domain) | MIT (Moonshine AI) |
-| `human-beckett` | `moonshine-voice` | `moonshine_voice/assets/beckett.wav` in the `moonshine-voice==0.1.5` wheel; text: a line from Samuel Beckett, *Worstward Ho* (1983), a short quotation | MIT (Moonshine AI) |
-| `human-arctic-a0007` | `pysptk-cmu-arctic` | `pysptk/example_audio_data/arctic_a0007.wav` in the `pysptk==1.0.1` sdist; utterance `arctic_a0007` of the CMU ARCTIC databases | CMU ARCTIC licence (below) |
-| `audioeval-en-*` | `pytest-audioeval` | `pytest_audioeval/samples/audio/en/*.wav` and `.txt` in the `pytest-audioeval==0.1.3` wheel | MIT (Damien Volkov) |
-| `espeak-*` | `espeak-ng` | synthesised for this project by `scripts/make_sample_data.py` with espeak-ng; noise made with sox | ours (project licence) |
+{table}
 
 ## moonshine-voice 0.1.5 (`human-two-cities`, `human-beckett`)
 
 {block(texts["moonshine"])}
-## pytest-audioeval 0.1.3 (`audioeval-en-counting`, `audioeval-en-hello-world`, `audioeval-en-quick-brown-fox`)
+## pytest-audioeval 0.1.3 (`audioeval-en-*`)
 
 {block(texts["audioeval"])}
 ## CMU ARCTIC, as shipped in pysptk 1.0.1 (`human-arctic-a0007`)
@@ -410,16 +533,21 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"output folder (default: {DEFAULT_OUT})")
-    parser.add_argument("--downloads", type=Path, default=None,
-                        help="folder for (or holding) the pip-downloaded archives; "
-                             "default: a temporary folder, removed afterwards")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--downloads",
+        type=Path,
+        default=None,
+        help="folder for (or holding) the pip-downloaded archives; "
+        "default: a temporary folder, removed afterwards",
+    )
     args = parser.parse_args(argv)
 
     espeak_bin = need_tool("espeak-ng", "espeak-ng")
     sox_bin = need_tool("sox", "sox")
-    print(run([espeak_bin, "--version"]).stdout.decode().strip())
+    say(run([espeak_bin, "--version"]).stdout.decode().strip())
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -435,9 +563,8 @@ def main(argv: list[str] | None = None) -> int:
         downloads.mkdir(parents=True, exist_ok=True)
 
         # 1. Clips shipped in packages.
-        print("packaged clips:")
-        archives = {p.requirement: fetch(p, downloads)
-                    for p in (MOONSHINE, PYSPTK, AUDIOEVAL)}
+        say("packaged clips:")
+        archives = {p.requirement: fetch(p, downloads) for p in (MOONSHINE, PYSPTK, AUDIOEVAL)}
         for clip in PACKAGED_CLIPS:
             archive = archives[clip.package.requirement]
             data = read_member(archive, clip.member)
@@ -453,21 +580,29 @@ def main(argv: list[str] | None = None) -> int:
                 text = read_member(archive, txt_member).decode("utf-8").strip()
             file_name = f"{clip.id}.flac"
             durations[clip.id] = write_flac(out / file_name, decode(data))
-            rows.append({"file_name": file_name, "id": clip.id, "transcription": text,
-                         "language": "en", "source": clip.source})
-            print(f"  {file_name:36s} {durations[clip.id]:6.2f} s")
+            rows.append(
+                {
+                    "file_name": file_name,
+                    "id": clip.id,
+                    "transcription": text,
+                    "language": "en",
+                    "source": clip.source,
+                }
+            )
+            say(f"  {file_name:36s} {durations[clip.id]:6.2f} s")
 
         texts = {
-            "moonshine": read_member(archives[MOONSHINE.requirement],
-                                     MOONSHINE.licence_member).decode("utf-8"),
-            "audioeval": read_member(archives[AUDIOEVAL.requirement],
-                                     AUDIOEVAL.licence_member).decode("utf-8"),
-            "arctic": read_member(archives[PYSPTK.requirement],
-                                  PYSPTK.licence_member).decode("utf-8"),
+            "moonshine": read_member(archives[MOONSHINE.requirement], MOONSHINE.licence_member).decode(
+                "utf-8"
+            ),
+            "audioeval": read_member(archives[AUDIOEVAL.requirement], AUDIOEVAL.licence_member).decode(
+                "utf-8"
+            ),
+            "arctic": read_member(archives[PYSPTK.requirement], PYSPTK.licence_member).decode("utf-8"),
         }
 
         # 2. Synthetic speech.
-        print("espeak-ng clips:")
+        say("espeak-ng clips:")
         for i, clip in enumerate(SYNTH_CLIPS, start=1):
             clip_id = f"espeak-{i:03d}"
             audio = espeak(espeak_bin, clip, tmpdir)
@@ -476,17 +611,28 @@ def main(argv: list[str] | None = None) -> int:
                 audio = mix_at_snr(audio, noise, clip.snr_db)
             file_name = f"{clip_id}.flac"
             durations[clip_id] = write_flac(out / file_name, audio)
-            rows.append({"file_name": file_name, "id": clip_id,
-                         "transcription": clip.text, "language": "en",
-                         "source": "espeak-ng"})
+            rows.append(
+                {
+                    "file_name": file_name,
+                    "id": clip_id,
+                    "transcription": clip.text,
+                    "language": "en",
+                    "source": "espeak-ng",
+                }
+            )
             extra = f" + {clip.noise} {clip.snr_db:g} dB" if clip.noise else ""
-            print(f"  {file_name:36s} {durations[clip_id]:6.2f} s  "
-                  f"{clip.voice} {clip.rate} wpm p{clip.pitch}{extra}")
+            say(
+                f"  {file_name:36s} {durations[clip_id]:6.2f} s  "
+                f"{clip.voice} {clip.rate} wpm p{clip.pitch}{extra}"
+            )
 
     with open(out / "metadata.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(
-            fh, fieldnames=["file_name", "id", "transcription", "language", "source"],
-            quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+            fh,
+            fieldnames=["file_name", "id", "transcription", "language", "source"],
+            quoting=csv.QUOTE_MINIMAL,
+            lineterminator="\n",
+        )
         writer.writeheader()
         writer.writerows(rows)
     (out / "LICENSES.md").write_text(licences_md(texts), encoding="utf-8")
@@ -494,8 +640,10 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(durations.values())
     longest = max(durations, key=durations.get)
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
-    print(f"wrote {len(rows)} clips, {total:.1f} s of audio, longest {longest} "
-          f"({durations[longest]:.1f} s), {size / 1e6:.2f} MB in {out}")
+    say(
+        f"wrote {len(rows)} clips, {total:.1f} s of audio, longest {longest} "
+        f"({durations[longest]:.1f} s), {size / 1e6:.2f} MB in {out}"
+    )
     return 0
 
 
