@@ -35,8 +35,11 @@ failed, 2 on a usage error, 130 when interrupted (resume it with --resume RUN_ID
 """
 
 
+DEFAULT_DB = "results.duckdb"
+
+
 def _add_db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", default="results.duckdb", help="DuckDB results file (default: %(default)s)")
+    p.add_argument("--db", help=f"DuckDB results file (default: {DEFAULT_DB})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,7 +139,8 @@ def _run_config(args: argparse.Namespace) -> Any:
     if args.models:
         data.pop("model", None)
         data["models"] = args.models
-    data["db"] = args.db if args.db != "results.duckdb" or "db" not in data else data["db"]
+    if args.db:
+        data["db"] = args.db
     return RunConfig.from_mapping(data)
 
 
@@ -184,18 +188,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.retry_errors and not args.resume:
         raise ConfigError("--retry-errors only applies with --resume RUN_ID")
-    with Store(args.db) as store:
+    config = None if args.resume else _run_config(args)
+    db = args.db or (config.db if config else DEFAULT_DB)
+    with Store(db) as store:
         if args.resume:
             config = resume_config(store, args.resume)
-        else:
-            config = _run_config(args)
         connect_ray(config.address, args.num_cpus)
         try:
             with _ProgressView() as view:
                 summary = run_evaluation(config, store, run_id=args.resume, resume=bool(args.resume),
                                          retry_errors=args.retry_errors, on_progress=view)
         except KeyboardInterrupt:
-            log.error("interrupted; finish with: evaluator run --resume <run id> --db %s", args.db)
+            log.error("interrupted; finish with: evaluator run --resume <run id> --db %s", db)
             return 130
         columns, rows = store.query(LEADERBOARD_SQL, [summary.run_id])
     sys.stdout.write(render(columns, rows, args.format, title=f"run {summary.run_id}") + "\n")
@@ -206,13 +210,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if summary.errors:
         log.warning("%d samples failed; see: evaluator sql --db %s \"SELECT model, sample_id, error "
                     "FROM results WHERE run_id = '%s' AND error IS NOT NULL\"",
-                    summary.errors, args.db, summary.run_id)
+                    summary.errors, db, summary.run_id)
     return 1 if summary.all_failed or summary.failed_models and summary.rows == 0 else 0
 
 
-def _open_ro(db: str) -> Any:
+def _open_ro(db: str | None) -> Any:
     from evaluator.store import connect_read_only
 
+    db = db or DEFAULT_DB
     if not os.path.exists(db):
         raise ConfigError(f"no results database at {db}; run `evaluator run --db {db}` first")
     return connect_read_only(db)

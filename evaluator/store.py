@@ -7,6 +7,7 @@ The schema is created by numbered migrations in ``evaluator/migrations`` and rec
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,8 @@ class Store:
         import duckdb
 
         self.path = path
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, exist_ok=True)
         self.con = duckdb.connect(path)
         self._migrate()
 

@@ -1,0 +1,15 @@
+"""Entrypoint for ``ray job submit``: the same options as ``evaluator run``.
+
+    ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\
+        python jobs/evaluate.py --config jobs/examples/sample.yaml
+
+Inside a job, ``RAY_ADDRESS`` is set, so the driver joins the job's cluster. The DuckDB file is
+written on the node that runs the job's driver (the head node): give ``db`` an absolute path.
+"""
+
+import sys
+
+from evaluator.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["run", *sys.argv[1:]]))

@@ -1,0 +1,342 @@
+"""The DuckDB results store: migrations, inserts, the leaderboard view, resume helpers and
+read-only connections."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from evaluator.metrics import score
+from evaluator.report import LEADERBOARD_SQL
+from evaluator.store import RESULT_COLUMNS, Store, connect_read_only
+
+RUN = "run-1"
+MODEL = "faster-whisper:tiny.en"
+
+
+def result(sample_id: str, reference: str, hypothesis: str | None, *, index: int | None = None,
+           run_id: str = RUN, model: str = MODEL, audio: float = 2.0, inference: float = 0.5,
+           error: str | None = None, truncated: bool = False, split: str = "test") -> dict[str, Any]:
+    """A result row as the driver builds it: counts from metrics.score, NULL counts on error."""
+    row: dict[str, Any] = {
+        "run_id": run_id, "model": model, "backend": model.split(":", 1)[0], "dataset": "sample",
+        "split": split, "sample_id": sample_id, "sample_index": index, "language": "en",
+        "audio_seconds": audio, "reference": reference, "hypothesis": hypothesis,
+        "decode_seconds": 0.01, "inference_seconds": None if error else inference,
+        "truncated": truncated, "device": "cpu", "worker": "w0", "error": error,
+    }
+    if error is None:
+        s = score(reference, hypothesis or "")
+        row.update(
+            reference_norm=s.reference_norm, hypothesis_norm=s.hypothesis_norm, hits=s.hits,
+            substitutions=s.substitutions, deletions=s.deletions, insertions=s.insertions,
+            ref_words=s.ref_words, hyp_words=s.hyp_words, ref_chars=s.ref_chars, char_errors=s.char_errors,
+        )
+    return row
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "results.duckdb")
+
+
+@pytest.fixture
+def store(db: str):
+    with Store(db) as s:
+        yield s
+
+
+def leaderboard(store: Store, run_id: str = RUN) -> list[dict[str, Any]]:
+    columns, rows = store.query("SELECT * FROM leaderboard WHERE run_id = ? ORDER BY model, split", [run_id])
+    return [dict(zip(columns, r, strict=True)) for r in rows]
+
+
+# ---------------------------------------------------------------------------------- migrations
+
+
+def test_migrations_applied_once(db: str) -> None:
+    for _ in range(3):
+        with Store(db) as s:
+            columns, rows = s.query("SELECT version, name FROM schema_migrations")
+            assert rows == [(1, "001_initial.sql")]
+
+
+def test_schema_has_tables_and_view(store: Store) -> None:
+    _, rows = store.query("SELECT table_name, table_type FROM information_schema.tables ORDER BY table_name")
+    assert dict(rows) == {"leaderboard": "VIEW", "results": "BASE TABLE", "runs": "BASE TABLE",
+                          "schema_migrations": "BASE TABLE"}
+    columns, _ = store.query("SELECT * FROM results LIMIT 0")
+    assert tuple(columns) == (*RESULT_COLUMNS, "created_at")
+
+
+def test_data_survives_reopen(db: str) -> None:
+    with Store(db) as s:
+        s.insert_results([result("a", "hello world", "hello world", index=0)])
+    with Store(db) as s:
+        assert s.count_results(RUN) == {"rows": 1, "errors": 0}
+
+
+# --------------------------------------------------------------------------------------- runs
+
+
+def test_run_lifecycle(store: Store) -> None:
+    assert store.get_run(RUN) is None
+    store.create_run(RUN, "nightly", {"models": [MODEL]}, evaluator_version="0.1.0",
+                     normalizer=("whisper-english", "1"), host={"python": "3.12"})
+    run = store.get_run(RUN)
+    assert (run["name"], run["status"], run["finished_at"]) == ("nightly", "running", None)
+    assert json.loads(run["config"]) == {"models": [MODEL]}
+    store.finish_run(RUN, "finished", {"rows": 3, "errors": 1})
+    run = store.get_run(RUN)
+    assert run["status"] == "finished" and run["finished_at"] is not None
+    assert json.loads(run["summary"]) == {"rows": 3, "errors": 1}
+    store.mark_running(RUN)
+    run = store.get_run(RUN)
+    assert (run["status"], run["finished_at"]) == ("running", None)
+    store.update_run(RUN, models={MODEL: {"device": "cpu"}})
+    assert json.loads(store.get_run(RUN)["models"]) == {MODEL: {"device": "cpu"}}
+
+
+def test_run_id_is_unique(store: Store) -> None:
+    kwargs = {"evaluator_version": "0", "normalizer": ("n", "1"), "host": {}}
+    store.create_run(RUN, None, {}, **kwargs)
+    with pytest.raises(duckdb.ConstraintException):
+        store.create_run(RUN, None, {}, **kwargs)
+
+
+# -------------------------------------------------------------------------------- leaderboard
+
+# reference, hypothesis, error
+SAMPLES = [
+    ("the cat sat on the mat", "the cat sat on a mat", None),  # S=1, 6 words
+    ("hello", "goodbye", None),  # S=1, 1 word: per-utterance WER 1.0
+    ("good morning everyone", "good morning", None),  # D=1
+    ("yes", "yes yes", None),  # I=1
+    ("", "background noise", None),  # empty reference: counted, not scored
+    ("this audio failed", None, "AudioDecodeError: cannot decode"),
+    ("this one too", None, "RuntimeError: boom"),
+]
+
+
+def _expected(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in rows if r["error"] is None]
+    scored = [r for r in ok if r["ref_words"] > 0]
+    errors = sum(r["substitutions"] + r["deletions"] + r["insertions"] for r in scored)
+    words = sum(r["substitutions"] + r["deletions"] + r["hits"] for r in scored)
+    return {
+        "n": len(rows),
+        "errors": len(rows) - len(ok),
+        "empty_refs": len(ok) - len(scored),
+        "wer": errors / words,
+        "cer": sum(r["char_errors"] for r in scored) / sum(r["ref_chars"] for r in scored),
+        "rtfx": sum(r["audio_seconds"] for r in ok) / sum(r["inference_seconds"] for r in ok),
+        "audio_hours": sum(r["audio_seconds"] for r in ok) / 3600,
+    }
+
+
+def test_leaderboard_corpus_metrics(store: Store) -> None:
+    rows = [
+        result(f"s{i}", ref, hyp, index=i, error=err, audio=1.0 + i, inference=0.25 * (i + 1))
+        for i, (ref, hyp, err) in enumerate(SAMPLES)
+    ]
+    store.insert_results(rows)
+    (got,) = leaderboard(store)
+    expected = _expected(rows)
+    assert got["wer"] == pytest.approx(4 / 11)  # (S+D+I)/(S+D+H) = (2+1+1)/(6+1+3+1)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value), key
+    per_utterance = [score(r, h).wer for r, h, e in SAMPLES if e is None and score(r, h).wer is not None]
+    assert got["wer"] != pytest.approx(sum(per_utterance) / len(per_utterance))
+
+
+@pytest.mark.parametrize(
+    ("samples", "wer", "errors", "empty_refs"),
+    [
+        ([("a b", "a b", None)], 0.0, 0, 0),
+        ([("a b", "", None)], 1.0, 0, 0),
+        ([("a b", "a b c d", None)], 1.0, 0, 0),
+        ([("", "x", None)], None, 0, 1),  # nothing scorable: WER is NULL
+        ([("a b", None, "boom")], None, 1, 0),
+        ([("a b", None, "boom"), ("a b c d", "a b c", None)], 0.25, 1, 0),
+    ],
+)
+def test_leaderboard_table(store: Store, samples: list[tuple[str, str | None, str | None]],
+                           wer: float | None, errors: int, empty_refs: int) -> None:
+    store.insert_results([result(f"s{i}", r, h, index=i, error=e) for i, (r, h, e) in enumerate(samples)])
+    (got,) = leaderboard(store)
+    assert (got["n"], got["errors"], got["empty_refs"]) == (len(samples), errors, empty_refs)
+    if wer is None:
+        assert got["wer"] is None
+    else:
+        assert got["wer"] == pytest.approx(wer)
+
+
+def test_leaderboard_groups_by_model_and_split(store: Store) -> None:
+    store.insert_results([
+        result("1", "a b", "a b", model="fw:a"),
+        result("2", "a b", "a x", model="fw:a"),
+        result("1", "a b", "x y", model="fw:b"),
+        result("1", "a b", "a b", model="fw:a", split="dev"),
+        result("1", "a b", "x y", model="fw:a", run_id="other-run"),
+    ])
+    got = [(r["model"], r["split"], r["n"], r["wer"]) for r in leaderboard(store)]
+    assert got == [("fw:a", "dev", 1, 0.0), ("fw:a", "test", 2, 0.25), ("fw:b", "test", 1, 1.0)]
+
+
+def test_leaderboard_counts_truncated(store: Store) -> None:
+    store.insert_results([result("1", "a", "a", truncated=True), result("2", "a", "a"),
+                          result("3", "a", None, error="x", truncated=True)])
+    assert leaderboard(store)[0]["truncated"] == 2
+
+
+def test_report_leaderboard_sql_runs_on_the_view(store: Store) -> None:
+    store.insert_results([
+        result("1", "a b c d", "a b c d", model="fw:good", audio=60.0, inference=6.0),
+        result("1", "a b c d", "a b", model="fw:worse", audio=60.0, inference=2.0),
+        result("1", "a b c d", None, model="fw:broken", error="boom"),
+    ])
+    columns, rows = store.query(LEADERBOARD_SQL, [RUN])
+    assert columns == ["run_id", "model", "dataset", "split", "n", "errors", "wer_%", "cer_%", "rtfx",
+                       "audio_min", "truncated"]
+    table = [dict(zip(columns, r, strict=True)) for r in rows]
+    assert [r["model"] for r in table] == ["fw:good", "fw:worse", "fw:broken"]  # NULL WER last
+    assert [r["wer_%"] for r in table] == [0.0, 50.0, None]
+    assert [r["rtfx"] for r in table] == [10.0, 30.0, None]
+    assert [r["audio_min"] for r in table] == [1.0, 1.0, None]
+
+
+# ---------------------------------------------------------------------------- inserts & keys
+
+
+def test_same_sample_twice_violates_primary_key(store: Store) -> None:
+    store.insert_results([result("a", "x", "x", index=0)])
+    with pytest.raises(duckdb.ConstraintException):
+        store.insert_results([result("a", "x", "y", index=0)])
+    assert store.count_results(RUN) == {"rows": 1, "errors": 0}
+
+
+@pytest.mark.parametrize(
+    "second_batch",
+    [
+        [result("new", "x", "x"), result("a", "x", "x")],  # clashes with the stored row
+        [result("n1", "x", "x"), result("n1", "x", "y")],  # clashes within the batch
+    ],
+)
+def test_failed_batch_inserts_nothing(store: Store, second_batch: list[dict[str, Any]]) -> None:
+    store.insert_results([result("a", "x", "x")])
+    with pytest.raises(duckdb.ConstraintException):
+        store.insert_results(second_batch)
+    assert store.done_ids(RUN, MODEL) == {"a"}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        {"run_id": "run-2"},
+        {"model": "faster-whisper:base"},
+        {"sample_id": "b"},
+    ],
+)
+def test_primary_key_is_run_model_sample(store: Store, key: dict[str, str]) -> None:
+    store.insert_results([result("a", "x", "x")])
+    store.insert_results([{**result("a", "x", "x"), **key}])
+    assert store.query("SELECT count(*) FROM results")[1] == [(2,)]
+
+
+def test_insert_empty_batch_is_a_no_op(store: Store) -> None:
+    store.insert_results([])
+    assert store.count_results(RUN) == {"rows": 0, "errors": 0}
+
+
+def test_missing_required_column_is_rejected(store: Store) -> None:
+    row = result("a", "x", "x")
+    del row["backend"]
+    with pytest.raises(duckdb.ConstraintException):
+        store.insert_results([row])
+
+
+# ------------------------------------------------------------------------- resume helpers
+
+
+@pytest.fixture
+def filled(store: Store) -> Store:
+    store.insert_results([
+        result("s0", "a", "a", index=0),
+        result("s1", "a", "b", index=1),
+        result("s2", "a", None, index=2, error="boom"),
+        result("s3", "a", "a", index=3),
+        result("s4", "a", None, index=4, error="bad audio"),
+        result("s0", "a", "a", index=0, model="other"),
+        result("s9", "a", None, index=9, error="boom", run_id="run-2"),
+    ])
+    return store
+
+
+@pytest.mark.parametrize(
+    ("model", "start", "stop", "expected"),
+    [
+        (MODEL, None, None, {"s0", "s1", "s2", "s3", "s4"}),
+        (MODEL, 0, 2, {"s0", "s1"}),
+        (MODEL, 2, 4, {"s2", "s3"}),
+        (MODEL, 4, 100, {"s4"}),
+        (MODEL, 5, 10, set()),
+        (MODEL, 3, 3, set()),
+        (MODEL, 2, None, {"s0", "s1", "s2", "s3", "s4"}),  # a half-open range is ignored
+        ("other", None, None, {"s0"}),
+        ("nobody", None, None, set()),
+    ],
+)
+def test_done_ids(filled: Store, model: str, start: int | None, stop: int | None, expected: set[str]) -> None:
+    got = filled.done_ids(RUN, model, start, stop)
+    assert isinstance(got, frozenset)
+    assert got == expected
+
+
+def test_delete_errors(filled: Store) -> None:
+    assert filled.count_results(RUN) == {"rows": 6, "errors": 2}
+    assert filled.delete_errors(RUN) == 2
+    assert filled.done_ids(RUN, MODEL) == {"s0", "s1", "s3"}
+    assert filled.count_results(RUN) == {"rows": 4, "errors": 0}
+    assert filled.delete_errors(RUN) == 0
+    assert filled.count_results("run-2") == {"rows": 1, "errors": 1}  # other runs untouched
+
+
+def test_deleted_error_can_be_inserted_again(filled: Store) -> None:
+    filled.delete_errors(RUN)
+    filled.insert_results([result("s2", "a", "a", index=2)])
+    assert "s2" in filled.done_ids(RUN, MODEL)
+
+
+# -------------------------------------------------------------------------------- read-only
+
+
+def test_read_only_connection_queries_but_cannot_write(db: str) -> None:
+    with Store(db) as s:
+        s.insert_results([result("a", "hello world", "hello word", index=0)])
+    con = connect_read_only(db)
+    try:
+        assert con.execute("SELECT wer FROM leaderboard").fetchall() == [(0.5,)]
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+        for sql in (
+            "INSERT INTO results (run_id, model, backend, dataset, split, sample_id) "
+            "VALUES ('r', 'm', 'b', 'd', 's', 'x')",
+            "DELETE FROM results",
+            "CREATE TABLE t (x INTEGER)",
+        ):
+            with pytest.raises(duckdb.Error, match="read-only"):
+                con.execute(sql)
+    finally:
+        con.close()
+    with Store(db) as s:
+        assert s.count_results(RUN) == {"rows": 1, "errors": 0}
+
+
+def test_read_only_connection_to_missing_file_fails(tmp_path: Path) -> None:
+    path = tmp_path / "nope.duckdb"
+    with pytest.raises(duckdb.Error):
+        connect_read_only(str(path))
+    assert not path.exists()
