@@ -24,7 +24,10 @@ def to_mono_16k(samples: np.ndarray, sampling_rate: int) -> np.ndarray:
     """Downmix (frames x channels) to mono and resample to 16 kHz float32."""
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim == 2:
-        samples = samples.mean(axis=1, dtype=np.float32)
+        # soundfile gives (frames, channels); datasets arrays are (channels, samples).
+        # Channels are the short axis.
+        channel_axis = 0 if samples.shape[0] < samples.shape[1] else 1
+        samples = samples.mean(axis=channel_axis, dtype=np.float32)
     elif samples.ndim != 1:
         raise AudioDecodeError(f"expected 1-D or 2-D audio, got shape {samples.shape}")
     if sampling_rate <= 0:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, urlencode
 
 from evaluator.errors import ConfigError
 
@@ -55,8 +56,7 @@ class ModelSpec:
         """The spec as the user wrote it (normalised); the ``model`` column in results."""
         if not self.options:
             return f"{self.backend}:{self.model}"
-        query = "&".join(f"{k}={v}" for k, v in self.options)
-        return f"{self.backend}:{self.model}?{query}"
+        return f"{self.backend}:{self.model}?{urlencode(self.options, quote_via=quote, safe='/:')}"
 
     def options_dict(self) -> dict[str, Any]:
         return dict(self.options)
@@ -161,8 +161,7 @@ class RunConfig:
         labels = [m.label for m in self.models]
         if len(set(labels)) != len(labels):
             raise ConfigError(f"the same model is listed twice: {labels}")
-        base_device = self.device.split(":", 1)[0]
-        if base_device not in DEVICES or (":" in self.device and base_device != "cuda"):
+        if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", self.device):
             raise ConfigError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
         if self.max_samples is not None and self.max_samples < 1:
             raise ConfigError(f"max_samples must be at least 1, got {self.max_samples}")

@@ -196,12 +196,12 @@ def _read_metadata(folder: str) -> Any | None:
     if os.path.exists(csv_path):
         import csv
 
-        with open(csv_path, newline="", encoding="utf-8") as fh:
+        with open(csv_path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel writes a BOM
             records = list(csv.DictReader(fh))
     elif os.path.exists(jsonl_path):
         import json
 
-        with open(jsonl_path, encoding="utf-8") as fh:
+        with open(jsonl_path, encoding="utf-8-sig") as fh:
             records = [json.loads(line) for line in fh if line.strip()]
     else:
         return None
@@ -280,6 +280,14 @@ def open_dataset(spec: DatasetSpec) -> OpenedDataset:
 
     names = list(data.column_names or [])
     columns = detect_columns(names, data.features, spec)
+    if columns.id is not None and not streaming:
+        ids = data[columns.id]
+        if len(set(ids)) != len(ids):
+            if spec.id_column:
+                raise DatasetError(f"id column {columns.id!r} has repeated values; ids must be unique")
+            log.warning("column %r has repeated values (e.g. several speakers per sentence); "
+                        "using the row index as sample id", columns.id)
+            columns = Columns(columns.audio, columns.text, None, columns.language)
     if isinstance(data.features.get(columns.audio), datasets.Audio):
         data = data.cast_column(columns.audio, datasets.Audio(decode=False))
     return OpenedDataset(data=data, columns=columns, split=split, name=name, streaming=streaming)

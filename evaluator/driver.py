@@ -210,8 +210,9 @@ def run_evaluation(
         audio_seconds=0.0,
     )
     status = "failed"
+    loop = _Loop(config, store, run_id, opened, pools, progress, on_progress)
     try:
-        _Loop(config, store, run_id, opened, pools, progress, on_progress).run()
+        loop.run()
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -230,8 +231,11 @@ def run_evaluation(
         )
         if status == "finished" and counts["rows"] == 0:
             status = "failed"
+        end = time.perf_counter()
         summary = {**counts, "failed_models": failed, "warnings": warnings,
-                   "wall_seconds": round(time.perf_counter() - started, 3)}
+                   "wall_seconds": round(end - started, 3),
+                   # from the first actor ready (model loaded) to the end: steady-state work
+                   "processing_seconds": round(end - loop.first_ready, 3) if loop.first_ready else None}
         store.finish_run(run_id, status, summary)
         for pool in pools:
             for slot in pool.slots:
@@ -268,6 +272,7 @@ class _Loop:
         self.progress = progress
         self.on_progress = on_progress
         self.pending: dict[Any, tuple[_Slot, str]] = {}
+        self.first_ready: float | None = None
 
     def _start_actor(self, pool: _Pool) -> None:
         import ray
@@ -319,6 +324,7 @@ class _Loop:
                     self._dispatch(slot)
                 else:
                     if kind == "info":
+                        self.first_ready = self.first_ready or time.perf_counter()
                         slot.pool.workers.append(value)
                         log.info("%s loaded on %s in %.1fs", slot.pool.spec.label,
                                  value["worker"], value["load_seconds"])

@@ -8,6 +8,7 @@ a mean of per-utterance WERs.
 from __future__ import annotations
 
 import importlib.metadata
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -15,7 +16,10 @@ __all__ = ["NORMALIZER_NAME", "NORMALIZER_VERSION", "Score", "normalize", "score
 
 NORMALIZER_NAME = "whisper-english"
 # Bump when our use of the normalizer changes; the library's own version is appended.
-NORMALIZER_VERSION = f"1+whisper-normalizer-{importlib.metadata.version('whisper-normalizer')}"
+NORMALIZER_VERSION = f"2+whisper-normalizer-{importlib.metadata.version('whisper-normalizer')}"
+
+
+_PUNCTUATION_ONLY = re.compile(r"[^\w]+")
 
 
 @cache
@@ -26,8 +30,9 @@ def _normalizer():
 
 
 def normalize(text: str) -> str:
-    """Whisper's English text normalizer, with whitespace collapsed."""
-    return " ".join(_normalizer()(text or "").split())
+    """Whisper's English text normalizer; tokens left with only punctuation (a trailing
+    ellipsis becomes ``.``) are dropped and whitespace is collapsed."""
+    return " ".join(t for t in _normalizer()(text or "").split() if not _PUNCTUATION_ONLY.fullmatch(t))
 
 
 @dataclass(frozen=True)

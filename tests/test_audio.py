@@ -99,11 +99,6 @@ def test_stereo_frames_by_channels_is_downmixed_to_mean() -> None:
     np.testing.assert_allclose(out, left / 2, atol=1e-6)
 
 
-@pytest.mark.xfail(
-    reason="to_mono_16k treats every 2-D array as (frames, channels); a datasets-style "
-    "{'array': (channels, samples)} cell is averaged over time instead of over channels",
-    strict=True,
-)
 def test_stereo_array_cell_in_datasets_layout() -> None:
     left = sine(16000, 0.25, amplitude=0.8)
     cell = {"array": np.stack([left, np.zeros_like(left)]), "sampling_rate": 16000}  # (channels, samples)

@@ -109,9 +109,12 @@ STD = {"audio": "audio", "text": "text", "id": "id", "language": "language"}
 
 LAYOUTS: dict[str, Callable[[Path], Path]] = {
     "audiofolder-csv": lambda d: write_audiofolder(d / "af", ROWS, ("transcription",)),
-    "audiofolder-csv-id-language": lambda d: write_audiofolder(d / "af", ROWS, ("id", "transcription", "language")),
-    "audiofolder-jsonl": lambda d: write_audiofolder(d / "af", ROWS, ("utt_id", "sentence", "lang"), meta="jsonl"),
-    "audiofolder-flac": lambda d: write_audiofolder(d / "af", ROWS, ("transcription",), fmt="FLAC", rate=44100),
+    "audiofolder-csv-id-language": lambda d: write_audiofolder(
+        d / "af", ROWS, ("id", "transcription", "language")),
+    "audiofolder-jsonl": lambda d: write_audiofolder(
+        d / "af", ROWS, ("utt_id", "sentence", "lang"), meta="jsonl"),
+    "audiofolder-flac": lambda d: write_audiofolder(
+        d / "af", ROWS, ("transcription",), fmt="FLAC", rate=44100),
     "audiofolder-splits": lambda d: (
         write_audiofolder(d / "af" / "train", ROWS, ("id", "transcription")),
         write_audiofolder(d / "af" / "test", TEST_ROWS, ("id", "transcription")),
@@ -171,7 +174,8 @@ def test_open_and_read(tmp_path: Path, layout: str) -> None:
     source = LAYOUTS[layout](tmp_path)
     split, columns, ids, refs, langs = EXPECTED[layout]
     opened = open_dataset(DatasetSpec(source=str(source)))
-    assert (opened.split, opened.columns, opened.num_rows, opened.streaming) == (split, columns, len(ids), False)
+    got = (opened.split, opened.columns, opened.num_rows, opened.streaming)
+    assert got == (split, columns, len(ids), False)
     samples = read_all(opened)
     assert [s.sample_id for s in samples] == ids
     assert [s.index for s in samples] == list(range(len(ids)))
@@ -223,8 +227,8 @@ def test_choose_split(tmp_path: Path, layout: str, split: str, expected_ids: lis
     ],
 )
 def test_column_overrides_when_opening(tmp_path: Path, overrides: dict[str, str], expected: Columns) -> None:
-    ds = hf_dataset(ROWS, {"audio": "audio", "id": "audio_id", "language": "language", "text": "normalized_text"},
-                    audio_feature=datasets.Audio())
+    roles = {"audio": "audio", "id": "audio_id", "language": "language", "text": "normalized_text"}
+    ds = hf_dataset(ROWS, roles, audio_feature=datasets.Audio())
     ds = ds.add_column("raw_text", [r[1].upper() for r in ROWS])
     ds = ds.add_column("speaker_id", ["s1", "s2", "s3"]).add_column("accent", ["x", "y", "z"])
     opened = open_dataset(DatasetSpec(source=str(saved(tmp_path / "ds", ds)), **overrides))
@@ -282,7 +286,8 @@ def test_detect_columns(names: list[str], feats: Any, spec: DatasetSpec, expecte
 @pytest.mark.parametrize(
     ("names", "spec", "message"),
     [
-        (["audio", "notes"], DatasetSpec(), "no reference text column found among audio, notes; pass --text-column"),
+        (["audio", "notes"], DatasetSpec(),
+         "no reference text column found among audio, notes; pass --text-column"),
         (["clip", "text"], DatasetSpec(), "no audio column found among clip, text; pass --audio-column"),
         ([], DatasetSpec(), "no audio column"),
         (["audio", "text"], DatasetSpec(text_column="txt"), "text column 'txt' is not in the dataset; "
@@ -345,6 +350,9 @@ def _a_file(d: Path) -> Path:
         (_a_file, {}, ["is a file"]),
         (LAYOUTS["audiofolder-csv"], {"streaming": True}, ["--streaming is for hub datasets"]),
     ],
+    ids=["unknown-split", "split-of-flat-folder", "unknown-split-saved", "several-splits-no-test",
+         "no-text-column", "text-override-missing", "empty-folder", "no-file-name", "header-only",
+         "a-file", "streaming-local"],
 )
 def test_open_errors(tmp_path: Path, make: Callable[[Path], Path], spec_kwargs: dict[str, Any],
                      messages: list[str]) -> None:
@@ -355,11 +363,6 @@ def test_open_errors(tmp_path: Path, make: Callable[[Path], Path], spec_kwargs: 
         assert message in str(info.value)
 
 
-@pytest.mark.xfail(
-    reason="_read_metadata opens metadata.csv as utf-8, not utf-8-sig: a CSV saved with a BOM "
-    "(Excel, PowerShell) has a header '\\ufefffile_name' and is rejected as lacking file_name",
-    strict=True,
-)
 def test_metadata_csv_with_byte_order_mark(tmp_path: Path) -> None:
     folder = write_audiofolder(tmp_path / "af", ROWS, ("transcription",))
     path = folder / "metadata.csv"
@@ -382,7 +385,8 @@ def test_missing_audio_file_fails_at_decode_not_open(tmp_path: Path) -> None:
 
 
 def opened_with_rows(n: int) -> OpenedDataset:
-    data = datasets.Dataset.from_dict({"audio": [f"{i}.wav" for i in range(n)], "text": [str(i) for i in range(n)]})
+    data = datasets.Dataset.from_dict(
+        {"audio": [f"{i}.wav" for i in range(n)], "text": [str(i) for i in range(n)]})
     return OpenedDataset(data=data, columns=Columns("audio", "text", None, None), split="test",
                          name="mem", streaming=False)
 
@@ -478,7 +482,8 @@ def test_read_cells_decode_to_16k_mono(tmp_path: Path, rate: int, fmt: str, stor
     if storage == "audiofolder":
         source = write_audiofolder(tmp_path / "af", rows, ("transcription",), rate=rate, fmt=fmt)
     else:
-        source = saved(tmp_path / "ds", hf_dataset(rows, STD, rate=rate, fmt=fmt, audio_feature=datasets.Audio()))
+        ds = hf_dataset(rows, STD, rate=rate, fmt=fmt, audio_feature=datasets.Audio())
+        source = saved(tmp_path / "ds", ds)
     (sample,) = read_all(open_dataset(DatasetSpec(source=str(source))))
     audio = decode_audio(sample.audio)
     assert audio.dtype == np.float32 and audio.ndim == 1
@@ -506,3 +511,15 @@ def test_stereo_is_mean_of_channels(tmp_path: Path, rate: int, fmt: str) -> None
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, atol=2e-3)
     assert np.max(np.abs(got)) == pytest.approx(0.4, abs=0.03)
+
+
+def test_repeated_id_values_fall_back_to_row_index(tmp_path: Path) -> None:
+    folder = write_audiofolder(tmp_path / "af", ROWS, ("transcription",))
+    lines = (folder / "metadata.csv").read_text().splitlines()
+    rows = [lines[0] + ",id"] + [line + ",same" for line in lines[1:]]
+    (folder / "metadata.csv").write_text("\n".join(rows) + "\n")
+    opened = open_dataset(DatasetSpec(source=str(folder)))
+    assert opened.columns.id is None
+    assert [s.sample_id for s in read_all(opened)] == [str(i) for i in range(len(ROWS))]
+    with pytest.raises(DatasetError, match="repeated values"):
+        open_dataset(DatasetSpec(source=str(folder), id_column="id"))

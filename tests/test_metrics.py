@@ -92,11 +92,6 @@ def test_normalize(text: str, expected: str) -> None:
     assert normalize(text) == expected
 
 
-@pytest.mark.xfail(
-    reason="inherited from whisper-normalizer: a trailing ellipsis leaves a stray '.' word "
-    "('Hello world...' -> 'hello world .'), which counts as a deletion",
-    strict=True,
-)
 @pytest.mark.parametrize("reference", ["Hello world...", "Hello world\u2026"])
 def test_trailing_ellipsis_is_punctuation(reference: str) -> None:
     assert score(reference, "hello world").errors == 0

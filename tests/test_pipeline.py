@@ -47,7 +47,8 @@ def test_sample_run_stores_one_row_per_sample(sample_run, sample_rows):
     assert sorted(ids) == sorted(r["id"] for r in sample_rows)
     (errors,) = con.execute("SELECT count(*) FROM results WHERE error IS NOT NULL").fetchone()
     assert errors == 0
-    status, config = con.execute("SELECT status, config->>'$.models[0].effective_options.compute_type' FROM runs").fetchone()
+    status, config = con.execute(
+        "SELECT status, config->>'$.models[0].effective_options.compute_type' FROM runs").fetchone()
     assert status == "finished"
     assert config == "int8"  # effective decoding options are recorded
 

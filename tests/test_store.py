@@ -73,6 +73,13 @@ def test_schema_has_tables_and_view(store: Store) -> None:
     assert tuple(columns) == (*RESULT_COLUMNS, "created_at")
 
 
+def test_creates_missing_parent_folders(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "results.duckdb"
+    with Store(str(path)) as s:
+        assert s.count_results(RUN) == {"rows": 0, "errors": 0}
+    assert path.exists()
+
+
 def test_data_survives_reopen(db: str) -> None:
     with Store(db) as s:
         s.insert_results([result("a", "hello world", "hello world", index=0)])
@@ -180,7 +187,7 @@ def test_leaderboard_groups_by_model_and_split(store: Store) -> None:
         result("1", "a b", "a b", model="fw:a"),
         result("2", "a b", "a x", model="fw:a"),
         result("1", "a b", "x y", model="fw:b"),
-        result("1", "a b", "a b", model="fw:a", split="dev"),
+        result("3", "a b", "a b", model="fw:a", split="dev"),
         result("1", "a b", "x y", model="fw:a", run_id="other-run"),
     ])
     got = [(r["model"], r["split"], r["n"], r["wer"]) for r in leaderboard(store)]
