@@ -1,28 +1,52 @@
-"""The worker that a Ray actor wraps: loads one backend once, then transcribes shards.
+"""The worker that a Ray actor wraps: loads one backend once, then transcribes work items.
 
-Per-sample failures (audio that does not decode, inference that raises) become result rows
-with ``error`` set; they never become empty hypotheses. Rows are scored here, with the same
-:func:`evaluator.metrics.score` the tests use, so the driver only writes.
+Two kinds of work arrive from the driver:
+
+- a :class:`~evaluator.dataset.Shard` of samples: short samples are transcribed and scored
+  here; a sample longer than the window under the ``chunked``/``vad`` strategies is only
+  *planned* (its windows computed from the file header or a VAD pass) and handed back, so the
+  driver can spread its windows over all actors;
+- a :class:`~evaluator.dataset.ChunkJob`: some windows of one long sample, each read from the
+  file by seeking (memory is bounded by the window, not the file).
+
+Per-sample failures (audio that does not decode, inference that raises) become rows with
+``error`` set; they never become empty hypotheses.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import socket
+import sys
 import time
 from typing import Any
 
-from evaluator.audio import SAMPLE_RATE, decode_audio
+from evaluator.audio import SAMPLE_RATE, audio_duration, decode_audio, decode_audio_range
 from evaluator.backends import get_backend
+from evaluator.chunking import LongForm, Window, plan_windows, windows_from_speech
 from evaluator.config import DatasetSpec, ModelSpec
-from evaluator.dataset import OpenedDataset, Shard, open_dataset, read_shard
-from evaluator.metrics import score
+from evaluator.dataset import ChunkJob, OpenedDataset, Shard, open_dataset, read_row, read_shard
+from evaluator.rows import assemble_long_form, finalize_row
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "plan_long_sample"]
 
 
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def plan_long_sample(cell: Any, long_form: LongForm) -> tuple[float, list[Window] | None]:
+    """(duration, windows) for a sample; windows is None when it fits in one window."""
+    duration = audio_duration(cell)
+    if duration <= long_form.window:
+        return duration, None
+    if long_form.strategy == "vad":
+        from evaluator.vad import speech_regions
+
+        duration, regions = speech_regions(cell, long_form.window)
+        return duration, windows_from_speech(regions, duration, long_form.window)
+    return duration, plan_windows(duration, long_form.window, long_form.overlap)
 
 
 class Worker:
@@ -33,15 +57,18 @@ class Worker:
         device: resolved device (``cpu``, ``cuda``, ``mps``).
         cpu_threads: inference threads (the CPUs the actor reserved).
         default_language: language for samples whose dataset has no language column.
+        long_form: how audio longer than the model's window is handled.
     """
 
-    def __init__(self, spec: ModelSpec, device: str, cpu_threads: int, default_language: str | None):
+    def __init__(self, spec: ModelSpec, device: str, cpu_threads: int, default_language: str | None,
+                 long_form: LongForm):
         started = time.perf_counter()
         backend_cls = get_backend(spec.backend)
         self.spec = spec
         self.backend = backend_cls(spec.model, device, spec.options_dict(), cpu_threads)
         self.load_seconds = time.perf_counter() - started
         self.default_language = default_language
+        self.long_form = long_form
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._opened: dict[DatasetSpec, OpenedDataset] = {}
 
@@ -52,60 +79,120 @@ class Worker:
             "device": self.backend.device,
             "load_seconds": round(self.load_seconds, 3),
             "options": self.backend.effective_options,
+            "warnings": self.backend.warnings,
             "versions": self.backend.library_versions(),
         }
+
+    def peak_memory_mb(self) -> float:
+        """Peak resident memory of this actor process so far (MiB)."""
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
     def _open(self, spec: DatasetSpec) -> OpenedDataset:
         if spec not in self._opened:
             self._opened[spec] = open_dataset(spec)
         return self._opened[spec]
 
-    def run_shard(self, shard: Shard) -> list[dict[str, Any]]:
-        """Transcribe and score every sample of a shard; one row per sample."""
+    def _base_row(self, sample: Any) -> dict[str, Any]:
+        return {
+            "sample_id": sample.sample_id,
+            "sample_index": sample.index,
+            "language": sample.language or self.default_language,
+            "reference": sample.reference,
+            "device": self.backend.device,
+            "worker": self.name,
+            "long_form": self.long_form.strategy,
+            "num_chunks": 1,
+            "error": None,
+        }
+
+    def run_shard(self, shard: Shard) -> dict[str, list[dict[str, Any]]]:
+        """Transcribe and score a shard's samples.
+
+        Returns ``{"rows": finished rows, "long": [{"sample": row fields, "windows": [...]}]}``;
+        ``long`` lists samples to be transcribed window by window through :meth:`run_chunks`.
+        In a batch, each sample's ``inference_seconds`` is the batch time split in proportion
+        to audio length.
+        """
         opened = self._open(shard.dataset)
-        rows = []
+        rows: list[dict[str, Any]] = []
+        long: list[dict[str, Any]] = []
+        ready: list[tuple[dict[str, Any], Any]] = []
         for sample in read_shard(opened, shard):
-            row: dict[str, Any] = {
-                "sample_id": sample.sample_id,
-                "sample_index": sample.index,
-                "language": sample.language or self.default_language,
-                "reference": sample.reference,
-                "hypothesis": None,
-                "audio_seconds": None,
-                "decode_seconds": None,
-                "inference_seconds": None,
-                "truncated": None,
-                "device": self.backend.device,
-                "worker": self.name,
-                "error": None,
-            }
+            row = self._base_row(sample)
             try:
+                if self.long_form.splits:
+                    duration, windows = plan_long_sample(sample.audio, self.long_form)
+                    if windows is not None:
+                        row["audio_seconds"] = duration
+                        if opened.streaming:  # no random access: do the windows here
+                            chunks = self._transcribe_windows(sample.audio, windows, row["language"])
+                            rows.append(assemble_long_form(row, windows, chunks)[0])
+                        else:
+                            long.append({"sample": row, "windows": windows})
+                        continue
                 started = time.perf_counter()
                 audio = decode_audio(sample.audio)
                 row["decode_seconds"] = time.perf_counter() - started
                 row["audio_seconds"] = len(audio) / SAMPLE_RATE
+                ready.append((row, audio))
+            except Exception as exc:  # a sample that does not decode becomes an error row
+                row["error"] = _error_text(exc)
+            rows.append(row)
+        size = max(1, self.backend.batch_size)
+        for start in range(0, len(ready), size):
+            self._transcribe(ready[start : start + size])
+        for row in rows:
+            if "reference_norm" not in row:
+                finalize_row(row)
+        return {"rows": rows, "long": long}
+
+    def run_chunks(self, job: ChunkJob) -> list[dict[str, Any]]:
+        """Transcribe some windows of one long sample; one dict per window."""
+        sample = read_row(self._open(job.dataset), job.sample_index)
+        return self._transcribe_windows(sample.audio, list(job.windows), sample.language or self.default_language)
+
+    def _transcribe_windows(self, cell: Any, windows: list[Window], language: str | None) -> list[dict[str, Any]]:
+        items: list[tuple[dict[str, Any], Any]] = []
+        chunks = []
+        for window in windows:
+            chunk: dict[str, Any] = {"chunk_index": window.index, "error": None, "hypothesis": None}
+            chunks.append(chunk)
+            try:
+                started = time.perf_counter()
+                audio = decode_audio_range(cell, window.start, window.end)
+                chunk["decode_seconds"] = time.perf_counter() - started
+                chunk["audio_seconds"] = len(audio) / SAMPLE_RATE
+                chunk["language"] = language
+                items.append((chunk, audio))
+            except Exception as exc:
+                chunk["error"] = _error_text(exc)
+        size = max(1, self.backend.batch_size)
+        for start in range(0, len(items), size):
+            self._transcribe(items[start : start + size])
+        return chunks
+
+    def _transcribe(self, batch: list[tuple[dict[str, Any], Any]]) -> None:
+        """Fill ``hypothesis``, ``inference_seconds``, ``token_cap_hit`` (or ``error``) of each item."""
+        if len(batch) > 1:
+            try:
+                started = time.perf_counter()
+                results = self.backend.transcribe_batch([a for _, a in batch], [r["language"] for r, _ in batch])
+                elapsed = time.perf_counter() - started
+                total_audio = sum(r["audio_seconds"] for r, _ in batch) or 1.0
+                for (row, _), result in zip(batch, results, strict=True):
+                    row["inference_seconds"] = elapsed * row["audio_seconds"] / total_audio
+                    row["hypothesis"], row["token_cap_hit"] = result.text, result.truncated
+                    row["transcribed_until_s"] = result.end_seconds
+                return
+            except Exception:  # retry one by one so a bad sample fails alone
+                pass
+        for row, audio in batch:
+            try:
                 started = time.perf_counter()
                 result = self.backend.transcribe(audio, row["language"])
                 row["inference_seconds"] = time.perf_counter() - started
-                row["hypothesis"] = result.text
-                row["truncated"] = result.truncated
-            except Exception as exc:  # any per-sample failure becomes an error row
+                row["hypothesis"], row["token_cap_hit"] = result.text, result.truncated
+                row["transcribed_until_s"] = result.end_seconds
+            except Exception as exc:  # inference that raises becomes an error row
                 row["error"] = _error_text(exc)
-            s = score(sample.reference, row["hypothesis"] or "")
-            row.update(
-                reference_norm=s.reference_norm,
-                ref_words=s.ref_words,
-                ref_chars=s.ref_chars,
-            )
-            if row["error"] is None:
-                row.update(
-                    hypothesis_norm=s.hypothesis_norm,
-                    hits=s.hits,
-                    substitutions=s.substitutions,
-                    deletions=s.deletions,
-                    insertions=s.insertions,
-                    hyp_words=s.hyp_words,
-                    char_errors=s.char_errors,
-                )
-            rows.append(row)
-        return rows

@@ -15,7 +15,7 @@ import numpy as np
 
 from evaluator.errors import AudioDecodeError
 
-__all__ = ["SAMPLE_RATE", "decode_audio", "to_mono_16k"]
+__all__ = ["SAMPLE_RATE", "audio_duration", "decode_audio", "decode_audio_range", "to_mono_16k"]
 
 SAMPLE_RATE = 16_000
 
@@ -39,20 +39,8 @@ def to_mono_16k(samples: np.ndarray, sampling_rate: int) -> np.ndarray:
     return np.ascontiguousarray(samples)
 
 
-def decode_audio(cell: Any, base_dir: str | None = None) -> np.ndarray:
-    """Decode one dataset audio cell to 16 kHz mono float32.
-
-    Args:
-        cell: ``{"bytes", "path"}``, ``{"array", "sampling_rate"}``, raw bytes or a path.
-        base_dir: directory that relative paths are resolved against.
-
-    Raises:
-        AudioDecodeError: the audio is missing, empty or unreadable; the message says which.
-    """
-    import soundfile as sf
-
-    if isinstance(cell, dict) and cell.get("array") is not None:
-        return to_mono_16k(np.asarray(cell["array"]), int(cell["sampling_rate"]))
+def _source(cell: Any, base_dir: str | None = None) -> tuple[Any, str | None]:
+    """(what soundfile opens, the path for messages) for a cell without an in-memory array."""
     data: bytes | None = None
     path: str | None = None
     if isinstance(cell, dict):
@@ -65,19 +53,72 @@ def decode_audio(cell: Any, base_dir: str | None = None) -> np.ndarray:
         raise AudioDecodeError(f"unsupported audio cell of type {type(cell).__name__}")
     if data is None and path is not None and not os.path.isabs(path) and base_dir:
         path = os.path.join(base_dir, path)
-    source: Any
     if data is not None:
         if len(data) == 0:
             raise AudioDecodeError(f"audio is empty (0 bytes){f' in {path}' if path else ''}")
-        source = io.BytesIO(data)
-    elif path is not None:
+        return io.BytesIO(data), path
+    if path is not None:
         if not os.path.exists(path):
             raise AudioDecodeError(f"audio file not found: {path}")
         if os.path.getsize(path) == 0:
             raise AudioDecodeError(f"audio file is empty (0 bytes): {path}")
-        source = path
-    else:
-        raise AudioDecodeError("audio cell has neither bytes nor a path")
+        return path, path
+    raise AudioDecodeError("audio cell has neither bytes nor a path")
+
+
+def _has_array(cell: Any) -> bool:
+    return isinstance(cell, dict) and cell.get("array") is not None
+
+
+def audio_duration(cell: Any) -> float:
+    """Duration in seconds, from the file header (no decoding) when the cell is a file."""
+    import soundfile as sf
+
+    if _has_array(cell):
+        array = np.asarray(cell["array"])
+        return max(array.shape) / float(cell["sampling_rate"])
+    source, path = _source(cell)
+    try:
+        info = sf.info(source)
+    except Exception as exc:
+        raise AudioDecodeError(f"cannot read audio header{f' ({path})' if path else ''}: {exc}") from exc
+    return info.frames / info.samplerate
+
+
+def decode_audio_range(cell: Any, start: float, end: float) -> np.ndarray:
+    """Decode only ``[start, end)`` seconds of a file (seeking), as 16 kHz mono float32, so
+    memory is bounded by the window, not the file."""
+    import soundfile as sf
+
+    if _has_array(cell):
+        audio = decode_audio(cell)
+        return audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+    source, path = _source(cell)
+    try:
+        with sf.SoundFile(source) as fh:
+            rate = fh.samplerate
+            fh.seek(min(int(start * rate), fh.frames))
+            samples = fh.read(max(0, int((end - start) * rate)), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioDecodeError(f"cannot decode audio{f' ({path})' if path else ''}: {exc}") from exc
+    return to_mono_16k(samples, rate)
+
+
+def decode_audio(cell: Any, base_dir: str | None = None) -> np.ndarray:
+    """Decode one dataset audio cell to 16 kHz mono float32.
+
+    Args:
+        cell: ``{"bytes", "path"}``, ``{"array", "sampling_rate"}``, raw bytes or a path.
+        base_dir: directory that relative paths are resolved against.
+
+    Raises:
+        AudioDecodeError: the audio is missing, empty or unreadable; the message says which.
+    """
+    import soundfile as sf
+
+    if _has_array(cell):
+        return to_mono_16k(np.asarray(cell["array"]), int(cell["sampling_rate"]))
+    source, path = _source(cell, base_dir)
     try:
         samples, rate = sf.read(source, dtype="float32", always_2d=False)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...

@@ -17,9 +17,18 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from evaluator.errors import ConfigError
 
-__all__ = ["ModelSpec", "DatasetSpec", "RunConfig", "parse_model_spec", "run_config_from_json", "DEVICES"]
+__all__ = [
+    "ModelSpec",
+    "DatasetSpec",
+    "RunConfig",
+    "parse_model_spec",
+    "run_config_from_json",
+    "DEVICES",
+    "LONG_FORM_STRATEGIES",
+]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+LONG_FORM_STRATEGIES = ("native", "chunked", "vad", "none")
 
 
 def _coerce(value: str) -> Any:
@@ -140,6 +149,12 @@ class RunConfig:
         shard_size: samples per shard handed to an actor at a time.
         max_shard_attempts: how often a shard is retried when its actor dies.
         address: Ray address to join; ``None`` joins ``RAY_ADDRESS`` or starts a local cluster.
+        long_form: ``native``, ``chunked``, ``vad`` or ``none`` for audio longer than a model's
+            window; ``None`` takes each backend's default (see ``evaluator models``).
+        chunk_seconds / chunk_overlap: window and overlap of the ``chunked`` strategy (the
+            window is also the longest ``vad`` window).
+        chunks_per_job: windows of one long file handed to an actor at a time; the other windows
+            of the file go to other actors.
     """
 
     models: tuple[ModelSpec, ...]
@@ -154,6 +169,10 @@ class RunConfig:
     shard_size: int = 4
     max_shard_attempts: int = 3
     address: str | None = None
+    long_form: str | None = None
+    chunk_seconds: float = 30.0
+    chunk_overlap: float = 5.0
+    chunks_per_job: int = 4
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -171,6 +190,17 @@ class RunConfig:
             raise ConfigError(f"cpus_per_actor must be positive, got {self.cpus_per_actor}")
         if self.shard_size < 1:
             raise ConfigError(f"shard_size must be at least 1, got {self.shard_size}")
+        if self.long_form is not None and self.long_form not in LONG_FORM_STRATEGIES:
+            raise ConfigError(
+                f"unknown long-form strategy {self.long_form!r}; valid: {', '.join(LONG_FORM_STRATEGIES)}"
+            )
+        if not (self.chunk_seconds > 0 and 0 <= self.chunk_overlap < self.chunk_seconds / 2):
+            raise ConfigError(
+                f"need chunk_seconds > 0 and 0 <= chunk_overlap < chunk_seconds / 2, "
+                f"got {self.chunk_seconds} and {self.chunk_overlap}"
+            )
+        if self.chunks_per_job < 1:
+            raise ConfigError(f"chunks_per_job must be at least 1, got {self.chunks_per_job}")
         if self.max_shard_attempts < 1:
             raise ConfigError(f"max_shard_attempts must be at least 1, got {self.max_shard_attempts}")
 

@@ -26,6 +26,8 @@ __all__ = [
     "OpenedDataset",
     "Sample",
     "Shard",
+    "ChunkJob",
+    "read_row",
     "sample_data_dir",
     "detect_columns",
     "open_dataset",
@@ -103,6 +105,23 @@ class Shard:
     @property
     def size(self) -> int | None:
         return None if self.file_shard is not None else self.stop - self.start
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """Some windows of one long sample, for one actor: the sample is found again by row index.
+
+    Attributes:
+        shard_id: the shard the sample came from (for logs).
+        sample_index / sample_id: which row.
+        windows: the windows to transcribe (a subset of the file's plan).
+    """
+
+    dataset: DatasetSpec
+    shard_id: int
+    sample_index: int
+    sample_id: str
+    windows: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -353,3 +372,12 @@ def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> 
             continue
         yield Sample(sid, index, row.get(cols.audio), _text(row[cols.text]),
                      _text(row[cols.language]) if cols.language else None)
+
+
+def read_row(opened: OpenedDataset, index: int) -> Sample:
+    """One row of a map-style dataset by position (audio undecoded)."""
+    cols = opened.columns
+    row = opened.data[index]
+    sid = _text(row[cols.id]) if cols.id else str(index)
+    return Sample(sid, index, row[cols.audio], _text(row[cols.text]),
+                  _text(row[cols.language]) if cols.language else None)

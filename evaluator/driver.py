@@ -8,6 +8,8 @@ shard is re-run elsewhere without duplicates. The driver is the only DuckDB writ
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import logging
 import os
 import platform
@@ -22,11 +24,13 @@ from typing import Any
 
 import evaluator
 from evaluator.backends import get_backend
+from evaluator.chunking import LongForm, Window
 from evaluator.config import ModelSpec, RunConfig, run_config_from_json
-from evaluator.dataset import OpenedDataset, Shard, open_dataset, plan_shards, read_shard
+from evaluator.dataset import ChunkJob, OpenedDataset, Shard, open_dataset, plan_shards, read_shard
 from evaluator.devices import DevicePlan, local_custom_resources, plan_device
-from evaluator.errors import ConfigError
-from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION, score
+from evaluator.errors import ConfigError, MissingDependencyError
+from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
+from evaluator.rows import assemble_long_form, finalize_row
 from evaluator.store import Store
 
 __all__ = ["Progress", "RunSummary", "connect_ray", "new_run_id", "run_evaluation", "resume_config"]
@@ -90,14 +94,36 @@ def resume_config(store: Store, run_id: str) -> RunConfig:
 
 @dataclass
 class _Pool:
+    """One model's actors and its queue of work (shards and chunk jobs) with attempt counts."""
+
     spec: ModelSpec
     plan: DevicePlan
+    long_form: LongForm
     size: int
-    queue: deque[tuple[Shard, int]]
+    queue: deque[tuple[Shard | ChunkJob, int]]
     slots: list[Any] = field(default_factory=list)
     workers: list[dict[str, Any]] = field(default_factory=list)
     restarts: int = 0
     failed: str | None = None
+
+
+@dataclass
+class _LongSample:
+    """A long sample whose windows are out on actors; assembled when every window is back."""
+
+    sample: dict[str, Any]
+    windows: list[Window]
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _long_form(config: RunConfig, backend: Any) -> LongForm:
+    strategy = config.long_form or backend.long_form_default
+    window = min(config.chunk_seconds, backend.window_seconds or float("inf"))
+    if strategy == "vad" and importlib.util.find_spec("faster_whisper") is None:
+        raise MissingDependencyError(
+            "the vad long-form strategy uses faster-whisper's Silero VAD: pip install 'evaluator[faster-whisper]'"
+        )
+    return LongForm(strategy, window, min(config.chunk_overlap, window / 3))
 
 
 def _host_info() -> dict[str, Any]:
@@ -159,6 +185,7 @@ def run_evaluation(
         cls.require()  # a missing extra fails here, before any actor starts
     cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
     plans = []
+    long_forms = []
     config_json = config.to_json_dict()
     for spec, entry in zip(config.models, config_json["models"], strict=True):
         cls = backends[spec.label]
@@ -166,6 +193,8 @@ def run_evaluation(
         # Unknown options fail here, before any actor starts; the effective ones are recorded.
         entry["effective_options"] = cls.resolve_options(spec.options_dict(), plan.device)
         entry["device"] = plan.device
+        long_forms.append(_long_form(config, cls))
+        entry["long_form"] = dataclasses.asdict(long_forms[-1])
         _check_fits(spec, plan, cluster)
         plans.append(plan)
     opened = open_dataset(config.dataset)
@@ -188,8 +217,8 @@ def run_evaluation(
     sizes = _actors_per_model(config, plans, cluster)
     pools: list[_Pool] = []
     already_done = 0
-    for spec, plan, size in zip(config.models, plans, sizes, strict=True):
-        queue: deque[tuple[Shard, int]] = deque()
+    for spec, plan, long_form, size in zip(config.models, plans, long_forms, sizes, strict=True):
+        queue: deque[tuple[Shard | ChunkJob, int]] = deque()
         all_done = store.done_ids(run_id, spec.label) if resume else frozenset()
         already_done += len(all_done)
         for shard in shards:
@@ -201,7 +230,7 @@ def run_evaluation(
             elif resume:
                 shard = _with_skip(shard, all_done)
             queue.append((shard, 0))
-        pools.append(_Pool(spec, plan, min(size, max(1, len(queue))), queue))
+        pools.append(_Pool(spec, plan, long_form, min(size, max(1, len(queue))), queue))
 
     progress = Progress(
         done=already_done,
@@ -225,7 +254,9 @@ def run_evaluation(
             library_versions={label: cls.library_versions() for label, cls in backends.items()},
             models={
                 p.spec.label: {"device": p.plan.device, "actors": p.size, "restarts": p.restarts,
-                               "workers": p.workers, "error": p.failed, "warning": p.plan.warning}
+                               "workers": [{k: v for k, v in w.items() if k != "handle_id"} for w in p.workers],
+                               "long_form": dataclasses.asdict(p.long_form),
+                               "error": p.failed, "warning": p.plan.warning}
                 for p in pools
             },
         )
@@ -245,21 +276,19 @@ def run_evaluation(
 
 
 def _with_skip(shard: Shard, skip: frozenset[str]) -> Shard:
-    from dataclasses import replace
-
-    return replace(shard, skip_ids=skip) if skip else shard
+    return dataclasses.replace(shard, skip_ids=skip) if skip else shard
 
 
 @dataclass
 class _Slot:
     pool: _Pool
     handle: Any
-    shard: Shard | None = None
+    work: Shard | ChunkJob | None = None
     attempt: int = 0
 
 
 class _Loop:
-    """The scheduling loop: start actors, hand out shards, collect rows, replace dead actors."""
+    """The scheduling loop: start actors, hand out work, collect rows, replace dead actors."""
 
     def __init__(self, config: RunConfig, store: Store, run_id: str, opened: OpenedDataset,
                  pools: list[_Pool], progress: Progress,
@@ -272,6 +301,7 @@ class _Loop:
         self.progress = progress
         self.on_progress = on_progress
         self.pending: dict[Any, tuple[_Slot, str]] = {}
+        self.long: dict[tuple[str, str], _LongSample] = {}
         self.first_ready: float | None = None
 
     def _start_actor(self, pool: _Pool) -> None:
@@ -282,7 +312,7 @@ class _Loop:
         options = dict(pool.plan.ray_options)
         actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=1, **options)
         handle = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads,
-                                  self.config.language)
+                                  self.config.language, pool.long_form)
         slot = _Slot(pool, handle)
         pool.slots.append(slot)
         self.pending[handle.info.remote()] = (slot, "info")
@@ -291,6 +321,13 @@ class _Loop:
         import ray
 
         slot.pool.slots.remove(slot)
+        try:  # record the actor's peak memory before it goes
+            peak = ray.get(slot.handle.peak_memory_mb.remote(), timeout=30)
+            for worker in slot.pool.workers:
+                if worker.get("handle_id") == id(slot):
+                    worker["peak_memory_mb"] = round(peak, 1)
+        except Exception:  # a worker that cannot answer still gets released
+            pass
         ray.kill(slot.handle)
 
     def _dispatch(self, slot: _Slot) -> None:
@@ -298,8 +335,11 @@ class _Loop:
         if pool.failed or not pool.queue:
             self._release(slot)  # frees its CPUs/GPU for other models' actors
             return
-        slot.shard, slot.attempt = pool.queue.popleft()
-        self.pending[slot.handle.run_shard.remote(slot.shard)] = (slot, "shard")
+        slot.work, slot.attempt = pool.queue.popleft()
+        if isinstance(slot.work, ChunkJob):
+            self.pending[slot.handle.run_chunks.remote(slot.work)] = (slot, "chunks")
+        else:
+            self.pending[slot.handle.run_shard.remote(slot.work)] = (slot, "shard")
 
     def run(self) -> None:
         import ray
@@ -307,8 +347,8 @@ class _Loop:
         for pool in self.pools:
             if not pool.queue:
                 continue
-            log.info("%s: %d actors on %s, %d shards", pool.spec.label, pool.size,
-                     pool.plan.device, len(pool.queue))
+            log.info("%s: %d actors on %s, %d shards, long-form %s", pool.spec.label, pool.size,
+                     pool.plan.device, len(pool.queue), pool.long_form.strategy)
             for _ in range(pool.size):
                 self._start_actor(pool)
         while self.pending:
@@ -320,18 +360,50 @@ class _Loop:
                 except ray.exceptions.RayActorError as exc:
                     self._actor_died(slot, kind, exc)
                 except ray.exceptions.RayTaskError as exc:
-                    self._shard_failed(slot, exc)
+                    self._work_failed(slot, exc)
                     self._dispatch(slot)
                 else:
                     if kind == "info":
                         self.first_ready = self.first_ready or time.perf_counter()
-                        slot.pool.workers.append(value)
+                        slot.pool.workers.append({**value, "handle_id": id(slot)})
                         log.info("%s loaded on %s in %.1fs", slot.pool.spec.label,
                                  value["worker"], value["load_seconds"])
+                    elif kind == "shard":
+                        self._write(slot.pool, value["rows"])
+                        self._plan_long(slot.pool, slot.work, value["long"])
                     else:
-                        self._write(slot.pool, value)
-                        slot.shard = None
+                        self._collect_chunks(slot.pool, slot.work, value)
+                    slot.work = None
                     self._dispatch(slot)
+
+    def _plan_long(self, pool: _Pool, shard: Any, long: list[dict[str, Any]]) -> None:
+        """Queue the windows of long samples, at the front so started files finish first."""
+        jobs = []
+        for item in long:
+            sample, windows = item["sample"], list(item["windows"])
+            key = (pool.spec.label, sample["sample_id"])
+            self.long[key] = _LongSample(sample, windows)
+            if not windows:  # nothing to transcribe (e.g. VAD found no speech)
+                self._complete_long(pool, key)
+                continue
+            n = self.config.chunks_per_job
+            for start in range(0, len(windows), n):
+                jobs.append(ChunkJob(shard.dataset, shard.shard_id, sample["sample_index"],
+                                     sample["sample_id"], tuple(windows[start : start + n])))
+        for job in reversed(jobs):
+            pool.queue.appendleft((job, 0))
+
+    def _collect_chunks(self, pool: _Pool, job: ChunkJob, chunks: list[dict[str, Any]]) -> None:
+        key = (pool.spec.label, job.sample_id)
+        state = self.long[key]
+        state.chunks.extend(chunks)
+        if len(state.chunks) >= len(state.windows):
+            self._complete_long(pool, key)
+
+    def _complete_long(self, pool: _Pool, key: tuple[str, str]) -> None:
+        state = self.long.pop(key)
+        row, chunk_rows = assemble_long_form(state.sample, state.windows, state.chunks)
+        self._write(pool, [row], chunk_rows)
 
     def _actor_died(self, slot: _Slot, kind: str, exc: Exception) -> None:
         pool = slot.pool
@@ -342,10 +414,10 @@ class _Loop:
                 log.error("%s failed to load: %s", pool.spec.label, message)
             pool.failed = message
             return
-        if slot.shard is not None:
-            log.warning("%s: actor died during shard %d (attempt %d); re-queueing it",
-                        pool.spec.label, slot.shard.shard_id, slot.attempt + 1)
-            self._requeue(pool, slot.shard, slot.attempt, f"actor died: {_first_error_line(exc)}")
+        if slot.work is not None:
+            log.warning("%s: actor died during %s (attempt %d); re-queueing it",
+                        pool.spec.label, _describe(slot.work), slot.attempt + 1)
+            self._requeue(pool, slot.work, slot.attempt, f"actor died: {_first_error_line(exc)}")
         if pool.queue and pool.restarts < self.config.max_shard_attempts * pool.size:
             pool.restarts += 1
             self._start_actor(pool)
@@ -353,49 +425,58 @@ class _Loop:
             pool.failed = f"actors kept dying ({pool.restarts} restarts): {_first_error_line(exc)}"
             log.error("%s: %s", pool.spec.label, pool.failed)
             while pool.queue:
-                shard, _ = pool.queue.popleft()
-                self._give_up(pool, shard, pool.failed)
+                work, _ = pool.queue.popleft()
+                self._give_up(pool, work, pool.failed)
 
-    def _shard_failed(self, slot: _Slot, exc: Exception) -> None:
-        assert slot.shard is not None
-        log.warning("%s: shard %d raised: %s", slot.pool.spec.label, slot.shard.shard_id,
-                    _first_error_line(exc))
-        self._requeue(slot.pool, slot.shard, slot.attempt, _first_error_line(exc))
-        slot.shard = None
+    def _work_failed(self, slot: _Slot, exc: Exception) -> None:
+        assert slot.work is not None
+        log.warning("%s: %s raised: %s", slot.pool.spec.label, _describe(slot.work), _first_error_line(exc))
+        self._requeue(slot.pool, slot.work, slot.attempt, _first_error_line(exc))
+        slot.work = None
 
-    def _requeue(self, pool: _Pool, shard: Shard, attempt: int, reason: str) -> None:
+    def _requeue(self, pool: _Pool, work: Shard | ChunkJob, attempt: int, reason: str) -> None:
         if attempt + 1 < self.config.max_shard_attempts:
-            pool.queue.append((shard, attempt + 1))
+            pool.queue.append((work, attempt + 1))
         else:
-            self._give_up(pool, shard, f"shard failed {attempt + 1} times; last: {reason}")
+            self._give_up(pool, work, f"failed {attempt + 1} times; last: {reason}")
 
-    def _give_up(self, pool: _Pool, shard: Shard, reason: str) -> None:
-        """Record every sample of a shard that cannot be evaluated as an error row."""
-        if shard.file_shard is not None:
-            log.error("%s: streaming shard %d lost: %s", pool.spec.label, shard.shard_id, reason)
+    def _give_up(self, pool: _Pool, work: Shard | ChunkJob, reason: str) -> None:
+        """Record every sample (or window) that cannot be evaluated as an error."""
+        if isinstance(work, ChunkJob):
+            chunks = [{"chunk_index": w.index, "error": reason[:2000]} for w in work.windows]
+            self._collect_chunks(pool, work, chunks)
+            return
+        if work.file_shard is not None:
+            log.error("%s: streaming shard %d lost: %s", pool.spec.label, work.shard_id, reason)
             return
         rows = []
-        for sample in read_shard(self.opened, shard, with_audio=False):
-            s = score(sample.reference, "")
-            rows.append({
+        for sample in read_shard(self.opened, work, with_audio=False):
+            rows.append(finalize_row({
                 "sample_id": sample.sample_id, "sample_index": sample.index,
                 "language": sample.language or self.config.language,
-                "reference": sample.reference, "reference_norm": s.reference_norm,
-                "ref_words": s.ref_words, "ref_chars": s.ref_chars, "error": reason[:2000],
-            })
+                "reference": sample.reference, "error": reason[:2000],
+            }))
         self._write(pool, rows)
 
-    def _write(self, pool: _Pool, rows: list[dict[str, Any]]) -> None:
+    def _write(self, pool: _Pool, rows: list[dict[str, Any]], chunks: list[dict[str, Any]] = ()) -> None:
+        ident = {"run_id": self.run_id, "model": pool.spec.label}
         for row in rows:
-            row.update(run_id=self.run_id, model=pool.spec.label, backend=pool.spec.backend,
-                       dataset=self.opened.name, split=self.opened.split)
-        self.store.insert_results(rows)
+            row.update(ident, backend=pool.spec.backend, dataset=self.opened.name, split=self.opened.split)
+        for chunk in chunks:
+            chunk.update(ident)
+        self.store.insert_results(rows, chunks)
         p = self.progress
         p.done += len(rows)
         p.errors += sum(1 for r in rows if r.get("error"))
         p.audio_seconds += sum(r.get("audio_seconds") or 0.0 for r in rows)
-        if self.on_progress:
+        if self.on_progress and rows:
             self.on_progress(p)
+
+
+def _describe(work: Shard | ChunkJob) -> str:
+    if isinstance(work, ChunkJob):
+        return f"windows {work.windows[0].index}-{work.windows[-1].index} of sample {work.sample_id}"
+    return f"shard {work.shard_id}"
 
 
 def _first_error_line(exc: Exception) -> str:

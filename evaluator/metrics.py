@@ -12,7 +12,24 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-__all__ = ["NORMALIZER_NAME", "NORMALIZER_VERSION", "Score", "normalize", "score", "corpus_wer"]
+__all__ = [
+    "NORMALIZER_NAME",
+    "NORMALIZER_VERSION",
+    "REPETITION_NGRAM",
+    "TRUNCATION_RATIO",
+    "Score",
+    "normalize",
+    "score",
+    "corpus_wer",
+    "repetition",
+]
+
+# Long-form signals. A hypothesis with fewer than TRUNCATION_RATIO x the reference's words (on a
+# reference of at least TRUNCATION_MIN_WORDS words) is flagged truncated; repetition is the
+# share of repeated word n-grams of this size.
+REPETITION_NGRAM = 5
+TRUNCATION_RATIO = 0.5
+TRUNCATION_MIN_WORDS = 10
 
 NORMALIZER_NAME = "whisper-english"
 # Bump when our use of the normalizer changes; the library's own version is appended.
@@ -53,6 +70,19 @@ class Score:
     hyp_words: int
     ref_chars: int
     char_errors: int
+    max_insertion_run: int = 0
+    repetition: float = 0.0
+
+    @property
+    def completion_ratio(self) -> float | None:
+        """Hypothesis words / reference words: ~1 when complete, far below 1 when truncated,
+        above 1 when the model loops or hallucinates."""
+        return None if self.ref_words == 0 else self.hyp_words / self.ref_words
+
+    @property
+    def looks_truncated(self) -> bool:
+        ratio = self.completion_ratio
+        return ratio is not None and self.ref_words >= TRUNCATION_MIN_WORDS and ratio < TRUNCATION_RATIO
 
     @property
     def wer(self) -> float | None:
@@ -63,6 +93,15 @@ class Score:
         return self.substitutions + self.deletions + self.insertions
 
 
+def repetition(words: list[str], n: int = REPETITION_NGRAM) -> float:
+    """Share of word n-grams that repeat an earlier n-gram (0 for fewer than n words).
+    A sentence looped many times scores close to 1; ordinary speech close to 0."""
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    if not grams:
+        return 0.0
+    return 1.0 - len(set(grams)) / len(grams)
+
+
 def score(reference: str, hypothesis: str) -> Score:
     """Normalize both texts and align them (words and characters)."""
     import jiwer
@@ -71,12 +110,14 @@ def score(reference: str, hypothesis: str) -> Score:
     hyp = normalize(hypothesis)
     ref_words = len(ref.split())
     hyp_words = len(hyp.split())
+    rep = repetition(hyp.split())
     if ref_words == 0:
         # jiwer rejects empty references; every hypothesis word is an insertion.
-        return Score(ref, hyp, 0, 0, 0, hyp_words, 0, hyp_words, 0, len(hyp))
+        return Score(ref, hyp, 0, 0, 0, hyp_words, 0, hyp_words, 0, len(hyp), hyp_words, rep)
     if hyp_words == 0:
         return Score(ref, hyp, 0, 0, ref_words, 0, ref_words, 0, len(ref), len(ref))
     words = jiwer.process_words(ref, hyp)
+    insertion_runs = [c.hyp_end_idx - c.hyp_start_idx for c in words.alignments[0] if c.type == "insert"]
     chars = jiwer.process_characters(ref, hyp)
     char_errors = chars.substitutions + chars.deletions + chars.insertions
     return Score(
@@ -90,6 +131,8 @@ def score(reference: str, hypothesis: str) -> Score:
         hyp_words=hyp_words,
         ref_chars=len(ref),
         char_errors=char_errors,
+        max_insertion_run=max(insertion_runs, default=0),
+        repetition=rep,
     )
 
 

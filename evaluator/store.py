@@ -13,13 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Store", "RESULT_COLUMNS", "connect_read_only"]
+__all__ = ["Store", "RESULT_COLUMNS", "CHUNK_COLUMNS", "connect_read_only"]
 
 RESULT_COLUMNS = (
     "run_id", "model", "backend", "dataset", "split", "sample_id", "sample_index", "language",
     "audio_seconds", "reference", "hypothesis", "reference_norm", "hypothesis_norm", "hits",
     "substitutions", "deletions", "insertions", "ref_words", "hyp_words", "ref_chars",
     "char_errors", "decode_seconds", "inference_seconds", "truncated", "device", "worker", "error",
+    "long_form", "num_chunks", "completion_ratio", "repetition", "max_insertion_run", "token_cap_hit",
+    "transcribed_until_s",
+)
+CHUNK_COLUMNS = (
+    "run_id", "model", "sample_id", "chunk_index", "start_s", "end_s", "hypothesis", "inference_seconds", "error",
 )
 
 
@@ -118,21 +123,30 @@ class Store:
         self.update_run(run_id, status=status, finished_at=_now(), summary=summary)
 
     # results ----------------------------------------------------------------------------
-    def insert_results(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert a batch of result rows in one transaction (all or none)."""
-        if not rows:
+    def insert_results(self, rows: Sequence[dict[str, Any]], chunks: Sequence[dict[str, Any]] = ()) -> None:
+        """Insert result rows (and their chunk rows) in one transaction: all or none."""
+        if not rows and not chunks:
             return
         import pyarrow as pa
 
-        table = pa.Table.from_pylist([{c: r.get(c) for c in RESULT_COLUMNS} for r in rows])
-        self.con.register("_batch", table)
+        batches = [(t, cols, pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in data]))
+                   for t, cols, data in (("results", RESULT_COLUMNS, rows), ("chunks", CHUNK_COLUMNS, chunks))
+                   if data]
+        for table, _, batch in batches:
+            self.con.register(f"_batch_{table}", batch)
         try:
-            self.con.execute(
-                f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) "
-                f"SELECT {', '.join(RESULT_COLUMNS)} FROM _batch"
-            )
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                for table, cols, _ in batches:
+                    names = ", ".join(cols)
+                    self.con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _batch_{table}")
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
         finally:
-            self.con.unregister("_batch")
+            for table, _, _ in batches:
+                self.con.unregister(f"_batch_{table}")
 
     def delete_errors(self, run_id: str) -> int:
         """Remove error rows of a run so a resume evaluates those samples again."""

@@ -34,10 +34,10 @@ if [ ! -x .venv/bin/python ] || ! is_py312 .venv/bin/python; then
 fi
 
 stamp=.venv/.evaluator-installed
-want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c 'import evaluator' 2>/dev/null; then
     echo "installing evaluator[all,dev] into .venv (a few minutes the first time)"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[all,dev]'
+    .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[all,dev]'
     echo "$want" > "$stamp"
 fi

@@ -27,10 +27,12 @@ class Transcription:
     Attributes:
         text: the raw hypothesis, as the model wrote it.
         truncated: the model stopped because it hit a token or length cap.
+        end_seconds: where the last transcribed segment ends, when the library says.
     """
 
     text: str
     truncated: bool = False
+    end_seconds: float | None = None
 
 
 class Backend(ABC):
@@ -43,6 +45,9 @@ class Backend(ABC):
         distributions: distribution names whose versions are recorded in ``runs``.
         devices: devices the library can use, in order of preference.
         options: valid spec options and their defaults (``None``: chosen per device).
+        window_seconds: the longest audio the model takes in one pass (``chunked``/``vad``
+            windows are at most this long); ``None``: no fixed limit.
+        long_form_default: the strategy used for long audio unless the run names one.
     """
 
     name: ClassVar[str]
@@ -52,12 +57,15 @@ class Backend(ABC):
     devices: ClassVar[tuple[str, ...]]
     options: ClassVar[Mapping[str, Any]]
     description: ClassVar[str] = ""
+    window_seconds: ClassVar[float | None] = 30.0
+    long_form_default: ClassVar[str] = "native"
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         self.model = model
         self.device = device
         self.cpu_threads = cpu_threads
         self.effective_options = self.resolve_options(options, device)
+        self.warnings: list[str] = []  # e.g. a device fallback; stored in runs.models
 
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
@@ -94,6 +102,13 @@ class Backend(ABC):
                 versions[dist] = None
         return versions
 
+    batch_size: int = 1
+
     @abstractmethod
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
         """Transcribe one 16 kHz mono float32 array; ``language`` is an ISO code or None."""
+
+    def transcribe_batch(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
+        """Transcribe several arrays; backends that batch override this. The actor falls back
+        to one-by-one calls if a batch raises, so one bad sample never fails its neighbours."""
+        return [self.transcribe(a, lang) for a, lang in zip(audios, languages, strict=True)]

@@ -79,5 +79,8 @@ class FasterWhisperBackend(Backend):
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
         if not self._model.model.is_multilingual:
             language = "en"
-        segments, _info = self._model.transcribe(audio, language=language, **self._decode)
-        return Transcription(text="".join(segment.text for segment in segments).strip())
+        segments = list(self._model.transcribe(audio, language=language, **self._decode)[0])
+        return Transcription(
+            text="".join(segment.text for segment in segments).strip(),
+            end_seconds=segments[-1].end if segments else None,
+        )

@@ -1,0 +1,121 @@
+"""transformers Whisper backend (``WhisperForConditionalGeneration``).
+
+Model: a hub id, a local directory saved with ``save_pretrained``, or a bundled alias
+(``tiny.en``, ``base``: derived from the bundled CTranslate2 weights when installed).
+Clips up to 30 s are batched through ``generate``; longer clips use transformers' sequential
+long-form generation with timestamps, one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from evaluator.audio import SAMPLE_RATE
+from evaluator.backends.base import Backend, Transcription
+
+__all__ = ["TransformersWhisperBackend"]
+
+_WINDOW_SECONDS = 30.0
+
+
+class TransformersWhisperBackend(Backend):
+    name = "transformers"
+    extra = "transformers"
+    modules = ("transformers", "torch")
+    distributions = ("transformers", "torch")
+    devices = ("cuda", "mps", "cpu")
+    description = "Whisper in Hugging Face transformers"
+    # Greedy by default; batch_size applies to clips up to 30 s.
+    options = {
+        "batch_size": 8,
+        "num_beams": 1,
+        "dtype": None,  # float16 on CUDA, float32 elsewhere
+        "max_new_tokens": 440,  # Whisper's decoder holds 448 positions, 4 go to the prompt
+        "condition_on_prev_tokens": False,
+    }
+
+    def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
+        super().__init__(model, device, options, cpu_threads)
+        from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+        from evaluator.backends._torch import prepare_torch, torch_dtype
+        from evaluator.weights import bundled_transformers_path
+
+        target = prepare_torch(device, cpu_threads)
+        path = model
+        if not os.path.isdir(model):
+            bundled = bundled_transformers_path(model)
+            if bundled is not None:
+                path = str(bundled)
+        self.weights = path
+        opts = self.effective_options
+        self._dtype = torch_dtype(opts["dtype"], device)
+        # Processor on CPU; model loaded on CPU then moved (never let a library pick the device).
+        self._processor = WhisperProcessor.from_pretrained(path)
+        self._model = WhisperForConditionalGeneration.from_pretrained(path, dtype=self._dtype)
+        self._model.to(target).eval()
+        self._target = target
+        self.batch_size = int(opts["batch_size"])
+        gen = self._model.generation_config
+        self._multilingual = bool(getattr(gen, "is_multilingual", False))
+        self._eos = gen.eos_token_id
+
+    def _generate_kwargs(self, language: str | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"num_beams": self.effective_options["num_beams"], "do_sample": False}
+        if self._multilingual:
+            kwargs.update(task="transcribe", language=language)
+        return kwargs
+
+    def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
+        return self.transcribe_batch([audio], [language])[0]
+
+    def transcribe_batch(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
+        results: list[Transcription | None] = [None] * len(audios)
+        short: dict[str | None, list[int]] = {}
+        for i, (audio, language) in enumerate(zip(audios, languages, strict=True)):
+            if len(audio) / SAMPLE_RATE <= _WINDOW_SECONDS:
+                short.setdefault(language if self._multilingual else None, []).append(i)
+            else:
+                results[i] = self._long_form(audio, language)
+        for language, indices in short.items():
+            for i, result in zip(indices, self._short_form([audios[i] for i in indices], language), strict=True):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    def _short_form(self, audios: list[np.ndarray], language: str | None) -> list[Transcription]:
+        import torch
+
+        features = self._processor(audios, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
+        cap = int(self.effective_options["max_new_tokens"])
+        with torch.inference_mode():
+            out = self._model.generate(
+                features.to(self._target, self._dtype), max_new_tokens=cap, **self._generate_kwargs(language)
+            )
+        sequences = out.sequences if hasattr(out, "sequences") else out
+        texts = self._processor.batch_decode(sequences, skip_special_tokens=True)
+        # A row that never produced end-of-text stopped at the token cap.
+        truncated = [self._eos not in row.tolist() for row in sequences]
+        return [Transcription(t.strip(), cut) for t, cut in zip(texts, truncated, strict=True)]
+
+    def _long_form(self, audio: np.ndarray, language: str | None) -> Transcription:
+        import torch
+
+        inputs = self._processor(
+            audio, sampling_rate=SAMPLE_RATE, return_tensors="pt", truncation=False,
+            padding="longest", return_attention_mask=True,
+        )
+        with torch.inference_mode():
+            out = self._model.generate(
+                inputs.input_features.to(self._target, self._dtype),
+                attention_mask=inputs.attention_mask.to(self._target),
+                return_timestamps=True,
+                condition_on_prev_tokens=self.effective_options["condition_on_prev_tokens"],
+                **self._generate_kwargs(language),
+            )
+        sequences = out.sequences if hasattr(out, "sequences") else out
+        text = self._processor.batch_decode(sequences, skip_special_tokens=True)[0]
+        return Transcription(text.strip())
