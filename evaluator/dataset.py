@@ -11,11 +11,11 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from evaluator.config import DatasetSpec
 from evaluator.errors import DatasetError
+from evaluator.samples import BUILTIN_PREFIX, builtin_dir, sample_data_dir
 
 __all__ = [
     "AUDIO_COLUMNS",
@@ -50,11 +50,6 @@ TEXT_COLUMNS = (
 )
 ID_COLUMNS = ("id", "sample_id", "utt_id", "utterance_id", "segment_id", "audio_id", "key", "file_id")
 LANGUAGE_COLUMNS = ("language", "lang", "locale", "language_code")
-
-
-def sample_data_dir() -> str:
-    """The bundled sample set: an ``audiofolder`` with ``metadata.csv``."""
-    return str(Path(__file__).parent / "sample_data")
 
 
 @dataclass(frozen=True)
@@ -265,8 +260,8 @@ def open_dataset(spec: DatasetSpec) -> OpenedDataset:
     """
     import datasets
 
-    source = spec.source or sample_data_dir()
-    name = spec.source or "sample"
+    name = spec.source or f"{BUILTIN_PREFIX}sample"
+    source = builtin_dir(name.removeprefix(BUILTIN_PREFIX)) if name.startswith(BUILTIN_PREFIX) else name
     streaming = spec.streaming
     try:
         if os.path.isdir(source):

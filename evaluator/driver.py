@@ -230,7 +230,10 @@ def run_evaluation(
             elif resume:
                 shard = _with_skip(shard, all_done)
             queue.append((shard, 0))
-        pools.append(_Pool(spec, plan, long_form, min(size, max(1, len(queue))), queue))
+        # No more actors than shards, unless long files may be split across actors.
+        if not long_form.splits:
+            size = min(size, max(1, len(queue)))
+        pools.append(_Pool(spec, plan, long_form, size, queue))
 
     progress = Progress(
         done=already_done,

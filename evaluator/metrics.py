@@ -26,7 +26,7 @@ __all__ = [
 
 # Long-form signals. A hypothesis with fewer than TRUNCATION_RATIO x the reference's words (on a
 # reference of at least TRUNCATION_MIN_WORDS words) is flagged truncated; repetition is the
-# share of repeated word n-grams of this size.
+# share of repeated word n-grams of this size, beyond the reference's own share.
 REPETITION_NGRAM = 5
 TRUNCATION_RATIO = 0.5
 TRUNCATION_MIN_WORDS = 10
@@ -110,7 +110,8 @@ def score(reference: str, hypothesis: str) -> Score:
     hyp = normalize(hypothesis)
     ref_words = len(ref.split())
     hyp_words = len(hyp.split())
-    rep = repetition(hyp.split())
+    # Repetition beyond what the reference itself repeats (a chorus is not a loop).
+    rep = max(0.0, repetition(hyp.split()) - repetition(ref.split()))
     if ref_words == 0:
         # jiwer rejects empty references; every hypothesis word is an insertion.
         return Score(ref, hyp, 0, 0, 0, hyp_words, 0, hyp_words, 0, len(hyp), hyp_words, rep)

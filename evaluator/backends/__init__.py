@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from evaluator.backends.base import Backend, Transcription
 from evaluator.backends.faster_whisper import FasterWhisperBackend
+from evaluator.backends.lfm_audio import LfmAudioBackend
+from evaluator.backends.openai_whisper import OpenAIWhisperBackend
+from evaluator.backends.seamless_m4t import SeamlessM4TBackend
+from evaluator.backends.transformers_whisper import TransformersWhisperBackend
 
 __all__ = ["Backend", "Transcription", "BACKENDS", "backend_names", "get_backend"]
 
 BACKENDS: dict[str, type[Backend]] = {
-    cls.name: cls for cls in (FasterWhisperBackend,)
+    cls.name: cls
+    for cls in (
+        FasterWhisperBackend,
+        OpenAIWhisperBackend,
+        TransformersWhisperBackend,
+        SeamlessM4TBackend,
+        LfmAudioBackend,
+    )
 }
 
 

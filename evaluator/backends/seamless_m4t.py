@@ -1,0 +1,208 @@
+"""SeamlessM4T v2 backend (Meta, in transformers): speech-to-text into the spoken language.
+
+Model: a hub id (``facebook/seamless-m4t-v2-large``) or a local directory saved with
+``save_pretrained`` (model, processor and a ``generation_config.json`` that holds
+``text_decoder_lang_to_code_id``). Loaded as ``SeamlessM4Tv2ForSpeechToText`` (speech encoder +
+text decoder only); the processor runs on CPU and the model is moved to the device.
+
+ASR is speech-to-text with the target language set to the language spoken, so every sample
+needs a language: ISO 639-1 codes (``en``), locales (``en_us``, ``pt-BR``) and the model's own
+codes (``eng``, ``cmn_Hant``) are accepted. Batches are grouped by language, and within a
+language by length, so padding stays small and every group gets a cap that fits its audio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import numpy as np
+
+from evaluator.audio import SAMPLE_RATE
+from evaluator.backends._torch import prepare_torch, token_budget, torch_dtype
+from evaluator.backends.base import Backend, Transcription
+from evaluator.errors import ConfigError
+
+__all__ = ["SeamlessM4TBackend", "seamless_language"]
+
+# The feature extractor needs a few 25 ms frames; shorter clips are zero-padded to 0.1 s.
+MIN_SAMPLES = SAMPLE_RATE // 10
+# generate() returns the decoder prompt first: the start token (</s>) and the language token.
+_PROMPT_TOKENS = 2
+
+# ISO 639-1 (and a few ISO 639-2/3 synonyms) -> the codes SeamlessM4T v2 uses for text output.
+ISO_TO_SEAMLESS: dict[str, str] = {
+    "af": "afr", "am": "amh", "ar": "arb", "as": "asm", "az": "azj", "be": "bel", "bg": "bul",
+    "bn": "ben", "bs": "bos", "ca": "cat", "cs": "ces", "cy": "cym", "da": "dan", "de": "deu",
+    "el": "ell", "en": "eng", "es": "spa", "et": "est", "eu": "eus", "fa": "pes", "fi": "fin",
+    "fr": "fra", "ga": "gle", "gl": "glg", "gu": "guj", "he": "heb", "hi": "hin", "hr": "hrv",
+    "hu": "hun", "hy": "hye", "id": "ind", "ig": "ibo", "is": "isl", "it": "ita", "ja": "jpn",
+    "jv": "jav", "ka": "kat", "kk": "kaz", "km": "khm", "kn": "kan", "ko": "kor", "ky": "kir",
+    "lg": "lug", "lo": "lao", "lt": "lit", "lv": "lvs", "mk": "mkd", "ml": "mal", "mn": "khk",
+    "mr": "mar", "ms": "zsm", "mt": "mlt", "my": "mya", "nb": "nob", "no": "nob", "ne": "npi",
+    "nl": "nld", "ny": "nya", "om": "gaz", "or": "ory", "pa": "pan", "pl": "pol", "ps": "pbt",
+    "pt": "por", "ro": "ron", "ru": "rus", "sd": "snd", "sk": "slk", "sl": "slv", "sn": "sna",
+    "so": "som", "sr": "srp", "sv": "swe", "sw": "swh", "ta": "tam", "te": "tel", "tg": "tgk",
+    "th": "tha", "tl": "tgl", "tr": "tur", "uk": "ukr", "ur": "urd", "uz": "uzn", "vi": "vie",
+    "yo": "yor", "zh": "cmn", "zu": "zul",
+    # three-letter synonyms for codes Seamless spells differently
+    "ara": "arb", "fas": "pes", "per": "pes", "msa": "zsm", "may": "zsm", "zho": "cmn", "chi": "cmn",
+    "nor": "nob", "ger": "deu", "fre": "fra", "dut": "nld", "cze": "ces", "gre": "ell", "lav": "lvs",
+    "uzb": "uzn", "mon": "khk", "nep": "npi", "fil": "tgl", "swa": "swh",
+}
+# Traditional-script Chinese locales.
+_HANT = {"zh_tw", "zh_hk", "zh_mo", "zh_hant", "cmn_hant", "yue_hant"}
+
+
+def seamless_language(code: str, supported: Collection[str]) -> str:
+    """Map a language code to the Seamless code in ``supported``.
+
+    Raises:
+        ValueError: the code maps to no language the model can write; the message lists some.
+    """
+    raw = code.strip().replace("__", "")
+    if raw in supported:
+        return raw
+    lowered = raw.lower().replace("-", "_")
+    if lowered in supported:
+        return lowered
+    if lowered in _HANT and "cmn_Hant" in supported:
+        return "cmn_Hant"
+    base = lowered.split("_")[0]
+    mapped = ISO_TO_SEAMLESS.get(base, base)
+    if mapped in supported:
+        return mapped
+    examples = ", ".join(sorted(supported)[:12])
+    raise ValueError(
+        f"language {code!r} is not one this SeamlessM4T model transcribes into "
+        f"(looked for {mapped!r}); use an ISO 639-1 code such as en, fr, de or one of the model's "
+        f"{len(supported)} codes, e.g. {examples}"
+    )
+
+
+class SeamlessM4TBackend(Backend):
+    name = "seamless-m4t"
+    extra = "seamless-m4t"
+    # sentencepiece: checkpoints that ship only sentencepiece.bpe.model (no tokenizer.json) need it
+    # to build the tokenizer; a tokenizer.json alone does not.
+    modules = ("transformers", "torch", "sentencepiece")
+    distributions = ("transformers", "torch", "sentencepiece")
+    devices = ("cuda", "mps", "cpu")
+    description = "SeamlessM4T v2 speech-to-text (Meta) in Hugging Face transformers"
+    # No long-form algorithm of its own: long audio is cut into windows by the evaluator.
+    window_seconds = 30.0
+    long_form_default = "chunked"
+    options = {
+        "dtype": None,  # float16 on CUDA, float32 elsewhere
+        "batch_size": 8,
+        "num_beams": 1,  # greedy (no sampling) by default
+        "max_new_tokens": None,  # None: scaled with audio length (tokens_per_second, min_new_tokens)
+        "tokens_per_second": 10.0,
+        "min_new_tokens": 32,
+        "revision": None,  # hub revision (commit, branch or tag)
+    }
+
+    @classmethod
+    def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
+        resolved = super().resolve_options(options, device)
+        if resolved["dtype"] is None:
+            resolved["dtype"] = "float16" if device.startswith("cuda") else "float32"
+        for key in ("batch_size", "num_beams"):
+            if int(resolved[key]) < 1:
+                raise ConfigError(f"{key} must be at least 1, got {resolved[key]}")
+        if resolved["max_new_tokens"] is not None and int(resolved["max_new_tokens"]) < 1:
+            raise ConfigError(f"max_new_tokens must be at least 1, got {resolved['max_new_tokens']}")
+        if float(resolved["tokens_per_second"]) <= 0:
+            raise ConfigError(f"tokens_per_second must be positive, got {resolved['tokens_per_second']}")
+        return resolved
+
+    def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
+        super().__init__(model, device, options, cpu_threads)
+        opts = self.effective_options
+        target = prepare_torch(device, cpu_threads)
+        self._dtype = torch_dtype(opts["dtype"], device)
+
+        from transformers import AutoProcessor, SeamlessM4Tv2ForSpeechToText
+
+        self.weights = model
+        revision = {"revision": opts["revision"]} if opts["revision"] is not None else {}
+        self._processor = AutoProcessor.from_pretrained(model, **revision)  # CPU: feature extraction
+        self._model = SeamlessM4Tv2ForSpeechToText.from_pretrained(model, dtype=self._dtype, **revision)
+        self._model.to(target).eval()
+        self._target = target
+        self.device = str(target)
+        self.batch_size = int(opts["batch_size"])
+
+        gen = self._model.generation_config
+        lang_ids = getattr(gen, "text_decoder_lang_to_code_id", None)
+        if not lang_ids:
+            raise ConfigError(
+                f"{model}: its generation config has no text_decoder_lang_to_code_id, so no target "
+                "language can be set; save the model with the generation_config.json it was released with"
+            )
+        self.languages: frozenset[str] = frozenset(lang_ids)
+        eos = gen.eos_token_id if gen.eos_token_id is not None else self._model.config.eos_token_id
+        self._eos: set[int] = set(eos) if isinstance(eos, list | tuple) else {int(eos)}
+
+    def _language(self, language: str | None) -> str:
+        if not language:
+            raise ValueError(
+                "SeamlessM4T needs the spoken language of each sample (it writes text in a target "
+                "language): pass --language (e.g. --language en) or use a dataset with a language "
+                "column (--language-column)"
+            )
+        return seamless_language(language, self.languages)
+
+    def _budget(self, audio_seconds: float) -> int:
+        opts = self.effective_options
+        if opts["max_new_tokens"] is not None:
+            return int(opts["max_new_tokens"])
+        return token_budget(audio_seconds, per_second=float(opts["tokens_per_second"]),
+                            minimum=int(opts["min_new_tokens"]))
+
+    def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
+        return self.transcribe_batch([audio], [language])[0]
+
+    def transcribe_batch(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
+        codes = [self._language(lang) for lang in languages]  # every language checked before any work
+        results: list[Transcription | None] = [None] * len(audios)
+        groups: dict[str, list[int]] = {}
+        for i, code in enumerate(codes):
+            groups.setdefault(code, []).append(i)
+        for code, indices in groups.items():
+            indices.sort(key=lambda i: len(audios[i]))
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start : start + self.batch_size]
+                for i, result in zip(chunk, self._generate([audios[i] for i in chunk], code), strict=True):
+                    results[i] = result
+        return [r for r in results if r is not None]
+
+    def _generate(self, audios: list[np.ndarray], tgt_lang: str) -> list[Transcription]:
+        import torch
+
+        arrays = [np.asarray(a, dtype=np.float32).reshape(-1) for a in audios]
+        # Each item keeps the cap it would get alone, so a batch gives the same results as
+        # one-by-one calls; the batch generates up to the largest cap.
+        caps = [self._budget(a.size / SAMPLE_RATE) for a in arrays]
+        arrays = [np.pad(a, (0, MIN_SAMPLES - a.size)) if a.size < MIN_SAMPLES else a for a in arrays]
+        inputs = self._processor(audio=arrays, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            sequences = self._model.generate(
+                input_features=inputs["input_features"].to(self._target, self._dtype),
+                attention_mask=inputs["attention_mask"].to(self._target),
+                tgt_lang=tgt_lang,
+                max_new_tokens=max(caps),
+                num_beams=int(self.effective_options["num_beams"]),
+                do_sample=False,
+            )
+        sequences = sequences.sequences if hasattr(sequences, "sequences") else sequences
+        tokenizer = self._processor.tokenizer
+        results = []
+        for row, cap in zip(sequences.tolist(), caps, strict=True):
+            generated = row[_PROMPT_TOKENS:]
+            end = next((i for i, token in enumerate(generated) if token in self._eos), None)
+            truncated = end is None or end >= cap  # no end token within this item's cap
+            tokens = generated[:cap] if truncated else generated[:end]
+            text = tokenizer.decode(tokens, skip_special_tokens=True)
+            results.append(Transcription(text=text.strip(), truncated=truncated))
+        return results
