@@ -120,7 +120,7 @@ def _overlap_alignment(tail: list[str], head: list[str], expected: float) -> lis
                 and abs((n - i) + j - expected) < abs((n - best_cell[0]) + best_cell[1] - expected)
             ):
                 best, best_cell = score[i][j], (i, j)
-    if best < 2:
+    if best < max(1, min(2, round(expected))):  # one agreeing word is chance unless the overlap is tiny
         return []
     pairs = []
     i, j = best_cell
@@ -144,7 +144,8 @@ def merge_words(left: list[str], right: list[str], expected_overlap: float) -> l
     punctuation; insertions, deletions and garbled edges allowed, since each window hears the
     seam differently). The merge cuts at the middle matched word of the overlap: words before it
     come from ``left``, words after it from ``right``, so each side's unreliable edge is
-    dropped. Without at least two agreeing words the lists are concatenated.
+    dropped. Without two agreeing words (one when ~1 word is expected to overlap) the lists are
+    concatenated.
     """
     if not left or not right:
         return left + right
