@@ -156,7 +156,8 @@ class Worker:
         items: list[tuple[dict[str, Any], Any]] = []
         chunks = []
         for window in windows:
-            chunk: dict[str, Any] = {"chunk_index": window.index, "error": None, "hypothesis": None}
+            chunk: dict[str, Any] = {"chunk_index": window.index, "error": None, "hypothesis": None,
+                                     "worker": self.name}
             chunks.append(chunk)
             try:
                 started = time.perf_counter()

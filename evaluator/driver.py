@@ -102,6 +102,8 @@ class _Pool:
     size: int
     queue: deque[tuple[Shard | ChunkJob, int]]
     slots: list[Any] = field(default_factory=list)
+    idle: list[Any] = field(default_factory=list)  # loaded actors waiting for chunk jobs
+    shards_in_flight: int = 0
     workers: list[dict[str, Any]] = field(default_factory=list)
     restarts: int = 0
     failed: str | None = None
@@ -335,6 +337,9 @@ class _Loop:
 
     def _dispatch(self, slot: _Slot) -> None:
         pool = slot.pool
+        if not pool.failed and not pool.queue and pool.long_form.splits and pool.shards_in_flight:
+            pool.idle.append(slot)  # a shard in flight may still hand back windows of long files
+            return
         if pool.failed or not pool.queue:
             self._release(slot)  # frees its CPUs/GPU for other models' actors
             return
@@ -342,7 +347,13 @@ class _Loop:
         if isinstance(slot.work, ChunkJob):
             self.pending[slot.handle.run_chunks.remote(slot.work)] = (slot, "chunks")
         else:
+            pool.shards_in_flight += 1
             self.pending[slot.handle.run_shard.remote(slot.work)] = (slot, "shard")
+
+    def _wake(self, pool: _Pool) -> None:
+        """Give queued work to idle actors; release them once no more work can appear."""
+        while pool.idle and (pool.queue or not pool.shards_in_flight or pool.failed):
+            self._dispatch(pool.idle.pop())
 
     def run(self) -> None:
         import ray
@@ -358,6 +369,8 @@ class _Loop:
             ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=5.0)
             for ref in ready:
                 slot, kind = self.pending.pop(ref)
+                if kind == "shard":
+                    slot.pool.shards_in_flight -= 1
                 try:
                     value = ray.get(ref)
                 except ray.exceptions.RayActorError as exc:
@@ -378,6 +391,7 @@ class _Loop:
                         self._collect_chunks(slot.pool, slot.work, value)
                     slot.work = None
                     self._dispatch(slot)
+                self._wake(slot.pool)
 
     def _plan_long(self, pool: _Pool, shard: Any, long: list[dict[str, Any]]) -> None:
         """Queue the windows of long samples, at the front so started files finish first."""

@@ -90,6 +90,7 @@ def assemble_long_form(
             "end_s": w.end,
             "hypothesis": by_index.get(w.index, {}).get("hypothesis"),
             "inference_seconds": by_index.get(w.index, {}).get("inference_seconds"),
+            "worker": by_index.get(w.index, {}).get("worker"),
             "error": by_index[w.index].get("error") if w.index in by_index else "missing",
         }
         for w in windows

@@ -24,7 +24,8 @@ RESULT_COLUMNS = (
     "transcribed_until_s",
 )
 CHUNK_COLUMNS = (
-    "run_id", "model", "sample_id", "chunk_index", "start_s", "end_s", "hypothesis", "inference_seconds", "error",
+    "run_id", "model", "sample_id", "chunk_index", "start_s", "end_s", "hypothesis", "inference_seconds", "worker",
+    "error",
 )
 
 

@@ -18,6 +18,7 @@ CREATE TABLE chunks (
     end_s               DOUBLE NOT NULL,
     hypothesis          VARCHAR,
     inference_seconds   DOUBLE,
+    worker              VARCHAR,               -- the actor that transcribed this window
     error               VARCHAR,
     PRIMARY KEY (run_id, model, sample_id, chunk_index)
 );
