@@ -13,10 +13,20 @@ import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BundledWeights", "BUNDLED", "cache_dir", "bundled_ct2_path", "bundled_status"]
+__all__ = [
+    "BundledWeights",
+    "BUNDLED",
+    "cache_dir",
+    "bundled_ct2_path",
+    "bundled_status",
+    "bundled_openai_whisper_path",
+    "bundled_transformers_path",
+]
 
 _BASE_BIN_BYTES = 145_217_532
 
@@ -89,3 +99,67 @@ def bundled_ct2_path(alias: str) -> Path | None:
         assert pkg is not None
         return pkg / "model"
     return _join_base(cache_dir() / "whisper-base-ct2")
+
+
+@contextmanager
+def _derive_lock(target: Path) -> Iterator[None]:
+    """Serialise derivations of one cache entry across processes (best effort: POSIX only).
+
+    Writers are atomic anyway; the lock only stops parallel actors from converting the same
+    weights at once."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock, atomic renames still keep readers safe
+        yield
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(f".{target.name}.lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _derived(alias: str, target: Path, is_current: Callable[[Path], bool], write: Callable[..., Path]) -> Path | None:
+    ct2 = bundled_ct2_path(alias)
+    if ct2 is None:
+        return None
+    if is_current(target):
+        return target
+    from evaluator.convert import read_ct2_model
+
+    with _derive_lock(target):
+        if not is_current(target):  # another process may have finished while we waited
+            write(read_ct2_model(ct2), target)
+    return target
+
+
+def bundled_openai_whisper_path(alias: str) -> Path | None:
+    """openai-whisper checkpoint (``.pt``) derived once from a bundled alias's CTranslate2 weights.
+
+    Returns ``None`` if the alias is not bundled or its packages are not installed. The file is
+    cached at ``cache_dir() / f"openai-whisper-{alias}.pt"`` and re-derived when the converter
+    version changes.
+    """
+    from evaluator.convert import is_current_openai_whisper, to_openai_whisper
+
+    if alias not in BUNDLED:
+        return None
+    target = cache_dir() / f"openai-whisper-{alias}.pt"
+    return _derived(alias, target, is_current_openai_whisper, to_openai_whisper)
+
+
+def bundled_transformers_path(alias: str) -> Path | None:
+    """transformers ``WhisperForConditionalGeneration`` directory (with processor) derived once from
+    a bundled alias's CTranslate2 weights, or ``None`` if the alias is not bundled or installed.
+
+    Cached at ``cache_dir() / f"transformers-whisper-{alias}"``; re-derived when the converter
+    version changes.
+    """
+    from evaluator.convert import is_current_transformers, to_transformers
+
+    if alias not in BUNDLED:
+        return None
+    target = cache_dir() / f"transformers-whisper-{alias}"
+    return _derived(alias, target, is_current_transformers, to_transformers)

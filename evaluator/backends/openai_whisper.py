@@ -59,9 +59,8 @@ class OpenAIWhisperBackend(Backend):
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         super().__init__(model, device, options, cpu_threads)
-        import whisper
-
         from evaluator.backends._torch import prepare_torch
+        from evaluator.convert import load_openai_whisper
         from evaluator.weights import bundled_openai_whisper_path
 
         target = prepare_torch(device, cpu_threads)
@@ -72,7 +71,12 @@ class OpenAIWhisperBackend(Backend):
                 path = str(bundled)
         self.weights = path
         # Load on CPU, then move: the MPS recipe, and harmless elsewhere.
-        self._model = whisper.load_model(path, device="cpu")
+        if os.path.isfile(path):
+            self._model = load_openai_whisper(path, device="cpu")  # keeps stored alignment heads
+        else:
+            import whisper
+
+            self._model = whisper.load_model(path, device="cpu")  # a size name: openai-whisper downloads it
         self._model = self._move(self._model, target)
         opts = self.effective_options
         self._transcribe_opts = {k: opts[k] for k in _TRANSCRIBE_OPTIONS}

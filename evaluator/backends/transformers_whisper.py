@@ -35,7 +35,7 @@ class TransformersWhisperBackend(Backend):
         "num_beams": 1,
         "dtype": None,  # float16 on CUDA, float32 elsewhere
         "max_new_tokens": 440,  # Whisper's decoder holds 448 positions, 4 go to the prompt
-        "condition_on_prev_tokens": False,
+        "condition_on_prev_tokens": True,  # as openai-whisper and faster-whisper do by default
     }
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):

@@ -1,0 +1,44 @@
+"""CUDA checks: run only where an NVIDIA GPU is visible (skipped elsewhere)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from evaluator.config import RunConfig, parse_model_spec
+from evaluator.driver import run_evaluation
+from evaluator.store import Store
+
+
+def _has_cuda() -> bool:
+    try:
+        import ctranslate2
+
+        return ctranslate2.get_cuda_device_count() > 0
+    except Exception:
+        return False
+
+
+pytestmark = [pytest.mark.cuda, pytest.mark.slow,
+              pytest.mark.skipif(not _has_cuda(), reason="no NVIDIA GPU visible")]
+
+
+@pytest.fixture(scope="module")
+def gpu_cluster():
+    import ray
+
+    ray.init(num_cpus=4, num_gpus=1, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.parametrize("model", ["faster-whisper:tiny.en", "transformers:tiny.en"])
+def test_runs_on_cuda(gpu_cluster, tmp_path, model):
+    db = tmp_path / "cuda.duckdb"
+    with Store(str(db)) as store:
+        summary = run_evaluation(RunConfig(models=(parse_model_spec(model),), db=str(db), device="cuda"), store)
+    assert summary.status == "finished" and summary.errors == 0
+    con = duckdb.connect(str(db), read_only=True)
+    assert {d for (d,) in con.execute("SELECT device FROM results").fetchall()} == {"cuda"}
+    (wer,) = con.execute("SELECT wer FROM leaderboard").fetchone()
+    assert wer < 0.2
