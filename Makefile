@@ -1,18 +1,29 @@
 # Two commands do all the set-up on a fresh machine (see README.md):
-#   make demo   evaluate the bundled Whisper models on the bundled sample data, print a leaderboard
-#   make test   run the test suite
+#   make demo   evaluate the bundled Whisper weights on the built-in data, print the comparison
+#   make test   run ruff and the test suite
 .PHONY: setup demo test lint bench
+
+DB ?= results/demo.duckdb
 
 setup:
 	./scripts/setup.sh
 
 demo: setup
-	.venv/bin/evaluator run --name demo --db results/demo.duckdb \
-		--model faster-whisper:tiny.en --model faster-whisper:base
+	@echo "== long-form: the 15-minute built-in recording, chunked, faster-whisper tiny.en =="
+	.venv/bin/evaluator run --name demo-long --db $(DB) --dataset builtin:long --max-samples 1 \
+		--long-form chunked --model faster-whisper:tiny.en
+	@echo "== the three Whisper runtimes (same tiny.en weights) and Whisper base on the 24 sample clips =="
+	.venv/bin/evaluator run --name demo --db $(DB) \
+		--model faster-whisper:tiny.en --model openai-whisper:tiny.en --model transformers:tiny.en \
+		--model faster-whisper:base
 
 test: setup
 	.venv/bin/ruff check evaluator tests jobs bench scripts
 	.venv/bin/pytest -q
 
+lint: setup
+	.venv/bin/ruff check evaluator tests jobs bench scripts
+
 bench: setup
 	.venv/bin/python bench/overhead.py
+	.venv/bin/python bench/longform.py

