@@ -26,6 +26,7 @@ __all__ = [
     "bundled_status",
     "bundled_openai_whisper_path",
     "bundled_transformers_path",
+    "resolve_model",
 ]
 
 _BASE_BIN_BYTES = 145_217_532
@@ -163,3 +164,20 @@ def bundled_transformers_path(alias: str) -> Path | None:
         return None
     target = cache_dir() / f"transformers-whisper-{alias}"
     return _derived(alias, target, is_current_transformers, to_transformers)
+
+
+_RUNTIMES = {
+    "ctranslate2": bundled_ct2_path,
+    "openai-whisper": bundled_openai_whisper_path,
+    "transformers": bundled_transformers_path,
+}
+
+
+def resolve_model(model: str, runtime: str) -> str:
+    """What a Whisper backend loads for a model spec: an existing local path as is, else the
+    bundled weights for an alias (``tiny.en``, ``base``) in the runtime's format when installed,
+    else the name unchanged for the library to resolve (a size it downloads, a hub id)."""
+    if os.path.exists(model):
+        return model
+    bundled = _RUNTIMES[runtime](model)
+    return str(bundled) if bundled is not None else model

@@ -12,7 +12,7 @@ from typing import Any
 
 from evaluator.errors import ConfigError
 
-__all__ = ["prepare_torch", "torch_dtype", "token_budget", "DTYPES"]
+__all__ = ["prepare_torch", "torch_dtype", "token_budget", "check_generation_options", "DTYPES"]
 
 log = logging.getLogger(__name__)
 
@@ -52,3 +52,11 @@ def token_budget(audio_seconds: float, per_second: float, minimum: int) -> int:
     """``max_new_tokens`` that scales with audio length (speech is ~3-5 text tokens per second;
     ``per_second`` leaves headroom so only runaway generation hits the cap)."""
     return max(minimum, math.ceil(audio_seconds * per_second))
+
+
+def check_generation_options(options: dict[str, Any]) -> None:
+    """Validate the token-budget options shared by the generative backends."""
+    if options["max_new_tokens"] is not None and int(options["max_new_tokens"]) < 1:
+        raise ConfigError(f"max_new_tokens must be at least 1, got {options['max_new_tokens']}")
+    if float(options["tokens_per_second"]) <= 0:
+        raise ConfigError(f"tokens_per_second must be positive, got {options['tokens_per_second']}")

@@ -7,14 +7,13 @@ CTranslate2 has no Apple MPS support: on a Mac ``auto`` resolves to CPU.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from evaluator.backends.base import Backend, Transcription
-from evaluator.weights import bundled_ct2_path
+from evaluator.weights import resolve_model
 
 __all__ = ["FasterWhisperBackend"]
 
@@ -59,11 +58,7 @@ class FasterWhisperBackend(Backend):
         super().__init__(model, device, options, cpu_threads)
         from faster_whisper import WhisperModel
 
-        path = model
-        if not os.path.isdir(model):
-            bundled = bundled_ct2_path(model)
-            if bundled is not None:
-                path = str(bundled)
+        path = resolve_model(model, "ctranslate2")
         self.weights = path
         kind, _, index = device.partition(":")
         self._model = WhisperModel(

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from evaluator.audio import SAMPLE_RATE
-from evaluator.backends._torch import prepare_torch, token_budget, torch_dtype
+from evaluator.backends._torch import check_generation_options, prepare_torch, token_budget, torch_dtype
 from evaluator.backends.base import Backend, Transcription
 from evaluator.errors import ConfigError
 
@@ -68,10 +68,7 @@ class LfmAudioBackend(Backend):
         resolved = super().resolve_options(options, device)
         if resolved["dtype"] is None:
             resolved["dtype"] = "bfloat16" if device.startswith("cuda") else "float32"
-        if resolved["max_new_tokens"] is not None and int(resolved["max_new_tokens"]) < 1:
-            raise ConfigError(f"max_new_tokens must be at least 1, got {resolved['max_new_tokens']}")
-        if float(resolved["tokens_per_second"]) <= 0:
-            raise ConfigError(f"tokens_per_second must be positive, got {resolved['tokens_per_second']}")
+        check_generation_options(resolved)
         return resolved
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):

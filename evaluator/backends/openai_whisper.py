@@ -61,14 +61,10 @@ class OpenAIWhisperBackend(Backend):
         super().__init__(model, device, options, cpu_threads)
         from evaluator.backends._torch import prepare_torch
         from evaluator.convert import load_openai_whisper
-        from evaluator.weights import bundled_openai_whisper_path
+        from evaluator.weights import resolve_model
 
         target = prepare_torch(device, cpu_threads)
-        path = model
-        if not os.path.isfile(model):
-            bundled = bundled_openai_whisper_path(model)
-            if bundled is not None:
-                path = str(bundled)
+        path = resolve_model(model, "openai-whisper")
         self.weights = path
         # Load on CPU, then move: the MPS recipe, and harmless elsewhere.
         if os.path.isfile(path):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from evaluator.audio import SAMPLE_RATE
-from evaluator.backends._torch import prepare_torch, token_budget, torch_dtype
+from evaluator.backends._torch import check_generation_options, prepare_torch, token_budget, torch_dtype
 from evaluator.backends.base import Backend, Transcription
 from evaluator.errors import ConfigError
 
@@ -110,10 +110,7 @@ class SeamlessM4TBackend(Backend):
         for key in ("batch_size", "num_beams"):
             if int(resolved[key]) < 1:
                 raise ConfigError(f"{key} must be at least 1, got {resolved[key]}")
-        if resolved["max_new_tokens"] is not None and int(resolved["max_new_tokens"]) < 1:
-            raise ConfigError(f"max_new_tokens must be at least 1, got {resolved['max_new_tokens']}")
-        if float(resolved["tokens_per_second"]) <= 0:
-            raise ConfigError(f"tokens_per_second must be positive, got {resolved['tokens_per_second']}")
+        check_generation_options(resolved)
         return resolved
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):

@@ -14,7 +14,6 @@ runtimes on the sample set with the same weights). ``features=processor`` restor
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,14 +50,10 @@ class TransformersWhisperBackend(Backend):
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
         from evaluator.backends._torch import prepare_torch, torch_dtype
-        from evaluator.weights import bundled_transformers_path
+        from evaluator.weights import resolve_model
 
         target = prepare_torch(device, cpu_threads)
-        path = model
-        if not os.path.isdir(model):
-            bundled = bundled_transformers_path(model)
-            if bundled is not None:
-                path = str(bundled)
+        path = resolve_model(model, "transformers")
         self.weights = path
         opts = self.effective_options
         self._dtype = torch_dtype(opts["dtype"], device)
