@@ -311,13 +311,33 @@ def _num_file_shards(data: Any) -> int:
     return int(getattr(data, "num_shards", None) or getattr(data, "n_shards", 1) or 1)
 
 
+@dataclass(frozen=True)
+class ShardPlan(Sequence[Shard]):
+    """The shards of a dataset, made on demand (a plan for a billion rows is a few integers)."""
+
+    spec: DatasetSpec
+    total: int
+    shard_size: int
+
+    def __len__(self) -> int:
+        return -(-self.total // self.shard_size)
+
+    def __getitem__(self, i: int) -> Shard:  # type: ignore[override]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        start = i * self.shard_size
+        return Shard(self.spec, i, start=start, stop=min(start + self.shard_size, self.total))
+
+
 def plan_shards(
     opened: OpenedDataset, spec: DatasetSpec, shard_size: int, max_samples: int | None
-) -> tuple[int | None, list[Shard]]:
+) -> tuple[int | None, Sequence[Shard]]:
     """Split the dataset into shards; returns (number of samples or None if unknown, shards).
 
-    Map-style datasets are cut into row ranges of ``shard_size``. A streaming dataset is cut
-    into its file shards (one shard per file), or read as one shard when ``max_samples`` is set.
+    Map-style datasets are cut into row ranges of ``shard_size`` (a lazy sequence). A streaming
+    dataset is cut into its file shards (one shard per file), or read as one shard when
+    ``max_samples`` is set.
     """
     if opened.streaming:
         if max_samples is not None:
@@ -327,11 +347,7 @@ def plan_shards(
     total = opened.num_rows or 0
     if max_samples is not None:
         total = min(total, max_samples)
-    shards = [
-        Shard(spec, i, start=start, stop=min(start + shard_size, total))
-        for i, start in enumerate(range(0, total, shard_size))
-    ]
-    return total, shards
+    return total, ShardPlan(spec, total, shard_size)
 
 
 def _text(value: Any) -> str:

@@ -17,7 +17,7 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -100,13 +100,33 @@ class _Pool:
     plan: DevicePlan
     long_form: LongForm
     size: int
-    queue: deque[tuple[Shard | ChunkJob, int]]
+    num_shards: int
+    fresh: Iterator[Shard]  # shards not yet handed out, made on demand
+    queue: deque[tuple[Shard | ChunkJob, int]] = field(default_factory=deque)  # retries, windows: first
+    lookahead: Shard | None = None
     slots: list[Any] = field(default_factory=list)
     idle: list[Any] = field(default_factory=list)  # loaded actors waiting for chunk jobs
     shards_in_flight: int = 0
     workers: list[dict[str, Any]] = field(default_factory=list)
     restarts: int = 0
     failed: str | None = None
+
+    def has_work(self) -> bool:
+        if self.queue:
+            return True
+        if self.lookahead is None:
+            self.lookahead = next(self.fresh, None)
+        return self.lookahead is not None
+
+    def take(self) -> tuple[Shard | ChunkJob, int]:
+        """The next work item and how many attempts it has had."""
+        if self.queue:
+            return self.queue.popleft()
+        if not self.has_work():
+            raise IndexError("no work left")
+        work, self.lookahead = self.lookahead, None
+        assert work is not None
+        return work, 0
 
 
 @dataclass
@@ -220,22 +240,13 @@ def run_evaluation(
     pools: list[_Pool] = []
     already_done = 0
     for spec, plan, long_form, size in zip(config.models, plans, long_forms, sizes, strict=True):
-        queue: deque[tuple[Shard | ChunkJob, int]] = deque()
-        all_done = store.done_ids(run_id, spec.label) if resume else frozenset()
-        already_done += len(all_done)
-        for shard in shards:
-            if resume and shard.size is not None:
-                skip = store.done_ids(run_id, spec.label, shard.start, shard.stop)
-                if len(skip) >= shard.size:
-                    continue
-                shard = _with_skip(shard, skip)
-            elif resume:
-                shard = _with_skip(shard, all_done)
-            queue.append((shard, 0))
+        if resume:
+            already_done += len(store.done_ids(run_id, spec.label))
         # No more actors than shards, unless long files may be split across actors.
         if not long_form.splits:
-            size = min(size, max(1, len(queue)))
-        pools.append(_Pool(spec, plan, long_form, size, queue))
+            size = min(size, max(1, len(shards)))
+        fresh = _fresh_shards(shards, store, run_id, spec.label) if resume else iter(shards)
+        pools.append(_Pool(spec, plan, long_form, size, len(shards), fresh))
 
     progress = Progress(
         done=already_done,
@@ -280,8 +291,19 @@ def run_evaluation(
                       time.perf_counter() - started, failed, tuple(warnings))
 
 
-def _with_skip(shard: Shard, skip: frozenset[str]) -> Shard:
-    return dataclasses.replace(shard, skip_ids=skip) if skip else shard
+def _fresh_shards(shards: Sequence[Shard], store: Store, run_id: str, model: str) -> Iterator[Shard]:
+    """Shards of a resumed run, each told which of its samples are already stored (looked up
+    when the shard is about to be handed out, so nothing grows with the dataset)."""
+    all_done: frozenset[str] | None = None
+    for shard in shards:
+        if shard.size is not None:
+            skip = store.done_ids(run_id, model, shard.start, shard.stop)
+            if len(skip) >= shard.size:
+                continue
+        else:  # streaming: no row ranges, so the model's stored ids
+            all_done = store.done_ids(run_id, model) if all_done is None else all_done
+            skip = all_done
+        yield dataclasses.replace(shard, skip_ids=skip) if skip else shard
 
 
 @dataclass
@@ -337,13 +359,13 @@ class _Loop:
 
     def _dispatch(self, slot: _Slot) -> None:
         pool = slot.pool
-        if not pool.failed and not pool.queue and pool.long_form.splits and pool.shards_in_flight:
+        if not pool.failed and not pool.has_work() and pool.long_form.splits and pool.shards_in_flight:
             pool.idle.append(slot)  # a shard in flight may still hand back windows of long files
             return
-        if pool.failed or not pool.queue:
+        if pool.failed or not pool.has_work():
             self._release(slot)  # frees its CPUs/GPU for other models' actors
             return
-        slot.work, slot.attempt = pool.queue.popleft()
+        slot.work, slot.attempt = pool.take()
         if isinstance(slot.work, ChunkJob):
             self.pending[slot.handle.run_chunks.remote(slot.work)] = (slot, "chunks")
         else:
@@ -352,17 +374,17 @@ class _Loop:
 
     def _wake(self, pool: _Pool) -> None:
         """Give queued work to idle actors; release them once no more work can appear."""
-        while pool.idle and (pool.queue or not pool.shards_in_flight or pool.failed):
+        while pool.idle and (pool.has_work() or not pool.shards_in_flight or pool.failed):
             self._dispatch(pool.idle.pop())
 
     def run(self) -> None:
         import ray
 
         for pool in self.pools:
-            if not pool.queue:
+            if not pool.has_work():
                 continue
             log.info("%s: %d actors on %s, %d shards, long-form %s", pool.spec.label, pool.size,
-                     pool.plan.device, len(pool.queue), pool.long_form.strategy)
+                     pool.plan.device, pool.num_shards, pool.long_form.strategy)
             for _ in range(pool.size):
                 self._start_actor(pool)
         while self.pending:
@@ -435,14 +457,14 @@ class _Loop:
             log.warning("%s: actor died during %s (attempt %d); re-queueing it",
                         pool.spec.label, _describe(slot.work), slot.attempt + 1)
             self._requeue(pool, slot.work, slot.attempt, f"actor died: {_first_error_line(exc)}")
-        if pool.queue and pool.restarts < self.config.max_shard_attempts * pool.size:
+        if pool.has_work() and pool.restarts < self.config.max_shard_attempts * pool.size:
             pool.restarts += 1
             self._start_actor(pool)
-        elif pool.queue and not pool.slots:
+        elif pool.has_work() and not pool.slots:
             pool.failed = f"actors kept dying ({pool.restarts} restarts): {_first_error_line(exc)}"
             log.error("%s: %s", pool.spec.label, pool.failed)
-            while pool.queue:
-                work, _ = pool.queue.popleft()
+            while pool.has_work():
+                work, _ = pool.take()
                 self._give_up(pool, work, pool.failed)
 
     def _work_failed(self, slot: _Slot, exc: Exception) -> None:

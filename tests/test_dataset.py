@@ -196,7 +196,7 @@ def test_audio_feature_is_left_undecoded(tmp_path: Path) -> None:
 
 def test_bundled_sample_set_opens() -> None:
     opened = open_dataset(DatasetSpec())
-    assert opened.name == "sample" and opened.num_rows and opened.num_rows > 0
+    assert opened.name == "builtin:sample" and opened.num_rows and opened.num_rows > 0
     assert opened.columns == Columns("audio", "transcription", "id", "language")
     first = next(read_shard(opened, Shard(DatasetSpec(), 0, start=0, stop=1)))
     assert first.audio.startswith(sample_data_dir())
