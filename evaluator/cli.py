@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="actors per model (default: from the cluster's CPUs/GPUs)")
     g.add_argument("--cpus-per-actor", type=float, metavar="N",
                    help="CPUs (and inference threads) per CPU actor (default: 1)")
+    g.add_argument("--gpus-per-actor", type=float, metavar="F",
+                   help="share of a GPU / the MPS device per actor (default: 1; 0.5 puts two actors on one)")
     g.add_argument("--shard-size", type=int, metavar="N", help="samples per shard (default: 4)")
     g.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS or a new local cluster)")
     g.add_argument("--num-cpus", type=int, help="CPUs of a new local Ray cluster (default: all)")
@@ -141,6 +143,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         "language_column": args.language_column, "max_samples": args.max_samples,
         "device": args.device, "language": args.language,
         "actors_per_model": args.actors_per_model, "cpus_per_actor": args.cpus_per_actor,
+        "gpus_per_actor": args.gpus_per_actor,
         "shard_size": args.shard_size, "address": args.address, "name": args.name,
         "long_form": args.long_form, "chunk_seconds": args.chunk_seconds,
         "chunk_overlap": args.chunk_overlap, "chunks_per_job": args.chunks_per_job,

@@ -146,6 +146,8 @@ class RunConfig:
         max_samples: evaluate only the first N samples (quick look).
         actors_per_model: actors per model; ``None`` picks from the cluster's resources.
         cpus_per_actor: CPUs reserved by each CPU actor (also its inference threads).
+        gpus_per_actor: share of a GPU (or of the Apple MPS device) each accelerator actor
+            reserves; below 1 lets several actors of a model share one device.
         shard_size: samples per shard handed to an actor at a time.
         max_shard_attempts: how often a shard is retried when its actor dies.
         address: Ray address to join; ``None`` joins ``RAY_ADDRESS`` or starts a local cluster.
@@ -166,6 +168,7 @@ class RunConfig:
     max_samples: int | None = None
     actors_per_model: int | None = None
     cpus_per_actor: float = 1.0
+    gpus_per_actor: float = 1.0
     shard_size: int = 4
     max_shard_attempts: int = 3
     address: str | None = None
@@ -188,6 +191,8 @@ class RunConfig:
             raise ConfigError(f"actors_per_model must be at least 1, got {self.actors_per_model}")
         if self.cpus_per_actor <= 0:
             raise ConfigError(f"cpus_per_actor must be positive, got {self.cpus_per_actor}")
+        if not 0 < self.gpus_per_actor <= 1:
+            raise ConfigError(f"gpus_per_actor must be in (0, 1], got {self.gpus_per_actor}")
         if self.shard_size < 1:
             raise ConfigError(f"shard_size must be at least 1, got {self.shard_size}")
         if self.long_form is not None and self.long_form not in LONG_FORM_STRATEGIES:

@@ -49,6 +49,7 @@ def plan_device(
     backend_devices: Sequence[str],
     cluster: Mapping[str, float],
     cpus_per_actor: float,
+    gpus_per_actor: float = 1.0,
 ) -> DevicePlan:
     """Pick the device for a backend.
 
@@ -81,7 +82,7 @@ def plan_device(
     threads = max(1, int(cpus_per_actor))
     if device.startswith("cuda"):
         # Ray sets CUDA_VISIBLE_DEVICES per actor; the one visible GPU is index 0.
-        return DevicePlan("cuda", {"num_gpus": 1, "num_cpus": 1}, 1, warning)
+        return DevicePlan("cuda", {"num_gpus": gpus_per_actor, "num_cpus": 1}, 1, warning)
     if device == "mps":
-        return DevicePlan("mps", {"num_cpus": 1, "resources": {MPS_RESOURCE: 1}}, 1, warning)
+        return DevicePlan("mps", {"num_cpus": 1, "resources": {MPS_RESOURCE: gpus_per_actor}}, 1, warning)
     return DevicePlan("cpu", {"num_cpus": cpus_per_actor}, threads, warning)

@@ -166,10 +166,10 @@ def _actors_per_model(config: RunConfig, plans: list[DevicePlan], cluster: dict[
     n_cpu = sum(1 for p in plans if p.device == "cpu") or 1
     sizes = []
     for plan in plans:
-        if plan.device == "cuda":
-            sizes.append(max(1, int(cluster.get("GPU", 1))))
+        if plan.device == "cuda":  # one actor per GPU per model, or more with fractions
+            sizes.append(max(1, int(cluster.get("GPU", 1) / config.gpus_per_actor)))
         elif plan.device == "mps":
-            sizes.append(1)
+            sizes.append(max(1, int(1 / config.gpus_per_actor)))
         else:
             sizes.append(max(1, int(cluster.get("CPU", 1) // (config.cpus_per_actor * n_cpu))))
     return sizes
@@ -211,7 +211,8 @@ def run_evaluation(
     config_json = config.to_json_dict()
     for spec, entry in zip(config.models, config_json["models"], strict=True):
         cls = backends[spec.label]
-        plan = plan_device(config.device, cls.name, cls.devices, cluster, config.cpus_per_actor)
+        plan = plan_device(config.device, cls.name, cls.devices, cluster, config.cpus_per_actor,
+                           config.gpus_per_actor)
         # Unknown options fail here, before any actor starts; the effective ones are recorded.
         entry["effective_options"] = cls.resolve_options(spec.options_dict(), plan.device)
         entry["device"] = plan.device

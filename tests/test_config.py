@@ -340,3 +340,21 @@ def test_model_spec_is_hashable_and_frozen() -> None:
     assert {spec: 1}[ModelSpec(FW, "tiny.en")] == 1
     with pytest.raises(AttributeError):
         spec.model = "base"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("device", "cluster", "share", "expected"),
+    [
+        ("cuda", {"GPU": 1.0, "CPU": 8.0}, 0.5, {"num_gpus": 0.5, "num_cpus": 1}),
+        ("mps", {"mps": 1.0, "CPU": 8.0}, 0.25, {"num_cpus": 1, "resources": {"mps": 0.25}}),
+    ],
+)
+def test_plan_device_gpu_fractions(device: str, cluster: dict[str, float], share: float,
+                                   expected: dict[str, Any]) -> None:
+    plan = plan_device(device, "x", ("cuda", "mps", "cpu"), cluster, 1.0, share)
+    assert plan.ray_options == expected
+
+
+def test_gpus_per_actor_must_be_a_share() -> None:
+    with pytest.raises(ConfigError, match="gpus_per_actor"):
+        RunConfig(models=(TINY,), gpus_per_actor=2)
