@@ -109,13 +109,16 @@ class Worker:
     def run_shard(self, shard: Shard) -> dict[str, list[dict[str, Any]]]:
         """Transcribe and score a shard's samples.
 
-        Returns ``{"rows": finished rows, "long": [{"sample": row fields, "windows": [...]}]}``;
-        ``long`` lists samples to be transcribed window by window through :meth:`run_chunks`.
+        Returns ``{"rows": finished rows, "chunks": their window rows, "long": [{"sample": row
+        fields, "windows": [...]}]}``; ``long`` lists samples to be transcribed window by window
+        through :meth:`run_chunks` (from a streaming dataset, which has no random access, the
+        windows are transcribed here and the sample comes back finished, with its chunks).
         In a batch, each sample's ``inference_seconds`` is the batch time split in proportion
         to audio length.
         """
         opened = self._open(shard.dataset)
         rows: list[dict[str, Any]] = []
+        chunk_rows: list[dict[str, Any]] = []
         long: list[dict[str, Any]] = []
         ready: list[tuple[dict[str, Any], Any]] = []
         for sample in read_shard(opened, shard):
@@ -127,7 +130,9 @@ class Worker:
                         row["audio_seconds"] = duration
                         if opened.streaming:  # no random access: do the windows here
                             chunks = self._transcribe_windows(sample.audio, windows, row["language"])
-                            rows.append(assemble_long_form(row, windows, chunks)[0])
+                            row, done = assemble_long_form(row, windows, chunks)
+                            rows.append(row)
+                            chunk_rows += done
                         else:
                             long.append({"sample": row, "windows": windows})
                         continue
@@ -145,7 +150,7 @@ class Worker:
         for row in rows:
             if "reference_norm" not in row:
                 finalize_row(row)
-        return {"rows": rows, "long": long}
+        return {"rows": rows, "chunks": chunk_rows, "long": long}
 
     def run_chunks(self, job: ChunkJob) -> list[dict[str, Any]]:
         """Transcribe some windows of one long sample; one dict per window."""

@@ -265,8 +265,6 @@ def open_dataset(spec: DatasetSpec) -> OpenedDataset:
     streaming = spec.streaming
     try:
         if os.path.isdir(source):
-            if streaming:
-                raise DatasetError("--streaming is for hub datasets; a local folder is read directly")
             if _is_saved_dataset(source):
                 loaded = datasets.load_from_disk(source)
             else:
@@ -304,7 +302,13 @@ def open_dataset(spec: DatasetSpec) -> OpenedDataset:
             columns = Columns(columns.audio, columns.text, None, columns.language)
     if isinstance(data.features.get(columns.audio), datasets.Audio):
         data = data.cast_column(columns.audio, datasets.Audio(decode=False))
+    if streaming and isinstance(data, datasets.Dataset):
+        # A local dataset read as a stream (no random access), in file-like shards.
+        data = data.to_iterable_dataset(num_shards=max(1, min(LOCAL_STREAM_SHARDS, len(data))))
     return OpenedDataset(data=data, columns=columns, split=split, name=name, streaming=streaming)
+
+
+LOCAL_STREAM_SHARDS = 8
 
 
 def _num_file_shards(data: Any) -> int:

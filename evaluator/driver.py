@@ -408,7 +408,7 @@ class _Loop:
                         log.info("%s loaded on %s in %.1fs", slot.pool.spec.label,
                                  value["worker"], value["load_seconds"])
                     elif kind == "shard":
-                        self._write(slot.pool, value["rows"])
+                        self._write(slot.pool, value["rows"], value["chunks"])
                         self._plan_long(slot.pool, slot.work, value["long"])
                     else:
                         self._collect_chunks(slot.pool, slot.work, value)

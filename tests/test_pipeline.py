@@ -187,3 +187,20 @@ def test_missing_dataset_column_is_a_usage_error(ray_cluster, tmp_path, sample_r
 
 def test_dataset_spec_is_hashable_for_actor_cache():
     assert hash(DatasetSpec(source="x")) == hash(DatasetSpec(source="x"))
+
+
+def test_streaming_reads_every_sample_once(ray_cluster, tmp_path, sample_rows):
+    """A dataset read as a stream (file shards, no random access): long files are chunked inside
+    the actor that reads them."""
+    db = tmp_path / "stream.duckdb"
+    config = _config(db, dataset=DatasetSpec(streaming=True), long_form="chunked")
+    with Store(str(db)) as store:
+        summary = run_evaluation(config, store)
+    assert summary.status == "finished"
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute("SELECT sample_id, sample_index, num_chunks, error FROM results").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(r["id"] for r in sample_rows)
+    assert all(index is None and error is None for _, index, _, error in rows)
+    chunked = {sid: n for sid, _, n, _ in rows if n > 1}
+    assert chunked == {"human-two-cities": 2}
+    assert con.execute("SELECT count(*) FROM chunks WHERE sample_id = 'human-two-cities'").fetchone() == (2,)
