@@ -348,11 +348,10 @@ def _a_file(d: Path) -> Path:
         (_no_file_name, {}, ["needs a file_name column"]),
         (_header_only, {}, ["lists no files"]),
         (_a_file, {}, ["is a file"]),
-        (LAYOUTS["audiofolder-csv"], {"streaming": True}, ["--streaming is for hub datasets"]),
     ],
     ids=["unknown-split", "split-of-flat-folder", "unknown-split-saved", "several-splits-no-test",
          "no-text-column", "text-override-missing", "empty-folder", "no-file-name", "header-only",
-         "a-file", "streaming-local"],
+         "a-file"],
 )
 def test_open_errors(tmp_path: Path, make: Callable[[Path], Path], spec_kwargs: dict[str, Any],
                      messages: list[str]) -> None:
@@ -523,3 +522,13 @@ def test_repeated_id_values_fall_back_to_row_index(tmp_path: Path) -> None:
     assert [s.sample_id for s in read_all(opened)] == [str(i) for i in range(len(ROWS))]
     with pytest.raises(DatasetError, match="repeated values"):
         open_dataset(DatasetSpec(source=str(folder), id_column="id"))
+
+
+def test_local_dataset_can_be_streamed(tmp_path: Path) -> None:
+    source = LAYOUTS["audiofolder-csv-id-language"](tmp_path)
+    spec = DatasetSpec(source=str(source), streaming=True)
+    opened = open_dataset(spec)
+    total, shards = plan_shards(opened, spec, 4, None)
+    assert opened.streaming and total is None and len(shards) == min(8, len(ROWS))
+    ids = [s.sample_id for shard in shards for s in read_shard(opened, shard)]
+    assert sorted(ids) == sorted(EXPECTED["audiofolder-csv-id-language"][2])
