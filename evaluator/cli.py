@@ -20,6 +20,14 @@ log = logging.getLogger("evaluator")
 
 USAGE_ERRORS = (ConfigError, DatasetError, MissingDependencyError)
 
+# Without --verbose, actors keep model libraries to errors: transformers warns on every Whisper
+# generate call about its own deprecated arguments, and progress bars flood non-TTY logs.
+QUIET_WORKERS = {
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+}
+
 RUN_EPILOG = """
 examples:
   evaluator run --model faster-whisper:tiny.en                    # bundled sample data
@@ -209,7 +217,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with Store(db) as store:
         if args.resume:
             config = resume_config(store, args.resume)
-        connect_ray(config.address, args.num_cpus)
+        connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
         try:
             with _ProgressView() as view:
                 summary = run_evaluation(config, store, run_id=args.resume, resume=bool(args.resume),

@@ -67,14 +67,17 @@ def new_run_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def connect_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+def connect_ray(address: str | None = None, num_cpus: int | None = None,
+                env_vars: dict[str, str] | None = None) -> None:
     """Join ``address`` (or ``RAY_ADDRESS``, as inside ``ray job submit``), else start a local
-    cluster with an ``mps`` resource on Apple Silicon."""
+    cluster with an ``mps`` resource on Apple Silicon. ``env_vars`` are set in every worker."""
     import ray
 
     if ray.is_initialized():
         return
-    common = {"configure_logging": False, "log_to_driver": True}
+    common: dict[str, Any] = {"configure_logging": False, "log_to_driver": True}
+    if env_vars:
+        common["runtime_env"] = {"env_vars": env_vars}
     if address or os.environ.get("RAY_ADDRESS"):
         ray.init(address=address, **common)
         return

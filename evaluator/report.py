@@ -14,9 +14,10 @@ __all__ = ["FORMATS", "LEADERBOARD_SQL", "render"]
 FORMATS = ("table", "csv", "json", "markdown")
 
 LEADERBOARD_SQL = """
-SELECT run_id, model, dataset, split, n, errors,
+SELECT model, dataset, split, n, errors,
        round(100 * wer, 2) AS "wer_%", round(100 * cer, 2) AS "cer_%",
-       round(rtfx, 1) AS rtfx, round(audio_hours * 60, 2) AS audio_min, truncated
+       round(rtfx, 1) AS rtfx, round(audio_hours * 60, 2) AS audio_min,
+       round(completion_ratio, 3) AS completion, truncated
 FROM leaderboard
 WHERE run_id = ?
 ORDER BY wer NULLS LAST, model

@@ -207,8 +207,8 @@ def test_report_leaderboard_sql_runs_on_the_view(store: Store) -> None:
         result("1", "a b c d", None, model="fw:broken", error="boom"),
     ])
     columns, rows = store.query(LEADERBOARD_SQL, [RUN])
-    assert columns == ["run_id", "model", "dataset", "split", "n", "errors", "wer_%", "cer_%", "rtfx",
-                       "audio_min", "truncated"]
+    assert columns == ["model", "dataset", "split", "n", "errors", "wer_%", "cer_%", "rtfx",
+                       "audio_min", "completion", "truncated"]
     table = [dict(zip(columns, r, strict=True)) for r in rows]
     assert [r["model"] for r in table] == ["fw:good", "fw:worse", "fw:broken"]  # NULL WER last
     assert [r["wer_%"] for r in table] == [0.0, 50.0, None]
