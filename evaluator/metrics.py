@@ -22,6 +22,7 @@ __all__ = [
     "score",
     "corpus_wer",
     "repetition",
+    "max_repeats",
 ]
 
 # Long-form signals. A hypothesis with fewer than TRUNCATION_RATIO x the reference's words (on a
@@ -30,6 +31,13 @@ __all__ = [
 REPETITION_NGRAM = 5
 TRUNCATION_RATIO = 0.5
 TRUNCATION_MIN_WORDS = 10
+# A hypothesis loops when a stretch of up to LOOP_MAX_PERIOD words repeats back to back
+# LOOP_MIN_REPEATS times more than the reference repeats anything, when it is 1.5x the
+# reference's length, or when 50+ words in a row are insertions.
+LOOP_MAX_PERIOD = 40
+LOOP_MIN_REPEATS = 3
+LOOP_RATIO = 1.5
+LOOP_INSERTION_RUN = 50
 
 NORMALIZER_NAME = "whisper-english"
 # Bump when our use of the normalizer changes; the library's own version is appended.
@@ -72,6 +80,8 @@ class Score:
     char_errors: int
     max_insertion_run: int = 0
     repetition: float = 0.0
+    max_repeats: int = 1
+    ref_max_repeats: int = 1
 
     @property
     def completion_ratio(self) -> float | None:
@@ -83,6 +93,17 @@ class Score:
     def looks_truncated(self) -> bool:
         ratio = self.completion_ratio
         return ratio is not None and self.ref_words >= TRUNCATION_MIN_WORDS and ratio < TRUNCATION_RATIO
+
+    @property
+    def looks_looping(self) -> bool:
+        """A hallucination loop: a stretch repeated back to back, far too much text, or a long
+        run of inserted words."""
+        ratio = self.completion_ratio
+        return (
+            self.max_repeats >= self.ref_max_repeats + LOOP_MIN_REPEATS
+            or (ratio is not None and self.ref_words >= TRUNCATION_MIN_WORDS and ratio > LOOP_RATIO)
+            or self.max_insertion_run >= LOOP_INSERTION_RUN
+        )
 
     @property
     def wer(self) -> float | None:
@@ -102,6 +123,18 @@ def repetition(words: list[str], n: int = REPETITION_NGRAM) -> float:
     return 1.0 - len(set(grams)) / len(grams)
 
 
+def max_repeats(words: list[str], max_period: int = LOOP_MAX_PERIOD) -> int:
+    """The most times any stretch of 1 to ``max_period`` words occurs back to back
+    ("net net net" is 3; a 12-word sentence said five times in a row is 5; 1 for no repeat)."""
+    best = 1
+    for period in range(1, min(max_period, len(words) // 2) + 1):
+        run = 0  # positions so far that equal the word one period earlier
+        for i in range(period, len(words)):
+            run = run + 1 if words[i] == words[i - period] else 0
+            best = max(best, 1 + run // period)
+    return best
+
+
 def score(reference: str, hypothesis: str) -> Score:
     """Normalize both texts and align them (words and characters)."""
     import jiwer
@@ -112,11 +145,12 @@ def score(reference: str, hypothesis: str) -> Score:
     hyp_words = len(hyp.split())
     # Repetition beyond what the reference itself repeats (a chorus is not a loop).
     rep = max(0.0, repetition(hyp.split()) - repetition(ref.split()))
+    loops = {"max_repeats": max_repeats(hyp.split()), "ref_max_repeats": max_repeats(ref.split())}
     if ref_words == 0:
         # jiwer rejects empty references; every hypothesis word is an insertion.
-        return Score(ref, hyp, 0, 0, 0, hyp_words, 0, hyp_words, 0, len(hyp), hyp_words, rep)
+        return Score(ref, hyp, 0, 0, 0, hyp_words, 0, hyp_words, 0, len(hyp), hyp_words, rep, **loops)
     if hyp_words == 0:
-        return Score(ref, hyp, 0, 0, ref_words, 0, ref_words, 0, len(ref), len(ref))
+        return Score(ref, hyp, 0, 0, ref_words, 0, ref_words, 0, len(ref), len(ref), **loops)
     words = jiwer.process_words(ref, hyp)
     insertion_runs = [c.hyp_end_idx - c.hyp_start_idx for c in words.alignments[0] if c.type == "insert"]
     chars = jiwer.process_characters(ref, hyp)
@@ -134,6 +168,7 @@ def score(reference: str, hypothesis: str) -> Score:
         char_errors=char_errors,
         max_insertion_run=max(insertion_runs, default=0),
         repetition=rep,
+        **loops,
     )
 
 

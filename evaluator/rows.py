@@ -41,6 +41,8 @@ def finalize_row(row: dict[str, Any]) -> dict[str, Any]:
         completion_ratio=s.completion_ratio,
         repetition=s.repetition,
         max_insertion_run=s.max_insertion_run,
+        max_repeats=s.max_repeats,
+        looping=s.looks_looping,
         truncated=bool(row.get("token_cap_hit")) or s.looks_truncated or ends_early,
     )
     return row

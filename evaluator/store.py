@@ -21,7 +21,7 @@ RESULT_COLUMNS = (
     "substitutions", "deletions", "insertions", "ref_words", "hyp_words", "ref_chars",
     "char_errors", "decode_seconds", "inference_seconds", "truncated", "device", "worker", "error",
     "long_form", "num_chunks", "completion_ratio", "repetition", "max_insertion_run", "token_cap_hit",
-    "transcribed_until_s",
+    "transcribed_until_s", "max_repeats", "looping",
 )
 CHUNK_COLUMNS = (
     "run_id", "model", "sample_id", "chunk_index", "start_s", "end_s", "hypothesis", "inference_seconds", "worker",

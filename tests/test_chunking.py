@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluator.chunking import ChunkText, Window, merge_words, plan_windows, stitch, windows_from_speech
-from evaluator.metrics import score
+from evaluator.metrics import max_repeats, score
 from evaluator.rows import assemble_long_form
 
 
@@ -149,3 +149,36 @@ def test_a_looping_hypothesis_is_flagged_by_repetition() -> None:
     assert loop.repetition > 0.8
     assert loop.max_insertion_run > 50
     assert loop.completion_ratio > 5
+
+
+@pytest.mark.parametrize(
+    ("text", "repeats"),
+    [
+        ("", 1),
+        ("a b c", 1),
+        ("net net net", 3),
+        ("a b a b a b x", 3),
+        ("a b a b a", 2),  # a partial third copy does not count
+        ("the cat sat on the mat " * 5, 5),
+        (" ".join(f"w{i}" for i in range(30)) + " " + " ".join(f"w{i}" for i in range(30)), 2),  # 30-word period
+    ],
+)
+def test_max_repeats(text: str, repeats: int) -> None:
+    assert max_repeats(text.split()) == repeats
+
+
+@pytest.mark.parametrize(
+    ("reference", "hypothesis", "looping"),
+    [
+        ("in a past net the river ran on and on to the sea far away",
+         "in a past " + "net " * 200 + "the river ran on and on to the sea far away", True),  # seen on a 1-hour file
+        ("the cat sat on the mat and looked out of the window at the rain",
+         "the cat sat on the mat " * 8, True),
+        ("no no no no we will not go there today or any other day", "no no no no we will not go there today or any "
+         "other day", False),  # the reference repeats itself: not a loop
+        ("the cat sat on the mat and looked out of the window at the rain",
+         "the cat sat on a mat and looked out of the window at rain", False),
+    ],
+)
+def test_loops_are_flagged(reference: str, hypothesis: str, looping: bool) -> None:
+    assert score(reference, hypothesis).looks_looping is looping

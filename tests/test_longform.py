@@ -42,13 +42,13 @@ def test_fifteen_minutes_are_transcribed_completely(ray_cluster, db, short_form_
     run_id = _run(db, name=strategy, dataset=DatasetSpec("builtin:long"), max_samples=1, long_form=strategy,
                   actors_per_model=2)
     con = duckdb.connect(str(db), read_only=True)
-    (sample, audio, wer, completion, truncated, repetition, error) = con.execute(
+    (sample, audio, wer, completion, truncated, looping, repetition, error) = con.execute(
         "SELECT sample_id, audio_seconds, (substitutions + deletions + insertions) / ref_words, "
-        "completion_ratio, truncated, repetition, error FROM results WHERE run_id = ?", [run_id]).fetchone()
+        "completion_ratio, truncated, looping, repetition, error FROM results WHERE run_id = ?", [run_id]).fetchone()
     assert (sample, error) == ("long-15min", None)
     assert audio > 15 * 60
     assert 0.9 < completion < 1.1, f"{strategy}: completion ratio {completion:.2f}"
-    assert not truncated
+    assert not truncated and not looping
     assert repetition < 0.05
     assert abs(wer - short_form_wer) < 0.05, f"{strategy}: long-form WER {wer:.1%} vs short-form {short_form_wer:.1%}"
     chunks = con.execute("SELECT count(*), count(DISTINCT worker), count(error), max(end_s) FROM chunks "

@@ -208,7 +208,7 @@ def test_report_leaderboard_sql_runs_on_the_view(store: Store) -> None:
     ])
     columns, rows = store.query(LEADERBOARD_SQL, [RUN])
     assert columns == ["model", "dataset", "split", "n", "errors", "wer_%", "cer_%", "rtfx",
-                       "audio_min", "completion", "truncated"]
+                       "audio_min", "completion", "truncated", "looping"]
     table = [dict(zip(columns, r, strict=True)) for r in rows]
     assert [r["model"] for r in table] == ["fw:good", "fw:worse", "fw:broken"]  # NULL WER last
     assert [r["wer_%"] for r in table] == [0.0, 50.0, None]

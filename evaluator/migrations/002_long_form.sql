@@ -4,6 +4,9 @@ ALTER TABLE results ADD COLUMN num_chunks INTEGER;         -- windows the file w
 ALTER TABLE results ADD COLUMN completion_ratio DOUBLE;    -- hypothesis words / reference words
 ALTER TABLE results ADD COLUMN repetition DOUBLE;          -- share of repeated word 5-grams in the hypothesis
 ALTER TABLE results ADD COLUMN max_insertion_run INTEGER;  -- longest run of inserted words in the alignment
+ALTER TABLE results ADD COLUMN max_repeats INTEGER;        -- most back-to-back repeats of a stretch of <= 40 words
+ALTER TABLE results ADD COLUMN looping BOOLEAN;            -- max_repeats >= the reference's + 3, or completion
+                                                           -- > 1.5 (10+ word reference), or 50+ inserted words in a row
 ALTER TABLE results ADD COLUMN token_cap_hit BOOLEAN;      -- the model stopped at its token cap
 ALTER TABLE results ADD COLUMN transcribed_until_s DOUBLE; -- end of the last window/segment with text
 -- `truncated` (from 001) is now: token cap hit, or completion ratio < 0.5 on a reference of
@@ -45,7 +48,8 @@ SELECT
     sum(hyp_words) FILTER (WHERE error IS NULL AND ref_words > 0)
         / nullif(sum(ref_words) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS completion_ratio,
     max(repetition) FILTER (WHERE error IS NULL) AS max_repetition,
-    max(max_insertion_run) FILTER (WHERE error IS NULL) AS max_insertion_run
+    max(max_insertion_run) FILTER (WHERE error IS NULL) AS max_insertion_run,
+    count(*) FILTER (WHERE looping) AS looping
 FROM results
 GROUP BY run_id, model, dataset, split;
 
@@ -67,6 +71,7 @@ SELECT
     sum(substitutions + deletions + insertions) / nullif(sum(substitutions + deletions + hits), 0) AS wer,
     sum(hyp_words) / nullif(sum(ref_words), 0) AS completion_ratio,
     count(*) FILTER (WHERE truncated) AS truncated,
+    count(*) FILTER (WHERE looping) AS looping,
     sum(audio_seconds) / nullif(sum(inference_seconds), 0) AS rtfx
 FROM results
 WHERE error IS NULL AND ref_words > 0
