@@ -206,6 +206,7 @@ class _ProgressView:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from evaluator.backends import get_backend
     from evaluator.driver import connect_ray, resume_config, run_evaluation
     from evaluator.report import LEADERBOARD_SQL, render
     from evaluator.store import Store
@@ -217,6 +218,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with Store(db) as store:
         if args.resume:
             config = resume_config(store, args.resume)
+        for spec in config.models:  # a missing extra fails before Ray starts
+            get_backend(spec.backend).require()
         connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
         try:
             with _ProgressView() as view:
