@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hub dataset configuration (load_dataset's second argument)")
     g.add_argument("--split", help="split (default: the only split, else 'test')")
     g.add_argument("--streaming", action="store_true", default=None,
-                   help="stream a hub dataset instead of downloading it")
+                   help="read the dataset as a stream of file shards (a hub dataset is not downloaded whole)")
     g.add_argument("--audio-column", help="override audio column detection")
     g.add_argument("--text-column", help="override reference text column detection")
     g.add_argument("--id-column", help="override sample id column detection (default: row index)")
