@@ -32,9 +32,10 @@ REPETITION_NGRAM = 5
 TRUNCATION_RATIO = 0.5
 TRUNCATION_MIN_WORDS = 10
 # A hypothesis loops when a stretch of up to LOOP_MAX_PERIOD words repeats back to back
-# LOOP_MIN_REPEATS times more than the reference repeats anything, when it is 1.5x the
-# reference's length, or when 50+ words in a row are insertions.
+# (covering at least LOOP_MIN_SPAN words) LOOP_MIN_REPEATS times more than the reference repeats
+# anything, when it is 1.5x the reference's length, or when 50+ words in a row are insertions.
 LOOP_MAX_PERIOD = 40
+LOOP_MIN_SPAN = 10
 LOOP_MIN_REPEATS = 3
 LOOP_RATIO = 1.5
 LOOP_INSERTION_RUN = 50
@@ -123,15 +124,18 @@ def repetition(words: list[str], n: int = REPETITION_NGRAM) -> float:
     return 1.0 - len(set(grams)) / len(grams)
 
 
-def max_repeats(words: list[str], max_period: int = LOOP_MAX_PERIOD) -> int:
-    """The most times any stretch of 1 to ``max_period`` words occurs back to back
-    ("net net net" is 3; a 12-word sentence said five times in a row is 5; 1 for no repeat)."""
+def max_repeats(words: list[str], max_period: int = LOOP_MAX_PERIOD, min_span: int = LOOP_MIN_SPAN) -> int:
+    """The most times any stretch of 1 to ``max_period`` words occurs back to back, counting
+    only repetitions that cover at least ``min_span`` words ("net" said 12 times is 12; a
+    12-word sentence said five times in a row is 5; "night night night" is below the span: 1)."""
     best = 1
     for period in range(1, min(max_period, len(words) // 2) + 1):
         run = 0  # positions so far that equal the word one period earlier
         for i in range(period, len(words)):
             run = run + 1 if words[i] == words[i - period] else 0
-            best = max(best, 1 + run // period)
+            repeats = 1 + run // period
+            if repeats > best and repeats * period >= min_span:
+                best = repeats
     return best
 
 

@@ -152,19 +152,22 @@ def test_a_looping_hypothesis_is_flagged_by_repetition() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "repeats"),
+    ("text", "min_span", "repeats"),
     [
-        ("", 1),
-        ("a b c", 1),
-        ("net net net", 3),
-        ("a b a b a b x", 3),
-        ("a b a b a", 2),  # a partial third copy does not count
-        ("the cat sat on the mat " * 5, 5),
-        (" ".join(f"w{i}" for i in range(30)) + " " + " ".join(f"w{i}" for i in range(30)), 2),  # 30-word period
+        ("", 1, 1),
+        ("a b c", 1, 1),
+        ("net net net", 1, 3),
+        ("a b a b a b x", 1, 3),
+        ("a b a b a", 1, 2),  # a partial third copy does not count
+        ("the cat sat on the mat " * 5, 10, 5),
+        (" ".join(f"w{i}" for i in range(30)) * 2, 10, 1),  # no space between copies: no repeat
+        (" ".join(f"w{i}" for i in range(30)) + " " + " ".join(f"w{i}" for i in range(30)), 10, 2),  # 30-word period
+        ("good night night night night night night to you", 10, 1),  # 6 words: below the span
+        ("net " * 12, 10, 12),
     ],
 )
-def test_max_repeats(text: str, repeats: int) -> None:
-    assert max_repeats(text.split()) == repeats
+def test_max_repeats(text: str, min_span: int, repeats: int) -> None:
+    assert max_repeats(text.split(), min_span=min_span) == repeats
 
 
 @pytest.mark.parametrize(
