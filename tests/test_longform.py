@@ -41,18 +41,19 @@ def short_form_wer(ray_cluster, db) -> float:
 def test_fifteen_minutes_are_transcribed_completely(ray_cluster, db, short_form_wer, strategy):
     run_id = _run(db, name=strategy, dataset=DatasetSpec("builtin:long"), max_samples=1, long_form=strategy,
                   actors_per_model=2)
-    con = duckdb.connect(str(db), read_only=True)
-    (sample, audio, wer, completion, truncated, looping, repetition, error) = con.execute(
-        "SELECT sample_id, audio_seconds, (substitutions + deletions + insertions) / ref_words, "
-        "completion_ratio, truncated, looping, repetition, error FROM results WHERE run_id = ?", [run_id]).fetchone()
+    with duckdb.connect(str(db), read_only=True) as con:  # closed before the next run writes
+        (sample, audio, wer, completion, truncated, looping, repetition, error) = con.execute(
+            "SELECT sample_id, audio_seconds, (substitutions + deletions + insertions) / ref_words, "
+            "completion_ratio, truncated, looping, repetition, error FROM results WHERE run_id = ?",
+            [run_id]).fetchone()
+        chunks = con.execute("SELECT count(*), count(DISTINCT worker), count(error), max(end_s) FROM chunks "
+                             "WHERE run_id = ?", [run_id]).fetchone()
     assert (sample, error) == ("long-15min", None)
     assert audio > 15 * 60
     assert 0.9 < completion < 1.1, f"{strategy}: completion ratio {completion:.2f}"
     assert not truncated and not looping
     assert repetition < 0.05
     assert abs(wer - short_form_wer) < 0.05, f"{strategy}: long-form WER {wer:.1%} vs short-form {short_form_wer:.1%}"
-    chunks = con.execute("SELECT count(*), count(DISTINCT worker), count(error), max(end_s) FROM chunks "
-                         "WHERE run_id = ?", [run_id]).fetchone()
     if strategy == "native":
         assert chunks[0] == 0
     else:
@@ -66,7 +67,7 @@ def test_token_cap_stops_early_and_is_flagged(ray_cluster, db):
     capped = parse_model_spec("faster-whisper:tiny.en?max_new_tokens=4")
     with Store(str(db)) as store:
         summary = run_evaluation(RunConfig(models=(capped,), db=str(db), max_samples=1), store)  # two_cities, 44 s
-    con = duckdb.connect(str(db), read_only=True)
-    (completion, truncated) = con.execute(
-        "SELECT completion_ratio, truncated FROM results WHERE run_id = ?", [summary.run_id]).fetchone()
+    with duckdb.connect(str(db), read_only=True) as con:
+        (completion, truncated) = con.execute(
+            "SELECT completion_ratio, truncated FROM results WHERE run_id = ?", [summary.run_id]).fetchone()
     assert completion < 0.5 and truncated
