@@ -5,6 +5,7 @@ ALTER TABLE results ADD COLUMN completion_ratio DOUBLE;    -- hypothesis words /
 ALTER TABLE results ADD COLUMN repetition DOUBLE;          -- share of repeated word 5-grams in the hypothesis
 ALTER TABLE results ADD COLUMN max_insertion_run INTEGER;  -- longest run of inserted words in the alignment
 ALTER TABLE results ADD COLUMN max_repeats INTEGER;        -- most back-to-back repeats of a stretch of <= 40 words
+                                                           -- (repetitions covering 10+ words only)
 ALTER TABLE results ADD COLUMN looping BOOLEAN;            -- max_repeats >= the reference's + 3, or completion
                                                            -- > 1.5 (10+ word reference), or 50+ inserted words in a row
 ALTER TABLE results ADD COLUMN token_cap_hit BOOLEAN;      -- the model stopped at its token cap
