@@ -140,8 +140,8 @@ def _run_config(args: argparse.Namespace) -> Any:
         try:
             with open(args.config) as fh:
                 data = yaml.safe_load(fh) or {}
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file: {exc}") from exc
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config file {args.config}: {exc}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"{args.config} must hold a mapping of option names to values")
     flags = {

@@ -45,3 +45,11 @@ def test_models_lists_every_backend(capsys) -> None:
     for name, cls in BACKENDS.items():
         assert name in out and f"evaluator[{cls.extra}]" in out
     assert "tiny.en" in out and "base" in out
+
+
+def test_unreadable_run_config_is_a_usage_error(tmp_path, caplog) -> None:
+    bad = tmp_path / "run.yaml"
+    bad.write_text("models: [faster-whisper:tiny.en\n")
+    assert main(["run", "--config", str(bad), "--db", str(tmp_path / "r.duckdb")]) == 2
+    assert "cannot read config file" in caplog.text
+    assert main(["run", "--config", str(tmp_path / "missing.yaml")]) == 2
