@@ -90,7 +90,7 @@ class Worker:
 
     def _open(self, spec: DatasetSpec) -> OpenedDataset:
         if spec not in self._opened:
-            self._opened[spec] = open_dataset(spec)
+            self._opened[spec] = open_dataset(spec, check_ids=False)  # the driver checked them
         return self._opened[spec]
 
     def _base_row(self, sample: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ opens the same spec (hitting the local ``datasets`` cache) and calls :func:`read
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,8 @@ __all__ = [
     "Shard",
     "ChunkJob",
     "read_row",
+    "resolved_spec",
+    "ROW_INDEX",
     "sample_data_dir",
     "detect_columns",
     "open_dataset",
@@ -36,6 +39,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# ``DatasetSpec.id_column`` value meaning "the row index is the sample id".
+ROW_INDEX = ""
 
 AUDIO_COLUMNS = ("audio", "speech", "wav", "file_audio")
 TEXT_COLUMNS = (
@@ -169,7 +175,7 @@ def detect_columns(names: Sequence[str], features: Any, spec: DatasetSpec) -> Co
     return Columns(
         audio=audio,
         text=text,
-        id=_pick(names, ID_COLUMNS, spec.id_column, "id"),
+        id=None if spec.id_column == ROW_INDEX else _pick(names, ID_COLUMNS, spec.id_column, "id"),
         language=_pick(names, LANGUAGE_COLUMNS, spec.language_column, "language"),
     )
 
@@ -252,8 +258,11 @@ def _load_audiofolder(folder: str) -> Any:
     return datasets.DatasetDict(splits)
 
 
-def open_dataset(spec: DatasetSpec) -> OpenedDataset:
+def open_dataset(spec: DatasetSpec, check_ids: bool = True) -> OpenedDataset:
     """Open the dataset a spec names, with audio left undecoded.
+
+    ``check_ids`` reads the id column to make sure ids are unique (the driver does it once;
+    actors open :func:`resolved_spec`'s output and skip it).
 
     Raises:
         DatasetError: the source cannot be found/loaded, a split or column is missing.
@@ -292,7 +301,7 @@ def open_dataset(spec: DatasetSpec) -> OpenedDataset:
 
     names = list(data.column_names or [])
     columns = detect_columns(names, data.features, spec)
-    if columns.id is not None and not streaming:
+    if check_ids and columns.id is not None and not streaming:
         ids = data[columns.id]
         if len(set(ids)) != len(ids):
             if spec.id_column:
@@ -309,6 +318,14 @@ def open_dataset(spec: DatasetSpec) -> OpenedDataset:
 
 
 LOCAL_STREAM_SHARDS = 8
+
+
+def resolved_spec(opened: OpenedDataset, spec: DatasetSpec) -> DatasetSpec:
+    """The spec with the columns the driver settled on, for actors: same columns, no repeated
+    detection or id check (``id_column=ROW_INDEX`` when ids are row indexes)."""
+    cols = opened.columns
+    return dataclasses.replace(spec, audio_column=cols.audio, text_column=cols.text,
+                               id_column=cols.id or ROW_INDEX, language_column=cols.language)
 
 
 def _num_file_shards(data: Any) -> int:

@@ -26,7 +26,15 @@ import evaluator
 from evaluator.backends import get_backend
 from evaluator.chunking import LongForm, Window
 from evaluator.config import ModelSpec, RunConfig, run_config_from_json
-from evaluator.dataset import ChunkJob, OpenedDataset, Shard, open_dataset, plan_shards, read_shard
+from evaluator.dataset import (
+    ChunkJob,
+    OpenedDataset,
+    Shard,
+    open_dataset,
+    plan_shards,
+    read_shard,
+    resolved_spec,
+)
 from evaluator.devices import DevicePlan, local_custom_resources, plan_device
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
@@ -224,7 +232,9 @@ def run_evaluation(
         _check_fits(spec, plan, cluster)
         plans.append(plan)
     opened = open_dataset(config.dataset)
-    total_samples, shards = plan_shards(opened, config.dataset, config.shard_size, config.max_samples)
+    # Shards carry the columns settled here, so actors neither detect them nor re-check ids.
+    total_samples, shards = plan_shards(opened, resolved_spec(opened, config.dataset), config.shard_size,
+                                        config.max_samples)
 
     run_id = run_id or new_run_id()
     if resume:

@@ -532,3 +532,17 @@ def test_local_dataset_can_be_streamed(tmp_path: Path) -> None:
     assert opened.streaming and total is None and len(shards) == min(8, len(ROWS))
     ids = [s.sample_id for shard in shards for s in read_shard(opened, shard)]
     assert sorted(ids) == sorted(EXPECTED["audiofolder-csv-id-language"][2])
+
+
+def test_actors_open_the_columns_the_driver_settled_on(tmp_path: Path) -> None:
+    from evaluator.dataset import ROW_INDEX, resolved_spec
+
+    folder = write_audiofolder(tmp_path / "af", ROWS, ("transcription",))
+    lines = (folder / "metadata.csv").read_text().splitlines()
+    (folder / "metadata.csv").write_text("\n".join([lines[0] + ",id"] + [ln + ",same" for ln in lines[1:]]) + "\n")
+    driver = open_dataset(DatasetSpec(source=str(folder)))
+    spec = resolved_spec(driver, DatasetSpec(source=str(folder)))
+    assert spec.id_column == ROW_INDEX and spec.text_column == "transcription"
+    actor = open_dataset(spec, check_ids=False)
+    assert actor.columns == driver.columns
+    assert [s.sample_id for s in read_all(actor)] == [str(i) for i in range(len(ROWS))]
