@@ -1,10 +1,16 @@
-"""Long-form evaluation: WER, completion and RTFx per strategy on the built-in 15-minute
-recording, and peak memory per actor on a 1-hour file (the 15-minute file four times).
+"""Long-form evaluation per recording and strategy: WER, deletions (sum and longest run),
+flags (truncated / looping / skipped), completion, RTFx per actor, throughput and peak memory
+per actor, on the built-in 15-minute recording (builtin:long) and the 16-minute recording with
+sentences repeated close together (builtin:repeats); then peak memory on a 1-hour file (the
+15-minute file four times).
 
-    .venv/bin/python bench/longform.py [--model faster-whisper:tiny.en] [--skip-hour]
+    .venv/bin/python bench/longform.py [--model faster-whisper:tiny.en] [--actors 2]
+        [--recordings long,repeats] [--skip-hour]
 
-Numbers come from the results database of each run (``leaderboard`` and ``runs.models``).
-Throughput is audio seconds per wall second of the whole run after the first model loaded.
+Strategies: native, native with ``condition_on_previous_text=false`` added to the model spec,
+chunked, vad. Numbers come from the results database of each run (``results``, ``leaderboard``
+and ``runs.models``); a column this version of the database lacks prints as "-". Throughput is
+audio seconds per wall second of the whole run after the first model loaded.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import csv
 import json
 import os
 import tempfile
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +29,18 @@ from evaluator.driver import connect_ray, run_evaluation
 from evaluator.samples import builtin_dir
 from evaluator.store import Store
 
-STRATEGIES = ("native", "chunked", "vad")
+# (label, option added to the model spec, --long-form)
+STRATEGIES = (
+    ("native", None, "native"),
+    ("native-nocond", "condition_on_previous_text=false", "native"),
+    ("chunked", None, "chunked"),
+    ("vad", None, "vad"),
+)
+# name -> dataset (its first row is the recording)
+RECORDINGS = {"long": "builtin:long", "repeats": "builtin:repeats"}
+FLAGS = ("truncated", "looping", "skipped")
+# columns being added to ``results``; absent ones print as "-"
+OPTIONAL = ("max_deletion_run", "max_deletion_run_s", "untranscribed_speech_s", "skipped")
 
 
 def make_hour(folder: str) -> None:
@@ -40,49 +58,139 @@ def make_hour(folder: str) -> None:
         writer.writerow(["hour.flac", "long-60min", " ".join([row["transcription"]] * 4), "en"])
 
 
-def run(db: str, model: str, dataset: str, strategy: str, actors: int) -> dict:
+def with_option(model: str, option: str | None) -> str:
+    if not option:
+        return model
+    return f"{model}{'&' if '?' in model else '?'}{option}"
+
+
+def run(db: str, model: str, dataset: str, strategy: str, actors: int, name: str) -> dict[str, Any]:
     config = RunConfig(models=(parse_model_spec(model),), dataset=DatasetSpec(dataset), db=db, max_samples=1,
-                       long_form=strategy, actors_per_model=actors, name=f"{strategy}-{os.path.basename(dataset)}")
+                       long_form=strategy, actors_per_model=actors, name=name)
     with Store(db) as store:
         summary = run_evaluation(config, store)
-        (wer, rtfx, completion, truncated, audio) = store.con.execute(
-            "SELECT wer, rtfx, completion_ratio, truncated, audio_hours * 3600 FROM leaderboard WHERE run_id = ?",
+        con = store.con
+        columns = {c for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'results'").fetchall()}
+        (wer, rtfx, completion, audio, errors) = con.execute(
+            "SELECT wer, rtfx, completion_ratio, audio_hours * 3600, errors FROM leaderboard WHERE run_id = ?",
             [summary.run_id]).fetchone()
-        (models, info) = store.con.execute("SELECT models, summary FROM runs WHERE run_id = ?",
-                                           [summary.run_id]).fetchone()
-    workers = next(iter(json.loads(models).values()))["workers"]
-    peaks = [w.get("peak_memory_mb") for w in workers]
+        present = [c for c in OPTIONAL if c in columns]
+        flags = [f for f in FLAGS if f in columns]
+        row = con.execute(
+            "SELECT string_agg(sample_id, ','), sum(deletions), "
+            + "".join(f"max({c}), " for c in present if c not in FLAGS)
+            + "".join(f"bool_or({f}), " for f in flags)
+            + "max(audio_seconds) FROM results WHERE run_id = ?", [summary.run_id]).fetchone()
+        (models, info) = con.execute("SELECT models, summary FROM runs WHERE run_id = ?",
+                                     [summary.run_id]).fetchone()
+    names = ["sample", "deletions", *[c for c in present if c not in FLAGS], *flags, "seconds"]
+    values = dict(zip(names, row, strict=True))
+    entry = next(iter(json.loads(models).values()))
+    workers = entry["workers"]
     processing = json.loads(info)["processing_seconds"]
-    return {"wer": wer, "rtfx": rtfx, "completion": completion, "truncated": truncated,
-            "throughput": audio / processing, "peaks": peaks}
+    return {**{c: None for c in OPTIONAL}, **values, "wer": wer, "rtfx": rtfx, "completion": completion,
+            "errors": errors, "throughput": audio / processing if audio and processing else None,
+            "flags": [f for f in flags if values[f]], "missing": [c for c in OPTIONAL if c not in columns],
+            "peaks": [round(w["peak_memory_mb"]) if w.get("peak_memory_mb") else None for w in workers],
+            "machine": machine(entry)}
+
+
+def machine(entry: dict[str, Any]) -> str:
+    """CPU model/ISA and actual compute type from ``runs.models`` (per worker), when recorded."""
+    workers = entry.get("workers") or [{}]
+    cpus = {(c.get("model"), c.get("isa")) for w in workers if isinstance(c := w.get("cpu") or entry.get("cpu"), dict)}
+    actual = {str(w["compute_type"]) for w in workers if w.get("compute_type")}
+    if entry.get("compute_type"):
+        actual.add(str(entry["compute_type"]))
+    requested = {str(w["options"]["compute_type"]) for w in workers if (w.get("options") or {}).get("compute_type")}
+    cpu = "; ".join(f"{m or '?'} ({isa or '?'})" for m, isa in sorted(cpus, key=str)) or \
+        f"not recorded (driver host: {host_cpu()})"
+    if actual:
+        compute = ", ".join(sorted(actual))
+    elif requested:
+        compute = f"not recorded (requested {', '.join(sorted(requested))})"
+    else:
+        compute = "not recorded"
+    return f"CPU: {cpu}; compute type: {compute}"
+
+
+def host_cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
+
+        return platform.processor() or "unknown"
+
+
+def _num(value: Any, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def deletion_run(r: dict[str, Any]) -> str:
+    words = _num(r["max_deletion_run"], "d")
+    return words if r["max_deletion_run_s"] is None else f"{words} ({r['max_deletion_run_s']:.1f}s)"
+
+
+HEADER = (f"{'strategy':<14} {'WER':>7} {'del':>5} {'del run (s)':>13} {'untr. s':>7} {'flags':<17} "
+          f"{'completion':>10} {'RTFx/actor':>10} {'throughput':>10}  peak MiB/actor")
+
+
+def line(label: str, r: dict[str, Any]) -> str:
+    flags = ",".join(r["flags"]) or "none"
+    if r["errors"]:
+        flags += f" ({r['errors']} error rows)"
+    return (f"{label:<14} {_num(r['wer'], '7.2%')} {_num(r['deletions'], '5d')} {deletion_run(r):>13} "
+            f"{_num(r['untranscribed_speech_s'], '7.1f')} {flags:<17} {_num(r['completion'], '10.3f')} "
+            f"{_num(r['rtfx'], '10.1f')} {_num(r['throughput'], '10.1f')}  {r['peaks']}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="faster-whisper:tiny.en")
     parser.add_argument("--actors", type=int, default=2)
-    parser.add_argument("--skip-hour", action="store_true")
+    parser.add_argument("--recordings", default=",".join(RECORDINGS),
+                        help=f"comma-separated, of: {', '.join(RECORDINGS)} (default: all)")
+    parser.add_argument("--skip-hour", action="store_true", help="skip the 1-hour file")
     args = parser.parse_args()
+    recordings = [r.strip() for r in args.recordings.split(",") if r.strip()]
+    unknown = [r for r in recordings if r not in RECORDINGS]
+    if unknown:
+        parser.error(f"unknown recording(s) {', '.join(unknown)}; valid: {', '.join(RECORDINGS)}")
     connect_ray()
+    machines: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "bench.duckdb")
-        print(f"{args.model}, {args.actors} actors x 1 CPU, builtin:long 15-minute recording")
-        print(f"{'strategy':<9} {'WER':>7} {'completion':>10} {'truncated':>9} {'RTFx/actor':>10} "
-              f"{'throughput':>10} {'peak MiB/actor':>15}")
-        for strategy in STRATEGIES:
-            r = run(db, args.model, "builtin:long", strategy, args.actors)
-            print(f"{strategy:<9} {r['wer']:7.2%} {r['completion']:10.3f} {r['truncated']:9d} {r['rtfx']:10.1f} "
-                  f"{r['throughput']:10.1f} {str(r['peaks']):>15}")
+        for recording in recordings:
+            dataset = RECORDINGS[recording]
+            results = []
+            for label, option, strategy in STRATEGIES:
+                r = run(db, with_option(args.model, option), dataset, strategy, args.actors, f"{label}-{recording}")
+                results.append((label, r))
+            first = results[0][1]
+            minutes = first["seconds"] / 60 if first["seconds"] else float("nan")
+            print(f"\n{dataset} {first['sample']} ({minutes:.1f} min), {args.model}, {args.actors} actors x 1 CPU")
+            for m in {r["machine"] for _, r in results} - machines:
+                print(m)
+                machines.add(m)
+            if first["missing"]:
+                print(f"(not in this database: {', '.join(first['missing'])})")
+            print(HEADER)
+            for label, r in results:
+                print(line(label, r))
+            print(flush=True)
         if args.skip_hour:
             return
         hour = os.path.join(tmp, "hour")
         os.makedirs(hour)
         make_hour(hour)
-        print(f"\n1-hour file, {args.model}, {args.actors} actors")
+        print(f"\n1-hour file, {args.model}, {args.actors} actors x 1 CPU")
+        print(HEADER)
         for strategy in ("chunked", "native"):
-            r = run(db, args.model, hour, strategy, args.actors)
-            print(f"{strategy:<9} WER {r['wer']:.2%}  completion {r['completion']:.3f}  throughput "
-                  f"{r['throughput']:.1f} audio-s/s  peak memory per actor (MiB): {r['peaks']}")
+            r = run(db, args.model, hour, strategy, args.actors, f"{strategy}-hour")
+            print(line(strategy, r), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,16 +24,38 @@ from typing import Any
 
 from evaluator.audio import SAMPLE_RATE, audio_duration, decode_audio, decode_audio_range
 from evaluator.backends import get_backend
-from evaluator.chunking import LongForm, Window, plan_windows, windows_from_speech
+from evaluator.backends.base import Transcription
+from evaluator.chunking import (
+    ChunkText,
+    LongForm,
+    Window,
+    chunk_words,
+    parse_segments,
+    plan_windows,
+    windows_from_speech,
+)
 from evaluator.config import DatasetSpec, ModelSpec
 from evaluator.dataset import ChunkJob, OpenedDataset, Shard, open_dataset, read_row, read_shard
-from evaluator.rows import assemble_long_form, finalize_row
+from evaluator.hardware import cpu_info
+from evaluator.rows import Timeline, assemble_long_form, finalize_row
+from evaluator.vad import speech_in
 
 __all__ = ["Worker", "plan_long_sample"]
 
 
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _take(row: dict[str, Any], result: Transcription) -> None:
+    """Copy a backend's transcription into a row or chunk dict (segments as plain lists, so
+    they cross to the driver cheaply; they are not stored)."""
+    row["hypothesis"] = result.text
+    row["token_cap_hit"] = result.truncated and result.truncated_reason in (None, "token cap")
+    row["truncated_reason"] = result.truncated_reason if result.truncated else None
+    row["transcribed_until_s"] = result.end_seconds
+    row["segments"] = None if result.segments is None else [[s.start, s.end, s.text] for s in result.segments]
+
 
 
 def plan_long_sample(cell: Any, long_form: LongForm) -> tuple[float, list[Window] | None]:
@@ -81,6 +103,8 @@ class Worker:
             "options": self.backend.effective_options,
             "warnings": self.backend.warnings,
             "versions": self.backend.library_versions(),
+            "compute_type": getattr(self.backend, "compute_type_used", None),
+            "cpu": cpu_info(),
         }
 
     def peak_memory_mb(self) -> float:
@@ -147,10 +171,24 @@ class Worker:
         size = max(1, self.backend.batch_size)
         for start in range(0, len(ready), size):
             self._transcribe(ready[start : start + size])
+        for row, audio in ready:  # a long file decoded whole (native): where did the text go?
+            segments = parse_segments(row.pop("segments", None))
+            if row["audio_seconds"] > self.long_form.window and row.get("error") is None:
+                finalize_row(row, self._timeline(row, segments, audio))
         for row in rows:
             if "reference_norm" not in row:
                 finalize_row(row)
         return {"rows": rows, "chunks": chunk_rows, "long": long}
+
+    def _timeline(self, row: dict[str, Any], segments: tuple[tuple[float, float, str], ...] | None,
+                  audio: Any) -> Timeline:
+        """The transcript's place in time and the file's speech, for the skip signals."""
+        duration = row["audio_seconds"]
+        text = row.get("hypothesis") or ""
+        if segments is None:
+            return Timeline(None, [(0.0, duration)] if text.strip() else [], speech_in(audio))
+        words = chunk_words(ChunkText(Window(0, 0.0, duration), text, segments))
+        return Timeline(words, [(a, b) for a, b, t in segments if t.strip()], speech_in(audio))
 
     def run_chunks(self, job: ChunkJob) -> list[dict[str, Any]]:
         """Transcribe some windows of one long sample; one dict per window."""
@@ -170,6 +208,7 @@ class Worker:
                 chunk["decode_seconds"] = time.perf_counter() - started
                 chunk["audio_seconds"] = len(audio) / SAMPLE_RATE
                 chunk["language"] = language
+                chunk["speech"] = speech_in(audio, window.start)
                 items.append((chunk, audio))
             except Exception as exc:
                 chunk["error"] = _error_text(exc)
@@ -188,8 +227,7 @@ class Worker:
                 total_audio = sum(r["audio_seconds"] for r, _ in batch) or 1.0
                 for (row, _), result in zip(batch, results, strict=True):
                     row["inference_seconds"] = elapsed * row["audio_seconds"] / total_audio
-                    row["hypothesis"], row["token_cap_hit"] = result.text, result.truncated
-                    row["transcribed_until_s"] = result.end_seconds
+                    _take(row, result)
                 return
             except Exception:  # retry one by one so a bad sample fails alone
                 pass
@@ -198,7 +236,6 @@ class Worker:
                 started = time.perf_counter()
                 result = self.backend.transcribe(audio, row["language"])
                 row["inference_seconds"] = time.perf_counter() - started
-                row["hypothesis"], row["token_cap_hit"] = result.text, result.truncated
-                row["transcribed_until_s"] = result.end_seconds
+                _take(row, result)
             except Exception as exc:  # inference that raises becomes an error row
                 row["error"] = _error_text(exc)

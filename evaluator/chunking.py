@@ -5,8 +5,9 @@ Strategies (``--long-form``):
 - ``native``: the backend's own long-form algorithm sees the whole file.
 - ``none``: the evaluator does no chunking; the model gets the whole file in one call (for the
   Whisper runtimes this is their own long-form loop, so it equals ``native``).
-- ``chunked``: fixed windows with overlap; consecutive transcripts are merged where they overlap
-  by aligning words, so no word is lost or doubled at a seam.
+- ``chunked``: fixed windows with overlap; consecutive transcripts are merged inside their time
+  overlap by aligning words (never at a match outside it), so no word is lost or doubled at a
+  seam; how each seam was merged is recorded.
 - ``vad``: windows cut at silences found by a voice-activity detector; no overlap needed.
 """
 
@@ -16,8 +17,12 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["LongForm", "Window", "ChunkText", "plan_windows", "windows_from_speech", "merge_words", "stitch"]
+__all__ = [
+    "LongForm", "Window", "ChunkText", "TimedWord", "Seam", "Stitched",
+    "plan_windows", "windows_from_speech", "parse_segments", "chunk_words", "merge_seam", "stitch",
+]
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,6 @@ class Window:
     index: int
     start: float
     end: float
-
-
-@dataclass(frozen=True)
-class ChunkText:
-    """A chunk's transcript with the window it came from."""
-
-    window: Window
-    text: str
 
 
 def plan_windows(duration: float, window: float, overlap: float) -> list[Window]:
@@ -98,81 +95,212 @@ def windows_from_speech(speech: Sequence[tuple[float, float]], duration: float, 
 
 _WORD = re.compile(r"[\w']+")
 
+# Stitching an overlap. Timed words (from the backend's segment timestamps) are trusted to
+# within a few seconds; untimed ones (spread evenly over their window) much less.
+TIMED_MARGIN = 1.0  # seconds outside the overlap a timed word may still belong to it
+MATCH_TOLERANCE = 3.0  # two words farther apart than this are never the same word
+UNTIMED_MARGIN = 1.0  # (+ half the overlap) for words placed by an even spread
+MIN_MATCHED = 3  # fewer matched words than this (or 40% of the words in the overlap) is weak
+ANCHOR_SECONDS = 1.0  # ... unless the windows put a matched timed word within this of each other
+
+
+@dataclass(frozen=True)
+class TimedWord:
+    """A hypothesis word with its (estimated) time in the file: the middle of the word."""
+
+    text: str
+    time: float
+
+
+@dataclass(frozen=True)
+class ChunkText:
+    """A chunk's transcript with the window it came from.
+
+    ``segments``: the backend's timed segments, (start, end, text) in seconds from the
+    window's start, or ``None`` when the backend gives no timestamps.
+    """
+
+    window: Window
+    text: str
+    segments: tuple[tuple[float, float, str], ...] | None = None
+
+    @property
+    def timed(self) -> bool:
+        return self.segments is not None
+
+
+@dataclass(frozen=True)
+class Seam:
+    """How window ``index`` was joined to the text before it (stored in ``chunks``).
+
+    Attributes:
+        method: ``aligned`` (cut at the middle word the two windows agree on inside their
+            overlap), ``midpoint`` (the alignment was weak: cut at the middle of the overlap by
+            time), or ``adjacent`` (the windows do not overlap: texts joined).
+        matched: words the alignment matched inside the overlap.
+        cut_s: where in the file the text switches from the left window to this one.
+    """
+
+    index: int
+    method: str
+    matched: int
+    cut_s: float | None
+
+
+@dataclass(frozen=True)
+class Stitched:
+    """A long file's stitched transcript.
+
+    Attributes:
+        text: the words joined with spaces.
+        words: each word with its estimated time in the file.
+        seams: one per window after the first.
+        spans: stretches of the file the transcript covers: timed segments (absolute), or whole
+            windows with text when the backend gives no timestamps.
+    """
+
+    text: str
+    words: list[TimedWord]
+    seams: list[Seam]
+    spans: list[tuple[float, float]]
+
 
 def _key(word: str) -> str:
     return "".join(_WORD.findall(word.lower()))
 
 
-def _overlap_alignment(tail: list[str], head: list[str], expected: float) -> list[tuple[int, int]]:
+def _spread(text: str, start: float, end: float) -> list[TimedWord]:
+    """Words of ``text`` placed over [start, end] in proportion to their length."""
+    words = text.split()
+    total = sum(len(w) + 1 for w in words)
+    out, before = [], 0
+    for w in words:
+        out.append(TimedWord(w, start + (before + (len(w) + 1) / 2) / total * (end - start)))
+        before += len(w) + 1
+    return out
+
+
+def parse_segments(raw: Any) -> tuple[tuple[float, float, str], ...] | None:
+    """Segments as they cross from an actor (a list of [start, end, text], or None)."""
+    return None if raw is None else tuple((float(a), float(b), str(t)) for a, b, t in raw)
+
+
+def chunk_words(chunk: ChunkText) -> list[TimedWord]:
+    """The chunk's words with times in the file: from its segments' timestamps when it has
+    them, else spread evenly over the window."""
+    w = chunk.window
+    if chunk.segments is None:
+        return _spread(chunk.text, w.start, w.end)
+    words: list[TimedWord] = []
+    for start, end, text in chunk.segments:
+        a = min(max(w.start + start, w.start), w.end)
+        b = min(max(w.start + end, a), w.end)
+        words += _spread(text, a, b)
+    return words
+
+
+def _align(tail: list[TimedWord], head: list[TimedWord], tolerance: float) -> list[tuple[int, int]]:
     """Matched (tail index, head index) pairs of the best local alignment of ``tail`` (the end
-    of the left window) with ``head`` (the start of the right one): match +1, mismatch or gap -1,
-    free ends everywhere, because both windows garble the words at their cut edges. Among equal
-    scores the alignment whose implied overlap is nearest ``expected`` words wins."""
+    of the left text) with ``head`` (the start of the right window), free at both ends because
+    each window garbles the words at its cut edge. Two words match only if they agree (case
+    and punctuation ignored) and lie within ``tolerance`` seconds of each other; a match scores
+    1 minus its time difference over the tolerance, a mismatch or gap -1, so of two readings
+    of a repeated phrase the one that puts the words at the same time wins."""
     n, m = len(tail), len(head)
-    score = [[0] * (m + 1) for _ in range(n + 1)]
-    best, best_cell = 0, (0, 0)
+    keys_t, keys_h = [_key(w.text) for w in tail], [_key(w.text) for w in head]
+
+    def gain(i: int, j: int) -> float | None:
+        dt = abs(tail[i].time - head[j].time)
+        if not keys_t[i] or keys_t[i] != keys_h[j] or dt >= tolerance:
+            return None
+        return 1.0 - dt / tolerance
+
+    score = [[0.0] * (m + 1) for _ in range(n + 1)]
+    matched = [[False] * (m + 1) for _ in range(n + 1)]
+    best, best_cell = 0.0, (0, 0)
     for i in range(1, n + 1):
         for j in range(1, m + 1):
-            diag = score[i - 1][j - 1] + (1 if tail[i - 1] == head[j - 1] else -1)
-            score[i][j] = max(0, diag, score[i - 1][j] - 1, score[i][j - 1] - 1)
-            if score[i][j] > best or (
-                score[i][j] == best > 0
-                and abs((n - i) + j - expected) < abs((n - best_cell[0]) + best_cell[1] - expected)
-            ):
+            g = gain(i - 1, j - 1)
+            diag = score[i - 1][j - 1] + (g if g is not None else -1.0)
+            score[i][j] = max(0.0, diag, score[i - 1][j] - 1.0, score[i][j - 1] - 1.0)
+            matched[i][j] = g is not None and score[i][j] == diag
+            if matched[i][j] and score[i][j] > best:
                 best, best_cell = score[i][j], (i, j)
-    if best < max(1, min(2, round(expected))):  # one agreeing word is chance unless the overlap is tiny
-        return []
     pairs = []
     i, j = best_cell
     while i > 0 and j > 0 and score[i][j] > 0:
-        if tail[i - 1] == head[j - 1] and score[i][j] == score[i - 1][j - 1] + 1:
+        if matched[i][j]:
             pairs.append((i - 1, j - 1))
             i, j = i - 1, j - 1
-        elif score[i][j] == score[i - 1][j - 1] - 1:
+        elif score[i][j] == score[i - 1][j - 1] - 1.0:
             i, j = i - 1, j - 1
-        elif score[i][j] == score[i - 1][j] - 1:
+        elif score[i][j] == score[i - 1][j] - 1.0:
             i -= 1
         else:
             j -= 1
     return pairs[::-1]
 
 
-def merge_words(left: list[str], right: list[str], expected_overlap: float) -> list[str]:
-    """Merge two word lists whose end and start overlap by about ``expected_overlap`` words.
+def merge_seam(left: list[TimedWord], right: list[TimedWord], overlap: tuple[float, float], *, timed: bool,
+               index: int = 1) -> tuple[list[TimedWord], Seam]:
+    """Join ``left`` (the text so far) and ``right`` (the next window's words), whose windows
+    overlap in ``overlap`` = (start, end) seconds of the file.
 
-    The end of ``left`` is aligned with the start of ``right`` (words compared without case and
-    punctuation; insertions, deletions and garbled edges allowed, since each window hears the
-    seam differently). The merge cuts at the middle matched word of the overlap: words before it
-    come from ``left``, words after it from ``right``, so each side's unreliable edge is
-    dropped. Without two agreeing words (one when ~1 word is expected to overlap) the lists are
-    concatenated.
+    Only words that can lie inside the overlap are aligned (by their timestamps, or for
+    untimed words by where an even spread puts them, with a wider margin), and two words
+    match only if they are close in time, so a phrase that recurs outside the overlap is
+    never taken for it. A strong alignment cuts at its middle matched word; a weak one (fewer
+    than ``MIN_MATCHED`` words or 40% of the overlap's words, and for timed words no match
+    whose two timestamps agree within ``ANCHOR_SECONDS``) cuts at the middle of the overlap by
+    time. Each side's garbled edge lies beyond the cut and is dropped.
     """
-    if not left or not right:
-        return left + right
-    span = int(3 * expected_overlap) + 10
-    offset = max(0, len(left) - span)
-    tail = [_key(w) for w in left[offset:]]
-    head = [_key(w) for w in right[:span]]
-    pairs = _overlap_alignment(tail, head, expected_overlap)
-    if not pairs:
-        return left + right
-    ti, hj = pairs[len(pairs) // 2]
-    return left[: offset + ti + 1] + right[hj + 1 :]
+    o0, o1 = overlap
+    if o1 <= o0:
+        return left + right, Seam(index, "adjacent", 0, o0)
+    margin = TIMED_MARGIN if timed else UNTIMED_MARGIN + (o1 - o0) / 2
+    first = next((k for k, w in enumerate(left) if w.time >= o0 - margin), len(left))
+    last = next((k for k, w in enumerate(right) if w.time > o1 + margin), len(right))
+    pairs = _align(left[first:], right[:last], MATCH_TOLERANCE)
+    in_overlap = sum(1 for w in left[first:] if o0 <= w.time <= o1)
+    needed = max(1, min(MIN_MATCHED, round(0.4 * in_overlap)))
+    if len(pairs) < needed and timed:  # one word both windows put at the same moment is enough
+        pairs = [(i, j) for i, j in pairs if abs(left[first + i].time - right[j].time) <= ANCHOR_SECONDS
+                 and o0 <= right[j].time <= o1]
+        needed = 1
+    if len(pairs) >= needed:
+        ti, hj = pairs[len(pairs) // 2]
+        cut = (left[first + ti].time + right[hj].time) / 2
+        return left[: first + ti + 1] + right[hj + 1 :], Seam(index, "aligned", len(pairs), round(cut, 3))
+    mid = (o0 + o1) / 2
+    if not any(w.time >= o0 for w in left) or not any(w.time <= o1 for w in right):
+        mid = o0 if not any(w.time >= o0 for w in left) else o1  # one side heard nothing there
+    before, after = [w for w in left if w.time < mid], [w for w in right if w.time >= mid]
+    if before and after and _key(before[-1].text) == _key(after[0].text) \
+            and after[0].time - before[-1].time <= ANCHOR_SECONDS:
+        after = after[1:]  # both sides kept the word at the cut
+    return before + after, Seam(index, "midpoint", len(pairs), round(mid, 3))
 
 
-def stitch(chunks: Sequence[ChunkText]) -> str:
-    """Join chunk transcripts in window order, merging overlapping windows by word alignment."""
+def stitch(chunks: Sequence[ChunkText]) -> Stitched:
+    """Join chunk transcripts in window order, merging overlapping windows inside their
+    overlap (see :func:`merge_seam`)."""
     ordered = sorted(chunks, key=lambda c: c.window.index)
-    words: list[str] = []
+    words: list[TimedWord] = []
+    seams: list[Seam] = []
+    spans: list[tuple[float, float]] = []
     previous: ChunkText | None = None
     for chunk in ordered:
-        current = chunk.text.split()
-        overlap = 0.0 if previous is None else previous.window.end - chunk.window.start
-        if previous is None or overlap <= 0:
-            words += current
+        current = chunk_words(chunk)
+        if chunk.segments is not None:
+            spans += [(chunk.window.start + a, chunk.window.start + b) for a, b, t in chunk.segments if t.strip()]
+        elif chunk.text.strip():
+            spans.append((chunk.window.start, chunk.window.end))
+        if previous is None:
+            words = current
         else:
-            span = max(chunk.window.end - chunk.window.start, 1e-6)
-            expected = len(current) * overlap / span
-            words = merge_words(words, current, expected)
+            overlap = (chunk.window.start, previous.window.end)
+            words, seam = merge_seam(words, current, overlap, timed=previous.timed and chunk.timed,
+                                     index=chunk.window.index)
+            seams.append(seam)
         previous = chunk
-    return " ".join(words)
+    return Stitched(" ".join(w.text for w in words), words, seams, sorted(spans))

@@ -37,6 +37,7 @@ from evaluator.dataset import (
 )
 from evaluator.devices import DevicePlan, local_custom_resources, plan_device
 from evaluator.errors import ConfigError, MissingDependencyError
+from evaluator.hardware import cpu_info
 from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 from evaluator.rows import assemble_long_form, finalize_row
 from evaluator.store import Store
@@ -168,6 +169,7 @@ def _host_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "ray": ray.__version__,
         "cluster_resources": ray.cluster_resources(),
+        "cpu": cpu_info(),
     }
 
 

@@ -66,7 +66,9 @@ class Score:
     """Alignment counts of one hypothesis against its reference (both normalized).
 
     ``ref_words == 0`` means the reference is empty after normalization: such rows are kept
-    in the database but excluded from WER.
+    in the database but excluded from WER. ``max_deletion_run`` is the longest run of
+    consecutive reference words the hypothesis left out (a skipped stretch); it lies after the
+    first ``deletion_run_at`` hypothesis words.
     """
 
     reference_norm: str
@@ -80,6 +82,8 @@ class Score:
     ref_chars: int
     char_errors: int
     max_insertion_run: int = 0
+    max_deletion_run: int = 0
+    deletion_run_at: int = 0
     repetition: float = 0.0
     max_repeats: int = 1
     ref_max_repeats: int = 1
@@ -154,9 +158,13 @@ def score(reference: str, hypothesis: str) -> Score:
         # jiwer rejects empty references; every hypothesis word is an insertion.
         return Score(ref, hyp, 0, 0, 0, hyp_words, 0, hyp_words, 0, len(hyp), hyp_words, rep, **loops)
     if hyp_words == 0:
-        return Score(ref, hyp, 0, 0, ref_words, 0, ref_words, 0, len(ref), len(ref), **loops)
+        return Score(ref, hyp, 0, 0, ref_words, 0, ref_words, 0, len(ref), len(ref),
+                     max_deletion_run=ref_words, **loops)
     words = jiwer.process_words(ref, hyp)
     insertion_runs = [c.hyp_end_idx - c.hyp_start_idx for c in words.alignments[0] if c.type == "insert"]
+    deletion_runs = [(c.ref_end_idx - c.ref_start_idx, c.hyp_start_idx)
+                     for c in words.alignments[0] if c.type == "delete"]
+    longest_deletion = max(deletion_runs, default=(0, 0), key=lambda r: r[0])
     chars = jiwer.process_characters(ref, hyp)
     char_errors = chars.substitutions + chars.deletions + chars.insertions
     return Score(
@@ -171,6 +179,8 @@ def score(reference: str, hypothesis: str) -> Score:
         ref_chars=len(ref),
         char_errors=char_errors,
         max_insertion_run=max(insertion_runs, default=0),
+        max_deletion_run=longest_deletion[0],
+        deletion_run_at=longest_deletion[1],
         repetition=rep,
         **loops,
     )

@@ -17,7 +17,7 @@ LEADERBOARD_SQL = """
 SELECT model, dataset, split, n, errors,
        round(100 * wer, 2) AS "wer_%", round(100 * cer, 2) AS "cer_%",
        round(rtfx, 1) AS rtfx, round(audio_hours * 60, 2) AS audio_min,
-       round(completion_ratio, 3) AS completion, truncated, looping
+       round(completion_ratio, 3) AS completion, truncated, looping, skipped
 FROM leaderboard
 WHERE run_id = ?
 ORDER BY wer NULLS LAST, model

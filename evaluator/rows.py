@@ -6,22 +6,84 @@ long file's chunk transcripts into one row. Used by actors (short samples) and t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from evaluator.chunking import ChunkText, Window, stitch
-from evaluator.metrics import score
+from evaluator.chunking import ChunkText, TimedWord, Window, parse_segments, stitch
+from evaluator.metrics import Score, score
 
-__all__ = ["LATE_END_SECONDS", "finalize_row", "assemble_long_form"]
+__all__ = [
+    "LATE_END_SECONDS", "SKIP_WORDS", "SKIP_SECONDS", "MIN_GAP_SECONDS", "Timeline",
+    "untranscribed_speech", "finalize_row", "assemble_long_form",
+]
 
 # A transcript whose last words end this long before the audio does (and more than 10% of it)
 # is flagged truncated.
 LATE_END_SECONDS = 30.0
+# A row is flagged `skipped` when SKIP_WORDS+ reference words in a row are missing from the
+# hypothesis, when such a run spans SKIP_SECONDS+ of audio, or when SKIP_SECONDS+ of speech
+# (found by VAD) lie in gaps of MIN_GAP_SECONDS+ between the transcript's timed segments.
+SKIP_WORDS = 20
+SKIP_SECONDS = 10.0
+MIN_GAP_SECONDS = 2.0
 
 
-def finalize_row(row: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Timeline:
+    """Where a long file's transcript lies in time (not stored; used for the skip signals).
+
+    Attributes:
+        words: hypothesis words with their times, when the backend gives timestamps.
+        spans: stretches the transcript covers: timed segments, or whole windows with text.
+        speech: speech regions found by VAD, when it ran.
+    """
+
+    words: list[TimedWord] | None
+    spans: list[tuple[float, float]]
+    speech: list[tuple[float, float]] | None
+
+
+def untranscribed_speech(spans: Sequence[tuple[float, float]], speech: Sequence[tuple[float, float]],
+                         duration: float, min_gap: float = MIN_GAP_SECONDS) -> float:
+    """Seconds of speech lying in gaps of at least ``min_gap`` seconds between the transcribed
+    ``spans`` (and before the first and after the last): what the model heard nothing in."""
+    gaps: list[tuple[float, float]] = []
+    cursor = 0.0
+    for start, end in sorted(spans):
+        if start - cursor >= min_gap:
+            gaps.append((cursor, start))
+        cursor = max(cursor, end)
+    if duration - cursor >= min_gap:
+        gaps.append((cursor, duration))
+    merged: list[tuple[float, float]] = []  # overlapping windows report the same speech twice
+    for start, end in sorted(speech):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return sum(max(0.0, min(b, e) - max(a, s)) for a, b in gaps for s, e in merged)
+
+
+def _deletion_run_seconds(s: Score, words: list[TimedWord], duration: float) -> float | None:
+    """Seconds between the hypothesis words on either side of the longest deletion run
+    (normalized word positions mapped onto the raw timed words by proportion)."""
+    if s.max_deletion_run == 0 or s.hyp_words == 0 or not words:
+        return None
+
+    def time_of(k: int) -> float:
+        return words[min(len(words) - 1, round(k * len(words) / s.hyp_words))].time
+
+    before = 0.0 if s.deletion_run_at == 0 else time_of(s.deletion_run_at - 1)
+    after = duration if s.deletion_run_at >= s.hyp_words else time_of(s.deletion_run_at)
+    return round(max(0.0, after - before), 3)
+
+
+def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[str, Any]:
     """Fill the scoring and long-form columns of a row holding reference/hypothesis/error.
 
-    An error row keeps NULL counts: it is counted in the leaderboard, never scored.
+    An error row keeps NULL counts: it is counted in the leaderboard, never scored. With a
+    ``timeline`` (long files), the seconds of a skipped stretch and the untranscribed speech
+    are measured too.
     """
     s = score(row["reference"], row.get("hypothesis") or "")
     row.update(reference_norm=s.reference_norm, ref_words=s.ref_words, ref_chars=s.ref_chars)
@@ -30,6 +92,17 @@ def finalize_row(row: dict[str, Any]) -> dict[str, Any]:
     until = row.get("transcribed_until_s")
     audio = row.get("audio_seconds") or 0.0
     ends_early = until is not None and audio - until > max(LATE_END_SECONDS, 0.1 * audio)
+    deletion_s = untranscribed = None
+    if timeline is not None:
+        if timeline.words is not None and s.ref_words:
+            deletion_s = _deletion_run_seconds(s, timeline.words, audio)
+        if timeline.speech is not None:
+            untranscribed = round(untranscribed_speech(timeline.spans, timeline.speech, audio), 3)
+    reasons = [reason for reason, hit in (
+        (row.get("truncated_reason") or "token cap", bool(row.get("token_cap_hit"))),
+        ("completion < 0.5", s.looks_truncated),
+        ("ends early", ends_early),
+    ) if hit]
     row.update(
         hypothesis_norm=s.hypothesis_norm,
         hits=s.hits,
@@ -43,7 +116,13 @@ def finalize_row(row: dict[str, Any]) -> dict[str, Any]:
         max_insertion_run=s.max_insertion_run,
         max_repeats=s.max_repeats,
         looping=s.looks_looping,
-        truncated=bool(row.get("token_cap_hit")) or s.looks_truncated or ends_early,
+        truncated=bool(reasons),
+        truncated_reason="; ".join(reasons) or None,
+        max_deletion_run=s.max_deletion_run,
+        max_deletion_run_s=deletion_s,
+        untranscribed_speech_s=untranscribed,
+        skipped=(s.max_deletion_run >= SKIP_WORDS or (deletion_s or 0.0) >= SKIP_SECONDS
+                 or (untranscribed or 0.0) >= SKIP_SECONDS),
     )
     return row
 
@@ -62,18 +141,27 @@ def assemble_long_form(
     missing = [w.index for w in windows if w.index not in by_index]
     failed = [c for c in chunks if c.get("error")]
     texts = [
-        ChunkText(w, by_index[w.index]["hypothesis"] or "")
+        ChunkText(w, by_index[w.index]["hypothesis"] or "", parse_segments(by_index[w.index].get("segments")))
         for w in windows
         if w.index in by_index and not by_index[w.index].get("error")
     ]
+    stitched = stitch(texts)
+    seams = {seam.index: seam for seam in stitched.seams}
+    speech = [c.get("speech") for c in chunks]
+    timeline = Timeline(
+        words=stitched.words if texts and all(t.timed for t in texts) else None,
+        spans=stitched.spans,
+        speech=None if not speech or any(s is None for s in speech) else [tuple(r) for s in speech for r in s],
+    )
     spoken = [t.window.end for t in texts if t.text.strip()]
     row = {
         **sample,
-        "hypothesis": stitch(texts),
+        "hypothesis": stitched.text,
         "num_chunks": len(windows),
         "inference_seconds": sum(c.get("inference_seconds") or 0.0 for c in chunks),
         "decode_seconds": sum(c.get("decode_seconds") or 0.0 for c in chunks),
         "token_cap_hit": any(c.get("token_cap_hit") for c in chunks),
+        "truncated_reason": next((c["truncated_reason"] for c in chunks if c.get("truncated_reason")), None),
         "transcribed_until_s": max(spoken) if spoken else 0.0,
         "error": None,
     }
@@ -94,7 +182,11 @@ def assemble_long_form(
             "inference_seconds": by_index.get(w.index, {}).get("inference_seconds"),
             "worker": by_index.get(w.index, {}).get("worker"),
             "error": by_index[w.index].get("error") if w.index in by_index else "missing",
+            "seam": seams[w.index].method if w.index in seams else None,
+            "seam_matched": seams[w.index].matched if w.index in seams else None,
+            "seam_cut_s": seams[w.index].cut_s if w.index in seams else None,
         }
         for w in windows
     ]
-    return finalize_row(row), chunk_rows
+    return finalize_row(row, timeline), chunk_rows
+

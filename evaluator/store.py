@@ -21,11 +21,12 @@ RESULT_COLUMNS = (
     "substitutions", "deletions", "insertions", "ref_words", "hyp_words", "ref_chars",
     "char_errors", "decode_seconds", "inference_seconds", "truncated", "device", "worker", "error",
     "long_form", "num_chunks", "completion_ratio", "repetition", "max_insertion_run", "token_cap_hit",
-    "transcribed_until_s", "max_repeats", "looping",
+    "transcribed_until_s", "max_repeats", "looping", "truncated_reason", "max_deletion_run", "max_deletion_run_s",
+    "untranscribed_speech_s", "skipped",
 )
 CHUNK_COLUMNS = (
     "run_id", "model", "sample_id", "chunk_index", "start_s", "end_s", "hypothesis", "inference_seconds", "worker",
-    "error",
+    "error", "seam", "seam_matched", "seam_cut_s",
 )
 
 
@@ -89,6 +90,7 @@ class Store:
             except Exception:
                 self.con.execute("ROLLBACK")
                 raise
+        self.con.execute((Path(__file__).parent / "views.sql").read_text())
 
     # runs -------------------------------------------------------------------------------
     def create_run(self, run_id: str, name: str | None, config: dict[str, Any], *,

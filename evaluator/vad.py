@@ -8,12 +8,15 @@ bounded for hour-long recordings; regions cut at a block edge are re-joined by
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
+
+import numpy as np
 
 from evaluator.audio import SAMPLE_RATE, audio_duration, decode_audio_range
 from evaluator.errors import MissingDependencyError
 
-__all__ = ["speech_regions"]
+__all__ = ["speech_regions", "speech_in"]
 
 
 def speech_regions(
@@ -41,3 +44,15 @@ def speech_regions(
             regions.append((start + ts["start"] / SAMPLE_RATE, start + ts["end"] / SAMPLE_RATE))
         start = end
     return duration, regions
+
+
+def speech_in(audio: np.ndarray, offset: float = 0.0) -> list[tuple[float, float]] | None:
+    """Speech regions (seconds, shifted by ``offset``) of decoded 16 kHz audio, or ``None``
+    when faster-whisper's Silero VAD is not installed (the signal is then left out)."""
+    if importlib.util.find_spec("faster_whisper") is None:
+        return None
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(min_silence_duration_ms=300, speech_pad_ms=200)
+    return [(round(offset + ts["start"] / SAMPLE_RATE, 3), round(offset + ts["end"] / SAMPLE_RATE, 3))
+            for ts in get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)]

@@ -102,7 +102,113 @@ def test_lfm_token_cap_sets_truncated(lfm_dir, clips):
     # The tiny model really ran into the cap (no end token among what it produced) ...
     assert len(yielded) == 2 and not {7, 130} & set(yielded), yielded
     # ... and the backend says so.
+    assert result.truncated is True and result.truncated_reason == "token cap"
+
+
+class _StepCounter:
+    """Counts the steps of the real generate_sequential's latest call (each samples one text
+    token or one audio frame) and, from text step ``force_at`` on, biases the text logits so that
+    argmax picks ``force_id``."""
+
+    def __init__(self, model, force_at: int | None = None, force_id: int = 128):
+        self.model = model
+        self.text_steps: list[int] = []
+        self.audio_steps = 0
+        self.force_at = force_at
+        self.force_id = force_id
+        self.generators: list = []
+        sample_text, sample_audio = model._sample_text_token, model._sample_audio_frame
+        generate = model.generate_sequential
+
+        def text_token(logits, **kwargs):
+            if self.force_at is not None and len(self.text_steps) >= self.force_at:
+                logits = logits.clone()
+                logits[self.force_id] = logits.max() + 1e4
+            token = sample_text(logits, **kwargs)
+            self.text_steps.append(int(token))
+            return token
+
+        def audio_frame(embedding, **kwargs):
+            self.audio_steps += 1
+            return sample_audio(embedding, **kwargs)
+
+        def generate_sequential(**kwargs):
+            self.text_steps, self.audio_steps = [], 0
+            gen = generate(**kwargs)
+            self.generators.append(gen)
+            return gen
+
+        # Instance attributes shadow the methods: generate_sequential's own loop calls these.
+        model._sample_text_token = text_token
+        model._sample_audio_frame = audio_frame
+        model.generate_sequential = generate_sequential
+
+
+def test_lfm_audio_start_stops_generation_and_flags_the_row(lfm_dir, clips):
+    """The real model, steered to emit <|audio_start|> after three text tokens: liquid-audio
+    would go on generating audio frames to the budget; the backend stops right there."""
+    budget = 40
+    backend = _lfm(lfm_dir, {"max_new_tokens": budget})
+    tokenizer = backend._processor.text
+    assert tokenizer.convert_tokens_to_ids("<|audio_start|>") == 128
+    assert backend._audio_start_ids == {128}
+
+    # Unsteered, the tiny model's first tokens are ordinary text (no end, no audio_start).
+    plain = _StepCounter(backend._model)
+    free = backend._model.generate_sequential
+    first = [int(t.item()) for t in free(**_lfm_prompt(backend, clips["beckett"]), max_new_tokens=3)]
+    assert len(first) == 3 and not {7, 128, 130} & set(first), first
+    assert plain.audio_steps == 0
+
+    # Without the backend's stop, the library really goes on with audio frames to the budget.
+    steered = _StepCounter(backend._model, force_at=3)
+    stream = list(steered.model.generate_sequential(**_lfm_prompt(backend, clips["beckett"]),
+                                                    max_new_tokens=budget))
+    assert [int(t.item()) for t in stream[:4]] == [*first, 128]
+    assert all(t.numel() == 8 for t in stream[4:]) and len(stream) == budget
+    assert steered.audio_steps == budget - 4
+
+    # Through the backend: the text before audio_start is kept, the row is flagged, and
+    # generation stopped at the audio_start step (no audio frame, the generator closed).
+    steered = _StepCounter(backend._model, force_at=3)
+    result = backend.transcribe(clips["beckett"], "en")
+    assert result.text == tokenizer.decode(first, skip_special_tokens=True).strip()
     assert result.truncated is True
+    assert "audio_start" in result.truncated_reason
+    assert steered.text_steps == [*first, 128]
+    assert steered.audio_steps == 0
+    (gen,) = steered.generators
+    assert gen.gi_frame is None  # closed: no step can run after the stop
+
+
+def test_lfm_without_audio_start_is_not_flagged_for_it(lfm_dir, clips):
+    backend = _lfm(lfm_dir, {"max_new_tokens": 6})
+    counter = _StepCounter(backend._model)
+    result = backend.transcribe(clips["beckett"], "en")
+    first = counter.text_steps
+    assert len(first) == 6 and counter.audio_steps == 0
+    assert not {7, 128, 130} & set(first)
+    assert result.text and result.truncated is True and result.truncated_reason == "token cap"
+
+    # An end token before the cap: a complete answer, not truncated at all.
+    counter.force_at, counter.force_id = 4, 7
+    result = backend.transcribe(clips["beckett"], "en")
+    assert counter.text_steps == [*first[:4], 7]
+    assert result == Transcription(result.text, truncated=False, truncated_reason=None) and result.text
+
+
+def _lfm_prompt(backend, audio):
+    import torch
+
+    chat = backend._chat_state(backend._processor, dtype=torch.float32)
+    chat.new_turn("system")
+    chat.add_text(backend.effective_options["system_prompt"])
+    chat.end_turn()
+    chat.new_turn("user")
+    chat.add_audio(torch.from_numpy(audio).unsqueeze(0), SAMPLE_RATE)
+    chat.end_turn()
+    chat.new_turn("assistant")
+    return {key: chat[key] for key in chat}
 
 
 class _FakeLfmModel:
@@ -127,8 +233,7 @@ class _FakeLfmModel:
 def test_lfm_end_token_audio_frames_and_budget(lfm, clips, monkeypatch):
     text = lfm._processor.text
     hello = text.encode("hello", add_special_tokens=False)
-    audio_frame = [5] * 8  # an audio frame (8 codebooks): skipped
-    fake = _FakeLfmModel([[i] for i in hello[:2]] + [[128], audio_frame] + [[i] for i in hello[2:]] + [[7]])
+    fake = _FakeLfmModel([[i] for i in hello] + [[7]])
     monkeypatch.setattr(lfm, "_model", fake)
     result = lfm.transcribe(clips["beckett"], "en")
     assert result == Transcription("hello", truncated=False)
@@ -146,6 +251,18 @@ def test_lfm_end_token_audio_frames_and_budget(lfm, clips, monkeypatch):
     monkeypatch.setattr(lfm, "_model", _FakeLfmModel([[i] for i in hello] * 100))
     capped = lfm.transcribe(clips["tone"], None)
     assert capped.truncated is True and capped.text.startswith("hello")
+    assert capped.truncated_reason == "token cap"
+
+    # <|audio_start|> or an audio frame (8 codebooks): the model began speaking. The text so far
+    # is kept, the row flagged, and nothing after it is read.
+    audio_frame = [5] * 8
+    for script in ([[i] for i in hello[:2]] + [[128], audio_frame] + [[i] for i in hello[2:]] + [[7]],
+                   [[i] for i in hello[:2]] + [audio_frame] + [[i] for i in hello[2:]] + [[7]]):
+        fake = _FakeLfmModel(script)
+        monkeypatch.setattr(lfm, "_model", fake)
+        spoken = lfm.transcribe(clips["tone"], None)
+        assert spoken == Transcription("he", truncated=True, truncated_reason=spoken.truncated_reason)
+        assert "audio_start" in spoken.truncated_reason
 
 
 def test_lfm_cached_generation_matches_recompute(lfm, clips):

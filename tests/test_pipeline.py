@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,9 @@ from tests.conftest import make_audiofolder
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 
 TINY = parse_model_spec("faster-whisper:tiny.en")
+# int8 transcripts depend on the CPU's instruction set (AVX2 vs AVX-512 VNNI kernels); float32
+# agrees across CPUs, so the run whose WER is asserted uses it.
+TINY_F32 = parse_model_spec("faster-whisper:tiny.en?compute_type=float32")
 HUMAN_SOURCES = ("moonshine-voice", "pysptk-cmu-arctic")
 
 
@@ -32,10 +36,10 @@ def _config(db, **kwargs) -> RunConfig:
 
 @pytest.fixture(scope="module")
 def sample_run(ray_cluster, tmp_path_factory):
-    """One full run of tiny.en over the bundled sample set, shared by the checks below."""
+    """One full run of tiny.en (float32) over the bundled sample set, shared by the checks below."""
     db = tmp_path_factory.mktemp("db") / "sample.duckdb"
     with Store(str(db)) as store:
-        summary = run_evaluation(_config(db), store)
+        summary = run_evaluation(_config(db, models=(TINY_F32,)), store)
     return summary, db
 
 
@@ -47,10 +51,14 @@ def test_sample_run_stores_one_row_per_sample(sample_run, sample_rows):
     assert sorted(ids) == sorted(r["id"] for r in sample_rows)
     (errors,) = con.execute("SELECT count(*) FROM results WHERE error IS NOT NULL").fetchone()
     assert errors == 0
-    status, config = con.execute(
-        "SELECT status, config->>'$.models[0].effective_options.compute_type' FROM runs").fetchone()
+    status, config, models = con.execute(
+        "SELECT status, config->>'$.models[0].effective_options.compute_type', models FROM runs").fetchone()
     assert status == "finished"
-    assert config == "int8"  # effective decoding options are recorded
+    assert config == "float32"  # effective decoding options are recorded
+    # Each worker records the compute type CTranslate2 ran and the CPU it ran on.
+    workers = json.loads(models)[TINY_F32.label]["workers"]
+    assert workers and all(w["compute_type"] == "float32" for w in workers)
+    assert all(w["cpu"]["model"] and w["cpu"]["isa"] and w["cpu"]["arch"] for w in workers)
 
 
 def test_real_speech_is_transcribed_well(sample_run, sample_rows):

@@ -62,7 +62,7 @@ def test_migrations_applied_once(db: str) -> None:
     for _ in range(3):
         with Store(db) as s:
             columns, rows = s.query("SELECT version, name FROM schema_migrations")
-            assert rows == [(1, "001_initial.sql"), (2, "002_long_form.sql")]
+            assert rows == [(1, "001_initial.sql"), (2, "002_long_form.sql"), (3, "003_seams_and_skips.sql")]
 
 
 def test_schema_has_tables_and_view(store: Store) -> None:
@@ -200,6 +200,34 @@ def test_leaderboard_counts_truncated(store: Store) -> None:
     assert leaderboard(store)[0]["truncated"] == 2
 
 
+def test_leaderboard_and_buckets_count_skipped_rows(store: Store) -> None:
+    rows = [result("1", "a b", "a b", audio=900.0), result("2", "a b", "a", audio=900.0)]
+    rows[0].update(skipped=False, max_deletion_run=0)
+    rows[1].update(skipped=True, max_deletion_run=141, untranscribed_speech_s=58.5)
+    store.insert_results(rows)
+    (board,) = leaderboard(store)
+    assert (board["skipped"], board["max_deletion_run"], board["untranscribed_speech_s"]) == (1, 141, 58.5)
+    _, buckets = store.query("SELECT bucket, skipped, max_deletion_run FROM buckets")
+    assert buckets == [("5: >10min", 1, 141)]
+
+
+def test_views_are_recreated_when_the_writer_opens_an_older_file(db: str) -> None:
+    with Store(db) as s:
+        s.con.execute("CREATE OR REPLACE VIEW leaderboard AS SELECT 1 AS stale")
+    with Store(db) as s:
+        columns, _ = s.query("SELECT * FROM leaderboard")
+    assert "skipped" in columns and "stale" not in columns
+
+
+def test_chunk_rows_keep_how_each_seam_was_merged(store: Store) -> None:
+    chunk = {"run_id": RUN, "model": MODEL, "sample_id": "1", "start_s": 25.0, "end_s": 55.0, "hypothesis": "x",
+             "seam": "aligned", "seam_matched": 7, "seam_cut_s": 27.4}
+    store.insert_results([result("1", "a", "a")], [{**chunk, "chunk_index": 1},
+                                                    {**chunk, "chunk_index": 2, "seam": "midpoint", "seam_matched": 1}])
+    _, rows = store.query("SELECT chunk_index, seam, seam_matched, seam_cut_s FROM chunks ORDER BY chunk_index")
+    assert rows == [(1, "aligned", 7, 27.4), (2, "midpoint", 1, 27.4)]
+
+
 def test_report_leaderboard_sql_runs_on_the_view(store: Store) -> None:
     store.insert_results([
         result("1", "a b c d", "a b c d", model="fw:good", audio=60.0, inference=6.0),
@@ -208,7 +236,7 @@ def test_report_leaderboard_sql_runs_on_the_view(store: Store) -> None:
     ])
     columns, rows = store.query(LEADERBOARD_SQL, [RUN])
     assert columns == ["model", "dataset", "split", "n", "errors", "wer_%", "cer_%", "rtfx",
-                       "audio_min", "completion", "truncated", "looping"]
+                       "audio_min", "completion", "truncated", "looping", "skipped"]
     table = [dict(zip(columns, r, strict=True)) for r in rows]
     assert [r["model"] for r in table] == ["fw:good", "fw:worse", "fw:broken"]  # NULL WER last
     assert [r["wer_%"] for r in table] == [0.0, 50.0, None]
@@ -327,7 +355,7 @@ def test_read_only_connection_queries_but_cannot_write(db: str) -> None:
     con = connect_read_only(db)
     try:
         assert con.execute("SELECT wer FROM leaderboard").fetchall() == [(0.5,)]
-        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (2,)
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (3,)
         for sql in (
             "INSERT INTO results (run_id, model, backend, dataset, split, sample_id) "
             "VALUES ('r', 'm', 'b', 'd', 's', 'x')",

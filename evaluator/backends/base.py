@@ -17,7 +17,17 @@ import numpy as np
 
 from evaluator.errors import ConfigError, MissingDependencyError
 
-__all__ = ["Backend", "Transcription"]
+__all__ = ["Backend", "Segment", "Transcription"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of the transcript with the library's timestamps (seconds from the start of
+    the audio handed to the backend)."""
+
+    start: float
+    end: float
+    text: str
 
 
 @dataclass(frozen=True)
@@ -26,13 +36,20 @@ class Transcription:
 
     Attributes:
         text: the raw hypothesis, as the model wrote it.
-        truncated: the model stopped because it hit a token or length cap.
+        truncated: the model stopped early (a token or length cap, or it began emitting
+            something other than text).
         end_seconds: where the last transcribed segment ends, when the library says.
+        segments: the transcript's timed segments, when the library gives timestamps (used to
+            stitch windows inside their overlap and to find untranscribed speech); ``None``
+            when it gives none.
+        truncated_reason: why ``truncated`` is set (stored per row), e.g. ``token cap``.
     """
 
     text: str
     truncated: bool = False
     end_seconds: float | None = None
+    segments: tuple[Segment, ...] | None = None
+    truncated_reason: str | None = None
 
 
 class Backend(ABC):

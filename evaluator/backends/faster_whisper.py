@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluator.backends.base import Backend, Transcription
+from evaluator.backends.base import Backend, Segment, Transcription
 from evaluator.weights import resolve_model
 
 __all__ = ["FasterWhisperBackend"]
@@ -69,13 +69,17 @@ class FasterWhisperBackend(Backend):
             cpu_threads=cpu_threads,
             num_workers=1,
         )
+        # What CTranslate2 actually runs, e.g. int8 -> int8_float32 on CPU (recorded per worker).
+        self.compute_type_used: str | None = getattr(self._model.model, "compute_type", None)
         self._decode = {k: v for k, v in self.effective_options.items() if k not in _LOAD_OPTIONS}
 
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
         if not self._model.model.is_multilingual:
             language = "en"
-        segments = list(self._model.transcribe(audio, language=language, **self._decode)[0])
+        segments = tuple(Segment(s.start, s.end, s.text)
+                         for s in self._model.transcribe(audio, language=language, **self._decode)[0])
         return Transcription(
             text="".join(segment.text for segment in segments).strip(),
             end_seconds=segments[-1].end if segments else None,
+            segments=None if self._decode["without_timestamps"] else segments,
         )

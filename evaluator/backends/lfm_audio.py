@@ -13,6 +13,12 @@ device before generation.
 One sample at a time: ``generate_sequential`` does not batch. Decoding is greedy by default
 (``temperature`` 0 means liquid-audio's argmax path). The ASR prompt names no language, so the
 sample's language is not used.
+
+ASR never asks for speech, but a model can still begin an answer in audio: on
+``<|audio_start|>`` liquid-audio's ``generate_sequential`` switches to audio frames and keeps
+generating them until the token budget is spent, so the rest of the transcript is lost. The
+backend stops at that token (or at the first audio frame), closes the generator and returns the
+text so far flagged ``truncated`` with the reason.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ __all__ = ["LfmAudioBackend"]
 IM_END = 7  # <|im_end|>: end of the assistant turn
 AUDIO_START = 128  # <|audio_start|>: the model switches to audio output
 TEXT_END = 130  # <|text_end|>: end of the text part of an answer
+# Transcription.truncated_reason values.
+AUDIO_START_REASON = "audio_start: the model began generating speech"
+TOKEN_CAP_REASON = "token cap"
 # Files that only speech *output* uses (liquid_audio/processor.py: the Mimi codec and the LFM
 # detokenizer); a hub download for ASR skips them.
 SPEECH_OUTPUT_FILES = ("tokenizer-*.safetensors", "audio_detokenizer/*")
@@ -105,6 +114,10 @@ class LfmAudioBackend(Backend):
         self._device = torch_device
         self.device = str(torch_device)
 
+        # generate_sequential switches to audio on the hard-coded id 128; the tokenizer's id for
+        # <|audio_start|> is also honoured should a checkpoint map it elsewhere.
+        self._audio_start_ids = {AUDIO_START} | _token_ids(self._processor.text, "<|audio_start|>")
+
         temperature = opts["temperature"]
         self._sampling: dict[str, Any] = {
             "text_temperature": float(temperature) if temperature else None,
@@ -137,20 +150,39 @@ class LfmAudioBackend(Backend):
         inputs = {key: chat[key].to(self._device) for key in chat}
 
         text_ids: list[int] = []
-        ended = False
-        for token in self._model.generate_sequential(
+        reason: str | None = TOKEN_CAP_REASON  # unless an end token or audio output comes first
+        tokens = self._model.generate_sequential(
             **inputs, max_new_tokens=self._budget(seconds), **self._sampling
-        ):
-            if token.numel() != 1:  # an audio frame (8 codebooks): not part of the transcript
-                continue
-            token_id = int(token.item())
-            if token_id in (IM_END, TEXT_END):
-                ended = True
-                break
-            if token_id != AUDIO_START:
+        )
+        try:
+            for token in tokens:
+                # An audio frame (8 codebooks) or <|audio_start|>: the model began speaking and
+                # liquid-audio would go on generating audio to the budget. Stop here.
+                if token.numel() != 1:
+                    reason = AUDIO_START_REASON
+                    break
+                token_id = int(token.item())
+                if token_id in self._audio_start_ids:
+                    reason = AUDIO_START_REASON
+                    break
+                if token_id in (IM_END, TEXT_END):
+                    reason = None
+                    break
                 text_ids.append(token_id)
+        finally:
+            close = getattr(tokens, "close", None)
+            if close is not None:
+                close()  # a generator: no further generation steps
         text = self._processor.text.decode(text_ids, skip_special_tokens=True).strip()
-        return Transcription(text=text, truncated=not ended)
+        return Transcription(text=text, truncated=reason is not None, truncated_reason=reason)
+
+
+def _token_ids(tokenizer: Any, token: str) -> set[int]:
+    """The tokenizer's id for a special token, if it has one (empty set otherwise)."""
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    if not isinstance(token_id, int) or token_id < 0 or token_id == getattr(tokenizer, "unk_token_id", None):
+        return set()
+    return {token_id}
 
 
 def _download(repo_id: str, revision: str | None) -> Path:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluator.backends.base import Backend, Transcription
+from evaluator.backends.base import Backend, Segment, Transcription
 
 __all__ = ["OpenAIWhisperBackend"]
 
@@ -85,6 +85,7 @@ class OpenAIWhisperBackend(Backend):
             "fp16": opts["fp16"] and self.device != "cpu",
             "without_timestamps": opts["without_timestamps"],
         }
+        self.compute_type_used = "float16" if self._decode_opts["fp16"] else "float32"
 
     def _move(self, model: Any, target: Any) -> Any:
         if target.type != "mps":
@@ -110,5 +111,7 @@ class OpenAIWhisperBackend(Backend):
             self._model, audio, language=language, task="transcribe", verbose=None,
             **self._transcribe_opts, **self._decode_opts,
         )
-        segments = result.get("segments") or []
-        return Transcription(text=str(result["text"]).strip(), end_seconds=segments[-1]["end"] if segments else None)
+        segments = tuple(Segment(float(s["start"]), float(s["end"]), str(s["text"]))
+                         for s in result.get("segments") or [])
+        return Transcription(text=str(result["text"]).strip(), end_seconds=segments[-1].end if segments else None,
+                             segments=None if self.effective_options["without_timestamps"] else segments)

@@ -57,6 +57,7 @@ class TransformersWhisperBackend(Backend):
         self.weights = path
         opts = self.effective_options
         self._dtype = torch_dtype(opts["dtype"], device)
+        self.compute_type_used = str(self._dtype).removeprefix("torch.")
         # Processor on CPU; model loaded on CPU then moved (never let a library pick the device).
         self._processor = WhisperProcessor.from_pretrained(path)
         self._model = WhisperForConditionalGeneration.from_pretrained(path, dtype=self._dtype)

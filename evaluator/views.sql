@@ -1,0 +1,59 @@
+-- The views over `results`, defined once. The store re-creates them each time the driver
+-- opens the database (after the migrations), so they always match this file.
+
+-- Per (run, model, dataset, split): corpus WER = sum(S+D+I) / sum(S+D+H), never a mean of
+-- per-utterance WERs. Error rows and empty references are counted, not scored.
+CREATE OR REPLACE VIEW leaderboard AS
+SELECT
+    run_id,
+    model,
+    dataset,
+    split,
+    count(*) AS n,
+    count(*) FILTER (WHERE error IS NOT NULL) AS errors,
+    count(*) FILTER (WHERE error IS NULL AND ref_words = 0) AS empty_refs,
+    sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
+        / nullif(sum(substitutions + deletions + hits) FILTER (WHERE error IS NULL AND ref_words > 0), 0)
+        AS wer,
+    sum(char_errors) FILTER (WHERE error IS NULL AND ref_words > 0)
+        / nullif(sum(ref_chars) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS cer,
+    sum(audio_seconds) FILTER (WHERE error IS NULL)
+        / nullif(sum(inference_seconds) FILTER (WHERE error IS NULL), 0) AS rtfx,
+    sum(audio_seconds) FILTER (WHERE error IS NULL) / 3600.0 AS audio_hours,
+    count(*) FILTER (WHERE truncated) AS truncated,
+    sum(hyp_words) FILTER (WHERE error IS NULL AND ref_words > 0)
+        / nullif(sum(ref_words) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS completion_ratio,
+    max(repetition) FILTER (WHERE error IS NULL) AS max_repetition,
+    max(max_insertion_run) FILTER (WHERE error IS NULL) AS max_insertion_run,
+    count(*) FILTER (WHERE looping) AS looping,
+    count(*) FILTER (WHERE skipped) AS skipped,
+    max(max_deletion_run) FILTER (WHERE error IS NULL) AS max_deletion_run,
+    sum(untranscribed_speech_s) FILTER (WHERE error IS NULL) AS untranscribed_speech_s
+FROM results
+GROUP BY run_id, model, dataset, split;
+
+-- Corpus WER per duration bucket: where long-form failures show.
+CREATE OR REPLACE VIEW buckets AS
+SELECT
+    run_id,
+    model,
+    dataset,
+    split,
+    CASE
+        WHEN audio_seconds < 10 THEN '1: <10s'
+        WHEN audio_seconds < 30 THEN '2: 10-30s'
+        WHEN audio_seconds < 120 THEN '3: 30s-2min'
+        WHEN audio_seconds < 600 THEN '4: 2-10min'
+        ELSE '5: >10min'
+    END AS bucket,
+    count(*) AS n,
+    sum(substitutions + deletions + insertions) / nullif(sum(substitutions + deletions + hits), 0) AS wer,
+    sum(hyp_words) / nullif(sum(ref_words), 0) AS completion_ratio,
+    count(*) FILTER (WHERE truncated) AS truncated,
+    count(*) FILTER (WHERE looping) AS looping,
+    count(*) FILTER (WHERE skipped) AS skipped,
+    max(max_deletion_run) AS max_deletion_run,
+    sum(audio_seconds) / nullif(sum(inference_seconds), 0) AS rtfx
+FROM results
+WHERE error IS NULL AND ref_words > 0
+GROUP BY ALL;
