@@ -185,10 +185,12 @@ class Worker:
         """The transcript's place in time and the file's speech, for the skip signals."""
         duration = row["audio_seconds"]
         text = row.get("hypothesis") or ""
+        speech = speech_in(audio)
         if segments is None:
-            return Timeline(None, [(0.0, duration)] if text.strip() else [], speech_in(audio))
-        words = chunk_words(ChunkText(Window(0, 0.0, duration), text, segments))
-        return Timeline(words, [(a, b) for a, b, t in segments if t.strip()], speech_in(audio))
+            return Timeline(None, [(0.0, duration)] if text.strip() else [], speech)
+        words = chunk_words(ChunkText(Window(0, 0.0, duration), text, segments,
+                                      None if speech is None else tuple(speech)))
+        return Timeline(words, [(a, b) for a, b, t in segments if t.strip()], speech)
 
     def run_chunks(self, job: ChunkJob) -> list[dict[str, Any]]:
         """Transcribe some windows of one long sample; one dict per window."""
@@ -196,6 +198,8 @@ class Worker:
         return self._transcribe_windows(sample.audio, list(job.windows), sample.language or self.default_language)
 
     def _transcribe_windows(self, cell: Any, windows: list[Window], language: str | None) -> list[dict[str, Any]]:
+        """Transcribe windows of one file; each window's speech is found by VAD (for the skip
+        signals and for placing words in time when stitching)."""
         items: list[tuple[dict[str, Any], Any]] = []
         chunks = []
         for window in windows:
@@ -206,9 +210,10 @@ class Worker:
                 started = time.perf_counter()
                 audio = decode_audio_range(cell, window.start, window.end)
                 chunk["decode_seconds"] = time.perf_counter() - started
+                speech = speech_in(audio, window.start)
                 chunk["audio_seconds"] = len(audio) / SAMPLE_RATE
                 chunk["language"] = language
-                chunk["speech"] = speech_in(audio, window.start)
+                chunk["speech"] = speech
                 items.append((chunk, audio))
             except Exception as exc:
                 chunk["error"] = _error_text(exc)

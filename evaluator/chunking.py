@@ -101,6 +101,7 @@ TIMED_MARGIN = 1.0  # seconds outside the overlap a timed word may still belong 
 MATCH_TOLERANCE = 3.0  # two words farther apart than this are never the same word
 UNTIMED_MARGIN = 1.0  # (+ half the overlap) for words placed by an even spread
 MIN_MATCHED = 3  # fewer matched words than this (or 40% of the words in the overlap) is weak
+MIN_SPEECH_SECONDS = 0.2  # a stretch with less VAD speech than this is spread over all of it
 ANCHOR_SECONDS = 1.0  # ... unless the windows put a matched timed word within this of each other
 
 
@@ -117,12 +118,14 @@ class ChunkText:
     """A chunk's transcript with the window it came from.
 
     ``segments``: the backend's timed segments, (start, end, text) in seconds from the
-    window's start, or ``None`` when the backend gives no timestamps.
+    window's start, or ``None`` when the backend gives no timestamps. ``speech``: the
+    window's speech regions found by VAD, in seconds of the file, or ``None``.
     """
 
     window: Window
     text: str
     segments: tuple[tuple[float, float, str], ...] | None = None
+    speech: tuple[tuple[float, float], ...] | None = None
 
     @property
     def timed(self) -> bool:
@@ -169,13 +172,25 @@ def _key(word: str) -> str:
     return "".join(_WORD.findall(word.lower()))
 
 
-def _spread(text: str, start: float, end: float) -> list[TimedWord]:
-    """Words of ``text`` placed over [start, end] in proportion to their length."""
+def _spread(text: str, start: float, end: float,
+            speech: Sequence[tuple[float, float]] | None = None) -> list[TimedWord]:
+    """Words of ``text`` placed over [start, end] in proportion to their length, and only over
+    the parts of it that are speech when VAD regions are given (a segment or window that
+    begins with silence then puts its first word where the speech begins)."""
     words = text.split()
+    parts = [(max(a, start), min(b, end)) for a, b in speech or () if min(b, end) - max(a, start) > 0]
+    if sum(b - a for a, b in parts) < MIN_SPEECH_SECONDS:
+        parts = [(start, end)]
+    total_time = sum(b - a for a, b in parts)
     total = sum(len(w) + 1 for w in words)
     out, before = [], 0
     for w in words:
-        out.append(TimedWord(w, start + (before + (len(w) + 1) / 2) / total * (end - start)))
+        offset = (before + (len(w) + 1) / 2) / total * total_time
+        for a, b in parts:
+            if offset <= b - a or (a, b) == parts[-1]:
+                out.append(TimedWord(w, a + min(offset, b - a)))
+                break
+            offset -= b - a
         before += len(w) + 1
     return out
 
@@ -187,15 +202,15 @@ def parse_segments(raw: Any) -> tuple[tuple[float, float, str], ...] | None:
 
 def chunk_words(chunk: ChunkText) -> list[TimedWord]:
     """The chunk's words with times in the file: from its segments' timestamps when it has
-    them, else spread evenly over the window."""
+    them, else spread over the window; in both cases over speech only, where VAD ran."""
     w = chunk.window
     if chunk.segments is None:
-        return _spread(chunk.text, w.start, w.end)
+        return _spread(chunk.text, w.start, w.end, chunk.speech)
     words: list[TimedWord] = []
     for start, end, text in chunk.segments:
         a = min(max(w.start + start, w.start), w.end)
         b = min(max(w.start + end, a), w.end)
-        words += _spread(text, a, b)
+        words += _spread(text, a, b, chunk.speech)
     return words
 
 

@@ -26,6 +26,7 @@ LATE_END_SECONDS = 30.0
 SKIP_WORDS = 20
 SKIP_SECONDS = 10.0
 MIN_GAP_SECONDS = 2.0
+GAP_EDGE_SECONDS = 0.75
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class Timeline:
 def untranscribed_speech(spans: Sequence[tuple[float, float]], speech: Sequence[tuple[float, float]],
                          duration: float, min_gap: float = MIN_GAP_SECONDS) -> float:
     """Seconds of speech lying in gaps of at least ``min_gap`` seconds between the transcribed
-    ``spans`` (and before the first and after the last): what the model heard nothing in."""
+    ``spans`` (and before the first and after the last), leaving out ``GAP_EDGE_SECONDS`` at
+    each edge of a gap: what the model heard nothing in."""
     gaps: list[tuple[float, float]] = []
     cursor = 0.0
     for start, end in sorted(spans):
@@ -55,18 +57,28 @@ def untranscribed_speech(spans: Sequence[tuple[float, float]], speech: Sequence[
         cursor = max(cursor, end)
     if duration - cursor >= min_gap:
         gaps.append((cursor, duration))
+    merged = _merge(speech)
+    # timestamps and VAD padding are loose by a fraction of a second: a gap's edges do not count
+    inner = [(a + GAP_EDGE_SECONDS, b - GAP_EDGE_SECONDS) for a, b in gaps]
+    return sum(max(0.0, min(b, e) - max(a, s)) for a, b in inner for s, e in merged)
+
+
+def _merge(regions: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     merged: list[tuple[float, float]] = []  # overlapping windows report the same speech twice
-    for start, end in sorted(speech):
+    for start, end in sorted(regions):
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
-    return sum(max(0.0, min(b, e) - max(a, s)) for a, b in gaps for s, e in merged)
+    return merged
 
 
-def _deletion_run_seconds(s: Score, words: list[TimedWord], duration: float) -> float | None:
-    """Seconds between the hypothesis words on either side of the longest deletion run
-    (normalized word positions mapped onto the raw timed words by proportion)."""
+def _deletion_run_seconds(s: Score, timeline: Timeline, duration: float) -> float | None:
+    """Audio seconds of the longest deletion run: the stretch between the hypothesis words on
+    either side of it (normalized word positions mapped onto the raw timed words by
+    proportion), counting only its speech when VAD ran (a pause around a missed sentence is
+    not part of it)."""
+    words = timeline.words
     if s.max_deletion_run == 0 or s.hyp_words == 0 or not words:
         return None
 
@@ -75,7 +87,9 @@ def _deletion_run_seconds(s: Score, words: list[TimedWord], duration: float) -> 
 
     before = 0.0 if s.deletion_run_at == 0 else time_of(s.deletion_run_at - 1)
     after = duration if s.deletion_run_at >= s.hyp_words else time_of(s.deletion_run_at)
-    return round(max(0.0, after - before), 3)
+    if timeline.speech is None:
+        return round(max(0.0, after - before), 3)
+    return round(sum(max(0.0, min(after, e) - max(before, b)) for b, e in _merge(timeline.speech)), 3)
 
 
 def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[str, Any]:
@@ -95,7 +109,7 @@ def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[
     deletion_s = untranscribed = None
     if timeline is not None:
         if timeline.words is not None and s.ref_words:
-            deletion_s = _deletion_run_seconds(s, timeline.words, audio)
+            deletion_s = _deletion_run_seconds(s, timeline, audio)
         if timeline.speech is not None:
             untranscribed = round(untranscribed_speech(timeline.spans, timeline.speech, audio), 3)
     reasons = [reason for reason, hit in (
@@ -141,7 +155,8 @@ def assemble_long_form(
     missing = [w.index for w in windows if w.index not in by_index]
     failed = [c for c in chunks if c.get("error")]
     texts = [
-        ChunkText(w, by_index[w.index]["hypothesis"] or "", parse_segments(by_index[w.index].get("segments")))
+        ChunkText(w, by_index[w.index]["hypothesis"] or "",
+                  parse_segments(by_index[w.index].get("segments")), _speech(by_index[w.index].get("speech")))
         for w in windows
         if w.index in by_index and not by_index[w.index].get("error")
     ]
@@ -151,7 +166,7 @@ def assemble_long_form(
     timeline = Timeline(
         words=stitched.words if texts and all(t.timed for t in texts) else None,
         spans=stitched.spans,
-        speech=None if not speech or any(s is None for s in speech) else [tuple(r) for s in speech for r in s],
+        speech=None if not speech or any(s is None for s in speech) else [r for s in speech for r in _speech(s)],
     )
     spoken = [t.window.end for t in texts if t.text.strip()]
     row = {
@@ -189,4 +204,10 @@ def assemble_long_form(
         for w in windows
     ]
     return finalize_row(row, timeline), chunk_rows
+
+
+
+def _speech(raw: Any) -> tuple[tuple[float, float], ...] | None:
+    """VAD regions as they cross from an actor (a list of [start, end], or None)."""
+    return None if raw is None else tuple((float(a), float(b)) for a, b in raw)
 

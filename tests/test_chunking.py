@@ -178,10 +178,14 @@ def test_windows_without_overlap_are_joined() -> None:
     assert [w.text for w in merged] == ["a", "a"] and seam.method == "adjacent"
 
 
-def test_timed_words_follow_segment_timestamps() -> None:
-    chunk = ChunkText(Window(3, 100.0, 130.0), "one two three four", ((2.0, 4.0, " one two"), (20.0, 22.0, " three four")))
+def test_timed_words_follow_segment_timestamps_and_speech() -> None:
+    segments = ((2.0, 4.0, " one two"), (20.0, 22.0, " three four"))
+    chunk = ChunkText(Window(3, 100.0, 130.0), "one two three four", segments)
     times = [w.time for w in chunk_words(chunk)]
     assert 102 < times[0] < times[1] < 104 and 120 < times[2] < times[3] < 122
+    # a segment stamped from the window's start while its speech begins 4.7 s later
+    late = ChunkText(Window(3, 100.0, 130.0), "it was the best", ((0.0, 6.0, "it was the best"),), ((104.7, 106.0),))
+    assert 104.7 <= chunk_words(late)[0].time < chunk_words(late)[-1].time <= 106.0
 
 
 @pytest.mark.parametrize(
@@ -378,14 +382,14 @@ def test_untranscribed_speech_needs_no_reference() -> None:
         ([], [(1.0, 4.0)], 3.0),  # nothing transcribed
         ([(0.0, 10.0)], [(0.0, 10.0)], 0.0),
         ([(0.0, 4.0), (5.0, 10.0)], [(0.0, 10.0)], 0.0),  # a gap under 2 s is a pause, not a hole
-        ([(0.0, 4.0), (30.0, 40.0)], [(0.0, 40.0)], 26.0),
-        ([(0.0, 4.0), (30.0, 40.0)], [(0.0, 10.0), (8.0, 12.0), (35.0, 40.0)], 8.0),  # overlapping regions once
+        ([(0.0, 4.0), (30.0, 40.0)], [(0.0, 40.0)], 24.5),  # the gap's loose edges (0.75 s) do not count
+        ([(0.0, 4.0), (30.0, 40.0)], [(0.0, 10.0), (8.0, 12.0), (35.0, 40.0)], 7.25),  # overlapping regions once
         ([(0.0, 4.0), (30.0, 40.0)], [(20.0, 21.0)], 1.0),
-        ([(0.0, 10.0)], [(0.0, 50.0)], 40.0),  # stopped early
+        ([(0.0, 10.0)], [(0.0, 50.0)], 38.5),  # stopped early
     ],
 )
 def test_untranscribed_speech(spans, speech, expected) -> None:
-    assert untranscribed_speech(spans, speech, 50.0 if expected == 40.0 else 40.0) == pytest.approx(expected)
+    assert untranscribed_speech(spans, speech, 50.0 if expected == 38.5 else 40.0) == pytest.approx(expected)
 
 
 def test_a_window_that_returns_nothing_is_flagged_skipped() -> None:
@@ -403,7 +407,7 @@ def test_a_window_that_returns_nothing_is_flagged_skipped() -> None:
     row, chunk_rows = assemble_long_form(sample, windows, [window_chunk(w, w.index == 2) for w in windows])
     assert row["error"] is None
     assert row["max_deletion_run"] == pytest.approx(50, abs=3)  # 55-75 s: no other window heard it
-    assert row["untranscribed_speech_s"] == pytest.approx(20.0, abs=1.0)
+    assert row["untranscribed_speech_s"] == pytest.approx(18.5, abs=1.0)
     assert row["skipped"] is True
     complete, chunk_rows = assemble_long_form(sample, windows, [window_chunk(w, False) for w in windows])
     assert complete["hypothesis"] == " ".join(said) and complete["skipped"] is False

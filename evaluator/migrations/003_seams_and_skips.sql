@@ -2,7 +2,8 @@
 ALTER TABLE results ADD COLUMN truncated_reason VARCHAR;         -- why `truncated` is set: token cap, audio_start,
                                                                  -- completion < 0.5, ends early (joined by "; ")
 ALTER TABLE results ADD COLUMN max_deletion_run INTEGER;         -- longest run of consecutive reference words missing
-ALTER TABLE results ADD COLUMN max_deletion_run_s DOUBLE;        -- the audio seconds that run spans (timestamps needed)
+ALTER TABLE results ADD COLUMN max_deletion_run_s DOUBLE;        -- seconds that run spans (its speech, where VAD ran;
+                                                                 -- needs timestamps)
 ALTER TABLE results ADD COLUMN untranscribed_speech_s DOUBLE;    -- long files: VAD speech in 2 s+ gaps of the transcript
 ALTER TABLE results ADD COLUMN skipped BOOLEAN;                  -- 20+ words in a row missing, or a 10 s+ hole
 
