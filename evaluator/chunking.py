@@ -102,7 +102,7 @@ MATCH_TOLERANCE = 3.0  # two words farther apart than this are never the same wo
 UNTIMED_MARGIN = 1.0  # (+ half the overlap) for words placed by an even spread
 MIN_MATCHED = 3  # fewer matched words than this (or 40% of the words in the overlap) is weak
 MIN_SPEECH_SECONDS = 0.2  # a stretch with less VAD speech than this is spread over all of it
-ANCHOR_SECONDS = 1.0  # ... unless the windows put a matched timed word within this of each other
+ANCHOR_SECONDS = 1.0  # ... unless the windows put two matched timed words within this of each other
 
 
 @dataclass(frozen=True)
@@ -265,8 +265,8 @@ def merge_seam(left: list[TimedWord], right: list[TimedWord], overlap: tuple[flo
     untimed words by where an even spread puts them, with a wider margin), and two words
     match only if they are close in time, so a phrase that recurs outside the overlap is
     never taken for it. A strong alignment cuts at its middle matched word; a weak one (fewer
-    than ``MIN_MATCHED`` words or 40% of the overlap's words, and for timed words no match
-    whose two timestamps agree within ``ANCHOR_SECONDS``) cuts at the middle of the overlap by
+    than ``MIN_MATCHED`` words or 40% of the overlap's words, and for timed words fewer than two
+    matches whose timestamps agree within ``ANCHOR_SECONDS``) cuts at the middle of the overlap by
     time. Each side's garbled edge lies beyond the cut and is dropped.
     """
     o0, o1 = overlap
@@ -278,10 +278,10 @@ def merge_seam(left: list[TimedWord], right: list[TimedWord], overlap: tuple[flo
     pairs = _align(left[first:], right[:last], MATCH_TOLERANCE)
     in_overlap = sum(1 for w in left[first:] if o0 <= w.time <= o1)
     needed = max(1, min(MIN_MATCHED, round(0.4 * in_overlap)))
-    if len(pairs) < needed and timed:  # one word both windows put at the same moment is enough
+    if len(pairs) < needed and timed:  # two words both windows put at the same moments are enough
         pairs = [(i, j) for i, j in pairs if abs(left[first + i].time - right[j].time) <= ANCHOR_SECONDS
                  and o0 <= right[j].time <= o1]
-        needed = 1
+        needed = 2
     if len(pairs) >= needed:
         ti, hj = pairs[len(pairs) // 2]
         cut = (left[first + ti].time + right[hj].time) / 2

@@ -231,6 +231,8 @@ def run_evaluation(
         entry["device"] = plan.device
         long_forms.append(_long_form(config, cls))
         entry["long_form"] = dataclasses.asdict(long_forms[-1])
+        if long_forms[-1].strategy in ("native", "none"):
+            entry["long_form"]["native"] = cls.native_long_form or "the whole file in one call"
         _check_fits(spec, plan, cluster)
         plans.append(plan)
     opened = open_dataset(config.dataset)

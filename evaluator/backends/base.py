@@ -65,6 +65,8 @@ class Backend(ABC):
         window_seconds: the longest audio the model takes in one pass (``chunked``/``vad``
             windows are at most this long); ``None``: no fixed limit.
         long_form_default: the strategy used for long audio unless the run names one.
+        native_long_form: what ``native`` does with a long file (the library's algorithm and
+            the defaults that shape it), stored in ``runs.config``; empty: no native long-form.
     """
 
     name: ClassVar[str]
@@ -76,6 +78,7 @@ class Backend(ABC):
     description: ClassVar[str] = ""
     window_seconds: ClassVar[float | None] = 30.0
     long_form_default: ClassVar[str] = "native"
+    native_long_form: ClassVar[str] = ""
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         self.model = model

@@ -27,6 +27,11 @@ class FasterWhisperBackend(Backend):
     distributions = ("faster-whisper", "ctranslate2")
     devices = ("cuda", "cpu")
     description = "Whisper on CTranslate2 (SYSTRAN/faster-whisper)"
+    native_long_form = (
+        "faster-whisper's sequential decoding: 30 s windows advanced by the last timestamp, each conditioned on "
+        "the previous window's text (condition_on_previous_text=true, the library default; "
+        "?condition_on_previous_text=false decodes each window on its own)"
+    )
     # Greedy decoding by default (beam 1, temperature 0, no fallback) so runtimes compare fairly.
     options = {
         "compute_type": None,  # int8 on CPU, float16 on CUDA

@@ -33,6 +33,11 @@ class OpenAIWhisperBackend(Backend):
     modules = ("whisper", "torch")
     distributions = ("openai-whisper", "torch")
     devices = ("cuda", "mps", "cpu")
+    native_long_form = (
+        "whisper.transcribe's sequential decoding: 30 s windows advanced by the last timestamp, each conditioned "
+        "on the previous window's text (condition_on_previous_text=true, the library default; "
+        "?condition_on_previous_text=false decodes each window on its own)"
+    )
     description = "Whisper reference implementation (openai/whisper)"
     # Greedy decoding by default: beam 1 (openai-whisper's greedy path), temperature 0.
     options = {

@@ -33,6 +33,11 @@ class TransformersWhisperBackend(Backend):
     modules = ("transformers", "torch")
     distributions = ("transformers", "torch")
     devices = ("cuda", "mps", "cpu")
+    native_long_form = (
+        "transformers' sequential long-form generate with timestamps, each window conditioned on the previous "
+        "one's tokens (condition_on_prev_tokens=true, as openai-whisper; ?condition_on_prev_tokens=false turns "
+        "it off)"
+    )
     description = "Whisper in Hugging Face transformers"
     # Greedy by default; batch_size applies to clips up to 30 s.
     options = {
