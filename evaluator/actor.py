@@ -37,7 +37,7 @@ from evaluator.chunking import (
 from evaluator.config import DatasetSpec, ModelSpec
 from evaluator.dataset import ChunkJob, OpenedDataset, Shard, open_dataset, read_row, read_shard
 from evaluator.hardware import cpu_info
-from evaluator.rows import Timeline, assemble_long_form, finalize_row
+from evaluator.rows import Timeline, assemble_long_form, finalize_row, holes
 from evaluator.vad import speech_in
 
 __all__ = ["Worker", "plan_long_sample"]
@@ -220,7 +220,40 @@ class Worker:
         size = max(1, self.backend.batch_size)
         for start in range(0, len(items), size):
             self._transcribe(items[start : start + size])
+        by_index = {w.index: w for w in windows}
+        for chunk, audio in items:
+            if chunk.get("error") is None:
+                self._fill_holes(chunk, audio, by_index[chunk["chunk_index"]])
         return chunks
+
+    def _fill_holes(self, chunk: dict[str, Any], audio: Any, window: Window) -> None:
+        """Transcribe again each stretch of a window where VAD hears speech but the transcript has
+        none (Whisper sometimes ends a window early or jumps ahead), as its own sequential
+        decoding would by seeking there; the new segments join the window's. Needs timestamps.
+        Stretches within half the overlap of a ``chunked`` window's edges are left to the
+        neighbouring window; a window with no text at all is left as it is (the same audio would
+        give the same answer). ``holes_filled`` counts the new segments."""
+        segments, speech = chunk.get("segments"), chunk.get("speech")
+        if not segments or speech is None:
+            return
+        edge = self.long_form.overlap / 2 if self.long_form.strategy == "chunked" else 0.0
+        added: list[list[Any]] = []
+        for a, b in holes(parse_segments(segments) or (), speech, window, edge):
+            piece = audio[round((a - window.start) * SAMPLE_RATE): round((b - window.start) * SAMPLE_RATE)]
+            started = time.perf_counter()
+            try:
+                result = self.backend.transcribe(piece, chunk["language"])
+            except Exception:  # the first pass stands
+                continue
+            finally:
+                chunk["inference_seconds"] = (chunk.get("inference_seconds") or 0.0) + time.perf_counter() - started
+            offset = a - window.start
+            added += [[offset + s.start, offset + s.end, s.text] for s in result.segments or () if s.text.strip()]
+        if added:
+            merged = sorted([*segments, *added], key=lambda s: s[0])
+            chunk["segments"] = merged
+            chunk["hypothesis"] = "".join(s[2] for s in merged).strip()
+            chunk["holes_filled"] = len(added)
 
     def _transcribe(self, batch: list[tuple[dict[str, Any], Any]]) -> None:
         """Fill ``hypothesis``, ``inference_seconds``, ``token_cap_hit`` (or ``error``) of each item."""

@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = run.add_argument_group("dataset")
     g.add_argument("--dataset", metavar="SOURCE",
                    help="hub id, save_to_disk folder, audiofolder folder, or builtin:sample (default, "
-                   "24 short clips) / builtin:long (15- and 4-minute recordings)")
+                   "24 short clips) / builtin:long (15- and 4-minute recordings) / builtin:repeats (a "
+                   "16-minute recording whose sentences recur seconds apart)")
     g.add_argument("--dataset-config", "--subset", dest="dataset_config", metavar="NAME",
                    help="hub dataset configuration (load_dataset's second argument)")
     g.add_argument("--split", help="split (default: the only split, else 'test')")

@@ -14,7 +14,7 @@ from evaluator.metrics import Score, score
 
 __all__ = [
     "LATE_END_SECONDS", "SKIP_WORDS", "SKIP_SECONDS", "MIN_GAP_SECONDS", "Timeline",
-    "untranscribed_speech", "finalize_row", "assemble_long_form",
+    "speech_gaps", "holes", "untranscribed_speech", "finalize_row", "assemble_long_form",
 ]
 
 # A transcript whose last words end this long before the audio does (and more than 10% of it)
@@ -27,6 +27,8 @@ SKIP_WORDS = 20
 SKIP_SECONDS = 10.0
 MIN_GAP_SECONDS = 2.0
 GAP_EDGE_SECONDS = 0.75
+# A stretch of a window with this much speech and no transcript is transcribed again.
+HOLE_SPEECH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -44,23 +46,49 @@ class Timeline:
     speech: list[tuple[float, float]] | None
 
 
+def speech_gaps(spans: Sequence[tuple[float, float]], speech: Sequence[tuple[float, float]], start: float,
+                end: float, min_gap: float = MIN_GAP_SECONDS) -> list[tuple[float, float, float]]:
+    """Gaps of at least ``min_gap`` seconds in [start, end] between the transcribed ``spans``,
+    as (gap start, gap end, seconds of speech in it), leaving out ``GAP_EDGE_SECONDS`` at each
+    edge of a gap (timestamps and VAD padding are loose by a fraction of a second)."""
+    gaps: list[tuple[float, float]] = []
+    cursor = start
+    for a, b in sorted(spans):
+        if a - cursor >= min_gap:
+            gaps.append((cursor, a))
+        cursor = max(cursor, b)
+    if end - cursor >= min_gap:
+        gaps.append((cursor, end))
+    merged = _merge(speech)
+    return [(a, b, sum(max(0.0, min(b - GAP_EDGE_SECONDS, e) - max(a + GAP_EDGE_SECONDS, s)) for s, e in merged))
+            for a, b in gaps]
+
+
+def holes(segments: Sequence[tuple[float, float, str]], speech: Sequence[tuple[float, float]], window: Window,
+          edge: float = 0.0) -> list[tuple[float, float]]:
+    """Stretches of a window (seconds of the file) worth transcribing again: gaps of at least
+    ``MIN_GAP_SECONDS`` between its text's ``segments`` (seconds from the window's start) that
+    hold ``HOLE_SPEECH_SECONDS`` of VAD ``speech``, leaving ``edge`` seconds at an inner edge of
+    the window to the neighbouring window. A window with no text at all has none (transcribing
+    the same audio again would give the same answer)."""
+    spans = [(window.start + a, window.start + b) for a, b, t in segments if t.strip()]
+    if not spans:
+        return []
+    lo, hi = window.start + (edge if window.start > 0 else 0.0), window.end - edge
+    found = []
+    for gap_start, gap_end, _ in speech_gaps(spans, speech, window.start, window.end):
+        a, b = max(gap_start, lo), min(gap_end, hi)
+        heard = sum(max(0.0, min(b, e) - max(a, s)) for s, e in _merge(speech))
+        if b - a >= MIN_GAP_SECONDS and heard >= HOLE_SPEECH_SECONDS:
+            found.append((round(a, 3), round(b, 3)))
+    return found
+
+
 def untranscribed_speech(spans: Sequence[tuple[float, float]], speech: Sequence[tuple[float, float]],
                          duration: float, min_gap: float = MIN_GAP_SECONDS) -> float:
     """Seconds of speech lying in gaps of at least ``min_gap`` seconds between the transcribed
-    ``spans`` (and before the first and after the last), leaving out ``GAP_EDGE_SECONDS`` at
-    each edge of a gap: what the model heard nothing in."""
-    gaps: list[tuple[float, float]] = []
-    cursor = 0.0
-    for start, end in sorted(spans):
-        if start - cursor >= min_gap:
-            gaps.append((cursor, start))
-        cursor = max(cursor, end)
-    if duration - cursor >= min_gap:
-        gaps.append((cursor, duration))
-    merged = _merge(speech)
-    # timestamps and VAD padding are loose by a fraction of a second: a gap's edges do not count
-    inner = [(a + GAP_EDGE_SECONDS, b - GAP_EDGE_SECONDS) for a, b in gaps]
-    return sum(max(0.0, min(b, e) - max(a, s)) for a, b in inner for s, e in merged)
+    ``spans`` (and before the first and after the last): what the model heard nothing in."""
+    return sum(s for _, _, s in speech_gaps(spans, speech, 0.0, duration, min_gap))
 
 
 def _merge(regions: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:

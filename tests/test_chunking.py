@@ -17,7 +17,7 @@ from evaluator.chunking import (
     windows_from_speech,
 )
 from evaluator.metrics import max_repeats, score
-from evaluator.rows import Timeline, assemble_long_form, finalize_row, untranscribed_speech
+from evaluator.rows import Timeline, assemble_long_form, finalize_row, holes, untranscribed_speech
 
 
 def word_windows(words: list[str], size: int, step: int) -> list[ChunkText]:
@@ -413,3 +413,25 @@ def test_a_window_that_returns_nothing_is_flagged_skipped() -> None:
     assert complete["hypothesis"] == " ".join(said) and complete["skipped"] is False
     assert [c["seam"] for c in chunk_rows] == [None] + ["aligned"] * (len(windows) - 1)
     assert all(c["seam_matched"] >= 5 for c in chunk_rows[1:])
+
+
+@pytest.mark.parametrize(
+    ("segments", "speech", "window", "edge", "expected"),
+    [
+        # the model stopped 12 s into a window that goes on speaking: the rest is a hole
+        ([(0.0, 12.0, "words")], [(100.0, 130.0)], Window(0, 100.0, 130.0), 0.0, [(112.0, 130.0)]),
+        # ... but a chunked window leaves its last 2.5 s to the next window
+        ([(0.0, 12.0, "words")], [(100.0, 130.0)], Window(1, 100.0, 130.0), 2.5, [(112.0, 127.5)]),
+        # it jumped ahead over 8 s in the middle
+        ([(0.0, 5.0, "a"), (13.0, 30.0, "b")], [(100.0, 130.0)], Window(0, 100.0, 130.0), 0.0, [(105.0, 113.0)]),
+        # a silent gap is not a hole
+        ([(0.0, 5.0, "a"), (13.0, 30.0, "b")], [(100.0, 105.0), (113.0, 130.0)], Window(0, 100.0, 130.0), 0.0, []),
+        # a window with no text is not retried
+        ([], [(100.0, 130.0)], Window(0, 100.0, 130.0), 0.0, []),
+        ([(0.0, 5.0, " ")], [(100.0, 130.0)], Window(0, 100.0, 130.0), 0.0, []),
+        # a gap shorter than 2 s is a pause
+        ([(0.0, 5.0, "a"), (6.5, 30.0, "b")], [(100.0, 130.0)], Window(0, 100.0, 130.0), 0.0, []),
+    ],
+)
+def test_holes_in_a_window(segments, speech, window, edge, expected) -> None:
+    assert holes(segments, speech, window, edge) == expected
