@@ -9,8 +9,8 @@ sentences repeated close together (builtin:repeats); then peak memory on a 1-hou
 
 Strategies: native, native with ``condition_on_previous_text=false`` added to the model spec,
 chunked, vad. Numbers come from the results database of each run (``results``, ``leaderboard``
-and ``runs.models``); a column this version of the database lacks prints as "-". Throughput is
-audio seconds per wall second of the whole run after the first model loaded.
+and ``runs.models``). Throughput is audio seconds per wall second of the whole run after the
+first model loaded (planning, VAD and stitching included); RTFx counts inference only.
 """
 
 from __future__ import annotations
@@ -39,8 +39,6 @@ STRATEGIES = (
 # name -> dataset (its first row is the recording)
 RECORDINGS = {"long": "builtin:long", "repeats": "builtin:repeats"}
 FLAGS = ("truncated", "looping", "skipped")
-# columns being added to ``results``; absent ones print as "-"
-OPTIONAL = ("max_deletion_run", "max_deletion_run_s", "untranscribed_speech_s", "skipped")
 
 
 def make_hour(folder: str) -> None:
@@ -69,60 +67,30 @@ def run(db: str, model: str, dataset: str, strategy: str, actors: int, name: str
                        long_form=strategy, actors_per_model=actors, name=name)
     with Store(db) as store:
         summary = run_evaluation(config, store)
-        con = store.con
-        columns = {c for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'results'").fetchall()}
-        (wer, rtfx, completion, audio, errors) = con.execute(
+        (wer, rtfx, completion, audio, errors) = store.con.execute(
             "SELECT wer, rtfx, completion_ratio, audio_hours * 3600, errors FROM leaderboard WHERE run_id = ?",
             [summary.run_id]).fetchone()
-        present = [c for c in OPTIONAL if c in columns]
-        flags = [f for f in FLAGS if f in columns]
-        row = con.execute(
-            "SELECT string_agg(sample_id, ','), sum(deletions), "
-            + "".join(f"max({c}), " for c in present if c not in FLAGS)
-            + "".join(f"bool_or({f}), " for f in flags)
-            + "max(audio_seconds) FROM results WHERE run_id = ?", [summary.run_id]).fetchone()
-        (models, info) = con.execute("SELECT models, summary FROM runs WHERE run_id = ?",
-                                     [summary.run_id]).fetchone()
-    names = ["sample", "deletions", *[c for c in present if c not in FLAGS], *flags, "seconds"]
-    values = dict(zip(names, row, strict=True))
+        cur = store.con.execute(
+            "SELECT sample_id AS sample, deletions, max_deletion_run, max_deletion_run_s, untranscribed_speech_s, "
+            "truncated, looping, skipped, audio_seconds AS seconds FROM results WHERE run_id = ?", [summary.run_id])
+        values = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
+        (models, info) = store.con.execute("SELECT models, summary FROM runs WHERE run_id = ?",
+                                           [summary.run_id]).fetchone()
     entry = next(iter(json.loads(models).values()))
     workers = entry["workers"]
     processing = json.loads(info)["processing_seconds"]
-    return {**{c: None for c in OPTIONAL}, **values, "wer": wer, "rtfx": rtfx, "completion": completion,
-            "errors": errors, "throughput": audio / processing if audio and processing else None,
-            "flags": [f for f in flags if values[f]], "missing": [c for c in OPTIONAL if c not in columns],
+    return {**values, "wer": wer, "rtfx": rtfx, "completion": completion, "errors": errors,
+            "throughput": audio / processing if audio and processing else None,
+            "flags": [f for f in FLAGS if values[f]],
             "peaks": [round(w["peak_memory_mb"]) if w.get("peak_memory_mb") else None for w in workers],
-            "machine": machine(entry)}
+            "machine": machine(workers)}
 
 
-def machine(entry: dict[str, Any]) -> str:
-    """CPU model/ISA and actual compute type from ``runs.models`` (per worker), when recorded."""
-    workers = entry.get("workers") or [{}]
-    cpus = {(c.get("model"), c.get("isa")) for w in workers if isinstance(c := w.get("cpu") or entry.get("cpu"), dict)}
-    actual = {str(w["compute_type"]) for w in workers if w.get("compute_type")}
-    if entry.get("compute_type"):
-        actual.add(str(entry["compute_type"]))
-    requested = {str(w["options"]["compute_type"]) for w in workers if (w.get("options") or {}).get("compute_type")}
-    cpu = "; ".join(f"{m or '?'} ({isa or '?'})" for m, isa in sorted(cpus, key=str)) or \
-        f"not recorded (driver host: {host_cpu()})"
-    if actual:
-        compute = ", ".join(sorted(actual))
-    elif requested:
-        compute = f"not recorded (requested {', '.join(sorted(requested))})"
-    else:
-        compute = "not recorded"
-    return f"CPU: {cpu}; compute type: {compute}"
-
-
-def host_cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        import platform
-
-        return platform.processor() or "unknown"
+def machine(workers: list[dict[str, Any]]) -> str:
+    """The workers' CPU model and instruction-set level, and the compute type they ran."""
+    cpus = sorted({f"{w['cpu']['model']} ({w['cpu']['isa']})" for w in workers if w.get("cpu")})
+    compute = sorted({str(w["compute_type"]) for w in workers if w.get("compute_type")})
+    return f"CPU: {'; '.join(cpus) or 'not recorded'}; compute type: {', '.join(compute) or 'not recorded'}"
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -175,8 +143,6 @@ def main() -> None:
             for m in {r["machine"] for _, r in results} - machines:
                 print(m)
                 machines.add(m)
-            if first["missing"]:
-                print(f"(not in this database: {', '.join(first['missing'])})")
             print(HEADER)
             for label, r in results:
                 print(line(label, r))
