@@ -21,8 +21,17 @@ SAMPLE_RATE = 16_000
 
 
 def to_mono_16k(samples: np.ndarray, sampling_rate: int) -> np.ndarray:
-    """Downmix (frames x channels) to mono and resample to 16 kHz float32."""
+    """Downmix (frames x channels) to mono and resample to 16 kHz float32.
+
+    Raises:
+        AudioDecodeError: the audio holds NaN or infinite samples (a model handed them writes
+            garbage such as "!!!!!!", which would be scored as an ordinary miss).
+    """
     samples = np.asarray(samples, dtype=np.float32)
+    finite = np.isfinite(samples)
+    if not finite.all():
+        raise AudioDecodeError(f"audio holds {samples.size - int(np.count_nonzero(finite))} non-finite samples "
+                               f"(NaN or infinity) of {samples.size}: the file or array is corrupt")
     if samples.ndim == 2:
         # soundfile gives (frames, channels); datasets arrays are (channels, samples).
         # Channels are the short axis.

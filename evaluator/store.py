@@ -152,11 +152,21 @@ class Store:
                 self.con.unregister(f"_batch_{table}")
 
     def delete_errors(self, run_id: str) -> int:
-        """Remove error rows of a run so a resume evaluates those samples again."""
+        """Remove error rows of a run, with their windows' chunk rows, so a resume evaluates
+        those samples again (in one transaction)."""
         (n,) = self.con.execute(
             "SELECT count(*) FROM results WHERE run_id = ? AND error IS NOT NULL", [run_id]
         ).fetchone()
-        self.con.execute("DELETE FROM results WHERE run_id = ? AND error IS NOT NULL", [run_id])
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(
+                "DELETE FROM chunks WHERE run_id = ? AND (model, sample_id) IN "
+                "(SELECT model, sample_id FROM results WHERE run_id = ? AND error IS NOT NULL)", [run_id, run_id])
+            self.con.execute("DELETE FROM results WHERE run_id = ? AND error IS NOT NULL", [run_id])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
         return int(n)
 
     def done_ids(self, run_id: str, model: str, start: int | None = None,

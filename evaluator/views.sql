@@ -32,7 +32,9 @@ SELECT
 FROM results
 GROUP BY run_id, model, dataset, split;
 
--- Corpus WER per duration bucket: where long-form failures show.
+-- Corpus WER per duration bucket: where long-form failures show. Scored like the leaderboard
+-- (WER over non-empty references; RTFx over every error-free row); a row whose duration is
+-- unknown is in its own bucket.
 CREATE OR REPLACE VIEW buckets AS
 SELECT
     run_id,
@@ -40,6 +42,7 @@ SELECT
     dataset,
     split,
     CASE
+        WHEN audio_seconds IS NULL THEN '0: unknown'
         WHEN audio_seconds < 10 THEN '1: <10s'
         WHEN audio_seconds < 30 THEN '2: 10-30s'
         WHEN audio_seconds < 120 THEN '3: 30s-2min'
@@ -47,13 +50,16 @@ SELECT
         ELSE '5: >10min'
     END AS bucket,
     count(*) AS n,
-    sum(substitutions + deletions + insertions) / nullif(sum(substitutions + deletions + hits), 0) AS wer,
-    sum(hyp_words) / nullif(sum(ref_words), 0) AS completion_ratio,
+    count(*) FILTER (WHERE ref_words = 0) AS empty_refs,
+    sum(substitutions + deletions + insertions) FILTER (WHERE ref_words > 0)
+        / nullif(sum(substitutions + deletions + hits) FILTER (WHERE ref_words > 0), 0) AS wer,
+    sum(hyp_words) FILTER (WHERE ref_words > 0) / nullif(sum(ref_words) FILTER (WHERE ref_words > 0), 0)
+        AS completion_ratio,
     count(*) FILTER (WHERE truncated) AS truncated,
     count(*) FILTER (WHERE looping) AS looping,
     count(*) FILTER (WHERE skipped) AS skipped,
     max(max_deletion_run) AS max_deletion_run,
     sum(audio_seconds) / nullif(sum(inference_seconds), 0) AS rtfx
 FROM results
-WHERE error IS NULL AND ref_words > 0
+WHERE error IS NULL
 GROUP BY ALL;

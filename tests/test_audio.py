@@ -128,3 +128,23 @@ def test_cell_forms(tmp_path: Path, fmt: str, form: str) -> None:
 def test_relative_path_without_base_dir_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(AudioDecodeError, match="not found"):
         decode_audio({"bytes": None, "path": "definitely-not-here-1234.wav"})
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("form", ["float-wav", "array", "window"])
+def test_non_finite_samples_are_an_error_not_a_transcript(tmp_path: Path, bad: float, form: str) -> None:
+    """Models handed NaN or infinity write "!!!!!!"; the sample must fail, saying why."""
+    from evaluator.audio import decode_audio_range
+
+    samples = sine(SAMPLE_RATE, 2.0)
+    samples[1000:1010] = bad
+    path = tmp_path / "bad.wav"
+    sf.write(path, samples, SAMPLE_RATE, subtype="FLOAT")  # a float WAV keeps NaN and infinity
+    with pytest.raises(AudioDecodeError, match="10 non-finite samples"):
+        if form == "float-wav":
+            decode_audio(str(path))
+        elif form == "array":
+            decode_audio({"array": samples, "sampling_rate": SAMPLE_RATE})
+        else:
+            decode_audio_range(str(path), 0.0, 1.0)
+    assert decode_audio_range(str(path), 1.0, 2.0).size == SAMPLE_RATE  # the clean part still reads

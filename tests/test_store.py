@@ -211,6 +211,16 @@ def test_leaderboard_and_buckets_count_skipped_rows(store: Store) -> None:
     assert buckets == [("5: >10min", 1, 141)]
 
 
+def test_buckets_keep_unknown_durations_apart_and_time_like_the_leaderboard(store: Store) -> None:
+    rows = [result("1", "a b", "a b", audio=900.0, inference=90.0), result("2", "", "uh", audio=900.0, inference=10.0),
+            result("3", "a b", "a", audio=None, inference=0.0)]
+    store.insert_results(rows)
+    _, buckets = store.query("SELECT bucket, n, empty_refs, wer, rtfx FROM buckets ORDER BY bucket")
+    assert buckets == [("0: unknown", 1, 0, 0.5, None), ("5: >10min", 2, 1, 0.0, 18.0)]
+    (board,) = leaderboard(store)
+    assert board["rtfx"] == 18.0  # the empty-reference row counts in both
+
+
 def test_views_are_recreated_when_the_writer_opens_an_older_file(db: str) -> None:
     with Store(db) as s:
         s.con.execute("CREATE OR REPLACE VIEW leaderboard AS SELECT 1 AS stale")
@@ -344,6 +354,23 @@ def test_deleted_error_can_be_inserted_again(filled: Store) -> None:
     filled.delete_errors(RUN)
     filled.insert_results([result("s2", "a", "a", index=2)])
     assert "s2" in filled.done_ids(RUN, MODEL)
+
+
+def test_a_failed_long_file_can_be_retried_with_its_windows(store: Store) -> None:
+    """--retry-errors on a long file whose window failed: its chunk rows go with its error row,
+    so the re-assembled file and its windows can be written again."""
+    def window(i: int, error: str | None = None) -> dict[str, Any]:
+        return {"run_id": RUN, "model": MODEL, "sample_id": "long", "chunk_index": i, "start_s": 25.0 * i,
+                "end_s": 25.0 * i + 30, "hypothesis": None if error else "a", "error": error}
+
+    kept = [window(0)]
+    kept[0]["sample_id"] = "other"
+    store.insert_results([result("long", "a b", None, error="chunks [1] failed: boom"), result("other", "a", "a")],
+                         [window(0), window(1, "boom"), *kept])
+    assert store.delete_errors(RUN) == 1
+    store.insert_results([result("long", "a b", "a b")], [window(0), window(1)])
+    _, rows = store.query("SELECT sample_id, count(*), count(error) FROM chunks GROUP BY 1 ORDER BY 1")
+    assert rows == [("long", 2, 0), ("other", 1, 0)]
 
 
 # -------------------------------------------------------------------------------- read-only
