@@ -12,6 +12,9 @@ SELECT
     count(*) AS n,
     count(*) FILTER (WHERE error IS NOT NULL) AS errors,
     count(*) FILTER (WHERE error IS NULL AND ref_words = 0) AS empty_refs,
+    -- hallucination on silence, music or noise: text where the reference has none
+    count(*) FILTER (WHERE error IS NULL AND ref_words = 0 AND hyp_words > 0) AS empty_ref_hallucinations,
+    coalesce(sum(hyp_words) FILTER (WHERE error IS NULL AND ref_words = 0), 0) AS empty_ref_hallucinated_words,
     sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
         / nullif(sum(substitutions + deletions + hits) FILTER (WHERE error IS NULL AND ref_words > 0), 0)
         AS wer,

@@ -221,6 +221,14 @@ def test_buckets_keep_unknown_durations_apart_and_time_like_the_leaderboard(stor
     assert board["rtfx"] == 18.0  # the empty-reference row counts in both
 
 
+def test_leaderboard_counts_text_hallucinated_on_empty_references(store: Store) -> None:
+    store.insert_results([result("silence", "", "", audio=5.0), result("music", "", "thank you for watching"),
+                          result("speech", "a b", "a b"), result("noise", "", None, error="boom")])
+    (board,) = leaderboard(store)
+    assert (board["empty_refs"], board["empty_ref_hallucinations"], board["empty_ref_hallucinated_words"]) == (2, 1, 4)
+    assert board["wer"] == 0.0  # not scored into WER
+
+
 def test_views_are_recreated_when_the_writer_opens_an_older_file(db: str) -> None:
     with Store(db) as s:
         s.con.execute("CREATE OR REPLACE VIEW leaderboard AS SELECT 1 AS stale")
