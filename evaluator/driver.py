@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import logging
 import os
 import platform
@@ -42,7 +43,8 @@ from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 from evaluator.rows import assemble_long_form, finalize_row
 from evaluator.store import Store
 
-__all__ = ["Progress", "RunSummary", "connect_ray", "new_run_id", "run_evaluation", "resume_config"]
+__all__ = ["Progress", "RunSummary", "check_resumable", "connect_ray", "new_run_id", "run_evaluation",
+           "resume_config"]
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +95,35 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None,
     ray.init(num_cpus=num_cpus, resources=local_custom_resources(), include_dashboard=False, **common)
 
 
+def check_resumable(run: dict[str, Any], versions: dict[str, dict[str, str | None]]) -> None:
+    """Refuse to resume a run whose stored rows were scored with another normalizer or produced
+    with other library versions than this driver has: one run would mix two of them.
+
+    ``run`` is the ``runs`` row; ``versions`` the current library versions per model label.
+    """
+    problems = []
+    if run.get("normalizer_version") not in (None, NORMALIZER_VERSION):
+        problems.append(f"text normalizer {run.get('normalizer_name')} {run['normalizer_version']}, "
+                        f"now {NORMALIZER_NAME} {NORMALIZER_VERSION}")
+    before = json.loads(run.get("library_versions") or "{}")
+    for label, now in versions.items():
+        then = before.get(label)
+        changed = {lib: (then.get(lib), v) for lib, v in now.items() if then is not None and then.get(lib) != v}
+        problems += [f"{label}: {lib} {a}, now {b}" for lib, (a, b) in sorted(changed.items())]
+    if problems:
+        raise ConfigError(
+            f"run {run.get('run_id')} cannot be resumed: its rows were made with " + "; ".join(problems)
+            + ". Resuming would mix both in one run: start a new run (without --resume), or reinstall "
+            "the versions the run used."
+        )
+
+
 def resume_config(store: Store, run_id: str) -> RunConfig:
     run = store.get_run(run_id)
     if run is None:
         (ids, rows) = store.query("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 5")
         recent = ", ".join(r[0] for r in rows) or "none"
         raise ConfigError(f"no run {run_id!r} in {store.path}; recent runs: {recent}")
-    import json
 
     return run_config_from_json(json.loads(run["config"]))
 
@@ -241,7 +265,12 @@ def run_evaluation(
                                         config.max_samples)
 
     run_id = run_id or new_run_id()
+    versions = {label: cls.library_versions() for label, cls in backends.items()}
+    earlier: dict[str, Any] = {}
     if resume:
+        run = store.get_run(run_id) or {}
+        check_resumable(run, versions)
+        earlier = json.loads(run.get("models") or "{}")
         store.mark_running(run_id)
         if retry_errors:
             log.info("deleted %d error rows to retry them", store.delete_errors(run_id))
@@ -250,6 +279,7 @@ def run_evaluation(
             run_id, config.name, config_json, evaluator_version=evaluator.__version__,
             normalizer=(NORMALIZER_NAME, NORMALIZER_VERSION), host=_host_info(),
         )
+        store.update_run(run_id, library_versions=versions)  # known even if this driver dies
     warnings = [p.warning for p in plans if p.warning]
     for w in warnings:
         log.warning(w)
@@ -285,10 +315,11 @@ def run_evaluation(
         failed = {p.spec.label: p.failed for p in pools if p.failed}
         store.update_run(
             run_id,
-            library_versions={label: cls.library_versions() for label, cls in backends.items()},
             models={
                 p.spec.label: {"device": p.plan.device, "actors": p.size, "restarts": p.restarts,
-                               "workers": [{k: v for k, v in w.items() if k != "handle_id"} for w in p.workers],
+                               # a resumed run keeps the workers of its earlier sessions
+                               "workers": (earlier.get(p.spec.label) or {}).get("workers", [])
+                               + [{k: v for k, v in w.items() if k != "handle_id"} for w in p.workers],
                                "long_form": dataclasses.asdict(p.long_form),
                                "error": p.failed, "warning": p.plan.warning}
                 for p in pools
