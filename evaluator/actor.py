@@ -29,15 +29,15 @@ from evaluator.chunking import (
     ChunkText,
     LongForm,
     Window,
-    chunk_words,
     parse_segments,
     plan_windows,
+    stitch,
     windows_from_speech,
 )
 from evaluator.config import DatasetSpec, ModelSpec
 from evaluator.dataset import ChunkJob, OpenedDataset, Shard, open_dataset, read_row, read_shard
 from evaluator.hardware import cpu_info
-from evaluator.rows import Timeline, assemble_long_form, finalize_row, holes
+from evaluator.rows import Timeline, assemble_long_form, finalize_row, holes, timeline_of
 from evaluator.vad import speech_in
 
 __all__ = ["Worker", "plan_long_sample"]
@@ -55,7 +55,6 @@ def _take(row: dict[str, Any], result: Transcription) -> None:
     row["truncated_reason"] = result.truncated_reason if result.truncated else None
     row["transcribed_until_s"] = result.end_seconds
     row["segments"] = None if result.segments is None else [[s.start, s.end, s.text] for s in result.segments]
-
 
 
 def plan_long_sample(cell: Any, long_form: LongForm) -> tuple[float, list[Window] | None]:
@@ -182,15 +181,12 @@ class Worker:
 
     def _timeline(self, row: dict[str, Any], segments: tuple[tuple[float, float, str], ...] | None,
                   audio: Any) -> Timeline:
-        """The transcript's place in time and the file's speech, for the skip signals."""
-        duration = row["audio_seconds"]
-        text = row.get("hypothesis") or ""
+        """The transcript's place in time and the file's speech, for the skip signals: the
+        whole file read as one window."""
         speech = speech_in(audio)
-        if segments is None:
-            return Timeline(None, [(0.0, duration)] if text.strip() else [], speech)
-        words = chunk_words(ChunkText(Window(0, 0.0, duration), text, segments,
-                                      None if speech is None else tuple(speech)))
-        return Timeline(words, [(a, b) for a, b, t in segments if t.strip()], speech)
+        whole = ChunkText(Window(0, 0.0, row["audio_seconds"]), row.get("hypothesis") or "", segments,
+                          None if speech is None else tuple(speech))
+        return timeline_of([whole], stitch([whole]), speech)
 
     def run_chunks(self, job: ChunkJob) -> list[dict[str, Any]]:
         """Transcribe some windows of one long sample; one dict per window."""

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evaluator.chunking import ChunkText, TimedWord, Window, parse_segments, stitch
+from evaluator.chunking import ChunkText, Stitched, TimedWord, Window, parse_segments, stitch
 from evaluator.metrics import Score, score
 
 __all__ = [
-    "LATE_END_SECONDS", "SKIP_WORDS", "SKIP_SECONDS", "MIN_GAP_SECONDS", "Timeline",
+    "LATE_END_SECONDS", "SKIP_WORDS", "SKIP_SECONDS", "MIN_GAP_SECONDS", "Timeline", "timeline_of",
     "speech_gaps", "holes", "untranscribed_speech", "finalize_row", "assemble_long_form",
 ]
 
@@ -46,6 +46,14 @@ class Timeline:
     speech: list[tuple[float, float]] | None
 
 
+def timeline_of(texts: Sequence[ChunkText], stitched: Stitched,
+                speech: Sequence[tuple[float, float]] | None) -> Timeline:
+    """The timeline of a stitched transcript: its words are timed only if every window had
+    timestamps."""
+    timed = bool(texts) and all(t.timed for t in texts)
+    return Timeline(stitched.words if timed else None, stitched.spans, None if speech is None else list(speech))
+
+
 def speech_gaps(spans: Sequence[tuple[float, float]], speech: Sequence[tuple[float, float]], start: float,
                 end: float, min_gap: float = MIN_GAP_SECONDS) -> list[tuple[float, float, float]]:
     """Gaps of at least ``min_gap`` seconds in [start, end] between the transcribed ``spans``,
@@ -75,10 +83,11 @@ def holes(segments: Sequence[tuple[float, float, str]], speech: Sequence[tuple[f
     if not spans:
         return []
     lo, hi = window.start + (edge if window.start > 0 else 0.0), window.end - edge
+    merged = _merge(speech)
     found = []
-    for gap_start, gap_end, _ in speech_gaps(spans, speech, window.start, window.end):
+    for gap_start, gap_end, _ in speech_gaps(spans, merged, window.start, window.end):
         a, b = max(gap_start, lo), min(gap_end, hi)
-        heard = sum(max(0.0, min(b, e) - max(a, s)) for s, e in _merge(speech))
+        heard = sum(max(0.0, min(b, e) - max(a, s)) for s, e in merged)
         if b - a >= MIN_GAP_SECONDS and heard >= HOLE_SPEECH_SECONDS:
             found.append((round(a, 3), round(b, 3)))
     return found
@@ -140,8 +149,9 @@ def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[
             deletion_s = _deletion_run_seconds(s, timeline, audio)
         if timeline.speech is not None:
             untranscribed = round(untranscribed_speech(timeline.spans, timeline.speech, audio), 3)
+    model_reason = row.get("truncated_reason") or ("token cap" if row.get("token_cap_hit") else None)
     reasons = [reason for reason, hit in (
-        (row.get("truncated_reason") or "token cap", bool(row.get("token_cap_hit"))),
+        (model_reason, model_reason is not None),
         ("completion < 0.5", s.looks_truncated),
         ("ends early", ends_early),
     ) if hit]
@@ -191,11 +201,8 @@ def assemble_long_form(
     stitched = stitch(texts)
     seams = {seam.index: seam for seam in stitched.seams}
     speech = [c.get("speech") for c in chunks]
-    timeline = Timeline(
-        words=stitched.words if texts and all(t.timed for t in texts) else None,
-        spans=stitched.spans,
-        speech=None if not speech or any(s is None for s in speech) else [r for s in speech for r in _speech(s)],
-    )
+    timeline = timeline_of(texts, stitched, None if not speech or any(s is None for s in speech)
+                           else [r for s in speech for r in _speech(s)])
     spoken = [t.window.end for t in texts if t.text.strip()]
     row = {
         **sample,
@@ -234,8 +241,6 @@ def assemble_long_form(
     return finalize_row(row, timeline), chunk_rows
 
 
-
 def _speech(raw: Any) -> tuple[tuple[float, float], ...] | None:
     """VAD regions as they cross from an actor (a list of [start, end], or None)."""
     return None if raw is None else tuple((float(a), float(b)) for a, b in raw)
-

@@ -91,14 +91,13 @@ def garbled_windows(words: list[str], size: int, overlap: int, garble: int, time
         start += size - overlap
 
 
+# Speech cut into windows of 12-40 one-second words overlapping by 5-10.
+SEAM_CASES = {"words": repetitive_speech(), "size": st.integers(min_value=12, max_value=40),
+              "overlap": st.integers(min_value=5, max_value=10)}
+
+
 @settings(max_examples=300, deadline=None)
-@given(
-    words=repetitive_speech(),
-    size=st.integers(min_value=12, max_value=40),
-    overlap=st.integers(min_value=5, max_value=10),
-    garble=st.integers(min_value=0, max_value=2),
-    timed=st.booleans(),
-)
+@given(**SEAM_CASES, garble=st.integers(min_value=0, max_value=2), timed=st.booleans())
 def test_seams_with_repeated_phrases_and_garbled_edges_lose_nothing(words, size, overlap, garble, timed) -> None:
     """Every seam is cut inside its overlap, between the garbled edges: the stitched text is
     the spoken text, word for word, however often its phrases recur around the seam. Without
@@ -112,12 +111,7 @@ def test_seams_with_repeated_phrases_and_garbled_edges_lose_nothing(words, size,
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    words=repetitive_speech(),
-    size=st.integers(min_value=12, max_value=40),
-    overlap=st.integers(min_value=5, max_value=10),
-    garble=st.integers(min_value=0, max_value=3),
-)
+@given(**SEAM_CASES, garble=st.integers(min_value=0, max_value=3))
 def test_untimed_seams_lose_at_most_a_phrase(words, size, overlap, garble) -> None:
     """Without timestamps and with badly garbled edges, a seam may misplace a few words, never
     a stretch: each seam drops or doubles at most 3 words."""
@@ -435,3 +429,19 @@ def test_a_window_that_returns_nothing_is_flagged_skipped() -> None:
 )
 def test_holes_in_a_window(segments, speech, window, edge, expected) -> None:
     assert holes(segments, speech, window, edge) == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "reason"),
+    [
+        ({"token_cap_hit": True}, "token cap"),
+        # a model that began emitting speech (LFM2.5-Audio): truncated for its own reason
+        ({"token_cap_hit": False, "truncated_reason": "audio_start: the model began generating speech"},
+         "audio_start: the model began generating speech"),
+        ({"token_cap_hit": False}, None),
+    ],
+)
+def test_truncation_keeps_the_models_reason(stored: dict, reason: str | None) -> None:
+    row = finalize_row({"reference": "one two", "hypothesis": "one two", "audio_seconds": 2.0, "error": None,
+                        **stored})
+    assert row["truncated_reason"] == reason and row["truncated"] is (reason is not None)

@@ -49,25 +49,4 @@ CREATE TABLE results (
     PRIMARY KEY (run_id, model, sample_id)
 );
 
--- Corpus metrics per (run, model, dataset, split). WER = (S+D+I)/(S+D+H) summed over rows,
--- not a mean of per-utterance WERs; error rows and empty references are counted, not scored.
-CREATE VIEW leaderboard AS
-SELECT
-    run_id,
-    model,
-    dataset,
-    split,
-    count(*) AS n,
-    count(*) FILTER (WHERE error IS NOT NULL) AS errors,
-    count(*) FILTER (WHERE error IS NULL AND ref_words = 0) AS empty_refs,
-    sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
-        / nullif(sum(substitutions + deletions + hits) FILTER (WHERE error IS NULL AND ref_words > 0), 0)
-        AS wer,
-    sum(char_errors) FILTER (WHERE error IS NULL AND ref_words > 0)
-        / nullif(sum(ref_chars) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS cer,
-    sum(audio_seconds) FILTER (WHERE error IS NULL)
-        / nullif(sum(inference_seconds) FILTER (WHERE error IS NULL), 0) AS rtfx,
-    sum(audio_seconds) FILTER (WHERE error IS NULL) / 3600.0 AS audio_hours,
-    count(*) FILTER (WHERE truncated) AS truncated
-FROM results
-GROUP BY run_id, model, dataset, split;
+-- The views over `results` (leaderboard, buckets) are defined in evaluator/views.sql.

@@ -13,5 +13,3 @@ ALTER TABLE chunks ADD COLUMN seam_matched INTEGER;              -- words the tw
 ALTER TABLE chunks ADD COLUMN seam_cut_s DOUBLE;                 -- where the text switches to this window (s in file)
 
 -- Views are defined once, in evaluator/views.sql, re-created whenever the writer opens the file.
-DROP VIEW IF EXISTS leaderboard;
-DROP VIEW IF EXISTS buckets;
