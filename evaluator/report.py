@@ -14,13 +14,13 @@ __all__ = ["FORMATS", "LEADERBOARD_SQL", "render"]
 FORMATS = ("table", "csv", "json", "markdown")
 
 LEADERBOARD_SQL = """
-SELECT model, dataset, split, n, errors,
+SELECT model, dataset, split, planned, scored, errors, missing, partial,
        round(100 * wer, 2) AS "wer_%", round(100 * cer, 2) AS "cer_%",
-       round(rtfx, 1) AS rtfx, round(audio_hours * 60, 2) AS audio_min,
+       round(rtfx, 1) AS rtfx, round(rtfx_e2e, 1) AS rtfx_e2e, round(audio_hours * 60, 2) AS audio_min,
        round(completion_ratio, 3) AS completion, truncated, looping, skipped
 FROM leaderboard
 WHERE run_id = ?
-ORDER BY wer NULLS LAST, model
+ORDER BY partial, wer NULLS LAST, model
 """
 
 

@@ -1,33 +1,27 @@
 """DuckDB results store. The driver is the only writer; queries use read-only connections.
 
-The schema is created by numbered migrations in ``evaluator/migrations`` and recorded in
-``schema_migrations``.
+The row tables (``results``, ``chunks``, ``run_models``, ``lost_shards``) are made from the typed
+records of :mod:`evaluator.records`; the rest of the schema by numbered migrations in
+``evaluator/migrations`` (recorded in ``schema_migrations``); the views by ``views.sql``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Store", "RESULT_COLUMNS", "CHUNK_COLUMNS", "connect_read_only"]
+from evaluator.records import ChunkRow, LostShard, ResultRow, RunModel, as_record, column_names, create_table_sql
 
-RESULT_COLUMNS = (
-    "run_id", "model", "backend", "dataset", "split", "sample_id", "sample_index", "language",
-    "audio_seconds", "reference", "hypothesis", "reference_norm", "hypothesis_norm", "hits",
-    "substitutions", "deletions", "insertions", "ref_words", "hyp_words", "ref_chars",
-    "char_errors", "decode_seconds", "inference_seconds", "truncated", "device", "worker", "error",
-    "long_form", "num_chunks", "completion_ratio", "repetition", "max_insertion_run", "token_cap_hit",
-    "transcribed_until_s", "max_repeats", "looping", "truncated_reason", "max_deletion_run", "max_deletion_run_s",
-    "untranscribed_speech_s", "skipped",
-)
-CHUNK_COLUMNS = (
-    "run_id", "model", "sample_id", "chunk_index", "start_s", "end_s", "hypothesis", "inference_seconds", "worker",
-    "error", "seam", "seam_matched", "seam_cut_s",
-)
+__all__ = ["Store", "RESULT_COLUMNS", "CHUNK_COLUMNS", "RECORDS", "connect_read_only"]
+
+RESULT_COLUMNS = column_names(ResultRow)
+CHUNK_COLUMNS = column_names(ChunkRow)
+RECORDS = (ResultRow, ChunkRow, RunModel, LostShard)
 
 
 def _now() -> datetime:
@@ -90,7 +84,19 @@ class Store:
             except Exception:
                 self.con.execute("ROLLBACK")
                 raise
+        self._sync_records()
         self.con.execute((Path(__file__).parent / "views.sql").read_text())
+
+    def _sync_records(self) -> None:
+        """Create the record tables, and add the columns a database from an older version lacks."""
+        for record in RECORDS:
+            self.con.execute(create_table_sql(record))
+            have = {r[0] for r in self.con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [record.TABLE]).fetchall()}
+            for f in dataclasses.fields(record):
+                if f.name not in have:
+                    sql_type = f.metadata["sql"].replace(" NOT NULL", "")
+                    self.con.execute(f"ALTER TABLE {record.TABLE} ADD COLUMN {f.name} {sql_type}")
 
     # runs -------------------------------------------------------------------------------
     def create_run(self, run_id: str, name: str | None, config: dict[str, Any], *,
@@ -126,15 +132,24 @@ class Store:
         self.update_run(run_id, status=status, finished_at=_now(), summary=summary)
 
     # results ----------------------------------------------------------------------------
-    def insert_results(self, rows: Sequence[dict[str, Any]], chunks: Sequence[dict[str, Any]] = ()) -> None:
-        """Insert result rows (and their chunk rows) in one transaction: all or none."""
-        if not rows and not chunks:
-            return
+    def insert_results(self, rows: Sequence[ResultRow | Mapping[str, Any]],
+                       chunks: Sequence[ChunkRow | Mapping[str, Any]] = ()) -> None:
+        """Insert result rows (and their chunk rows) in one transaction: all or none. Rows are
+        records, or mappings whose keys must be the records' fields."""
+        self._insert([(ResultRow, rows), (ChunkRow, chunks)])
+
+    def _insert(self, groups: Sequence[tuple[type, Sequence[Any]]]) -> None:
         import pyarrow as pa
 
-        batches = [(t, cols, pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in data]))
-                   for t, cols, data in (("results", RESULT_COLUMNS, rows), ("chunks", CHUNK_COLUMNS, chunks))
-                   if data]
+        batches = []
+        for record, data in groups:
+            if not data:
+                continue
+            items = [as_record(record, r) for r in data]
+            cols = column_names(record)
+            batches.append((record.TABLE, cols, pa.table({c: [getattr(r, c) for r in items] for c in cols})))
+        if not batches:
+            return
         for table, _, batch in batches:
             self.con.register(f"_batch_{table}", batch)
         try:
@@ -150,6 +165,36 @@ class Store:
         finally:
             for table, _, _ in batches:
                 self.con.unregister(f"_batch_{table}")
+
+    # accounting -------------------------------------------------------------------------
+    def plan_model(self, run_id: str, model: str, dataset: str, split: str, planned: int | None) -> None:
+        """Record what a run plans for a model (a resume keeps the earlier sessions' time)."""
+        self.con.execute(
+            "INSERT INTO run_models (run_id, model, dataset, split, planned, wall_seconds, status) "
+            "VALUES (?, ?, ?, ?, ?, 0, 'running') ON CONFLICT (run_id, model) DO UPDATE SET "
+            "planned = excluded.planned, status = 'running', error = NULL",
+            [run_id, model, dataset, split, planned])
+
+    def finish_model(self, run_id: str, model: str, wall_seconds: float, status: str, error: str | None) -> None:
+        """Add a session's end-to-end seconds to a model and set its final status."""
+        self.con.execute(
+            "UPDATE run_models SET wall_seconds = coalesce(wall_seconds, 0) + ?, status = ?, error = ? "
+            "WHERE run_id = ? AND model = ?", [wall_seconds, status, error, run_id, model])
+
+    def record_lost_shard(self, lost: LostShard) -> None:
+        self.con.execute("INSERT OR REPLACE INTO lost_shards (run_id, model, shard_id, reason) VALUES (?, ?, ?, ?)",
+                         [lost.run_id, lost.model, lost.shard_id, lost.reason])
+
+    def lost_shard_ids(self, run_id: str, model: str) -> frozenset[int]:
+        rows = self.con.execute("SELECT shard_id FROM lost_shards WHERE run_id = ? AND model = ?",
+                                [run_id, model]).fetchall()
+        return frozenset(r[0] for r in rows)
+
+    def forget_lost_shards(self, run_id: str) -> int:
+        """Drop a run's lost-shard records: a resume tries those shards again."""
+        (n,) = self.con.execute("SELECT count(*) FROM lost_shards WHERE run_id = ?", [run_id]).fetchone()
+        self.con.execute("DELETE FROM lost_shards WHERE run_id = ?", [run_id])
+        return int(n)
 
     def delete_errors(self, run_id: str) -> int:
         """Remove error rows of a run, with their windows' chunk rows, so a resume evaluates

@@ -3,37 +3,82 @@
 
 -- Per (run, model, dataset, split): corpus WER = sum(S+D+I) / sum(S+D+H), never a mean of
 -- per-utterance WERs. Error rows and empty references are counted, not scored.
+-- Accounting (from run_models, lost_shards): `planned` samples, `n` rows stored, `scored` rows
+-- (error-free), `missing` planned samples with no row; `partial` when the WER covers fewer
+-- samples than planned (missing rows, error rows or lost shards): never ranked as complete.
+-- `rtfx` is model-only (audio seconds / inference seconds, per actor); `rtfx_e2e` is end to end
+-- (audio seconds / wall seconds from the first actor start to the last row, all actors).
 CREATE OR REPLACE VIEW leaderboard AS
+WITH per_model AS (
+    SELECT
+        run_id,
+        model,
+        dataset,
+        split,
+        count(*) AS n,
+        count(*) FILTER (WHERE error IS NULL) AS scored,
+        count(*) FILTER (WHERE error IS NOT NULL) AS errors,
+        count(*) FILTER (WHERE error IS NULL AND ref_words = 0) AS empty_refs,
+        -- hallucination on silence, music or noise: text where the reference has none
+        count(*) FILTER (WHERE error IS NULL AND ref_words = 0 AND hyp_words > 0) AS empty_ref_hallucinations,
+        coalesce(sum(hyp_words) FILTER (WHERE error IS NULL AND ref_words = 0), 0) AS empty_ref_hallucinated_words,
+        sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
+            / nullif(sum(substitutions + deletions + hits) FILTER (WHERE error IS NULL AND ref_words > 0), 0)
+            AS wer,
+        sum(char_errors) FILTER (WHERE error IS NULL AND ref_words > 0)
+            / nullif(sum(ref_chars) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS cer,
+        sum(audio_seconds) FILTER (WHERE error IS NULL)
+            / nullif(sum(inference_seconds) FILTER (WHERE error IS NULL), 0) AS rtfx,
+        sum(audio_seconds) FILTER (WHERE error IS NULL) AS scored_audio_seconds,
+        sum(audio_seconds) FILTER (WHERE error IS NULL) / 3600.0 AS audio_hours,
+        count(*) FILTER (WHERE truncated) AS truncated,
+        sum(hyp_words) FILTER (WHERE error IS NULL AND ref_words > 0)
+            / nullif(sum(ref_words) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS completion_ratio,
+        max(repetition) FILTER (WHERE error IS NULL) AS max_repetition,
+        max(max_insertion_run) FILTER (WHERE error IS NULL) AS max_insertion_run,
+        count(*) FILTER (WHERE looping) AS looping,
+        count(*) FILTER (WHERE skipped) AS skipped,
+        max(max_deletion_run) FILTER (WHERE error IS NULL) AS max_deletion_run,
+        sum(untranscribed_speech_s) FILTER (WHERE error IS NULL) AS untranscribed_speech_s
+    FROM results
+    GROUP BY run_id, model, dataset, split
+),
+lost AS (
+    SELECT run_id, model, count(*) AS lost_shards FROM lost_shards GROUP BY run_id, model
+)
 SELECT
-    run_id,
-    model,
-    dataset,
-    split,
-    count(*) AS n,
-    count(*) FILTER (WHERE error IS NOT NULL) AS errors,
-    count(*) FILTER (WHERE error IS NULL AND ref_words = 0) AS empty_refs,
-    -- hallucination on silence, music or noise: text where the reference has none
-    count(*) FILTER (WHERE error IS NULL AND ref_words = 0 AND hyp_words > 0) AS empty_ref_hallucinations,
-    coalesce(sum(hyp_words) FILTER (WHERE error IS NULL AND ref_words = 0), 0) AS empty_ref_hallucinated_words,
-    sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
-        / nullif(sum(substitutions + deletions + hits) FILTER (WHERE error IS NULL AND ref_words > 0), 0)
-        AS wer,
-    sum(char_errors) FILTER (WHERE error IS NULL AND ref_words > 0)
-        / nullif(sum(ref_chars) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS cer,
-    sum(audio_seconds) FILTER (WHERE error IS NULL)
-        / nullif(sum(inference_seconds) FILTER (WHERE error IS NULL), 0) AS rtfx,
-    sum(audio_seconds) FILTER (WHERE error IS NULL) / 3600.0 AS audio_hours,
-    count(*) FILTER (WHERE truncated) AS truncated,
-    sum(hyp_words) FILTER (WHERE error IS NULL AND ref_words > 0)
-        / nullif(sum(ref_words) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS completion_ratio,
-    max(repetition) FILTER (WHERE error IS NULL) AS max_repetition,
-    max(max_insertion_run) FILTER (WHERE error IS NULL) AS max_insertion_run,
-    count(*) FILTER (WHERE looping) AS looping,
-    count(*) FILTER (WHERE skipped) AS skipped,
-    max(max_deletion_run) FILTER (WHERE error IS NULL) AS max_deletion_run,
-    sum(untranscribed_speech_s) FILTER (WHERE error IS NULL) AS untranscribed_speech_s
-FROM results
-GROUP BY run_id, model, dataset, split;
+    coalesce(p.run_id, m.run_id) AS run_id,
+    coalesce(p.model, m.model) AS model,
+    coalesce(p.dataset, m.dataset) AS dataset,
+    coalesce(p.split, m.split) AS split,
+    m.planned,
+    coalesce(p.n, 0) AS n,
+    coalesce(p.scored, 0) AS scored,
+    coalesce(p.errors, 0) AS errors,
+    m.planned - coalesce(p.n, 0) AS missing,
+    coalesce(l.lost_shards, 0) AS lost_shards,
+    (coalesce(m.planned - coalesce(p.n, 0), 0) > 0 OR coalesce(p.errors, 0) > 0
+        OR coalesce(l.lost_shards, 0) > 0 OR coalesce(p.n, 0) = 0) AS partial,
+    m.status AS model_status,
+    p.empty_refs,
+    p.empty_ref_hallucinations,
+    p.empty_ref_hallucinated_words,
+    p.wer,
+    p.cer,
+    p.rtfx,
+    p.scored_audio_seconds / nullif(m.wall_seconds, 0) AS rtfx_e2e,
+    p.audio_hours,
+    p.truncated,
+    p.completion_ratio,
+    p.max_repetition,
+    p.max_insertion_run,
+    p.looping,
+    p.skipped,
+    p.max_deletion_run,
+    p.untranscribed_speech_s
+FROM per_model p
+FULL OUTER JOIN run_models m ON p.run_id = m.run_id AND p.model = m.model
+LEFT JOIN lost l ON l.run_id = coalesce(p.run_id, m.run_id) AND l.model = coalesce(p.model, m.model);
 
 -- Corpus WER per duration bucket: where long-form failures show. Scored like the leaderboard
 -- (WER over non-empty references; RTFx over every error-free row); a row whose duration is

@@ -68,7 +68,8 @@ def test_migrations_applied_once(db: str) -> None:
 def test_schema_has_tables_and_view(store: Store) -> None:
     _, rows = store.query("SELECT table_name, table_type FROM information_schema.tables ORDER BY table_name")
     assert dict(rows) == {"leaderboard": "VIEW", "buckets": "VIEW", "results": "BASE TABLE", "runs": "BASE TABLE",
-                          "chunks": "BASE TABLE", "schema_migrations": "BASE TABLE"}
+                          "chunks": "BASE TABLE", "schema_migrations": "BASE TABLE", "run_models": "BASE TABLE",
+                          "lost_shards": "BASE TABLE"}
     columns, _ = store.query("SELECT * FROM results LIMIT 0")
     assert sorted(columns) == sorted((*RESULT_COLUMNS, "created_at"))
 
@@ -253,13 +254,99 @@ def test_report_leaderboard_sql_runs_on_the_view(store: Store) -> None:
         result("1", "a b c d", None, model="fw:broken", error="boom"),
     ])
     columns, rows = store.query(LEADERBOARD_SQL, [RUN])
-    assert columns == ["model", "dataset", "split", "n", "errors", "wer_%", "cer_%", "rtfx",
-                       "audio_min", "completion", "truncated", "looping", "skipped"]
+    assert columns == ["model", "dataset", "split", "planned", "scored", "errors", "missing", "partial", "wer_%",
+                       "cer_%", "rtfx", "rtfx_e2e", "audio_min", "completion", "truncated", "looping", "skipped"]
     table = [dict(zip(columns, r, strict=True)) for r in rows]
     assert [r["model"] for r in table] == ["fw:good", "fw:worse", "fw:broken"]  # NULL WER last
     assert [r["wer_%"] for r in table] == [0.0, 50.0, None]
     assert [r["rtfx"] for r in table] == [10.0, 30.0, None]
     assert [r["audio_min"] for r in table] == [1.0, 1.0, None]
+    assert [r["partial"] for r in table] == [False, False, True]  # an error row: the WER covers less
+
+
+# ---------------------------------------------------------------------------- accounting
+
+
+def test_planned_scored_missing_and_partial(store: Store) -> None:
+    """A model that stored fewer rows than planned is partial and ranked after complete ones,
+    whatever its WER; a model with no rows at all still shows; end-to-end RTFx uses wall time."""
+    for model in ("fw:complete", "fw:half", "fw:nothing"):
+        store.plan_model(RUN, model, "sample", "test", 4)
+    store.insert_results([result(str(i), "a b c d", "a b c x", model="fw:complete", audio=10.0) for i in range(4)])
+    store.insert_results([result(str(i), "a b c d", "a b c d", model="fw:half", audio=10.0) for i in range(2)])
+    store.finish_model(RUN, "fw:complete", 8.0, "complete", None)
+    store.finish_model(RUN, "fw:half", 4.0, "complete", None)
+    store.finish_model(RUN, "fw:nothing", 1.0, "failed", "could not load")
+    columns, rows = store.query(LEADERBOARD_SQL, [RUN])
+    table = {r[0]: dict(zip(columns, r, strict=True)) for r in rows}
+    assert [r[0] for r in rows] == ["fw:complete", "fw:half", "fw:nothing"]
+    assert {m: (t["planned"], t["scored"], t["missing"], t["partial"]) for m, t in table.items()} == {
+        "fw:complete": (4, 4, 0, False), "fw:half": (4, 2, 2, True), "fw:nothing": (4, 0, 4, True)}
+    assert table["fw:half"]["wer_%"] == 0.0  # the better WER, on half the samples: still ranked after
+    assert table["fw:complete"]["rtfx_e2e"] == 5.0  # 40 s of audio in 8 s of wall time
+
+
+def test_resumed_session_adds_wall_time(store: Store) -> None:
+    store.plan_model(RUN, MODEL, "sample", "test", 2)
+    store.finish_model(RUN, MODEL, 3.0, "complete", None)
+    store.plan_model(RUN, MODEL, "sample", "test", 2)  # the resume
+    store.finish_model(RUN, MODEL, 2.0, "complete", None)
+    assert store.query("SELECT wall_seconds, status FROM run_models")[1] == [(5.0, "complete")]
+
+
+def test_lost_shard_makes_model_partial(store: Store) -> None:
+    from evaluator.records import LostShard
+
+    store.plan_model(RUN, MODEL, "sample", "test", None)  # a stream: size unknown
+    store.insert_results([result("0-0", "a", "a")])
+    store.record_lost_shard(LostShard(RUN, MODEL, 3, "stream unreadable"))
+    (row,) = leaderboard(store)
+    assert (row["planned"], row["missing"], row["lost_shards"], row["partial"]) == (None, None, 1, True)
+    assert store.lost_shard_ids(RUN, MODEL) == {3}
+    assert store.forget_lost_shards(RUN) == 1
+    assert leaderboard(store)[0]["partial"] is False
+
+
+# ---------------------------------------------------------------------------- row schema
+
+
+def test_misspelled_column_is_an_error_not_a_null(store: Store) -> None:
+    row = result("a", "x", "x")
+    row["hypothesys"] = row.pop("hypothesis")
+    with pytest.raises(ValueError, match="hypothesys"):
+        store.insert_results([row])
+    assert store.count_results(RUN)["rows"] == 0
+
+
+def test_tables_match_the_records(store: Store) -> None:
+    """Every field of a record is a column of its table with the record's SQL type."""
+    import dataclasses
+
+    from evaluator.store import RECORDS
+
+    for record in RECORDS:
+        _, rows = store.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
+                              [record.TABLE])
+        types = dict(rows)
+        for f in dataclasses.fields(record):
+            assert types[f.name] == f.metadata["sql"].split()[0], (record.TABLE, f.name)
+
+
+def test_database_from_an_older_version_gains_new_columns(db: str) -> None:
+    """A file whose results table predates a field (made by the first migration as it was) is
+    given the missing columns when opened, and its rows are kept."""
+    con = duckdb.connect(db)
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    con.execute("CREATE TABLE results (run_id VARCHAR NOT NULL, model VARCHAR NOT NULL, backend VARCHAR NOT NULL, "
+                "dataset VARCHAR NOT NULL, split VARCHAR NOT NULL, sample_id VARCHAR NOT NULL, hypothesis VARCHAR, "
+                "created_at TIMESTAMP NOT NULL DEFAULT current_timestamp, PRIMARY KEY (run_id, model, sample_id))")
+    con.execute("INSERT INTO results (run_id, model, backend, dataset, split, sample_id, hypothesis) "
+                "VALUES ('old', 'm', 'b', 'd', 's', '1', 'kept')")
+    con.close()
+    with Store(db) as s:
+        columns, rows = s.query("SELECT * FROM results")
+        assert set(RESULT_COLUMNS) <= set(columns)
+        assert dict(zip(columns, rows[0], strict=True))["hypothesis"] == "kept"
 
 
 # ---------------------------------------------------------------------------- inserts & keys

@@ -15,38 +15,7 @@ CREATE TABLE runs (
     summary             JSON                   -- counts at the end: rows, errors, lost samples
 );
 
--- Results: one row per (run, model, sample). Raw text is stored; normalized text and counts
--- come from metrics.score() at scoring time. A failed sample has `error` set and NULL counts.
-CREATE TABLE results (
-    run_id              VARCHAR NOT NULL,
-    model               VARCHAR NOT NULL,      -- the model spec, e.g. faster-whisper:tiny.en
-    backend             VARCHAR NOT NULL,
-    dataset             VARCHAR NOT NULL,
-    split               VARCHAR NOT NULL,
-    sample_id           VARCHAR NOT NULL,
-    sample_index        BIGINT,                -- row position (NULL when streaming)
-    language            VARCHAR,
-    audio_seconds       DOUBLE,
-    reference           VARCHAR,
-    hypothesis          VARCHAR,
-    reference_norm      VARCHAR,
-    hypothesis_norm     VARCHAR,
-    hits                INTEGER,
-    substitutions       INTEGER,
-    deletions           INTEGER,
-    insertions          INTEGER,
-    ref_words           INTEGER,
-    hyp_words           INTEGER,
-    ref_chars           INTEGER,
-    char_errors         INTEGER,
-    decode_seconds      DOUBLE,
-    inference_seconds   DOUBLE,
-    truncated           BOOLEAN,
-    device              VARCHAR,
-    worker              VARCHAR,
-    error               VARCHAR,
-    created_at          TIMESTAMP NOT NULL DEFAULT current_timestamp,
-    PRIMARY KEY (run_id, model, sample_id)
-);
+-- The results table (and chunks, run_models, lost_shards) is created from the typed records in
+-- evaluator/records.py by the store, which also adds columns an older database lacks.
 
 -- The views over `results` (leaderboard, buckets) are defined in evaluator/views.sql.
