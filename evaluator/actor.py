@@ -35,8 +35,9 @@ from evaluator.chunking import (
     windows_from_speech,
 )
 from evaluator.config import DatasetSpec, ModelSpec
-from evaluator.dataset import ChunkJob, OpenedDataset, Shard, open_dataset, read_row, read_shard
+from evaluator.dataset import AssembleJob, ChunkJob, OpenedDataset, Shard, open_dataset, read_row, read_shard
 from evaluator.hardware import cpu_info
+from evaluator.records import ChunkRow, ResultRow
 from evaluator.rows import Timeline, assemble_long_form, finalize_row, holes, timeline_of
 from evaluator.vad import speech_in
 
@@ -129,10 +130,10 @@ class Worker:
             "error": None,
         }
 
-    def run_shard(self, shard: Shard) -> dict[str, list[dict[str, Any]]]:
+    def run_shard(self, shard: Shard) -> dict[str, list[Any]]:
         """Transcribe and score a shard's samples.
 
-        Returns ``{"rows": finished rows, "chunks": their window rows, "long": [{"sample": row
+        Returns ``{"rows": finished ResultRows, "chunks": their ChunkRows, "long": [{"sample": row
         fields, "windows": [...]}]}``; ``long`` lists samples to be transcribed window by window
         through :meth:`run_chunks` (from a streaming dataset, which has no random access, the
         windows are transcribed here and the sample comes back finished, with its chunks).
@@ -177,7 +178,12 @@ class Worker:
         for row in rows:
             if "reference_norm" not in row:
                 finalize_row(row)
-        return {"rows": rows, "chunks": chunk_rows, "long": long}
+        return {"rows": [ResultRow(**r) for r in rows], "chunks": [ChunkRow(**c) for c in chunk_rows], "long": long}
+
+    def assemble(self, job: AssembleJob) -> dict[str, list[Any]]:
+        """Stitch a long sample's windows (from any actors) into its row and score it."""
+        row, chunks = assemble_long_form(job.sample, job.windows, job.chunks)
+        return {"rows": [ResultRow(**row)], "chunks": [ChunkRow(**c) for c in chunks]}
 
     def _timeline(self, row: dict[str, Any], segments: tuple[tuple[float, float, str], ...] | None,
                   audio: Any) -> Timeline:

@@ -23,6 +23,7 @@ __all__ = [
     "TEXT_COLUMNS",
     "ID_COLUMNS",
     "LANGUAGE_COLUMNS",
+    "AssembleJob",
     "Columns",
     "OpenedDataset",
     "Sample",
@@ -123,6 +124,21 @@ class ChunkJob:
     sample_index: int
     sample_id: str
     windows: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class AssembleJob:
+    """Every window of one long sample, back from the actors: to be stitched and scored.
+
+    Attributes:
+        sample: the row's fields known before transcription (id, reference, duration, ...).
+        windows: the file's plan.
+        chunks: one dict per window as the actors returned it (text, segments, speech, error).
+    """
+
+    sample: dict[str, Any]
+    windows: tuple[Any, ...]
+    chunks: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""The driver: plans shards, runs one actor pool per model, streams results into DuckDB.
+"""The driver: plans shards, runs one actor pool per model on Ray, streams results into DuckDB.
 
-Shards are descriptors (dataset spec + row range), never audio. Each idle actor pulls the next
+The scheduling itself (who gets which work, retries, long files) is :mod:`evaluator.scheduler`,
+which has no Ray in it; here are its Ray executor and its store recorder. Shards are descriptors (dataset spec + row range), never audio. Each idle actor pulls the next
 shard of its model, so fast actors do more. A shard's rows are written in one transaction when
 the shard completes, so an actor that dies mid-shard loses nothing that was written and the
 shard is re-run elsewhere without duplicates. The driver is the only DuckDB writer.
@@ -17,7 +18,6 @@ import platform
 import secrets
 import socket
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,11 +25,11 @@ from typing import Any
 
 import evaluator
 from evaluator.backends import get_backend
-from evaluator.chunking import LongForm, Window
+from evaluator.chunking import LongForm
 from evaluator.config import ModelSpec, RunConfig, run_config_from_json
 from evaluator.dataset import (
-    ChunkJob,
     OpenedDataset,
+    Sample,
     Shard,
     open_dataset,
     plan_shards,
@@ -40,7 +40,8 @@ from evaluator.devices import DevicePlan, local_custom_resources, plan_device
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.hardware import cpu_info
 from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
-from evaluator.rows import assemble_long_form, finalize_row
+from evaluator.records import ChunkRow, LostShard, ResultRow
+from evaluator.scheduler import Outcome, Pool, Scheduler
 from evaluator.store import Store
 
 __all__ = ["Progress", "RunSummary", "check_resumable", "connect_ray", "new_run_id", "run_evaluation",
@@ -126,52 +127,6 @@ def resume_config(store: Store, run_id: str) -> RunConfig:
         raise ConfigError(f"no run {run_id!r} in {store.path}; recent runs: {recent}")
 
     return run_config_from_json(json.loads(run["config"]))
-
-
-@dataclass
-class _Pool:
-    """One model's actors and its queue of work (shards and chunk jobs) with attempt counts."""
-
-    spec: ModelSpec
-    plan: DevicePlan
-    long_form: LongForm
-    size: int
-    num_shards: int
-    fresh: Iterator[Shard]  # shards not yet handed out, made on demand
-    queue: deque[tuple[Shard | ChunkJob, int]] = field(default_factory=deque)  # retries, windows: first
-    lookahead: Shard | None = None
-    slots: list[Any] = field(default_factory=list)
-    idle: list[Any] = field(default_factory=list)  # loaded actors waiting for chunk jobs
-    shards_in_flight: int = 0
-    workers: list[dict[str, Any]] = field(default_factory=list)
-    restarts: int = 0
-    failed: str | None = None
-
-    def has_work(self) -> bool:
-        if self.queue:
-            return True
-        if self.lookahead is None:
-            self.lookahead = next(self.fresh, None)
-        return self.lookahead is not None
-
-    def take(self) -> tuple[Shard | ChunkJob, int]:
-        """The next work item and how many attempts it has had."""
-        if self.queue:
-            return self.queue.popleft()
-        if not self.has_work():
-            raise IndexError("no work left")
-        work, self.lookahead = self.lookahead, None
-        assert work is not None
-        return work, 0
-
-
-@dataclass
-class _LongSample:
-    """A long sample whose windows are out on actors; assembled when every window is back."""
-
-    sample: dict[str, Any]
-    windows: list[Window]
-    chunks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _long_form(config: RunConfig, backend: Any) -> LongForm:
@@ -285,16 +240,22 @@ def run_evaluation(
         log.warning(w)
 
     sizes = _actors_per_model(config, plans, cluster)
-    pools: list[_Pool] = []
+    if resume:
+        forgotten = store.forget_lost_shards(run_id)  # tried again below
+        if forgotten:
+            log.info("trying %d lost shards again", forgotten)
+    pools: list[Pool] = []
     already_done = 0
     for spec, plan, long_form, size in zip(config.models, plans, long_forms, sizes, strict=True):
+        store.plan_model(run_id, spec.label, opened.name, opened.split, total_samples)
         if resume:
             already_done += len(store.done_ids(run_id, spec.label))
         # No more actors than shards, unless long files may be split across actors.
         if not long_form.splits:
             size = min(size, max(1, len(shards)))
         fresh = _fresh_shards(shards, store, run_id, spec.label) if resume else iter(shards)
-        pools.append(_Pool(spec, plan, long_form, size, len(shards), fresh))
+        pools.append(Pool(spec.label, long_form, size, fresh, spec=spec, plan=plan))
+        log.info("%s: %d actors on %s, %d shards", spec.label, size, plan.device, len(shards))
 
     progress = Progress(
         done=already_done,
@@ -303,25 +264,34 @@ def run_evaluation(
         audio_seconds=0.0,
     )
     status = "failed"
-    loop = _Loop(config, store, run_id, opened, pools, progress, on_progress)
+    executor = _RayExecutor(config.language)
+    scheduler = Scheduler(pools, executor, _StoreRecorder(store, run_id, opened, progress, on_progress),
+                          max_attempts=config.max_shard_attempts, chunks_per_job=config.chunks_per_job,
+                          default_language=config.language)
     try:
-        loop.run()
+        scheduler.run()
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
+        for pool in pools:
+            for slot in list(pool.actors):
+                ray.kill(slot.actor)
+            store.finish_model(run_id, pool.label, pool.wall_seconds,
+                               "interrupted" if status == "interrupted" else "failed" if pool.failed else "complete",
+                               pool.failed)
         counts = store.count_results(run_id)
-        failed = {p.spec.label: p.failed for p in pools if p.failed}
+        failed = {p.label: p.failed for p in pools if p.failed}
         store.update_run(
             run_id,
             models={
-                p.spec.label: {"device": p.plan.device, "actors": p.size, "restarts": p.restarts,
-                               # a resumed run keeps the workers of its earlier sessions
-                               "workers": (earlier.get(p.spec.label) or {}).get("workers", [])
-                               + [{k: v for k, v in w.items() if k != "handle_id"} for w in p.workers],
-                               "long_form": dataclasses.asdict(p.long_form),
-                               "error": p.failed, "warning": p.plan.warning}
+                p.label: {"device": p.plan.device, "actors": p.size, "restarts": p.restarts,
+                          "load_failures": p.load_failures,
+                          # a resumed run keeps the workers of its earlier sessions
+                          "workers": (earlier.get(p.label) or {}).get("workers", []) + p.workers,
+                          "long_form": dataclasses.asdict(p.long_form),
+                          "error": p.failed, "warning": p.plan.warning}
                 for p in pools
             },
         )
@@ -331,11 +301,8 @@ def run_evaluation(
         summary = {**counts, "failed_models": failed, "warnings": warnings,
                    "wall_seconds": round(end - started, 3),
                    # from the first actor ready (model loaded) to the end: steady-state work
-                   "processing_seconds": round(end - loop.first_ready, 3) if loop.first_ready else None}
+                   "processing_seconds": round(end - scheduler.first_ready, 3) if scheduler.first_ready else None}
         store.finish_run(run_id, status, summary)
-        for pool in pools:
-            for slot in pool.slots:
-                ray.kill(slot.handle)
     return RunSummary(run_id, status, counts["rows"], counts["errors"],
                       time.perf_counter() - started, failed, tuple(warnings))
 
@@ -355,216 +322,83 @@ def _fresh_shards(shards: Sequence[Shard], store: Store, run_id: str, model: str
         yield dataclasses.replace(shard, skip_ids=skip) if skip else shard
 
 
-@dataclass
-class _Slot:
-    pool: _Pool
-    handle: Any
-    work: Shard | ChunkJob | None = None
-    attempt: int = 0
+class _RayExecutor:
+    """The scheduler's executor on Ray: one ``Worker`` actor per slot."""
 
+    def __init__(self, language: str | None):
+        self.language = language
 
-class _Loop:
-    """The scheduling loop: start actors, hand out work, collect rows, replace dead actors."""
-
-    def __init__(self, config: RunConfig, store: Store, run_id: str, opened: OpenedDataset,
-                 pools: list[_Pool], progress: Progress,
-                 on_progress: Callable[[Progress], None] | None):
-        self.config = config
-        self.store = store
-        self.run_id = run_id
-        self.opened = opened
-        self.pools = pools
-        self.progress = progress
-        self.on_progress = on_progress
-        self.pending: dict[Any, tuple[_Slot, str]] = {}
-        self.long: dict[tuple[str, str], _LongSample] = {}
-        self.first_ready: float | None = None
-
-    def _start_actor(self, pool: _Pool) -> None:
+    def start(self, pool: Pool) -> tuple[Any, Any]:
         import ray
 
         from evaluator.actor import Worker
 
-        options = dict(pool.plan.ray_options)
-        actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=1, **options)
-        handle = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads,
-                                  self.config.language, pool.long_form)
-        slot = _Slot(pool, handle)
-        pool.slots.append(slot)
-        self.pending[handle.info.remote()] = (slot, "info")
+        actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=1, **pool.plan.ray_options)
+        actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.language, pool.long_form)
+        return actor, actor.info.remote()
 
-    def _release(self, slot: _Slot) -> None:
+    def submit(self, actor: Any, kind: str, work: Any) -> Any:
+        method = {"shard": actor.run_shard, "chunks": actor.run_chunks, "assemble": actor.assemble}[kind]
+        return method.remote(work)
+
+    def wait(self, tickets: Sequence[Any], timeout: float) -> list[tuple[Any, Outcome]]:
         import ray
 
-        slot.pool.slots.remove(slot)
-        try:  # record the actor's peak memory before it goes
-            peak = ray.get(slot.handle.peak_memory_mb.remote(), timeout=30)
-            for worker in slot.pool.workers:
-                if worker.get("handle_id") == id(slot):
-                    worker["peak_memory_mb"] = round(peak, 1)
+        ready, rest = ray.wait(list(tickets), num_returns=1, timeout=timeout)
+        if ready and rest:  # take everything already done in one go
+            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+            ready += more
+        done = []
+        for ref in ready:
+            try:
+                done.append((ref, Outcome(ray.get(ref))))
+            except ray.exceptions.RayActorError as exc:
+                done.append((ref, Outcome(failure="died", message=_first_error_line(exc))))
+            except ray.exceptions.RayTaskError as exc:
+                done.append((ref, Outcome(failure="raised", message=_first_error_line(exc))))
+        return done
+
+    def release(self, actor: Any) -> float | None:
+        import ray
+
+        try:  # the actor's peak memory before it goes
+            return float(ray.get(actor.peak_memory_mb.remote(), timeout=30))
         except Exception:  # a worker that cannot answer still gets released
-            pass
-        ray.kill(slot.handle)
+            return None
+        finally:
+            ray.kill(actor)
 
-    def _dispatch(self, slot: _Slot) -> None:
-        pool = slot.pool
-        if not pool.failed and not pool.has_work() and pool.long_form.splits and pool.shards_in_flight:
-            pool.idle.append(slot)  # a shard in flight may still hand back windows of long files
-            return
-        if pool.failed or not pool.has_work():
-            self._release(slot)  # frees its CPUs/GPU for other models' actors
-            return
-        slot.work, slot.attempt = pool.take()
-        if isinstance(slot.work, ChunkJob):
-            self.pending[slot.handle.run_chunks.remote(slot.work)] = (slot, "chunks")
-        else:
-            pool.shards_in_flight += 1
-            self.pending[slot.handle.run_shard.remote(slot.work)] = (slot, "shard")
 
-    def _wake(self, pool: _Pool) -> None:
-        """Give queued work to idle actors; release them once no more work can appear."""
-        while pool.idle and (pool.has_work() or not pool.shards_in_flight or pool.failed):
-            self._dispatch(pool.idle.pop())
+class _StoreRecorder:
+    """The scheduler's recorder: rows into the store (the one writer), progress to the caller."""
 
-    def run(self) -> None:
-        import ray
+    def __init__(self, store: Store, run_id: str, opened: OpenedDataset, progress: Progress,
+                 on_progress: Callable[[Progress], None] | None):
+        self.store = store
+        self.run_id = run_id
+        self.opened = opened
+        self.progress = progress
+        self.on_progress = on_progress
 
-        for pool in self.pools:
-            if not pool.has_work():
-                continue
-            log.info("%s: %d actors on %s, %d shards, long-form %s", pool.spec.label, pool.size,
-                     pool.plan.device, pool.num_shards, pool.long_form.strategy)
-            for _ in range(pool.size):
-                self._start_actor(pool)
-        while self.pending:
-            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=5.0)
-            for ref in ready:
-                slot, kind = self.pending.pop(ref)
-                if kind == "shard":
-                    slot.pool.shards_in_flight -= 1
-                try:
-                    value = ray.get(ref)
-                except ray.exceptions.RayActorError as exc:
-                    self._actor_died(slot, kind, exc)
-                except ray.exceptions.RayTaskError as exc:
-                    self._work_failed(slot, exc)
-                    self._dispatch(slot)
-                else:
-                    if kind == "info":
-                        self.first_ready = self.first_ready or time.perf_counter()
-                        slot.pool.workers.append({**value, "handle_id": id(slot)})
-                        log.info("%s loaded on %s in %.1fs", slot.pool.spec.label,
-                                 value["worker"], value["load_seconds"])
-                    elif kind == "shard":
-                        self._write(slot.pool, value["rows"], value["chunks"])
-                        self._plan_long(slot.pool, slot.work, value["long"])
-                    else:
-                        self._collect_chunks(slot.pool, slot.work, value)
-                    slot.work = None
-                    self._dispatch(slot)
-                self._wake(slot.pool)
-
-    def _plan_long(self, pool: _Pool, shard: Any, long: list[dict[str, Any]]) -> None:
-        """Queue the windows of long samples, at the front so started files finish first."""
-        jobs = []
-        for item in long:
-            sample, windows = item["sample"], list(item["windows"])
-            key = (pool.spec.label, sample["sample_id"])
-            self.long[key] = _LongSample(sample, windows)
-            if not windows:  # nothing to transcribe (e.g. VAD found no speech)
-                self._complete_long(pool, key)
-                continue
-            n = self.config.chunks_per_job
-            for start in range(0, len(windows), n):
-                jobs.append(ChunkJob(shard.dataset, shard.shard_id, sample["sample_index"],
-                                     sample["sample_id"], tuple(windows[start : start + n])))
-        for job in reversed(jobs):
-            pool.queue.appendleft((job, 0))
-
-    def _collect_chunks(self, pool: _Pool, job: ChunkJob, chunks: list[dict[str, Any]]) -> None:
-        key = (pool.spec.label, job.sample_id)
-        state = self.long[key]
-        state.chunks.extend(chunks)
-        if len(state.chunks) >= len(state.windows):
-            self._complete_long(pool, key)
-
-    def _complete_long(self, pool: _Pool, key: tuple[str, str]) -> None:
-        state = self.long.pop(key)
-        row, chunk_rows = assemble_long_form(state.sample, state.windows, state.chunks)
-        self._write(pool, [row], chunk_rows)
-
-    def _actor_died(self, slot: _Slot, kind: str, exc: Exception) -> None:
-        pool = slot.pool
-        pool.slots.remove(slot)
-        if kind == "info" and getattr(exc, "actor_init_failed", False):
-            message = _first_error_line(exc)
-            if not pool.failed:
-                log.error("%s failed to load: %s", pool.spec.label, message)
-            pool.failed = message
-            return
-        if slot.work is not None:
-            log.warning("%s: actor died during %s (attempt %d); re-queueing it",
-                        pool.spec.label, _describe(slot.work), slot.attempt + 1)
-            self._requeue(pool, slot.work, slot.attempt, f"actor died: {_first_error_line(exc)}")
-        if pool.has_work() and pool.restarts < self.config.max_shard_attempts * pool.size:
-            pool.restarts += 1
-            self._start_actor(pool)
-        elif pool.has_work() and not pool.slots:
-            pool.failed = f"actors kept dying ({pool.restarts} restarts): {_first_error_line(exc)}"
-            log.error("%s: %s", pool.spec.label, pool.failed)
-            while pool.has_work():
-                work, _ = pool.take()
-                self._give_up(pool, work, pool.failed)
-
-    def _work_failed(self, slot: _Slot, exc: Exception) -> None:
-        assert slot.work is not None
-        log.warning("%s: %s raised: %s", slot.pool.spec.label, _describe(slot.work), _first_error_line(exc))
-        self._requeue(slot.pool, slot.work, slot.attempt, _first_error_line(exc))
-        slot.work = None
-
-    def _requeue(self, pool: _Pool, work: Shard | ChunkJob, attempt: int, reason: str) -> None:
-        if attempt + 1 < self.config.max_shard_attempts:
-            pool.queue.append((work, attempt + 1))
-        else:
-            self._give_up(pool, work, f"failed {attempt + 1} times; last: {reason}")
-
-    def _give_up(self, pool: _Pool, work: Shard | ChunkJob, reason: str) -> None:
-        """Record every sample (or window) that cannot be evaluated as an error."""
-        if isinstance(work, ChunkJob):
-            chunks = [{"chunk_index": w.index, "error": reason[:2000]} for w in work.windows]
-            self._collect_chunks(pool, work, chunks)
-            return
-        if work.file_shard is not None:
-            log.error("%s: streaming shard %d lost: %s", pool.spec.label, work.shard_id, reason)
-            return
-        rows = []
-        for sample in read_shard(self.opened, work, with_audio=False):
-            rows.append(finalize_row({
-                "sample_id": sample.sample_id, "sample_index": sample.index,
-                "language": sample.language or self.config.language,
-                "reference": sample.reference, "error": reason[:2000],
-            }))
-        self._write(pool, rows)
-
-    def _write(self, pool: _Pool, rows: list[dict[str, Any]], chunks: list[dict[str, Any]] = ()) -> None:
-        ident = {"run_id": self.run_id, "model": pool.spec.label}
+    def write(self, pool: Pool, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
         for row in rows:
-            row.update(ident, backend=pool.spec.backend, dataset=self.opened.name, split=self.opened.split)
+            row.run_id, row.model, row.backend = self.run_id, pool.label, pool.spec.backend
+            row.dataset, row.split = self.opened.name, self.opened.split
         for chunk in chunks:
-            chunk.update(ident)
+            chunk.run_id, chunk.model = self.run_id, pool.label
         self.store.insert_results(rows, chunks)
         p = self.progress
         p.done += len(rows)
-        p.errors += sum(1 for r in rows if r.get("error"))
-        p.audio_seconds += sum(r.get("audio_seconds") or 0.0 for r in rows)
+        p.errors += sum(1 for r in rows if r.error)
+        p.audio_seconds += sum(r.audio_seconds or 0.0 for r in rows)
         if self.on_progress and rows:
             self.on_progress(p)
 
+    def lost(self, pool: Pool, shard: Shard, reason: str) -> None:
+        self.store.record_lost_shard(LostShard(self.run_id, pool.label, shard.shard_id, reason))
 
-def _describe(work: Shard | ChunkJob) -> str:
-    if isinstance(work, ChunkJob):
-        return f"windows {work.windows[0].index}-{work.windows[-1].index} of sample {work.sample_id}"
-    return f"shard {work.shard_id}"
+    def name_samples(self, shard: Shard) -> list[Sample]:
+        return list(read_shard(self.opened, shard, with_audio=False))
 
 
 def _first_error_line(exc: Exception) -> str:

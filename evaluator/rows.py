@@ -132,14 +132,13 @@ def _deletion_run_seconds(s: Score, timeline: Timeline, duration: float) -> floa
 def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[str, Any]:
     """Fill the scoring and long-form columns of a row holding reference/hypothesis/error.
 
-    An error row keeps NULL counts: it is counted in the leaderboard, never scored. With a
+    An error row keeps NULL scores: it is counted in the leaderboard, never scored. With a
     ``timeline`` (long files), the seconds of a skipped stretch and the untranscribed speech
     are measured too.
     """
-    s = score(row["reference"], row.get("hypothesis") or "")
-    row.update(reference_norm=s.reference_norm, ref_words=s.ref_words, ref_chars=s.ref_chars)
     if row.get("error") is not None:
         return row
+    s = score(row["reference"], row.get("hypothesis") or "")
     until = row.get("transcribed_until_s")
     audio = row.get("audio_seconds") or 0.0
     ends_early = until is not None and audio - until > max(LATE_END_SECONDS, 0.1 * audio)
@@ -156,6 +155,9 @@ def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[
         ("ends early", ends_early),
     ) if hit]
     row.update(
+        reference_norm=s.reference_norm,
+        ref_words=s.ref_words,
+        ref_chars=s.ref_chars,
         hypothesis_norm=s.hypothesis_norm,
         hits=s.hits,
         substitutions=s.substitutions,
