@@ -1,10 +1,11 @@
 """The driver: plans shards, runs one actor pool per model on Ray, streams results into DuckDB.
 
 The scheduling itself (who gets which work, retries, long files) is :mod:`evaluator.scheduler`,
-which has no Ray in it; here are its Ray executor and its store recorder. Shards are descriptors (dataset spec + row range), never audio. Each idle actor pulls the next
-shard of its model, so fast actors do more. A shard's rows are written in one transaction when
-the shard completes, so an actor that dies mid-shard loses nothing that was written and the
-shard is re-run elsewhere without duplicates. The driver is the only DuckDB writer.
+which has no Ray in it; here are its Ray executor and its store recorder. Shards are descriptors
+(dataset spec + row range), never audio. Each idle actor pulls the next shard of its model, so
+fast actors do more. A shard's rows are written in one transaction when the shard completes, so
+an actor that dies mid-shard loses nothing that was written and the shard is re-run elsewhere
+without duplicates. The driver is the only DuckDB writer.
 """
 
 from __future__ import annotations

@@ -266,9 +266,10 @@ class Scheduler:
         pool = slot.pool
         pool.actors.remove(slot)
         pool.load_failures += 1
-        log.error("%s: an actor failed to load (%d of %d tolerated): %s", pool.label, pool.load_failures,
-                  self.max_attempts, message)
-        if pool.has_work() and pool.load_failures < self.max_attempts:
+        replace = pool.has_work() and pool.load_failures < self.max_attempts
+        log.error("%s: an actor failed to load (%s): %s", pool.label,
+                  "starting another" if replace else f"{len(pool.actors)} actors left", message)
+        if replace:
             self._start(pool)  # Ray may place it on another node or device
         elif not pool.actors:
             self._fail(pool, f"model failed to load ({pool.load_failures} tries): {message}")
