@@ -157,7 +157,6 @@ def confusions(rows: Iterable[tuple[str, str | None, str | None]]) -> Counter[Co
 _RUN_ROWS_SQL = """
 SELECT model, reference_norm, hypothesis_norm FROM results
 WHERE run_id = ? AND error IS NULL AND (? IS NULL OR model = ?)
-ORDER BY model, sample_id
 """
 
 
