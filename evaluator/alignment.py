@@ -11,7 +11,7 @@ a stored run from its normalized text (used by ``Store.write_word_errors`` and b
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,33 +72,47 @@ class OpCounts:
         return None if self.ref_words == 0 else self.errors / self.ref_words
 
 
+def _walk(out: Any, k: int, errors_only: bool) -> Iterator[tuple[str, str | None, str | None]]:
+    """(op, ref word, hyp word) of sentence ``k`` of a jiwer ``process_words`` output."""
+    ref_words, hyp_words = out.references[k], out.hypotheses[k]
+    for chunk in out.alignments[k]:
+        kind = chunk.type
+        if kind == "equal" and errors_only:
+            continue
+        refs = ref_words[chunk.ref_start_idx:chunk.ref_end_idx]
+        hyps = hyp_words[chunk.hyp_start_idx:chunk.hyp_end_idx]
+        if kind == "insert":
+            for h in hyps:
+                yield kind, None, h
+        elif kind == "delete":
+            for r in refs:
+                yield kind, r, None
+        else:  # equal / substitute chunks pair words one to one
+            yield from ((kind, r, h) for r, h in zip(refs, hyps, strict=True))
+
+
+def _trivial(ref: list[str], hyp: list[str]) -> list[tuple[str, str | None, str | None]]:
+    """The alignment when one side is empty (jiwer rejects an empty reference)."""
+    return [("insert", None, w) for w in hyp] if not ref else [("delete", w, None) for w in ref]
+
+
+def _ops(reference_norm: str, hypothesis_norm: str) -> Iterator[tuple[str, str | None, str | None]]:
+    import jiwer
+
+    ref = (reference_norm or "").split()
+    hyp = (hypothesis_norm or "").split()
+    if not ref or not hyp:
+        return iter(_trivial(ref, hyp))
+    return _walk(jiwer.process_words(" ".join(ref), " ".join(hyp)), 0, errors_only=False)
+
+
 def align(reference_norm: str, hypothesis_norm: str) -> list[WordOp]:
     """Word operations turning the (normalized) reference into the (normalized) hypothesis.
 
     Words are split on whitespace. An empty reference gives only insertions, an empty
     hypothesis only deletions, both empty nothing.
     """
-    import jiwer
-
-    ref = (reference_norm or "").split()
-    hyp = (hypothesis_norm or "").split()
-    if not ref:
-        return [WordOp("insert", None, w) for w in hyp]
-    if not hyp:
-        return [WordOp("delete", w, None) for w in ref]
-    out = jiwer.process_words(" ".join(ref), " ".join(hyp))
-    ref_words, hyp_words = out.references[0], out.hypotheses[0]
-    ops: list[WordOp] = []
-    for chunk in out.alignments[0]:
-        refs = ref_words[chunk.ref_start_idx:chunk.ref_end_idx]
-        hyps = hyp_words[chunk.hyp_start_idx:chunk.hyp_end_idx]
-        if chunk.type == "insert":
-            ops += [WordOp("insert", None, h) for h in hyps]
-        elif chunk.type == "delete":
-            ops += [WordOp("delete", r, None) for r in refs]
-        else:  # equal / substitute chunks pair words one to one
-            ops += [WordOp(chunk.type, r, h) for r, h in zip(refs, hyps, strict=True)]
-    return ops
+    return [WordOp(*o) for o in _ops(reference_norm, hypothesis_norm)]
 
 
 def count_ops(ops: Iterable[WordOp]) -> OpCounts:
@@ -142,15 +156,34 @@ def render(ops: Sequence[WordOp], width: int = 100, labels: tuple[str, str] = ("
 
 
 ConfusionKey = tuple[str, str, str | None, str | None]
+_BATCH = 1000  # rows aligned per jiwer call
 
 
 def confusions(rows: Iterable[tuple[str, str | None, str | None]]) -> Counter[ConfusionKey]:
     """Count confusion pairs over ``(model, reference_norm, hypothesis_norm)`` rows: keys are
     ``(model, op, ref_word, hyp_word)`` with op ``substitute``, ``delete`` (hyp_word None) or
     ``insert`` (ref_word None). Correct words are not counted. None text counts as empty."""
+    import jiwer
+
     counts: Counter[ConfusionKey] = Counter()
+    batch: list[tuple[str, str, str]] = []
+
+    def flush() -> None:  # one jiwer call per batch: its per-call overhead dominates short rows
+        if batch:
+            out = jiwer.process_words([r for _, r, _ in batch], [h for _, _, h in batch])
+            for k, (model, _, _) in enumerate(batch):
+                counts.update((model, *o) for o in _walk(out, k, errors_only=True))
+            batch.clear()
+
     for model, ref, hyp in rows:
-        counts.update((model, o.op, o.ref, o.hyp) for o in align(ref or "", hyp or "") if o.op != "equal")
+        ref_words, hyp_words = (ref or "").split(), (hyp or "").split()
+        if ref_words and hyp_words:
+            batch.append((model, " ".join(ref_words), " ".join(hyp_words)))
+            if len(batch) >= _BATCH:
+                flush()
+        else:
+            counts.update((model, *o) for o in _trivial(ref_words, hyp_words))
+    flush()
     return counts
 
 

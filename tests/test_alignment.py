@@ -357,3 +357,17 @@ def test_show_json_counts_equal_stored(db: str, capsys: pytest.CaptureFixture[st
                 assert " ".join(o.ref for o in ops if o.ref) == view["reference_norm"]
             else:
                 assert m["ops"] == [] and m["wer"] is None
+
+
+def test_confusions_over_many_rows_equal_the_sum_of_single_rows() -> None:
+    """Thousands of rows (aligned in batches) count the same as each row on its own."""
+    pairs = _perturbed_pairs(2500, seed=11) + [("", "x y"), ("x y", ""), ("", "")]
+    rows = [(f"m{i % 3}", ref, hyp) for i, (ref, hyp) in enumerate(pairs)]
+    expected: Counter[Any] = Counter()
+    for row in rows:
+        expected.update(confusions([row]))
+    assert confusions(rows) == expected
+    assert confusions(iter(rows)) == expected  # any iterable, read once
+    for model, ref, hyp in rows[:300]:
+        single = Counter((model, o.op, o.ref, o.hyp) for o in align(ref, hyp) if o.op != E)
+        assert confusions([(model, ref, hyp)]) == single
