@@ -336,6 +336,12 @@ def _cmd_errors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _raw(text: str | None, limit: int = 600) -> str:
+    """Raw text for `show`; a long file's is left to the alignment below it (and to --format json)."""
+    text = text or ""
+    return text if len(text) <= limit else f"({len(text):,} characters; --format json prints them)"
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     import json
 
@@ -360,7 +366,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return 0
     audio = "" if view.audio_seconds is None else f", {view.audio_seconds:.1f} s"
     lines = [f"run {view.run_id}, sample {view.sample_id} ({view.dataset}/{view.split}{audio})",
-             f"reference: {view.reference}"]
+             f"reference: {_raw(view.reference)}"]
     for m in view.models:
         lines += ["", f"== {m.model}"]
         if m.error is not None:
@@ -372,7 +378,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
                      f"insertions {c.insertions}; WER {wer}")
         if m.stored is not None and m.stored != c:
             lines.append(f"warning: the stored counts differ: {m.stored}")
-        lines.append(f"hypothesis: {m.hypothesis}")
+        lines.append(f"hypothesis: {_raw(m.hypothesis)}")
         lines.append(render_alignment(m.ops, width=max(args.width, 20)))
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

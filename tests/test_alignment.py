@@ -371,3 +371,18 @@ def test_confusions_over_many_rows_equal_the_sum_of_single_rows() -> None:
     for model, ref, hyp in rows[:300]:
         single = Counter((model, o.op, o.ref, o.hyp) for o in align(ref, hyp) if o.op != E)
         assert confusions([(model, ref, hyp)]) == single
+
+
+def test_show_leaves_long_raw_text_to_the_alignment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "long.duckdb")
+    reference = " ".join(f"w{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(300))  # wa..., no digits
+    with Store(path) as store:
+        store.create_run(RUN, NAME, {}, evaluator_version="test", normalizer=("n", "1"), host={})
+        store.insert_results([_row(RUN, "a:one", 0, "long", reference, reference.replace(" wah ", " "))])
+    assert main(["show", "--db", path, "--sample", "long", "--width", "80"]) == 0
+    out = capsys.readouterr().out
+    assert f"reference: ({len(reference):,} characters; --format json prints them)" in out
+    assert all(len(line) <= 80 for line in out.splitlines()[1:])
+    ref_words = [w for line in out.splitlines() if line.startswith("REF:") for w in line.split()[1:]]
+    assert [w.lower() for w in ref_words] == reference.split()
+    assert "deletions 1," in out
