@@ -120,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--format", choices=FORMATS, default="table")
 
     sql = sub.add_parser("sql", help="run a read-only SQL query on the results",
-                         description="Run SQL on a read-only connection. Tables: runs, results; "
-                         "views: leaderboard.")
+                         description="Run SQL on a read-only connection. Tables: runs, results, chunks, "
+                         "word_errors; views: leaderboard, buckets, top_confusions.")
     _add_db(sql)
     sql.add_argument("query", help='e.g. "SELECT model, wer, rtfx FROM leaderboard"')
     sql.add_argument("--format", choices=FORMATS, default="table")
