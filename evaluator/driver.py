@@ -271,6 +271,7 @@ def run_evaluation(
                           default_language=config.language)
     try:
         scheduler.run()
+        store.write_word_errors(run_id)  # confusion pairs for `evaluator errors`
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -231,6 +231,29 @@ class Store:
         ).fetchone()
         return {"rows": int(n), "errors": int(errors)}
 
+    def write_word_errors(self, run_id: str) -> int:
+        """Count the run's confusion pairs (per model, from the normalized text of its
+        error-free rows; see ``evaluator.alignment``) into ``word_errors``, replacing the run's
+        earlier ones, in one transaction. Returns the number of distinct pairs."""
+        from evaluator.alignment import confusion_table, run_confusions
+
+        counts = run_confusions(self.con, run_id)
+        batch = confusion_table(run_id, counts)
+        self.con.register("_batch_word_errors", batch)
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute("DELETE FROM word_errors WHERE run_id = ?", [run_id])
+                self.con.execute("INSERT INTO word_errors (run_id, model, op, ref_word, hyp_word, count) "
+                                 "SELECT run_id, model, op, ref_word, hyp_word, count FROM _batch_word_errors")
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+        finally:
+            self.con.unregister("_batch_word_errors")
+        return len(counts)
+
     def query(self, sql: str, params: Iterable[Any] = ()) -> tuple[list[str], list[tuple]]:
         cur = self.con.execute(sql, list(params))
         return [d[0] for d in cur.description], cur.fetchall()
