@@ -12,13 +12,13 @@ import sys
 import time
 from typing import Any
 
-from evaluator.errors import ConfigError, DatasetError, MissingDependencyError
+from evaluator.errors import ConfigError, DatabaseBusyError, DatasetError, MissingDependencyError
 
 __all__ = ["main", "build_parser"]
 
 log = logging.getLogger("evaluator")
 
-USAGE_ERRORS = (ConfigError, DatasetError, MissingDependencyError)
+USAGE_ERRORS = (ConfigError, DatasetError, MissingDependencyError, DatabaseBusyError)
 
 # Without --verbose, actors keep model libraries to errors: transformers warns on every Whisper
 # generate call about its own deprecated arguments, and progress bars flood non-TTY logs.

@@ -266,17 +266,20 @@ def run_evaluation(
     )
     status = "failed"
     executor = _RayExecutor(config.language)
-    scheduler = Scheduler(pools, executor, _StoreRecorder(store, run_id, opened, progress, on_progress),
-                          max_attempts=config.max_shard_attempts, chunks_per_job=config.chunks_per_job,
-                          default_language=config.language)
+    recorder = _StoreRecorder(store, run_id, opened, progress, on_progress)
+    scheduler = Scheduler(pools, executor, recorder, max_attempts=config.max_shard_attempts,
+                          chunks_per_job=config.chunks_per_job, default_language=config.language, wait_seconds=1.0)
+    store.release()  # readers may open the file from here on, between the driver's writes
     try:
         scheduler.run()
+        recorder.flush()
         store.write_word_errors(run_id)  # confusion pairs for `evaluator errors`
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
+        recorder.flush()  # rows already back are kept, even when interrupted
         for pool in pools:
             for slot in list(pool.actors):
                 ray.kill(slot.actor)
@@ -305,6 +308,7 @@ def run_evaluation(
                    # from the first actor ready (model loaded) to the end: steady-state work
                    "processing_seconds": round(end - scheduler.first_ready, 3) if scheduler.first_ready else None}
         store.finish_run(run_id, status, summary)
+        store.release()
     return RunSummary(run_id, status, counts["rows"], counts["errors"],
                       time.perf_counter() - started, failed, tuple(warnings))
 
@@ -372,7 +376,16 @@ class _RayExecutor:
 
 
 class _StoreRecorder:
-    """The scheduler's recorder: rows into the store (the one writer), progress to the caller."""
+    """The scheduler's recorder: rows into the store (the one writer), progress to the caller.
+
+    Rows are buffered and written in one transaction per second (or per ``FLUSH_ROWS``); between
+    writes the store lets go of the file, so readers can query it during the run. A row not yet
+    written when the driver dies is simply evaluated again by ``--resume``.
+    """
+
+    FLUSH_ROWS = 2000
+    FLUSH_SECONDS = 1.0
+    HEARTBEAT_SECONDS = 15.0
 
     def __init__(self, store: Store, run_id: str, opened: OpenedDataset, progress: Progress,
                  on_progress: Callable[[Progress], None] | None):
@@ -381,6 +394,9 @@ class _StoreRecorder:
         self.opened = opened
         self.progress = progress
         self.on_progress = on_progress
+        self.rows: list[ResultRow] = []
+        self.chunks: list[ChunkRow] = []
+        self.flushed = self.beat = time.monotonic()
 
     def write(self, pool: Pool, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
         for row in rows:
@@ -388,13 +404,35 @@ class _StoreRecorder:
             row.dataset, row.split = self.opened.name, self.opened.split
         for chunk in chunks:
             chunk.run_id, chunk.model = self.run_id, pool.label
-        self.store.insert_results(rows, chunks)
+        self.rows += rows
+        self.chunks += chunks
         p = self.progress
         p.done += len(rows)
         p.errors += sum(1 for r in rows if r.error)
         p.audio_seconds += sum(r.audio_seconds or 0.0 for r in rows)
         if self.on_progress and rows:
             self.on_progress(p)
+        if len(self.rows) >= self.FLUSH_ROWS:
+            self.flush()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if self.rows or self.chunks:
+            if now - self.flushed >= self.FLUSH_SECONDS:
+                self.flush()
+        elif now - self.beat >= self.HEARTBEAT_SECONDS:
+            self.store.heartbeat(self.run_id)
+            self.store.release()
+            self.beat = now
+
+    def flush(self) -> None:
+        """Write the buffered rows in one transaction, beat, and let go of the file."""
+        if self.rows or self.chunks:
+            self.store.insert_results(self.rows, self.chunks)
+            self.rows, self.chunks = [], []
+        self.store.heartbeat(self.run_id)
+        self.store.release()
+        self.flushed = self.beat = time.monotonic()
 
     def lost(self, pool: Pool, shard: Shard, reason: str) -> None:
         self.store.record_lost_shard(LostShard(self.run_id, pool.label, shard.shard_id, reason))

@@ -83,6 +83,9 @@ class Recorder(Protocol):
     def name_samples(self, shard: Shard) -> Sequence[Sample]:
         """The samples of a shard, without audio (for error rows); may raise."""
 
+    def tick(self) -> None:
+        """Called after each wait for results, even when nothing came (flushes, heartbeats)."""
+
 
 @dataclass
 class Pool:
@@ -210,6 +213,7 @@ class Scheduler:
                 slot, kind = self.pending.pop(ticket)
                 self._handle(slot, kind, outcome)
                 self._wake(slot.pool)
+            self.recorder.tick()
 
     def _handle(self, slot: _Slot, kind: str, outcome: Outcome) -> None:
         pool = slot.pool

@@ -127,6 +127,9 @@ class FakeRecorder:
     def lost(self, pool: Pool, shard: Shard, reason: str) -> None:
         self.lost_shards.append((pool.label, shard.shard_id, reason))
 
+    def tick(self) -> None:
+        pass
+
     def name_samples(self, shard: Shard) -> list[Sample]:
         if not self.nameable:
             raise OSError("stream unreadable")
