@@ -148,6 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--width", type=int, default=100, metavar="N", help="wrap alignments at N characters")
     show.add_argument("--format", choices=("text", "json"), default="text")
 
+    runs = sub.add_parser(
+        "runs", help="list runs: status, progress, errors, lost shards, models",
+        description="Every run in the database, newest first. A run whose driver stopped writing "
+        "(killed, or its machine lost) shows as `interrupted`, with the command that resumes it.")
+    _add_db(runs)
+    runs.add_argument("--stale-after", type=float, metavar="S", default=None,
+                      help="seconds without a write after which a running run counts as interrupted "
+                      "(default: 60; the driver writes at least every 15 s)")
+    runs.add_argument("--format", choices=FORMATS, default="table")
+
     sub.add_parser("models", help="list backends, their extras, devices and bundled weights",
                    description="Backends, whether their extra is installed, devices, bundled weights.")
     return parser
@@ -230,7 +240,8 @@ class _ProgressView:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from evaluator.backends import get_backend
-    from evaluator.driver import connect_ray, resume_config, run_evaluation
+    from evaluator.cluster import connect_ray
+    from evaluator.driver import resume_config, run_evaluation
     from evaluator.report import LEADERBOARD_SQL, render
     from evaluator.store import Store
 
@@ -384,6 +395,32 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from evaluator.report import RUNS_SQL, STALE_HEARTBEAT_SECONDS, render
+
+    db = args.db or DEFAULT_DB
+    con = _open_ro(db)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    stale = STALE_HEARTBEAT_SECONDS if args.stale_after is None else args.stale_after
+    cur = con.execute(RUNS_SQL, [now, stale, now])
+    columns, rows = [d[0] for d in cur.description], cur.fetchall()
+    con.close()
+    if not rows:
+        raise ConfigError(f"{db} holds no runs yet")
+    sys.stdout.write(render(columns, rows, args.format, title=f"runs in {db}") + "\n")
+    status, planned, rows_at, lost_at = (columns.index(c) for c in ("status", "planned", "rows", "lost_shards"))
+    for row in rows:
+        unfinished = row[status] in ("interrupted", "failed") or (
+            row[status] == "finished" and (row[lost_at] or (row[planned] is not None and row[rows_at] < row[planned])))
+        if unfinished and args.format == "table":
+            sys.stdout.write(f"{row[0]} is {row[status]}"
+                             f"{' and incomplete' if row[status] == 'finished' else ''}; finish it with: "
+                             f"evaluator run --resume {row[0]} --db {db}\n")
+    return 0
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from evaluator.backends import BACKENDS
     from evaluator.report import render
@@ -405,7 +442,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "leaderboard": _cmd_leaderboard, "sql": _cmd_sql, "errors": _cmd_errors,
+COMMANDS = {"run": _cmd_run, "runs": _cmd_runs, "leaderboard": _cmd_leaderboard, "sql": _cmd_sql, "errors": _cmd_errors,
             "show": _cmd_show, "models": _cmd_models}
 
 

@@ -37,7 +37,7 @@ from evaluator.dataset import (
     read_shard,
     resolved_spec,
 )
-from evaluator.devices import DevicePlan, local_custom_resources, plan_device
+from evaluator.devices import DevicePlan, plan_device
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.hardware import cpu_info
 from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
@@ -45,7 +45,7 @@ from evaluator.records import ChunkRow, LostShard, ResultRow
 from evaluator.scheduler import Outcome, Pool, Scheduler
 from evaluator.store import Store
 
-__all__ = ["Progress", "RunSummary", "check_resumable", "connect_ray", "new_run_id", "run_evaluation",
+__all__ = ["Progress", "RunSummary", "check_resumable", "new_run_id", "run_evaluation",
            "resume_config"]
 
 log = logging.getLogger(__name__)
@@ -78,23 +78,6 @@ class RunSummary:
 
 def new_run_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-
-
-def connect_ray(address: str | None = None, num_cpus: int | None = None,
-                env_vars: dict[str, str] | None = None) -> None:
-    """Join ``address`` (or ``RAY_ADDRESS``, as inside ``ray job submit``), else start a local
-    cluster with an ``mps`` resource on Apple Silicon. ``env_vars`` are set in every worker."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    common: dict[str, Any] = {"configure_logging": False, "log_to_driver": True}
-    if env_vars:
-        common["runtime_env"] = {"env_vars": env_vars}
-    if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address, **common)
-        return
-    ray.init(num_cpus=num_cpus, resources=local_custom_resources(), include_dashboard=False, **common)
 
 
 def check_resumable(run: dict[str, Any], versions: dict[str, dict[str, str | None]]) -> None:
@@ -145,6 +128,7 @@ def _host_info() -> dict[str, Any]:
 
     return {
         "hostname": socket.gethostname(),
+        "driver_pid": os.getpid(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "ray": ray.__version__,
@@ -190,7 +174,7 @@ def run_evaluation(
 
     With ``resume=True``, ``run_id`` names an existing run and only (model, sample) pairs not
     yet stored are evaluated (``retry_errors`` first deletes the run's error rows).
-    Ray must be connected (:func:`connect_ray`).
+    Ray must be connected (:func:`evaluator.cluster.connect_ray`).
     """
     import ray
 
