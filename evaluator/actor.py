@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from evaluator.audio import SAMPLE_RATE, audio_duration, decode_audio, decode_audio_range
+from evaluator.audio import SAMPLE_RATE, audio_duration, audio_warning, decode_audio, decode_audio_range
 from evaluator.backends import get_backend
 from evaluator.backends.base import Transcription
 from evaluator.chunking import (
@@ -164,6 +164,7 @@ class Worker:
                 audio = decode_audio(sample.audio)
                 row["decode_seconds"] = time.perf_counter() - started
                 row["audio_seconds"] = len(audio) / SAMPLE_RATE
+                row["warning"] = audio_warning(audio)
                 ready.append((row, audio))
             except Exception as exc:  # a sample that does not decode becomes an error row
                 row["error"] = _error_text(exc)

@@ -71,6 +71,8 @@ class ResultRow:
     max_deletion_run_s: float | None = _col("DOUBLE", "seconds that run spans (needs timestamps)")
     untranscribed_speech_s: float | None = _col("DOUBLE", "long files: VAD speech in 2 s+ gaps of the text")
     skipped: bool | None = _col("BOOLEAN", "20+ words in a row missing, or a 10 s+ hole")
+    warning: str | None = _col("VARCHAR", "a doubt about the input, the row still scored: all-zero audio, "
+                               "a clip under 0.1 s")
 
 
 @dataclass(slots=True)

@@ -39,7 +39,8 @@ WITH per_model AS (
         count(*) FILTER (WHERE looping) AS looping,
         count(*) FILTER (WHERE skipped) AS skipped,
         max(max_deletion_run) FILTER (WHERE error IS NULL) AS max_deletion_run,
-        sum(untranscribed_speech_s) FILTER (WHERE error IS NULL) AS untranscribed_speech_s
+        sum(untranscribed_speech_s) FILTER (WHERE error IS NULL) AS untranscribed_speech_s,
+        count(*) FILTER (WHERE warning IS NOT NULL) AS warnings
     FROM results
     GROUP BY run_id, model, dataset, split
 ),
@@ -75,7 +76,8 @@ SELECT
     p.looping,
     p.skipped,
     p.max_deletion_run,
-    p.untranscribed_speech_s
+    p.untranscribed_speech_s,
+    coalesce(p.warnings, 0) AS warnings
 FROM per_model p
 FULL OUTER JOIN run_models m ON p.run_id = m.run_id AND p.model = m.model
 LEFT JOIN lost l ON l.run_id = coalesce(p.run_id, m.run_id) AND l.model = coalesce(p.model, m.model);
