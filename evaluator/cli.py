@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -238,6 +239,10 @@ class _ProgressView:
             log.info("progress: %d/%s samples, %.2f h audio, %d errors", p.done, total, hours, p.errors)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from evaluator.backends import get_backend
     from evaluator.cluster import connect_ray
@@ -255,6 +260,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for spec in config.models:  # a missing extra fails before Ray starts
             get_backend(spec.backend).require()
         connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill`, or a scheduler stopping the job: as Ctrl-C
         try:
             with _ProgressView() as view:
                 summary = run_evaluation(config, store, run_id=args.resume, resume=bool(args.resume),
