@@ -151,3 +151,43 @@ def test_killed_driver_run_is_interrupted_then_resumed_and_its_leftovers_stopped
     assert final.stdout.split()[-1] == "24,24"  # every sample once
     runs = subprocess.run([*EVALUATOR, "runs", "--db", db, "--format", "csv"], capture_output=True, text=True, env=env)
     assert ",finished,24,24,100.0," in runs.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("tiny_en_available")
+def test_streaming_run_whose_actors_keep_dying_accounts_for_every_sample(ray_cluster, tmp_path: Path,
+                                                                         sample_rows) -> None:
+    """The actors of a streaming run are killed until shards give up: their samples still end as
+    error rows that say why (a stream that can be read names them), none is lost or doubled, and
+    the leaderboard calls the model partial."""
+    import ray
+
+    from evaluator.config import DatasetSpec, RunConfig, parse_model_spec
+    from evaluator.driver import run_evaluation
+    from evaluator.report import LEADERBOARD_SQL
+
+    db = str(tmp_path / "dying.duckdb")
+    config = RunConfig(db=db, models=(parse_model_spec("faster-whisper:tiny.en?compute_type=float32"),),
+                       dataset=DatasetSpec(streaming=True), actors_per_model=1, max_shard_attempts=1)
+    killed: list[int] = []
+
+    raylet = psutil.Process(ray._private.worker.global_worker.node.all_processes["raylet"][0].process.pid)
+
+    def kill_our_actor(progress) -> None:  # the Worker actors of this test's own cluster only
+        if progress.done < 3 or len(killed) >= 2:
+            return
+        for proc in raylet.children():
+            if (proc.cmdline() or [""])[0].startswith("ray::Worker") and proc.pid not in killed:
+                proc.kill()
+                killed.append(proc.pid)
+                return
+
+    with Store(db) as store:
+        summary = run_evaluation(config, store, on_progress=kill_our_actor)
+        _, rows = store.query("SELECT sample_id, error FROM results")
+        columns, board = store.query(LEADERBOARD_SQL, [summary.run_id])
+    assert killed
+    assert sorted(sid for sid, _ in rows) == sorted(r["id"] for r in sample_rows)  # each sample once
+    errors = [e for _, e in rows if e]
+    assert errors and all("actor died" in e or "kept dying" in e or "failed to load" in e for e in errors)
+    assert dict(zip(columns, board[0], strict=True))["partial"] is True
