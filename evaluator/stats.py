@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 # Name of the second (non-bootstrap) test reported beside the paired bootstrap.
-SECOND_TEST = "wilcoxon signed-rank over per-utterance error differences"
+SECOND_TEST = "Wilcoxon signed-rank over per-utterance error differences"
 
 # Largest index matrix drawn at once (elements); bounds memory at about 100 MB whatever n is.
 _BLOCK_ELEMENTS = 4_000_000
