@@ -148,7 +148,10 @@ def leaderboard_with_intervals(con: Any, run_id: str, by: str | None = None, res
     options = BootstrapOptions(resamples=resamples, seed=seed)
     _check_runs(con, [run_id])
     columns, aggregates, groups = _grouped_counts(con, run_id, by)
-    intervals = group_ratio_intervals(groups, ((0, 1), (2, 3)), options)
+    # WER and CER apart: each (errors, words) matrix alone has few distinct rows (fast path)
+    wer = group_ratio_intervals([g[:, :2] for g in groups], ((0, 1),), options)
+    cer = group_ratio_intervals([g[:, 2:] for g in groups], ((0, 1),), options)
+    intervals = [(w[0], c[0]) for w, c in zip(wer, cer, strict=True)]
     out_columns = [c for c in LEADERBOARD_COLUMNS if by is not None or c != "group"]
     rows = []
     for agg, (wer_i, cer_i) in zip(aggregates, intervals, strict=True):

@@ -2,14 +2,16 @@
 
 Corpus WER is a ratio of sums, ``sum(S+D+I) / sum(S+D+H)`` over utterances, so it is resampled
 as such: each bootstrap resample draws whole utterances with replacement and recomputes the
-ratio from the resampled sums. Resampling is vectorised: a block of resamples is drawn as an
-index matrix, turned into per-utterance counts with one ``np.bincount`` and applied to every
-count column at once with one matrix product; there is no Python loop over utterances.
+ratio from the resampled sums. Resampling is vectorised, with no Python loop over utterances:
+either a block of resamples is drawn as an index matrix, turned into per-utterance counts with
+one ``np.bincount`` and applied to the count columns with one matrix product; or, when the
+count rows take few distinct values (errors and words of 100k utterances form a few hundred
+distinct pairs), how often each distinct row is drawn is sampled directly as a multinomial,
+which has the same distribution (see :func:`multinomial_sums`).
 
-Reproducibility: every call seeds its own ``numpy.random.default_rng(seed)``, and the resamples
-drawn for ``n`` utterances depend only on ``seed`` and ``n``. The same rows in the same order
-with the same seed give the same interval, whatever else is computed beside them; ratios over
-the same rows (WER and CER of one model, or both sides of a pair) share their resamples.
+Reproducibility: every resampling seeds its own ``numpy.random.default_rng(seed)``; the same
+rows with the same seed give the same interval, whatever else is computed beside them. The two
+sides of a pair share their resamples (that is what makes it paired).
 
 Intervals are percentile intervals (the 2.5th and 97.5th percentiles of the resampled ratios
 for 95%). The paired test resamples both sides of a pair with the same utterances; its p-value
@@ -34,6 +36,7 @@ __all__ = [
     "PairedResult",
     "SECOND_TEST",
     "resampled_sums",
+    "multinomial_sums",
     "ratio_interval",
     "group_ratio_intervals",
     "paired_bootstrap",
@@ -42,6 +45,12 @@ __all__ = [
 
 # Name of the second (non-bootstrap) test reported beside the paired bootstrap.
 SECOND_TEST = "Wilcoxon signed-rank over per-utterance error differences"
+
+# Draw over distinct rows (multinomial) when there are at least this many rows and a distinct
+# row costs less than this many rows: numpy's multinomial spends about 30 times longer per
+# category than an index draw and bincount spend per row.
+_COMPRESS_MIN_ROWS = 1000
+_MULTINOMIAL_COST = 30
 
 # Largest index matrix drawn at once (elements); bounds memory at about 100 MB whatever n is.
 _BLOCK_ELEMENTS = 4_000_000
@@ -206,12 +215,51 @@ def ratio_interval(numerators: Any, denominators: Any, options: BootstrapOptions
     return result[0]
 
 
+def _distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows and their counts. Rows of small non-negative integers (counts) are packed
+    into one integer key each, which sorts much faster than ``np.unique(axis=0)``."""
+    top = values.max(axis=0) + 1 if values.size else np.ones(values.shape[1])
+    integral = values.size and values.min() >= 0 and np.array_equal(values, np.floor(values))
+    if integral and float(np.prod(top)) < 2**62:
+        radix = np.concatenate([[1], np.cumprod(top[:-1])]).astype(np.int64)
+        keys = values.astype(np.int64) @ radix
+        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+        return values[first], counts
+    return np.unique(values, axis=0, return_counts=True)
+
+
+def multinomial_sums(values: np.ndarray, options: BootstrapOptions) -> np.ndarray | None:
+    """:func:`resampled_sums` drawn over the distinct rows of ``values`` instead of its rows, or
+    None when there are too many distinct rows for that to be faster.
+
+    The bootstrap draws ``n`` rows from the empirical distribution, which puts mass
+    ``count / n`` on each distinct row; how often each distinct row is drawn is therefore
+    ``Multinomial(n, counts / n)``, and the sums depend only on those counts. Same distribution
+    as :func:`resampled_sums`, at a cost that grows with the number of distinct rows (per-
+    utterance word errors and word counts take few distinct values) instead of ``n``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n = values.shape[0]
+    if n < _COMPRESS_MIN_ROWS:
+        return None
+    distinct, counts = _distinct_rows(values)
+    if len(distinct) * _MULTINOMIAL_COST > n:
+        return None
+    rng = np.random.default_rng(options.seed)
+    draws = rng.multinomial(n, counts / n, size=options.resamples)
+    return draws @ distinct
+
+
 def _sums_by_size(matrices: Sequence[np.ndarray], options: BootstrapOptions) -> list[np.ndarray]:
-    """:func:`resampled_sums` of each matrix; matrices with the same number of rows are stacked
-    side by side and resampled in one pass (their resamples are identical anyway)."""
+    """:func:`resampled_sums` of each matrix. A matrix with few distinct rows is drawn with
+    :func:`multinomial_sums`; the others with the same number of rows are stacked side by side
+    and resampled in one pass (their resamples are identical anyway)."""
     out: list[np.ndarray | None] = [None] * len(matrices)
     by_rows: dict[int, list[int]] = {}
     for i, m in enumerate(matrices):
+        if (sums := multinomial_sums(m, options)) is not None:
+            out[i] = sums
+            continue
         by_rows.setdefault(m.shape[0], []).append(i)
     for members in by_rows.values():
         stacked = np.hstack([matrices[i] for i in members])

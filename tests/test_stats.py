@@ -13,6 +13,7 @@ from evaluator.errors import ConfigError
 from evaluator.stats import (
     BootstrapOptions,
     group_ratio_intervals,
+    multinomial_sums,
     paired_bootstrap,
     paired_bootstraps,
     ratio_interval,
@@ -61,6 +62,29 @@ def test_interval_matches_an_independent_bootstrap(n: int) -> None:
     assert got.low < got.estimate < got.high
     sums = resampled_sums(np.column_stack([errors, words]), BootstrapOptions(resamples=4000, seed=3))
     assert statistics.pstdev(sums[:, 0] / sums[:, 1]) == pytest.approx(spread, rel=0.1)
+
+
+def test_many_utterances_with_few_distinct_counts_match_an_independent_bootstrap() -> None:
+    """Large inputs with few distinct (errors, words) rows are drawn as a multinomial over the
+    distinct rows: the same distribution as resampling rows."""
+    rng = random.Random(12)
+    words = [rng.randint(1, 5) for _ in range(3000)]
+    errors = [min(w, int(rng.random() < 0.3) + int(rng.random() < 0.1)) for w in words]
+    options = BootstrapOptions(resamples=4000, seed=1)
+    matrix = np.column_stack([errors, words])
+    fast = multinomial_sums(matrix, options)
+    assert fast is not None  # the distinct-rows path is the one under test
+    slow = resampled_sums(matrix, options)
+    ref = loop_bootstrap([errors, words], corpus, 1500, seed=3)
+    spread = statistics.pstdev(ref)
+    got = ratio_interval(errors, words, options)
+    assert got.low == pytest.approx(percentile(ref, 2.5), abs=0.5 * spread)
+    assert got.high == pytest.approx(percentile(ref, 97.5), abs=0.5 * spread)
+    for draws in (fast, slow):
+        ratios = draws[:, 0] / draws[:, 1]
+        assert statistics.pstdev(ratios) == pytest.approx(spread, rel=0.1)
+        assert float(np.mean(ratios)) == pytest.approx(corpus(errors, words), abs=0.1 * spread)
+    assert (fast[:, 1].sum() / len(fast)) == pytest.approx(sum(words), rel=0.01)
 
 
 def test_paired_interval_matches_an_independent_paired_bootstrap() -> None:
