@@ -319,7 +319,8 @@ def _leaderboard(con: Any, run_id: str, by: str | None = None, resamples: int = 
     """The printed leaderboard: percent, with WER intervals (and a column for ``by``)."""
     from evaluator.compare import leaderboard_with_intervals
 
-    columns, rows = leaderboard_with_intervals(con, run_id, by=by, resamples=resamples, seed=seed)
+    columns, rows = leaderboard_with_intervals(con, run_id, by=by, resamples=resamples, seed=seed,
+                                               cer_intervals=False)
     out_columns = ["model", "dataset", "split", *([by] if by else []), "n", "errors", "wer_%", "wer_low",
                    "wer_high", "cer_%", "rtfx", "audio_min", "completion", "truncated", "looping", "skipped"]
     out = []

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from evaluator.errors import ConfigError
-from evaluator.stats import SECOND_TEST, BootstrapOptions, group_ratio_intervals, paired_bootstraps
+from evaluator.stats import SECOND_TEST, BootstrapOptions, RatioInterval, group_ratio_intervals, paired_bootstraps
 
 __all__ = [
     "BUCKET_SQL",
@@ -129,7 +129,7 @@ def _grouped_counts(con: Any, run_id: str, by: str | None) -> tuple[list[str], l
 
 
 def leaderboard_with_intervals(con: Any, run_id: str, by: str | None = None, resamples: int = 1000,
-                               seed: int = 0) -> tuple[list[str], list[tuple]]:
+                               seed: int = 0, *, cer_intervals: bool = True) -> tuple[list[str], list[tuple]]:
     """Corpus WER and CER with 95% bootstrap intervals per (model, dataset, split[, group]).
 
     Args:
@@ -138,6 +138,8 @@ def leaderboard_with_intervals(con: Any, run_id: str, by: str | None = None, res
         by: None for one row per model; ``language``, ``bucket`` (the duration bucket of the
             ``buckets`` view) or a metadata key for one row per model and group value.
         resamples / seed: the bootstrap's (see :class:`evaluator.stats.BootstrapOptions`).
+        cer_intervals: False leaves ``cer_low``/``cer_high`` None (CER's character counts take
+            many distinct values, so its intervals cost more than WER's).
 
     Returns:
         ``(columns, rows)``; columns are :data:`LEADERBOARD_COLUMNS` (without ``group`` when
@@ -150,8 +152,9 @@ def leaderboard_with_intervals(con: Any, run_id: str, by: str | None = None, res
     columns, aggregates, groups = _grouped_counts(con, run_id, by)
     # WER and CER apart: each (errors, words) matrix alone has few distinct rows (fast path)
     wer = group_ratio_intervals([g[:, :2] for g in groups], ((0, 1),), options)
-    cer = group_ratio_intervals([g[:, 2:] for g in groups], ((0, 1),), options)
-    intervals = [(w[0], c[0]) for w, c in zip(wer, cer, strict=True)]
+    cer = group_ratio_intervals([g[:, 2:] for g in groups] if cer_intervals else [], ((0, 1),), options)
+    none = (None,) * 7
+    intervals = [(w[0], cer[i][0] if cer_intervals else RatioInterval(*none)) for i, w in enumerate(wer)]
     out_columns = [c for c in LEADERBOARD_COLUMNS if by is not None or c != "group"]
     rows = []
     for agg, (wer_i, cer_i) in zip(aggregates, intervals, strict=True):
@@ -262,8 +265,8 @@ class Comparison:
     Attributes:
         run_ids: the runs read, in the order given (the first is the baseline across runs).
         models: per side: ``label``, ``run_id``, ``model``, ``dataset``, ``split``, ``n``,
-            ``scored``, ``wer``, ``wer_low``, ``wer_high``, ``cer``, ``cer_low``, ``cer_high``,
-            ``rtfx`` (fractions; intervals over all of the side's scored samples).
+            ``scored``, ``wer``, ``wer_low``, ``wer_high``, ``cer``, ``rtfx`` (fractions; the
+            interval is over all of the side's scored samples).
         pairs: one :class:`PairComparison` per pair.
         resamples / seed / confidence: the bootstrap's.
         second_test: which non-bootstrap test ``wilcoxon_p`` is.
@@ -287,13 +290,13 @@ def _sides(con: Any, run_ids: list[str], resamples: int, seed: int) -> list[dict
     several = len(run_ids) > 1
     sides = []
     for run_id in run_ids:
-        columns, rows = leaderboard_with_intervals(con, run_id, resamples=resamples, seed=seed)
+        columns, rows = leaderboard_with_intervals(con, run_id, resamples=resamples, seed=seed, cer_intervals=False)
         for row in sorted(rows, key=lambda r: r[0]):
             r = dict(zip(columns, row, strict=True))
             sides.append({
                 "label": f"{r['model']}@{run_id}" if several else r["model"], "run_id": run_id,
                 **{k: r[k] for k in ("model", "dataset", "split", "n", "scored", "wer", "wer_low", "wer_high",
-                                     "cer", "cer_low", "cer_high", "rtfx")},
+                                     "cer", "rtfx")},
             })
     return sides
 
