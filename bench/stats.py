@@ -67,8 +67,9 @@ def main() -> None:
               lambda: leaderboard_with_intervals(con, "bench", resamples=r))
         timed("leaderboard_with_intervals (WER intervals: `evaluator leaderboard`)",
               lambda: leaderboard_with_intervals(con, "bench", resamples=r, cer_intervals=False))
-        timed("leaderboard_with_intervals --by gender", lambda: leaderboard_with_intervals(con, "bench", "gender", r))
-        timed("leaderboard_with_intervals --by speaker (40 groups)",
+        timed("leaderboard_with_intervals --by gender (WER + CER)",
+              lambda: leaderboard_with_intervals(con, "bench", "gender", r))
+        timed("leaderboard_with_intervals --by speaker (40 groups, WER + CER)",
               lambda: leaderboard_with_intervals(con, "bench", "speaker", r))
         timed(f"compare ({args.models * (args.models - 1) // 2} pairs, with per-model intervals)",
               lambda: compare(con, ["bench"], resamples=r))
