@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lb = sub.add_parser("leaderboard", help="print corpus WER (with 95%% intervals), CER and RTFx per model",
                         description="Corpus WER/CER (errors summed over samples) and RTFx per model, in percent, "
-                        "with a 95%% bootstrap interval of WER (wer_low, wer_high: whole samples resampled, "
+                        "with a 95% bootstrap interval of WER (wer_low, wer_high: whole samples resampled, "
                         "corpus WER recomputed). --by splits every model's row by a column.",
                         epilog=LEADERBOARD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_db(lb)
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmp = sub.add_parser("compare", help="paired comparison of models: WER difference, interval, p-values",
                          description="Compare every pair of models on the samples both scored: the WER difference "
-                         "(model - baseline) with its paired-bootstrap 95%% interval, a paired-bootstrap "
+                         "(model - baseline) with its paired-bootstrap 95% interval, a paired-bootstrap "
                          "p-value, the Wilcoxon signed-rank p-value over per-sample error differences, how "
                          "many samples got better/worse, how many were dropped and why (missing on one side, "
                          "an error row, an empty reference), and the largest regressions. Pairs: the models "
