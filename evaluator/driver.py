@@ -258,6 +258,7 @@ def run_evaluation(
         scheduler.run()
         recorder.flush()
         store.write_word_errors(run_id)  # confusion pairs for `evaluator errors`
+        store.save_intervals(run_id)  # bootstrap intervals of WER/CER, overall and per group
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

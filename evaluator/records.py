@@ -73,6 +73,8 @@ class ResultRow:
     skipped: bool | None = _col("BOOLEAN", "20+ words in a row missing, or a 10 s+ hole")
     warning: str | None = _col("VARCHAR", "a doubt about the input, the row still scored: all-zero audio, "
                                "a clip under 0.1 s")
+    metadata: str | None = _col("JSON", "the dataset row's other scalar columns (speaker, gender, accent, ...); "
+                                "values capped at 256 characters, the object at 4 KiB (evaluator/dataset.py)")
 
 
 @dataclass(slots=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from evaluator.chunking import LongForm, Window
-from evaluator.dataset import AssembleJob, ChunkJob, Sample, Shard
+from evaluator.dataset import AssembleJob, ChunkJob, Sample, Shard, metadata_json
 from evaluator.records import ChunkRow, ResultRow
 
 __all__ = ["Outcome", "Executor", "Recorder", "Pool", "Scheduler", "Work"]
@@ -326,7 +326,8 @@ class Scheduler:
             self.recorder.lost(pool, work, reason[:2000])
             return
         rows = [_error_row({"sample_id": s.sample_id, "sample_index": s.index,
-                            "language": s.language or self.default_language, "reference": s.reference}, reason)
+                            "language": s.language or self.default_language, "reference": s.reference,
+                            "metadata": metadata_json(s.metadata)}, reason)
                 for s in samples if s.sample_id not in work.skip_ids]
         self._write(pool, rows, [])
 
@@ -377,7 +378,7 @@ def _error_row(sample: dict[str, Any], reason: str) -> ResultRow:
     return ResultRow(sample_id=sample["sample_id"], sample_index=sample.get("sample_index"),
                      language=sample.get("language"), reference=sample.get("reference"),
                      audio_seconds=sample.get("audio_seconds"), long_form=sample.get("long_form"),
-                     error=reason[:2000])
+                     metadata=sample.get("metadata"), error=reason[:2000])
 
 
 def _describe(work: Work) -> str:

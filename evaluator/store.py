@@ -325,6 +325,27 @@ class Store:
             self.con.unregister("_batch_word_errors")
         return len(counts)
 
+    def save_intervals(self, run_id: str, *, resamples: int = 1000, seed: int = 0) -> int:
+        """Compute a run's bootstrap intervals (WER, CER; overall and per group, see
+        :func:`evaluator.compare.interval_records`) and replace its rows in ``intervals``.
+        Returns the number of rows written."""
+        from evaluator.compare import interval_records
+
+        records = interval_records(self.con, run_id, resamples=resamples, seed=seed)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM intervals WHERE run_id = ?", [run_id])
+            if records:
+                names = list(records[0])
+                self.con.executemany(
+                    f"INSERT INTO intervals ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                    [[r[c] for c in names] for r in records])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        return len(records)
+
     def query(self, sql: str, params: Iterable[Any] = ()) -> tuple[list[str], list[tuple]]:
         cur = self.con.execute(sql, list(params))
         return [d[0] for d in cur.description], cur.fetchall()
