@@ -35,8 +35,9 @@ class Proc:
 
 
 def process_table() -> dict[int, Proc]:
-    """Every process on the machine, by pid."""
-    out = subprocess.run(["ps", "-eo", "pid=,ppid=,stat=,args="], capture_output=True, text=True,
+    """Every process on the machine, by pid, with its whole command line (``-ww``: ``ps`` cuts
+    lines to ``$COLUMNS`` otherwise)."""
+    out = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,stat=,args="], capture_output=True, text=True,
                          check=True).stdout
     table: dict[int, Proc] = {}
     for line in out.splitlines():
@@ -53,6 +54,15 @@ def descendants(roots: set[int], table: dict[int, Proc]) -> set[int]:
     while frontier:
         frontier = {pid for pid, proc in table.items() if proc.ppid in frontier} - found
         found |= frontier
+    return found
+
+
+def _ancestors(pid: int, table: dict[int, Proc]) -> set[int]:
+    """``pid``, its parent, grandparent, ... (never a head's process, whatever their arguments)."""
+    found: set[int] = set()
+    while pid in table and pid not in found:
+        found.add(pid)
+        pid = table[pid].ppid
     return found
 
 
@@ -138,7 +148,7 @@ class LocalHead:
         table = process_table()
         marks = [self.temp_dir, f":{self.port} ", f":{self.port}\n"]
         roots = {pid for pid, proc in table.items()
-                 if any(m in proc.args + "\n" for m in marks) and pid != os.getpid()}
+                 if any(m in proc.args + "\n" for m in marks)} - _ancestors(os.getpid(), table)
         return {pid for pid in descendants(roots, table) if not table[pid].stat.startswith("Z")}
 
     def stop(self) -> None:

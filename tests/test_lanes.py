@@ -120,3 +120,15 @@ def test_own_ray_workers_are_descendants_not_namesakes() -> None:
         child.kill()
         child.wait()
         os.kill(orphan, signal.SIGKILL)
+
+
+def test_process_table_keeps_whole_command_lines(monkeypatch) -> None:
+    """A narrow terminal (``COLUMNS``) must not cut the arguments a head's processes are found by."""
+    monkeypatch.setenv("COLUMNS", "80")
+    marker = "x" * 300
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker])
+    try:
+        assert process_table()[child.pid].args.endswith(marker)
+    finally:
+        child.kill()
+        child.wait()
