@@ -1,4 +1,4 @@
-"""Command line: ``evaluator run | leaderboard | sql | models``.
+"""Command line: ``evaluator run | leaderboard | sql | report | models``.
 
 The only module that configures logging or writes to the terminal.
 """
@@ -125,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(sql)
     sql.add_argument("query", help='e.g. "SELECT model, wer, rtfx FROM leaderboard"')
     sql.add_argument("--format", choices=FORMATS, default="table")
+
+    rep = sub.add_parser(
+        "report", help="write a self-contained HTML report of a run",
+        description="One HTML file that opens from disk with no network: leaderboard with 95% intervals, "
+        "WER against speed, WER per duration bucket and group, long-form flags and seams, and a sample "
+        "browser with word alignments. Needs plotly (pip install 'evaluator[report]').")
+    _add_db(rep)
+    rep.add_argument("--run", dest="run_id", help="run id (default: the latest run)")
+    rep.add_argument("--out", default="report.html", metavar="FILE", help="HTML file to write (default: report.html)")
+    rep.add_argument("--max-samples", type=int, default=1000, metavar="N",
+                     help="samples in the sample browser at most (default: 1000; the ones with the most errors)")
+    rep.add_argument("--resamples", type=int, default=1000, metavar="N", help="bootstrap resamples (default: 1000)")
+    rep.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
 
     sub.add_parser("models", help="list backends, their extras, devices and bundled weights",
                    description="Backends, whether their extra is installed, devices, bundled weights.")
@@ -285,6 +298,35 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from evaluator.html_report import ReportOptions, build_report
+
+    try:
+        options = ReportOptions(max_samples=args.max_samples, resamples=args.resamples, seed=args.seed)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    con = _open_ro(args.db)
+    run_id = args.run_id
+    if run_id is None:
+        row = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+        if row is None:
+            raise ConfigError(f"{args.db or DEFAULT_DB} holds no runs yet")
+        run_id = row[0]
+    try:
+        page = build_report(con, run_id, options)
+    except ImportError as exc:
+        raise MissingDependencyError(str(exc)) from exc
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    out = os.path.abspath(args.out)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write(page)
+    sys.stdout.write(f"wrote {args.out} (run {run_id}, {len(page.encode()) / 1e6:.1f} MB); open it in a browser: "
+                     f"file://{out}\n")
+    return 0
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from evaluator.backends import BACKENDS
     from evaluator.report import render
@@ -306,7 +348,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "leaderboard": _cmd_leaderboard, "sql": _cmd_sql, "models": _cmd_models}
+COMMANDS = {"run": _cmd_run, "leaderboard": _cmd_leaderboard, "sql": _cmd_sql, "report": _cmd_report,
+            "models": _cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:
