@@ -35,7 +35,7 @@ from evaluator.chunking import (
     windows_from_speech,
 )
 from evaluator.config import DatasetSpec, ModelSpec
-from evaluator.dataset import ChunkJob, OpenedDataset, Shard, open_dataset, read_row, read_shard
+from evaluator.dataset import ChunkJob, OpenedDataset, Shard, metadata_json, open_dataset, read_row, read_shard
 from evaluator.hardware import cpu_info
 from evaluator.rows import Timeline, assemble_long_form, finalize_row, holes, timeline_of
 from evaluator.vad import speech_in
@@ -127,6 +127,7 @@ class Worker:
             "long_form": self.long_form.strategy,
             "num_chunks": 1,
             "error": None,
+            "metadata": metadata_json(sample.metadata),
         }
 
     def run_shard(self, shard: Shard) -> dict[str, list[dict[str, Any]]]:

@@ -1,4 +1,4 @@
-"""Command line: ``evaluator run | leaderboard | sql | report | models``.
+"""Command line: ``evaluator run | leaderboard | compare | sql | report | models``.
 
 The only module that configures logging or writes to the terminal.
 """
@@ -48,6 +48,35 @@ DEFAULT_DB = "results.duckdb"
 
 def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help=f"DuckDB results file (default: {DEFAULT_DB})")
+
+
+LEADERBOARD_EPILOG = """
+examples:
+  evaluator leaderboard --db results.duckdb
+  evaluator leaderboard --by bucket                    # per duration bucket
+  evaluator leaderboard --by gender --format markdown  # per value of a dataset column
+
+wer_low/wer_high: 95% percentile bootstrap interval, in percent (resamples and seed set by
+--resamples/--seed). The same intervals are stored at the end of a run in the `intervals` table.
+"""
+
+COMPARE_EPILOG = """
+examples:
+  evaluator compare --db results.duckdb                         # models of the latest run
+  evaluator compare --baseline faster-whisper:base --top 3
+  evaluator compare --run RUN_BEFORE --run RUN_AFTER            # same models, two runs
+  evaluator compare --format json > comparison.json
+
+delta: model WER - baseline WER in percentage points on the shared samples (negative: the model
+is better). p_boot: paired bootstrap, two-sided; p_wilcoxon: Wilcoxon signed-rank test over the
+per-sample differences in word errors (scipy); small values mean the difference is unlikely to
+be resampling noise.
+"""
+
+
+def _add_bootstrap(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resamples", type=int, default=1000, metavar="N", help="bootstrap resamples (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default: 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,15 +142,45 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--retry-errors", action="store_true", help="with --resume: re-evaluate error rows")
     g.add_argument("--format", choices=FORMATS, default="table", help="leaderboard format at the end")
 
-    lb = sub.add_parser("leaderboard", help="print corpus WER, CER and RTFx per model",
-                        description="Corpus WER/CER (errors summed over samples) and RTFx per model.")
+    lb = sub.add_parser("leaderboard", help="print corpus WER (with 95%% intervals), CER and RTFx per model",
+                        description="Corpus WER/CER (errors summed over samples) and RTFx per model, in percent, "
+                        "with a 95%% bootstrap interval of WER (wer_low, wer_high: whole samples resampled, "
+                        "corpus WER recomputed). --by splits every model's row by a column.",
+                        epilog=LEADERBOARD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_db(lb)
     lb.add_argument("--run", dest="run_id", help="run id (default: the latest run)")
+    lb.add_argument("--by", metavar="COLUMN",
+                    help="one row per model and value of COLUMN: language, bucket (duration: <10s, 10-30s, "
+                    "30s-2min, 2-10min, >10min) or any column of the dataset kept in results.metadata "
+                    "(e.g. speaker, gender, accent); an unknown name lists the valid ones")
+    _add_bootstrap(lb)
     lb.add_argument("--format", choices=FORMATS, default="table")
 
+    cmp = sub.add_parser("compare", help="paired comparison of models: WER difference, interval, p-values",
+                         description="Compare every pair of models on the samples both scored: the WER difference "
+                         "(model - baseline) with its paired-bootstrap 95%% interval, a paired-bootstrap "
+                         "p-value, the Wilcoxon signed-rank p-value over per-sample error differences, how "
+                         "many samples got better/worse, how many were dropped and why (missing on one side, "
+                         "an error row, an empty reference), and the largest regressions. Pairs: the models "
+                         "of one run against each other; with several --run, also each model against itself "
+                         "across runs (labelled model@run).",
+                         epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_db(cmp)
+    cmp.add_argument("--run", dest="run_ids", action="append", metavar="RUN_ID",
+                     help="run to read; repeat to compare runs, the first being the baseline (default: the "
+                     "latest run)")
+    cmp.add_argument("--baseline", metavar="MODEL",
+                     help="compare only against this model (a model spec, model@run, or a run id); default: "
+                     "in each pair of one run, the model with the lower WER")
+    cmp.add_argument("--format", choices=("table", "markdown", "json"), default="table",
+                     help="json: fractions, not percent (default: table)")
+    _add_bootstrap(cmp)
+    cmp.add_argument("--top", type=int, default=3, metavar="K",
+                     help="regressions listed per pair: the samples whose errors grew most (default: 3; 0: none)")
+
     sql = sub.add_parser("sql", help="run a read-only SQL query on the results",
-                         description="Run SQL on a read-only connection. Tables: runs, results; "
-                         "views: leaderboard.")
+                         description="Run SQL on a read-only connection. Tables: runs, results, chunks, "
+                         "intervals; views: leaderboard, buckets.")
     _add_db(sql)
     sql.add_argument("query", help='e.g. "SELECT model, wer, rtfx FROM leaderboard"')
     sql.add_argument("--format", choices=FORMATS, default="table")
@@ -222,7 +281,7 @@ class _ProgressView:
 def _cmd_run(args: argparse.Namespace) -> int:
     from evaluator.backends import get_backend
     from evaluator.driver import connect_ray, resume_config, run_evaluation
-    from evaluator.report import LEADERBOARD_SQL, render
+    from evaluator.report import render
     from evaluator.store import Store
 
     if args.retry_errors and not args.resume:
@@ -242,7 +301,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             log.error("interrupted; finish with: evaluator run --resume <run id> --db %s", db)
             return 130
-        columns, rows = store.query(LEADERBOARD_SQL, [summary.run_id])
+        columns, rows = _leaderboard(store.con, summary.run_id)
     sys.stdout.write(render(columns, rows, args.format, title=f"run {summary.run_id}") + "\n")
     for label, error in summary.failed_models.items():
         log.error("%s produced no results: %s", label, error)
@@ -264,21 +323,115 @@ def _open_ro(db: str | None) -> Any:
     return connect_read_only(db)
 
 
+def _pct(value: float | None) -> float | None:
+    return None if value is None else round(100 * value, 2)
+
+
+def _leaderboard(con: Any, run_id: str, by: str | None = None, resamples: int = 1000,
+                 seed: int = 0) -> tuple[list[str], list[tuple]]:
+    """The printed leaderboard: percent, with WER intervals (and a column for ``by``)."""
+    from evaluator.compare import leaderboard_with_intervals
+
+    columns, rows = leaderboard_with_intervals(con, run_id, by=by, resamples=resamples, seed=seed)
+    out_columns = ["model", "dataset", "split", *([by] if by else []), "n", "errors", "wer_%", "wer_low",
+                   "wer_high", "cer_%", "rtfx", "audio_min", "completion", "truncated", "looping", "skipped"]
+    out = []
+    for row in rows:
+        r = dict(zip(columns, row, strict=True))
+        out.append((r["model"], r["dataset"], r["split"], *([r["group"]] if by else []), r["n"], r["errors"],
+                    _pct(r["wer"]), _pct(r["wer_low"]), _pct(r["wer_high"]), _pct(r["cer"]),
+                    None if r["rtfx"] is None else round(r["rtfx"], 1),
+                    None if r["audio_hours"] is None else round(r["audio_hours"] * 60, 2),
+                    None if r["completion_ratio"] is None else round(r["completion_ratio"], 3),
+                    r["truncated"], r["looping"], r["skipped"]))
+    return out_columns, out
+
+
+def _run_or_latest(con: Any, run_id: str | None, db: str | None) -> str:
+    from evaluator.compare import latest_run
+
+    if run_id is not None:
+        return run_id
+    try:
+        return latest_run(con)
+    except ConfigError as exc:
+        raise ConfigError(f"{db or DEFAULT_DB} holds no runs yet; run `evaluator run` first") from exc
+
+
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
-    from evaluator.report import LEADERBOARD_SQL, render
+    from evaluator.report import render
 
     con = _open_ro(args.db)
-    run_id = args.run_id
-    if run_id is None:
-        row = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
-        if row is None:
-            raise ConfigError(f"{args.db} holds no runs yet")
-        run_id = row[0]
-    cur = con.execute(LEADERBOARD_SQL, [run_id])
-    rows = cur.fetchall()
+    run_id = _run_or_latest(con, args.run_id, args.db)
+    columns, rows = _leaderboard(con, run_id, args.by, args.resamples, args.seed)
     if not rows:
-        raise ConfigError(f"run {run_id!r} has no results in {args.db}")
-    sys.stdout.write(render([d[0] for d in cur.description], rows, args.format, f"run {run_id}") + "\n")
+        raise ConfigError(f"run {run_id!r} has no results in {args.db or DEFAULT_DB}")
+    title = f"run {run_id}" + (f" by {args.by}" if args.by else "")
+    sys.stdout.write(render(columns, rows, args.format, title) + "\n")
+    return 0
+
+
+def _p(value: float | None) -> str | None:
+    return None if value is None else f"{value:.3g}"
+
+
+def _short(text: str | None, width: int = 80) -> str:
+    text = text or ""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _render_comparison(c: Any, fmt: str) -> str:
+    import json
+
+    from evaluator.report import render
+
+    if fmt == "json":
+        return json.dumps(c.to_json_dict(), indent=2, default=str, allow_nan=False)
+    several = len(c.run_ids) > 1
+    models = render(
+        ["model", "dataset", "split", "n", "wer_%", "wer_low", "wer_high", "cer_%", "rtfx"],
+        [(m["label"], m["dataset"], m["split"], m["scored"], _pct(m["wer"]), _pct(m["wer_low"]), _pct(m["wer_high"]),
+          _pct(m["cer"]), None if m["rtfx"] is None else round(m["rtfx"], 1)) for m in c.models],
+        fmt, title=f"run{'s' if several else ''} {', '.join(c.run_ids)}: WER with 95% intervals")
+    pair_rows = []
+    for p in c.pairs:
+        dropped = [f"{k} {v}" for k, v in (("missing", p.dropped_missing), ("error", p.dropped_error),
+                                          ("empty ref", p.dropped_empty_reference)) if v]
+        pair_rows.append((p.baseline, p.model, p.n, _pct(p.baseline_wer), _pct(p.model_wer), _pct(p.delta),
+                          _pct(p.delta_low), _pct(p.delta_high), _p(p.p_value), _p(p.wilcoxon_p), p.better,
+                          p.worse, p.same, ", ".join(dropped) or "0"))
+    pairs = render(["baseline", "model", "n", "base_%", "model_%", "delta_pp", "low_pp", "high_pp", "p_boot",
+                    "p_wilcoxon", "better", "worse", "same", "dropped"], pair_rows, fmt,
+                   title="paired differences (model - baseline, percentage points)")
+    note = (f"p_boot: paired bootstrap, two-sided ({c.resamples} resamples, seed {c.seed}); p_wilcoxon: "
+            f"{c.second_test}. Only samples present, error-free and with a non-empty reference on both sides "
+            "count; the rest are listed under dropped.")
+    parts = [models, "", pairs, "", note]
+    for p in c.pairs:
+        if not p.regressions:
+            continue
+        parts += ["", render(["sample_id", "errors", "reference", "baseline", "model"],
+                             [(r.sample_id, f"{r.baseline_errors} -> {r.model_errors}", _short(r.reference),
+                               _short(r.baseline_hypothesis), _short(r.model_hypothesis)) for r in p.regressions],
+                             fmt, title=f"largest regressions: {p.model} vs {p.baseline}")]
+        if fmt == "markdown":
+            parts[-1] = f"**largest regressions: {p.model} vs {p.baseline}**\n\n" + parts[-1]
+    if fmt == "markdown":
+        parts[0] = f"**WER with 95% intervals** (runs {', '.join(c.run_ids)})\n\n" + parts[0]
+        parts[2] = "**paired differences** (model - baseline, percentage points)\n\n" + parts[2]
+    return "\n".join(parts)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from evaluator.compare import compare
+
+    con = _open_ro(args.db)
+    run_ids = args.run_ids or [_run_or_latest(con, None, args.db)]
+    comparison = compare(con, run_ids, baseline=args.baseline, resamples=args.resamples, seed=args.seed,
+                         top=args.top)
+    sys.stdout.write(_render_comparison(comparison, args.format) + "\n")
+    if not comparison.pairs:
+        log.warning("nothing to compare: the runs hold one model each and no model appears in two runs")
     return 0
 
 
@@ -348,8 +501,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "leaderboard": _cmd_leaderboard, "sql": _cmd_sql, "report": _cmd_report,
-            "models": _cmd_models}
+COMMANDS = {"run": _cmd_run, "leaderboard": _cmd_leaderboard, "compare": _cmd_compare, "sql": _cmd_sql,
+            "report": _cmd_report, "models": _cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ from evaluator.dataset import (
     ChunkJob,
     OpenedDataset,
     Shard,
+    metadata_json,
     open_dataset,
     plan_shards,
     read_shard,
@@ -306,6 +307,7 @@ def run_evaluation(
     loop = _Loop(config, store, run_id, opened, pools, progress, on_progress)
     try:
         loop.run()
+        store.save_intervals(run_id)  # bootstrap intervals of WER/CER, overall and per group
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -543,6 +545,7 @@ class _Loop:
                 "sample_id": sample.sample_id, "sample_index": sample.index,
                 "language": sample.language or self.config.language,
                 "reference": sample.reference, "error": reason[:2000],
+                "metadata": metadata_json(sample.metadata),
             }))
         self._write(pool, rows)
 

@@ -22,7 +22,7 @@ RESULT_COLUMNS = (
     "char_errors", "decode_seconds", "inference_seconds", "truncated", "device", "worker", "error",
     "long_form", "num_chunks", "completion_ratio", "repetition", "max_insertion_run", "token_cap_hit",
     "transcribed_until_s", "max_repeats", "looping", "truncated_reason", "max_deletion_run", "max_deletion_run_s",
-    "untranscribed_speech_s", "skipped",
+    "untranscribed_speech_s", "skipped", "metadata",
 )
 CHUNK_COLUMNS = (
     "run_id", "model", "sample_id", "chunk_index", "start_s", "end_s", "hypothesis", "inference_seconds", "worker",
@@ -185,6 +185,27 @@ class Store:
             [run_id],
         ).fetchone()
         return {"rows": int(n), "errors": int(errors)}
+
+    def save_intervals(self, run_id: str, *, resamples: int = 1000, seed: int = 0) -> int:
+        """Compute a run's bootstrap intervals (WER, CER; overall and per group, see
+        :func:`evaluator.compare.interval_records`) and replace its rows in ``intervals``.
+        Returns the number of rows written."""
+        from evaluator.compare import interval_records
+
+        records = interval_records(self.con, run_id, resamples=resamples, seed=seed)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM intervals WHERE run_id = ?", [run_id])
+            if records:
+                names = list(records[0])
+                self.con.executemany(
+                    f"INSERT INTO intervals ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                    [[r[c] for c in names] for r in records])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        return len(records)
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> tuple[list[str], list[tuple]]:
         cur = self.con.execute(sql, list(params))
