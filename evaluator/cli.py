@@ -1,4 +1,4 @@
-"""Command line: ``evaluator run | leaderboard | compare | sql | report | models``.
+"""Command line: ``evaluator run | leaderboard | compare | sql | errors | show | report | models``.
 
 The only module that configures logging or writes to the terminal.
 """
@@ -184,6 +184,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(sql)
     sql.add_argument("query", help='e.g. "SELECT model, wer, rtfx FROM leaderboard"')
     sql.add_argument("--format", choices=FORMATS, default="table")
+
+    err = sub.add_parser("errors", help="print the most frequent confusion pairs per model",
+                         description="sclite-style confusion pairs per model: substitutions (their -> there), "
+                         "deletions and insertions, counted over the aligned normalized text of a run's "
+                         "error-free rows (the word_errors table, or computed now for runs without it).")
+    _add_db(err)
+    err.add_argument("--run", dest="run_id", help="run id or name (default: the latest run)")
+    err.add_argument("--model", help="only this model")
+    err.add_argument("--top", type=int, default=10, metavar="N", help="pairs per model (default: 10)")
+    err.add_argument("--op", choices=("substitute", "delete", "insert"), help="only this kind of error")
+    err.add_argument("--format", choices=FORMATS, default="table")
+
+    show = sub.add_parser("show", help="print one sample's reference and every model's aligned hypothesis",
+                          description="The word alignment of one sample for every model of a run, sclite-style: "
+                          "errors in upper case, *** where a word is missing, S/D/I marks, and the "
+                          "sample's counts and WER per model.")
+    _add_db(show)
+    show.add_argument("--run", dest="run_id", help="run id or name (default: the latest run)")
+    show.add_argument("--sample", required=True, metavar="ID", help="sample id (results.sample_id)")
+    show.add_argument("--model", help="only this model")
+    show.add_argument("--width", type=int, default=100, metavar="N", help="wrap alignments at N characters")
+    show.add_argument("--format", choices=("text", "json"), default="text")
 
     rep = sub.add_parser(
         "report", help="write a self-contained HTML report of a run",
@@ -451,6 +473,83 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolve_run(con: Any, run: str | None, db: str | None) -> str:
+    """A run id from an id, a run name (the latest run of that name), or None (the latest run)."""
+    runs = con.execute("SELECT run_id, name FROM runs ORDER BY started_at DESC").fetchall()
+    if not runs:
+        raise ConfigError(f"{db or DEFAULT_DB} holds no runs yet")
+    if run is None:
+        return runs[0][0]
+    for run_id, name in runs:
+        if run in (run_id, name):
+            return run_id
+    listed = ", ".join(f"{i} ({n})" if n else i for i, n in runs[:10])
+    raise ConfigError(f"no run {run!r} in {db or DEFAULT_DB}; runs (id, name), latest first: {listed}")
+
+
+def _cmd_errors(args: argparse.Namespace) -> int:
+    from evaluator.report import render
+    from evaluator.word_errors import top_confusions
+
+    con = _open_ro(args.db)
+    run_id = _resolve_run(con, args.run_id, args.db)
+    found = top_confusions(con, run_id, model=args.model, op=args.op, top=args.top)
+    source = "word_errors table" if found.source == "table" else "computed from stored text"
+    if found.source == "computed":
+        log.info("run %s has no rows in word_errors; confusion pairs computed from its stored text", run_id)
+    title = f"run {run_id}: top {args.top} {args.op or 'error'} pairs per model ({source})"
+    sys.stdout.write(render(found.columns, found.rows, args.format, title) + "\n")
+    return 0
+
+
+def _raw(text: str | None, limit: int = 600) -> str:
+    """Raw text for `show`; a long file's is left to the alignment below it (and to --format json)."""
+    text = text or ""
+    return text if len(text) <= limit else f"({len(text):,} characters; --format json prints them)"
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    import json
+
+    from evaluator.alignment import render as render_alignment
+    from evaluator.word_errors import sample_view
+
+    con = _open_ro(args.db)
+    run_id = _resolve_run(con, args.run_id, args.db)
+    view = sample_view(con, run_id, args.sample, args.model)
+    if args.format == "json":
+        out = {
+            "run_id": view.run_id, "sample_id": view.sample_id, "dataset": view.dataset, "split": view.split,
+            "audio_seconds": view.audio_seconds, "reference": view.reference,
+            "reference_norm": view.reference_norm,
+            "models": [{"model": m.model, "hypothesis": m.hypothesis, "error": m.error,
+                        "hits": m.counts.hits, "substitutions": m.counts.substitutions,
+                        "deletions": m.counts.deletions, "insertions": m.counts.insertions,
+                        "wer": None if m.error else m.counts.wer,
+                        "ops": [{"op": o.op, "ref": o.ref, "hyp": o.hyp} for o in m.ops]} for m in view.models],
+        }
+        sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    audio = "" if view.audio_seconds is None else f", {view.audio_seconds:.1f} s"
+    lines = [f"run {view.run_id}, sample {view.sample_id} ({view.dataset}/{view.split}{audio})",
+             f"reference: {_raw(view.reference)}"]
+    for m in view.models:
+        lines += ["", f"== {m.model}"]
+        if m.error is not None:
+            lines.append(f"error: {m.error}")
+            continue
+        c = m.counts
+        wer = "n/a (empty reference)" if c.wer is None else f"{100 * c.wer:.2f}% ({c.errors}/{c.ref_words})"
+        lines.append(f"hits {c.hits}, substitutions {c.substitutions}, deletions {c.deletions}, "
+                     f"insertions {c.insertions}; WER {wer}")
+        if m.stored is not None and m.stored != c:
+            lines.append(f"warning: the stored counts differ: {m.stored}")
+        lines.append(f"hypothesis: {_raw(m.hypothesis)}")
+        lines.append(render_alignment(m.ops, width=max(args.width, 20)))
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from evaluator.html_report import ReportOptions, build_report
 
@@ -502,7 +601,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "leaderboard": _cmd_leaderboard, "compare": _cmd_compare, "sql": _cmd_sql,
-            "report": _cmd_report, "models": _cmd_models}
+            "errors": _cmd_errors, "show": _cmd_show, "report": _cmd_report, "models": _cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:

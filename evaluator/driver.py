@@ -338,6 +338,7 @@ def run_evaluation(
         for pool in pools:
             for slot in pool.slots:
                 ray.kill(slot.handle)
+    store.write_word_errors(run_id)  # confusion pairs for `evaluator errors`
     return RunSummary(run_id, status, counts["rows"], counts["errors"],
                       time.perf_counter() - started, failed, tuple(warnings))
 

@@ -207,6 +207,39 @@ class Store:
             raise
         return len(records)
 
+    def write_word_errors(self, run_id: str) -> int:
+        """Count the run's confusion pairs (per model, from the normalized text of its
+        error-free rows; see ``evaluator.alignment``) into ``word_errors``, replacing the run's
+        earlier ones, in one transaction. Returns the number of distinct pairs."""
+        import pyarrow as pa
+
+        from evaluator.alignment import run_confusions
+
+        counts = run_confusions(self.con, run_id)
+        keys = list(counts)
+        batch = pa.table({
+            "run_id": pa.array([run_id] * len(keys), pa.string()),
+            "model": pa.array([k[0] for k in keys], pa.string()),
+            "op": pa.array([k[1] for k in keys], pa.string()),
+            "ref_word": pa.array([k[2] for k in keys], pa.string()),
+            "hyp_word": pa.array([k[3] for k in keys], pa.string()),
+            "count": pa.array([counts[k] for k in keys], pa.int64()),
+        })
+        self.con.register("_batch_word_errors", batch)
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute("DELETE FROM word_errors WHERE run_id = ?", [run_id])
+                self.con.execute("INSERT INTO word_errors (run_id, model, op, ref_word, hyp_word, count) "
+                                 "SELECT run_id, model, op, ref_word, hyp_word, count FROM _batch_word_errors")
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+        finally:
+            self.con.unregister("_batch_word_errors")
+        return len(keys)
+
     def query(self, sql: str, params: Iterable[Any] = ()) -> tuple[list[str], list[tuple]]:
         cur = self.con.execute(sql, list(params))
         return [d[0] for d in cur.description], cur.fetchall()

@@ -66,3 +66,20 @@ SELECT
 FROM results
 WHERE error IS NULL
 GROUP BY ALL;
+
+-- Confusion pairs ranked per (run, model): `rank` over all errors, `op_rank` within the
+-- operation, `share` of the model's counted errors. Top 10 substitutions of each model:
+--   SELECT model, ref_word, hyp_word, count FROM top_confusions
+--   WHERE run_id = '...' AND op = 'substitute' AND op_rank <= 10 ORDER BY model, op_rank;
+CREATE OR REPLACE VIEW top_confusions AS
+SELECT
+    run_id,
+    model,
+    op,
+    ref_word,
+    hyp_word,
+    count,
+    count / sum(count) OVER (PARTITION BY run_id, model) AS share,
+    row_number() OVER (PARTITION BY run_id, model ORDER BY count DESC, op, ref_word, hyp_word) AS rank,
+    row_number() OVER (PARTITION BY run_id, model, op ORDER BY count DESC, ref_word, hyp_word) AS op_rank
+FROM word_errors;

@@ -62,13 +62,15 @@ def test_migrations_applied_once(db: str) -> None:
     for _ in range(3):
         with Store(db) as s:
             columns, rows = s.query("SELECT version, name FROM schema_migrations")
-            assert rows == [(1, "001_initial.sql"), (2, "002_long_form.sql"), (3, "003_seams_and_skips.sql")]
+            assert rows == [(1, "001_initial.sql"), (2, "002_long_form.sql"), (3, "003_seams_and_skips.sql"),
+                            (4, "004_breakdowns.sql"), (5, "005_word_errors.sql")]
 
 
 def test_schema_has_tables_and_view(store: Store) -> None:
     _, rows = store.query("SELECT table_name, table_type FROM information_schema.tables ORDER BY table_name")
     assert dict(rows) == {"leaderboard": "VIEW", "buckets": "VIEW", "results": "BASE TABLE", "runs": "BASE TABLE",
-                          "chunks": "BASE TABLE", "schema_migrations": "BASE TABLE"}
+                          "chunks": "BASE TABLE", "schema_migrations": "BASE TABLE",
+                          "word_errors": "BASE TABLE", "top_confusions": "VIEW", "intervals": "BASE TABLE"}
     columns, _ = store.query("SELECT * FROM results LIMIT 0")
     assert sorted(columns) == sorted((*RESULT_COLUMNS, "created_at"))
 
@@ -390,7 +392,7 @@ def test_read_only_connection_queries_but_cannot_write(db: str) -> None:
     con = connect_read_only(db)
     try:
         assert con.execute("SELECT wer FROM leaderboard").fetchall() == [(0.5,)]
-        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (3,)
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (4,)
         for sql in (
             "INSERT INTO results (run_id, model, backend, dataset, split, sample_id) "
             "VALUES ('r', 'm', 'b', 'd', 's', 'x')",
