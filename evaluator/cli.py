@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         "WER against speed, WER per duration bucket and group, long-form flags and seams, and a sample "
         "browser with word alignments. Needs plotly (pip install 'evaluator[report]').")
     _add_db(rep)
-    rep.add_argument("--run", dest="run_id", help="run id (default: the latest run)")
+    rep.add_argument("--run", dest="run_id", help="run id or name (default: the latest run)")
     rep.add_argument("--out", default="report.html", metavar="FILE", help="HTML file to write (default: report.html)")
     rep.add_argument("--max-samples", type=int, default=1000, metavar="N",
                      help="samples in the sample browser at most (default: 1000; the ones with the most errors)")
@@ -558,12 +558,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     con = _open_ro(args.db)
-    run_id = args.run_id
-    if run_id is None:
-        row = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
-        if row is None:
-            raise ConfigError(f"{args.db or DEFAULT_DB} holds no runs yet")
-        run_id = row[0]
+    run_id = _resolve_run(con, args.run_id, args.db)
     try:
         page = build_report(con, run_id, options)
     except ImportError as exc:

@@ -136,20 +136,16 @@ def _intervals(con: Any, run_id: str, options: ReportOptions, by: str | None = N
     return [dict(zip(columns, r, strict=True)) for r in rows]
 
 
-def _leaderboard_section(con: Any, run_id: str, board: list[dict[str, Any]], options: ReportOptions) -> str:
-    flags = {(r["model"], r["dataset"], r["split"]): r for r in _records(con.execute(
-        "SELECT model, dataset, split, audio_hours, completion_ratio, truncated, looping, skipped "
-        "FROM leaderboard WHERE run_id = ?", [run_id]))}
+def _leaderboard_section(board: list[dict[str, Any]], options: ReportOptions) -> str:
     rows = []
     for r in board:
-        f = flags.get((r["model"], r["dataset"], r["split"]), {})
         rows.append([
             _esc(r["model"]), _esc(f"{r['dataset']}/{r['split']}"), _num(r["n"]), _num(r["errors"]),
             _pct(r["wer"]), _interval(r.get("wer_low"), r.get("wer_high")),
             _pct(r.get("cer")), _interval(r.get("cer_low"), r.get("cer_high")),
-            _num(r.get("rtfx")), _num(60 * f["audio_hours"] if f.get("audio_hours") is not None else None, 2),
-            _num(f.get("completion_ratio"), 3),
-            _num(f.get("truncated")), _num(f.get("looping")), _num(f.get("skipped")),
+            _num(r.get("rtfx")), _num(60 * r["audio_hours"] if r.get("audio_hours") is not None else None, 2),
+            _num(r.get("completion_ratio"), 3),
+            _num(r.get("truncated")), _num(r.get("looping")), _num(r.get("skipped")),
         ])
     table = _table(["model", "dataset/split", "n", "errors", "WER %", "95% CI", "CER %", "95% CI", "RTFx",
                     "audio min", "completion", "truncated", "looping", "skipped"], rows,
@@ -183,76 +179,59 @@ def _speed_section(board: list[dict[str, Any]], colours: dict[str, str]) -> str:
             "</section>")
 
 
-def _bucket_chart(con: Any, run_id: str, colours: dict[str, str]) -> str:
+def _grouped_chart(rows: list[dict[str, Any]], by: str, title: str, div_id: str, colours: dict[str, str]) -> str:
+    """Grouped bars: one series per model, one bar per group value, 95% intervals as error bars."""
     go = _plotly()
-    rows = _records(con.execute(
-        "SELECT model, bucket, n, wer, rtfx FROM buckets WHERE run_id = ? ORDER BY bucket, model", [run_id]))
     fig = go.Figure()
     for model in colours:
-        mine = [r for r in rows if r["model"] == model and r["wer"] is not None]
+        mine = [r for r in rows if r["model"] == model and r.get("wer") is not None]
         if not mine:
             continue
         fig.add_trace(go.Bar(
-            x=[r["bucket"].split(": ", 1)[-1] for r in mine], y=[100 * r["wer"] for r in mine], name=model,
-            marker={"color": colours[model]}, customdata=[[r["n"], r["rtfx"]] for r in mine],
-            hovertemplate=f"{_esc(model)}<br>%{{x}}: WER %{{y:.2f}}% over %{{customdata[0]}} files<extra></extra>"))
-    fig.update_layout(title="WER per duration bucket", barmode="group", yaxis={"title": "WER %"},
-                      xaxis={"title": "duration", "type": "category"}, height=380)
-    return _figure_html(fig, "chart-buckets")
+            x=[_group_label(r["group"], by) for r in mine], y=[100 * r["wer"] for r in mine], name=model,
+            marker={"color": colours[model]}, error_y=_error_bars(mine),
+            customdata=[[r["n"], r.get("scored", r["n"])] for r in mine],
+            hovertemplate=f"{_esc(model)}<br>%{{x}}: WER %{{y:.2f}}%<br>%{{customdata[0]}} samples, "
+                          "%{customdata[1]} scored<extra></extra>"))
+    fig.update_layout(title=title, barmode="group", yaxis={"title": "WER %", "rangemode": "tozero"},
+                      xaxis={"title": "duration" if by == "bucket" else by, "type": "category"}, height=380)
+    return _figure_html(fig, div_id)
 
 
-def _group_columns(con: Any, run_id: str) -> list[tuple[str, list[Any]]]:
-    """(column, distinct values) of the groupings to chart: language and metadata keys."""
-    found = [("language", [r[0] for r in con.execute(
-        "SELECT DISTINCT language FROM results WHERE run_id = ? ORDER BY 1", [run_id]).fetchall()])]
-    has_metadata = con.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'results' AND column_name = 'metadata'"
-    ).fetchone()[0]
-    if has_metadata:
-        keys = [r[0] for r in con.execute(
-            "SELECT DISTINCT unnest(json_keys(metadata)) AS k FROM results WHERE run_id = ? AND metadata IS NOT NULL "
-            "ORDER BY k", [run_id]).fetchall()]
-        for key in keys:
-            values = [r[0] for r in con.execute(
-                "SELECT DISTINCT json_extract_string(metadata, ?) FROM results WHERE run_id = ? "
-                "ORDER BY 1 LIMIT ?", ["$." + json.dumps(key), run_id, _GROUP_MAX_VALUES + 1]).fetchall()]
-            found.append((key, values))
-    return found
+def _group_label(value: Any, by: str) -> str:
+    if value is None:
+        return "(unset)"
+    return str(value).split(": ", 1)[-1] if by == "bucket" else str(value)
 
 
 def _group_charts(con: Any, run_id: str, options: ReportOptions, colours: dict[str, str]) -> tuple[str, str]:
-    go = _plotly()
-    charts, notes = [], []
-    for column, values in _group_columns(con, run_id):
-        if len(values) > _GROUP_MAX_VALUES:
-            notes.append(f"{column}: more than {_GROUP_MAX_VALUES} values, not charted")
+    """Per duration bucket, per language and per metadata key (those with 2 to 30 values)."""
+    from evaluator.compare import group_choices
+
+    buckets, charts, notes = [], [], []
+    for by in group_choices(con, run_id):
+        rows = _intervals(con, run_id, options, by=by)
+        values = sorted({str(r["group"]) for r in rows})
+        if by != "bucket" and len(values) > _GROUP_MAX_VALUES:
+            notes.append(f"{by}: {len(values)} values, not charted (evaluator leaderboard --by {by})")
             continue
-        if len(values) < 2:
-            notes.append(f"{column}: every sample is {values[0] if values else 'unset'!s}")
+        if by != "bucket" and len(values) < 2:
+            notes.append(f"{by}: every sample is {values[0] if values else 'unset'}")
             continue
-        rows = _intervals(con, run_id, options, by=column)
-        group_key = column if column in (rows[0] if rows else {}) else "group"
-        fig = go.Figure()
-        for model in colours:
-            mine = [r for r in rows if r["model"] == model and r.get("wer") is not None]
-            if not mine:
-                continue
-            fig.add_trace(go.Bar(
-                x=[str(r[group_key]) for r in mine], y=[100 * r["wer"] for r in mine], name=model,
-                marker={"color": colours[model]}, error_y=_error_bars(mine), customdata=[[r["n"]] for r in mine],
-                hovertemplate=f"{_esc(model)}<br>%{{x}}: WER %{{y:.2f}}% (n=%{{customdata[0]}})<extra></extra>"))
-        fig.update_layout(title=f"WER per {column} (95% interval)", barmode="group", yaxis={"title": "WER %"},
-                          xaxis={"title": column, "type": "category"}, height=380)
-        charts.append(_figure_html(fig, f"chart-group-{len(charts)}"))
-    return "".join(charts), "; ".join(notes)
+        if by == "bucket":
+            buckets.append(_grouped_chart(rows, by, "WER per duration bucket (95% interval)", "chart-buckets",
+                                          colours))
+        else:
+            charts.append(_grouped_chart(rows, by, f"WER per {by} (95% interval)", f"chart-group-{len(charts)}",
+                                         colours))
+    return "".join(buckets + charts), "; ".join(notes)
 
 
 def _breakdown_section(con: Any, run_id: str, options: ReportOptions, colours: dict[str, str]) -> str:
-    buckets = _bucket_chart(con, run_id, colours)
-    groups, notes = _group_charts(con, run_id, options, colours)
+    charts, notes = _group_charts(con, run_id, options, colours)
     note = f'<p class="note">{_esc(notes)}</p>' if notes else ""
-    return (f'<section id="s-breakdowns"><h2>Breakdowns</h2><div class="charts-row">{buckets}{groups}</div>{note}'
-            "</section>")
+    return f'<section id="s-breakdowns"><h2>Breakdowns</h2><div class="charts-row">{charts}</div>{note}</section>'
+
 
 
 def _flags_html(r: dict[str, Any]) -> str:
@@ -481,7 +460,7 @@ def build_report(con: Any, run_id: str, options: ReportOptions | None = None) ->
             f"{_esc(run_info.get('normalizer_name'))} {_esc(run_info.get('normalizer_version'))} · evaluator "
             f"{_esc(run_info.get('evaluator_version'))}")
     body = "".join([
-        _leaderboard_section(con, run_id, board, options),
+        _leaderboard_section(board, options),
         _speed_section(board, colours),
         _breakdown_section(con, run_id, options, colours),
         _long_form_section(con, run_id, options, colours),
