@@ -208,8 +208,13 @@ def _group_charts(con: Any, run_id: str, options: ReportOptions, colours: dict[s
     """Per duration bucket, per language and per metadata key (those with 2 to 30 values)."""
     from evaluator.compare import group_choices
 
+    (has_metadata,) = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'results' AND column_name = 'metadata'"
+    ).fetchone()
+    # A database written before results.metadata existed, opened read-only, is not migrated.
+    choices = group_choices(con, run_id) if has_metadata else ["language", "bucket"]
     buckets, charts, notes = [], [], []
-    for by in group_choices(con, run_id):
+    for by in choices:
         rows = _intervals(con, run_id, options, by=by)
         values = sorted({str(r["group"]) for r in rows})
         if by != "bucket" and len(values) > _GROUP_MAX_VALUES:

@@ -1,9 +1,10 @@
 """A small results database for the HTML report tests: two runs; the latest has three models,
-two languages, an error row, a truncated and a looping row, markup in a transcript, and one
+two languages, three speakers (metadata), an error row, a truncated and a looping row, markup in a transcript, and one
 long file stitched from windows with seams."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from evaluator.rows import finalize_row
@@ -31,6 +32,9 @@ SAMPLES: dict[str, tuple[str, float, str, tuple[str | None, ...]]] = {
                ("merci beaucoup", "merci beaucoup", "merci beaucoup " + "merci merci merci " * 20)),
 }
 LONG_ID = "long-file"
+# results.metadata: a speaker per sample (the long file's is carol)
+SPEAKERS = {"s-their": "alice", "s-quick": "alice", "s-river": "alice", "s-markup": "bob", "s-short": "bob",
+            "s-loop": "bob"}
 LONG_SECONDS = 95.0
 
 
@@ -43,7 +47,8 @@ def _row(run_id: str, model: str, index: int, sample_id: str, language: str, sec
         "decode_seconds": 0.01,
         "inference_seconds": None if hypothesis is None else seconds / (4 + 2 * MODELS.index(model)),
         "device": "cpu", "worker": "w0", "error": "RuntimeError: out of memory" if hypothesis is None else None,
-        "long_form": "native", "num_chunks": 1, **extra,
+        "long_form": "native", "num_chunks": 1, "metadata": json.dumps({"speaker": SPEAKERS.get(sample_id, "carol")}),
+        **extra,
     }
     return finalize_row(row)
 

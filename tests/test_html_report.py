@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 pytest.importorskip("plotly", reason="the report needs plotly: pip install 'evaluator[report]'")
@@ -86,7 +88,8 @@ def test_self_contained(page: str) -> None:
 
 def test_sections_and_charts_present(page: str) -> None:
     ids = parsed(page).ids
-    for ident in ("leaderboard", "chart-speed", "chart-buckets", "chart-group-0", "flags", "long-files",
+    for ident in ("leaderboard", "chart-speed", "chart-buckets", "chart-group-0", "chart-group-1", "flags",
+                  "long-files",
                   "chart-seams-0", "sample-table", "filter-text", "filter-model", "filter-errors", "sort"):
         assert ident in ids, ident
 
@@ -180,6 +183,18 @@ def test_unknown_and_empty_runs(db: str, tmp_path: Path) -> None:
         store.create_run("r0", None, {}, evaluator_version="t", normalizer=("t", "1"), host={})
     with pytest.raises(ValueError, match="no results"):
         build_report(connect_read_only(empty), "r0")
+
+
+def test_database_without_metadata_column(db: str, tmp_path: Path) -> None:
+    """A database written before results.metadata existed, opened read-only (not migrated)."""
+    old = tmp_path / "old.duckdb"
+    shutil.copy(db, old)
+    con = duckdb.connect(str(old))
+    con.execute("ALTER TABLE results DROP COLUMN metadata")
+    con.close()
+    page = build_report(connect_read_only(str(old)), RUN)
+    ids = parsed(page).ids
+    assert "chart-group-0" in ids and "chart-group-1" not in ids  # language only
 
 
 def test_cli_writes_latest_run_without_touching_the_db(db: str, tmp_path: Path) -> None:

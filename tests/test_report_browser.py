@@ -106,6 +106,8 @@ def test_charts_have_one_mark_per_model(page: tuple[Any, dict[str, list[str]]], 
     assert pg.locator("#chart-buckets .barlayer .trace").count() == len(MODELS)
     assert pg.locator("#chart-group-0 .barlayer .trace").count() == len(MODELS)
     assert texts(pg, "#chart-group-0 .xtick text") == ["en", "fr"]
+    assert pg.locator("#chart-group-1 .barlayer .trace").count() == len(MODELS)  # per speaker (metadata)
+    assert texts(pg, "#chart-group-1 .xtick text") == ["alice", "bob", "carol"]
     assert pg.locator("#chart-seams-0 .scatterlayer .point").count() == 3  # three seams of the long file
     pg.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 10_000
