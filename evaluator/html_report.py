@@ -399,7 +399,8 @@ def _browser_section(payload: dict[str, Any], total: int, options: ReportOptions
                f"every sample.</p>")
     options_html = '<option value="">all models</option>' + "".join(
         f'<option value="{i}">{_esc(m)}</option>' for i, m in enumerate(models))
-    heads = "".join(f'<th class="num" data-model="{i}" title="{_esc(m)}">{_esc(m)}<br>WER %</th>'
+    # a line break may fall after ":", "/" or "-" of a long model spec
+    heads = "".join(f'<th class="num" data-model="{i}" title="{_esc(m)}">{_breakable(m)}<br>WER %</th>'
                     for i, m in enumerate(models))
     return f"""<section id="s-samples"><h2>Samples</h2>{cap}
 <p class="note">Pick a sample to see the reference and each model's hypothesis aligned word by word (normalized text,
@@ -419,6 +420,13 @@ as scored). The filter searches sample ids, references and hypotheses; with one 
  </tr></thead><tbody></tbody></table></div>
  <div class="detail" id="sample-detail"><p class="empty">Click a sample in the list.</p></div>
 </div></section>"""
+
+
+def _breakable(text: str) -> str:
+    escaped = _esc(text)
+    for mark in (":", "/", "-"):
+        escaped = escaped.replace(mark, mark + "<wbr>")
+    return escaped
 
 
 def _json_script(payload: Any) -> str:
