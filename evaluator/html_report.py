@@ -431,8 +431,9 @@ def _breakable(text: str) -> str:
 
 def _json_script(payload: Any) -> str:
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    # Inside <script>, "</" could close the element and "<!--" open a comment: escape both.
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    # Inside <script>, "</script" would close the element and "<!--" open a comment: no "<" at all
+    # (\u003c is the same character to JSON.parse).
+    return text.replace("<", "\\u003c")
 
 
 def _static(name: str) -> str:

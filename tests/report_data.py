@@ -13,7 +13,7 @@ from evaluator.store import Store
 OLD_RUN = "run-old"
 RUN = "run-new"
 MODELS = ("model-a:x", "model-b:y", "model-c:z")
-XSS = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 1">'
+XSS = '<!-- </script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 1">'
 
 # sample id -> (language, seconds, reference, hypothesis per model; None: an error row)
 SAMPLES: dict[str, tuple[str, float, str, tuple[str | None, ...]]] = {
