@@ -25,6 +25,7 @@ __all__ = [
     "render",
     "confusions",
     "run_confusions",
+    "confusion_table",
 ]
 
 OPS = ("equal", "substitute", "delete", "insert")
@@ -203,3 +204,18 @@ def run_confusions(con: Any, run_id: str, model: str | None = None,
     while rows := cur.fetchmany(batch):
         counts.update(confusions(rows))
     return counts
+
+
+def confusion_table(run_id: str, counts: Counter[ConfusionKey]) -> Any:
+    """Confusion counts as a pyarrow table with the columns of ``word_errors``."""
+    import pyarrow as pa
+
+    keys = list(counts)
+    return pa.table({
+        "run_id": pa.array([run_id] * len(keys), pa.string()),
+        "model": pa.array([k[0] for k in keys], pa.string()),
+        "op": pa.array([k[1] for k in keys], pa.string()),
+        "ref_word": pa.array([k[2] for k in keys], pa.string()),
+        "hyp_word": pa.array([k[3] for k in keys], pa.string()),
+        "count": pa.array([counts[k] for k in keys], pa.int64()),
+    })

@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = sub.add_parser("sql", help="run a read-only SQL query on the results",
                          description="Run SQL on a read-only connection. Tables: runs, results, chunks, "
-                         "intervals; views: leaderboard, buckets.")
+                         "intervals, word_errors; views: leaderboard, buckets, top_confusions.")
     _add_db(sql)
     sql.add_argument("query", help='e.g. "SELECT model, wer, rtfx FROM leaderboard"')
     sql.add_argument("--format", choices=FORMATS, default="table")

@@ -211,20 +211,10 @@ class Store:
         """Count the run's confusion pairs (per model, from the normalized text of its
         error-free rows; see ``evaluator.alignment``) into ``word_errors``, replacing the run's
         earlier ones, in one transaction. Returns the number of distinct pairs."""
-        import pyarrow as pa
-
-        from evaluator.alignment import run_confusions
+        from evaluator.alignment import confusion_table, run_confusions
 
         counts = run_confusions(self.con, run_id)
-        keys = list(counts)
-        batch = pa.table({
-            "run_id": pa.array([run_id] * len(keys), pa.string()),
-            "model": pa.array([k[0] for k in keys], pa.string()),
-            "op": pa.array([k[1] for k in keys], pa.string()),
-            "ref_word": pa.array([k[2] for k in keys], pa.string()),
-            "hyp_word": pa.array([k[3] for k in keys], pa.string()),
-            "count": pa.array([counts[k] for k in keys], pa.int64()),
-        })
+        batch = confusion_table(run_id, counts)
         self.con.register("_batch_word_errors", batch)
         try:
             self.con.execute("BEGIN TRANSACTION")
@@ -238,7 +228,7 @@ class Store:
                 raise
         finally:
             self.con.unregister("_batch_word_errors")
-        return len(keys)
+        return len(counts)
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> tuple[list[str], list[tuple]]:
         cur = self.con.execute(sql, list(params))

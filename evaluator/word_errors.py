@@ -8,7 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evaluator.alignment import ERROR_OPS, OpCounts, WordOp, align, count_ops, run_confusions
+from evaluator.alignment import (
+    ERROR_OPS,
+    OpCounts,
+    WordOp,
+    align,
+    confusion_table,
+    count_ops,
+    run_confusions,
+)
 from evaluator.errors import ConfigError
 
 __all__ = [
@@ -124,18 +132,7 @@ def top_confusions(con: Any, run_id: str, *, model: str | None = None, op: str |
     if _has_table_rows(con, run_id):
         cur = con.execute(_RANKED_SQL.format(source="word_errors"), params)
         return TopConfusions([d[0] for d in cur.description], cur.fetchall(), "table")
-    import pyarrow as pa
-
-    counts = run_confusions(con, run_id, model)
-    keys = list(counts)
-    batch = pa.table({
-        "run_id": pa.array([run_id] * len(keys), pa.string()),
-        "model": pa.array([k[0] for k in keys], pa.string()),
-        "op": pa.array([k[1] for k in keys], pa.string()),
-        "ref_word": pa.array([k[2] for k in keys], pa.string()),
-        "hyp_word": pa.array([k[3] for k in keys], pa.string()),
-        "count": pa.array([counts[k] for k in keys], pa.int64()),
-    })
+    batch = confusion_table(run_id, run_confusions(con, run_id, model))
     con.register("_computed_word_errors", batch)
     try:
         cur = con.execute(_RANKED_SQL.format(source="_computed_word_errors"), params)
