@@ -161,8 +161,9 @@ def resampled_sums(values: np.ndarray, options: BootstrapOptions) -> np.ndarray:
     block = max(1, min(options.resamples, _BLOCK_ELEMENTS // n))
     for start in range(0, options.resamples, block):
         size = min(block, options.resamples - start)
-        idx = rng.integers(0, n, size=(size, n))
-        idx += (np.arange(size) * n)[:, None]
+        dtype = np.int32 if size * n < 2**31 else np.int64  # int32 draws are faster
+        idx = rng.integers(0, n, size=(size, n), dtype=dtype)
+        idx += (np.arange(size, dtype=dtype) * n)[:, None]
         weights = np.bincount(idx.ravel(), minlength=size * n).reshape(size, n)
         out[start : start + size] = weights @ values
     return out
