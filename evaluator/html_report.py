@@ -47,9 +47,9 @@ class ReportOptions:
     def __post_init__(self) -> None:
         for name in ("max_samples", "max_flagged", "max_seam_charts", "resamples"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < (1 if name == "resamples" else 0):
-                raise ValueError(f"ReportOptions.{name} must be a non-negative integer "
-                                 f"{'(at least 1) ' if name == 'resamples' else ''}, got {value!r}")
+            minimum = 1 if name == "resamples" else 0
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise ValueError(f"ReportOptions.{name} must be an integer >= {minimum}, got {value!r}")
 
 
 # ------------------------------------------------------------------------------------ helpers
