@@ -1,4 +1,4 @@
-"""Command line: ``evaluator run | runs | leaderboard | compare | sql | errors | show | models``.
+"""Command line: ``evaluator run | runs | leaderboard | compare | sql | errors | show | report | models``.
 
 The only module that configures logging or writes to the terminal.
 """
@@ -218,6 +218,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="seconds without a write after which a running run counts as interrupted "
                       "(default: 60; the driver writes at least every 15 s)")
     runs.add_argument("--format", choices=FORMATS, default="table")
+
+    rep = sub.add_parser(
+        "report", help="write a self-contained HTML report of a run",
+        description="One HTML file that opens from disk with no network: leaderboard with 95% intervals, "
+        "WER against speed, WER per duration bucket and group, long-form flags and seams, and a sample "
+        "browser with word alignments. Needs plotly (pip install 'evaluator[report]').")
+    _add_db(rep)
+    rep.add_argument("--run", dest="run_id", help="run id or name (default: the latest run)")
+    rep.add_argument("--out", default="report.html", metavar="FILE", help="HTML file to write (default: report.html)")
+    rep.add_argument("--max-samples", type=int, default=1000, metavar="N",
+                     help="samples in the sample browser at most (default: 1000; the ones with the most errors)")
+    rep.add_argument("--resamples", type=int, default=1000, metavar="N", help="bootstrap resamples (default: 1000)")
+    rep.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
 
     sub.add_parser("models", help="list backends, their extras, devices and bundled weights",
                    description="Backends, whether their extra is installed, devices, bundled weights.")
@@ -611,6 +624,28 @@ def _cmd_runs(args: argparse.Namespace) -> int:
             sys.stdout.write(f"{row[0]} is {row[status]}"
                              f"{' and incomplete' if row[status] == 'finished' else ''}; finish it with: "
                              f"evaluator run --resume {row[0]} --db {db}\n")
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from evaluator.html_report import ReportOptions, build_report
+
+    try:
+        options = ReportOptions(max_samples=args.max_samples, resamples=args.resamples, seed=args.seed)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    con = _open_ro(args.db)
+    run_id = _resolve_run(con, args.run_id, args.db)
+    try:
+        page = build_report(con, run_id, options)
+    except ImportError as exc:
+        raise MissingDependencyError(str(exc)) from exc
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    out = os.path.abspath(args.out)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write(page)
+    sys.stdout.write(f"wrote {args.out} (run {run_id}, {len(page.encode()) / 1e6:.1f} MB); open it in a browser: "
+                     f"file://{out}\n")
     return 0
 
 
@@ -636,7 +671,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "runs": _cmd_runs, "leaderboard": _cmd_leaderboard, "compare": _cmd_compare,
-            "sql": _cmd_sql, "errors": _cmd_errors, "show": _cmd_show, "models": _cmd_models}
+            "sql": _cmd_sql, "errors": _cmd_errors, "show": _cmd_show, "report": _cmd_report, "models": _cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:
