@@ -80,7 +80,7 @@ def end_to_end(folder: str, rows: int, shard_size: int, actors: int) -> dict[str
     from evaluator.driver import run_evaluation
     from evaluator.store import Store
 
-    connect_ray(num_cpus=actors)
+    connect_ray("local", num_cpus=actors)  # its own cluster, never one running here
     db = os.path.join(folder, "ceiling.duckdb")
     config = RunConfig(models=(parse_model_spec(ECHO),), dataset=DatasetSpec(folder), db=db,
                        shard_size=shard_size, actors_per_model=actors)

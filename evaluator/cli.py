@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--gpus-per-actor", type=float, metavar="F",
                    help="share of a GPU / the MPS device per actor (default: 1; 0.5 puts two actors on one)")
     g.add_argument("--shard-size", type=int, metavar="N", help="samples per shard (default: 4)")
-    g.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS or a new local cluster)")
+    g.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS, else a cluster started on this "
+                   "machine with `ray start`, else a new local cluster; `local`: always a new local cluster)")
     g.add_argument("--num-cpus", type=int, help="CPUs of a new local Ray cluster (default: all)")
     g = run.add_argument_group("results")
     _add_db(g)
@@ -149,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "corpus WER recomputed). --by splits every model's row by a column.",
                         epilog=LEADERBOARD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_db(lb)
-    lb.add_argument("--run", dest="run_id", help="run id (default: the latest run)")
+    lb.add_argument("--run", dest="run_id", help="run id or name (default: the latest run)")
     lb.add_argument("--by", metavar="COLUMN",
                     help="one row per model and value of COLUMN: language, bucket (duration: <10s, 10-30s, "
                     "30s-2min, 2-10min, >10min) or any column of the dataset kept in results.metadata "
@@ -167,9 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "across runs (labelled model@run).",
                          epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_db(cmp)
-    cmp.add_argument("--run", dest="run_ids", action="append", metavar="RUN_ID",
-                     help="run to read; repeat to compare runs, the first being the baseline (default: the "
-                     "latest run)")
+    cmp.add_argument("--run", dest="run_ids", action="append", metavar="RUN",
+                     help="run id or name to read; repeat to compare runs, the first being the baseline "
+                     "(default: the latest run)")
     cmp.add_argument("--baseline", metavar="MODEL",
                      help="compare only against this model (a model spec, model@run, or a run id); default: "
                      "in each pair of one run, the model with the lower WER")
@@ -417,22 +418,11 @@ def _fold_constant(columns: list[str], rows: list[tuple], names: tuple[str, ...]
     return [columns[i] for i in keep], [tuple(r[i] for i in keep) for r in rows], ", ".join(dropped)
 
 
-def _run_or_latest(con: Any, run_id: str | None, db: str | None) -> str:
-    from evaluator.compare import latest_run
-
-    if run_id is not None:
-        return run_id
-    try:
-        return latest_run(con)
-    except ConfigError as exc:
-        raise ConfigError(f"{db or DEFAULT_DB} holds no runs yet; run `evaluator run` first") from exc
-
-
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from evaluator.report import render
 
     con = _open_ro(args.db)
-    run_id = _run_or_latest(con, args.run_id, args.db)
+    run_id = _resolve_run(con, args.run_id, args.db)
     columns, rows = _leaderboard(con, run_id, args.by, args.resamples, args.seed)
     if not rows:
         raise ConfigError(f"run {run_id!r} has no results in {args.db or DEFAULT_DB}")
@@ -499,7 +489,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from evaluator.compare import compare
 
     con = _open_ro(args.db)
-    run_ids = args.run_ids or [_run_or_latest(con, None, args.db)]
+    run_ids = [_resolve_run(con, r, args.db) for r in args.run_ids or [None]]
     comparison = compare(con, run_ids, baseline=args.baseline, resamples=args.resamples, seed=args.seed,
                          top=args.top)
     sys.stdout.write(_render_comparison(comparison, args.format) + "\n")

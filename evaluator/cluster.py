@@ -121,10 +121,11 @@ def _send_token_if_any() -> None:
 def connect_ray(address: str | None = None, num_cpus: int | None = None,
                 env_vars: dict[str, str] | None = None) -> Connection:
     """Join ``address``, ``RAY_ADDRESS`` (as inside ``ray job submit``) or a cluster running on
-    this machine (``ray start --head``); else start a local cluster with an ``mps`` resource on
-    Apple Silicon. ``env_vars`` are set in every worker. ``num_cpus`` sizes a new local cluster
-    only: a running cluster keeps the size ``ray start`` gave it."""
-    target = address or os.environ.get("RAY_ADDRESS") or running_local_cluster()
+    this machine (``ray start --head``); else (or with ``address="local"``) start a local cluster
+    with an ``mps`` resource on Apple Silicon. ``env_vars`` are set in every worker. ``num_cpus``
+    sizes a new local cluster only: a running cluster keeps the size ``ray start`` gave it."""
+    fresh = address == "local"  # Ray's word for "start a new local cluster"
+    target = None if fresh else address or os.environ.get("RAY_ADDRESS") or running_local_cluster()
     if target:
         _send_token_if_any()  # before Ray is imported: it reads the mode once
     import ray

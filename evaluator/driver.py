@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import platform
+import re
 import secrets
 import socket
 import time
@@ -426,10 +427,17 @@ class _StoreRecorder:
         return list(read_shard(self.opened, shard, with_audio=False))
 
 
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning)\b.*")
+
+
 def _first_error_line(exc: Exception) -> str:
-    """The most useful line of a Ray error: the innermost exception's message."""
+    """The most useful line of a Ray error: the innermost exception's ``Type: message`` (Ray's
+    actor errors end with lines such as ``ip: ...`` that say nothing about the cause)."""
     text = str(exc).strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if _EXCEPTION_LINE.match(line) and not line.startswith(("File ", "^", "~")):
+            return line[:500]
     for line in reversed(lines):
         if ": " in line and not line.startswith(("File ", "^", "~")):
             return line[:500]
