@@ -154,7 +154,9 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None,
     if stopped:
         log.warning("stopped %d Ray processes left behind by a local cluster whose driver was killed (pids %s)",
                     len(stopped), ", ".join(map(str, stopped)))
-    info = ray.init(num_cpus=num_cpus, resources=local_custom_resources(), include_dashboard=False, **common)
+    # address="local": a new cluster, never one Ray would find by itself (it looks for running GCS processes)
+    info = ray.init(address="local", num_cpus=num_cpus, resources=local_custom_resources(), include_dashboard=False,
+                    **common)
     log.info("started a local Ray cluster (%g CPUs); it stops when this run ends",
              ray.cluster_resources().get("CPU", 0))
     return Connection(False, getattr(info, "address_info", {}).get("gcs_address"), stopped)
