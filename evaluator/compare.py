@@ -30,15 +30,8 @@ __all__ = [
     "compare",
 ]
 
-# The duration bucket of a row, as in the ``buckets`` view of evaluator/views.sql (keep in step).
-BUCKET_SQL = """CASE
-    WHEN audio_seconds IS NULL THEN '0: unknown'
-    WHEN audio_seconds < 10 THEN '1: <10s'
-    WHEN audio_seconds < 30 THEN '2: 10-30s'
-    WHEN audio_seconds < 120 THEN '3: 30s-2min'
-    WHEN audio_seconds < 600 THEN '4: 2-10min'
-    ELSE '5: >10min'
-END"""
+# The duration bucket of a row: the `duration_bucket` macro of evaluator/views.sql.
+BUCKET_SQL = "duration_bucket(audio_seconds)"
 
 # Groupings that are not metadata keys.
 BUILTIN_GROUPS = ("language", "bucket")

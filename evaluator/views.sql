@@ -82,6 +82,16 @@ FROM per_model p
 FULL OUTER JOIN run_models m ON p.run_id = m.run_id AND p.model = m.model
 LEFT JOIN lost l ON l.run_id = coalesce(p.run_id, m.run_id) AND l.model = coalesce(p.model, m.model);
 
+-- The duration bucket of a row (used by `buckets`, `leaderboard --by bucket` and the report).
+CREATE OR REPLACE MACRO duration_bucket(seconds) AS CASE
+    WHEN seconds IS NULL THEN '0: unknown'
+    WHEN seconds < 10 THEN '1: <10s'
+    WHEN seconds < 30 THEN '2: 10-30s'
+    WHEN seconds < 120 THEN '3: 30s-2min'
+    WHEN seconds < 600 THEN '4: 2-10min'
+    ELSE '5: >10min'
+END;
+
 -- Corpus WER per duration bucket: where long-form failures show. Scored like the leaderboard
 -- (WER over non-empty references; RTFx over every error-free row); a row whose duration is
 -- unknown is in its own bucket.
@@ -91,14 +101,7 @@ SELECT
     model,
     dataset,
     split,
-    CASE
-        WHEN audio_seconds IS NULL THEN '0: unknown'
-        WHEN audio_seconds < 10 THEN '1: <10s'
-        WHEN audio_seconds < 30 THEN '2: 10-30s'
-        WHEN audio_seconds < 120 THEN '3: 30s-2min'
-        WHEN audio_seconds < 600 THEN '4: 2-10min'
-        ELSE '5: >10min'
-    END AS bucket,
+    duration_bucket(audio_seconds) AS bucket,
     count(*) AS n,
     count(*) FILTER (WHERE ref_words = 0) AS empty_refs,
     sum(substitutions + deletions + insertions) FILTER (WHERE ref_words > 0)
