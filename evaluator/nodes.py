@@ -121,11 +121,14 @@ def check_dataset_on_nodes(paths: Sequence[str], actor_options: Sequence[Mapping
                     len(unanswered), CHECK_TIMEOUT_S)
     result = NodeCheck(tuple(paths), tuple(n["NodeID"] for n in nodes), tuple(sorted(missing)), unanswered)
     if missing:
-        where = ", ".join(f"{addr} (node {node_id[:8]}: no {path})" for node_id, addr, path in result.missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        by_path: dict[str, list[str]] = {}
+        for node_id, addr, path in result.missing:
+            by_path.setdefault(path, []).append(f"{addr} node {node_id[:8]}")
+        where = "; ".join(", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                          + f": no {path}" for path, names in by_path.items())
         raise DatasetError(
             f"the dataset {paths[0]} is a local path that exists where the driver runs but not on "
-            f"{len(missing)} of the {len(nodes)} Ray nodes where actors run: {where}{more}. Every actor "
+            f"{len(missing)} of the {len(nodes)} Ray nodes where actors run ({where}). Every actor "
             "reads its shards itself, so the data must be readable at the same path on every node: put it "
             "on storage all nodes mount at that path (NFS, a shared disk), or give a Hugging Face hub id "
             "(each node downloads it once into its own cache, HF_HOME), or stream a hub dataset with "
