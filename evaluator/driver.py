@@ -42,6 +42,7 @@ from evaluator.devices import DevicePlan, plan_device
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.hardware import cpu_info
 from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
+from evaluator.nodes import check_dataset_on_nodes, dataset_probe_paths
 from evaluator.records import ChunkRow, LostShard, ResultRow
 from evaluator.scheduler import Outcome, Pool, Scheduler
 from evaluator.store import Store
@@ -201,6 +202,9 @@ def run_evaluation(
         _check_fits(spec, plan, cluster)
         plans.append(plan)
     opened = open_dataset(config.dataset)
+    # A local path must exist on every node where actors run: asked before any model loads.
+    check_dataset_on_nodes(dataset_probe_paths(config.dataset.source, _first_audio(opened)),
+                           [p.ray_options for p in plans])
     # Shards carry the columns settled here, so actors neither detect them nor re-check ids.
     total_samples, shards = plan_shards(opened, resolved_spec(opened, config.dataset), config.shard_size,
                                         config.max_samples)
@@ -297,6 +301,13 @@ def run_evaluation(
         store.release()
     return RunSummary(run_id, status, counts["rows"], counts["errors"],
                       time.perf_counter() - started, failed, tuple(warnings))
+
+
+def _first_audio(opened: OpenedDataset) -> Any:
+    """The first sample's undecoded audio cell (a path for an audiofolder), None if streaming."""
+    if opened.streaming or not opened.num_rows:
+        return None
+    return opened.data[0][opened.columns.audio]
 
 
 def _fresh_shards(shards: Sequence[Shard], store: Store, run_id: str, model: str) -> Iterator[Shard]:
