@@ -614,6 +614,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
             sys.stdout.write(f"{row[0]} is {row[status]}"
                              f"{' and incomplete' if row[status] == 'finished' else ''}; finish it with: "
                              f"evaluator run --resume {row[0]} --db {db}\n")
+    return 0
+
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from evaluator.html_report import ReportOptions, build_report

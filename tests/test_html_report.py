@@ -14,8 +14,6 @@ from typing import Any
 import duckdb
 import pytest
 
-pytest.importorskip("plotly", reason="the report needs plotly: pip install 'evaluator[report]'")
-
 from evaluator.cli import main  # noqa: E402
 from evaluator.html_report import ReportOptions, build_report  # noqa: E402
 from evaluator.store import Store, connect_read_only  # noqa: E402

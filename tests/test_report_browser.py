@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("plotly", reason="the report needs plotly: pip install 'evaluator[report]'")
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+from playwright import sync_api  # noqa: E402
 
 from evaluator.html_report import build_report  # noqa: E402
 from evaluator.store import connect_read_only  # noqa: E402
