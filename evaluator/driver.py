@@ -187,7 +187,7 @@ def _prepare(config: RunConfig, cluster: dict[str, float], history: dict[tuple[s
             spec.label, device, memory,
             f"{lf.strategy} ({lf.window:g} s windows)" if lf.strategy in ("chunked", "vad") else lf.strategy,
             cls.large_model,
-            _device_reason(config.device, cls, device.device, cluster) + f"; weights: {location.detail}"))
+            _device_reason(config.device, cls, device.device, cluster), location.detail))
     plans = plan_models(requests, cluster, actors_per_model=config.actors_per_model,
                         cpus_per_actor=config.cpus_per_actor)
     for plan, entry in zip(plans, config_json["models"], strict=True):

@@ -25,6 +25,7 @@ __all__ = ["ModelLocation", "WeightFiles", "hub_offline", "locate_model", "looks
 
 #: File names that hold weights (others are configs, tokenizers, vocabularies).
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".npz")
+_DRIVE = re.compile(r"[A-Za-z]:[\\/]")
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.\-]*/[\w.\-]+")
 _SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "I64": 8, "I32": 4, "F16": 2, "BF16": 2, "I16": 2, "I8": 1, "U8": 1,
                       "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
@@ -59,10 +60,10 @@ class WeightFiles:
 
 
 def looks_like_path(model: str) -> bool:
-    """True for names that can only be local paths: absolute, ``./``, ``../``, ``~``, more than
-    one ``/``, a backslash, or a weights-file suffix. ``namespace/name`` is a hub id."""
+    """True for names that can only be local paths: absolute (``/``, ``C:/``), ``./``, ``../``,
+    ``~``, more than one ``/``, a backslash, or a weights-file suffix. ``namespace/name`` is a hub id."""
     return (model.startswith(("/", "./", "../", "~", ".\\")) or model in (".", "..") or "\\" in model
-            or model.count("/") > 1 or model.endswith(WEIGHT_SUFFIXES))
+            or model.count("/") > 1 or model.endswith(WEIGHT_SUFFIXES) or _DRIVE.match(model) is not None)
 
 
 def hub_offline() -> bool:

@@ -77,6 +77,7 @@ class ModelRequest:
         long_form: how long audio is handled, in words.
         large: a large model (the backend's ``large_model``): few CPU actors with many threads.
         device_reason: why this device, in words.
+        weights: where the weights are, in words.
     """
 
     label: str
@@ -85,6 +86,7 @@ class ModelRequest:
     long_form: str = ""
     large: bool = False
     device_reason: str = ""
+    weights: str = ""
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,7 @@ def plan_models(requests: Sequence[ModelRequest], cluster: Mapping[str, float], 
             raise ConfigError(f"{req.label}: an actor asks for {cpus:g} CPUs but the cluster has {cores:g}; "
                               "lower --cpus-per-actor")
         reasons = [req.device_reason] if req.device_reason else []
+        reasons += [f"weights: {req.weights}"] if req.weights else []
         reasons.append(f"memory per actor {_gib(req.memory.mb)}: {req.memory.source}")
         warnings = [req.device.warning] if req.device.warning else []
         drafts.append(_Draft(req, 1, 1, cpus, reasons, warnings, req.memory.mb))

@@ -70,7 +70,8 @@ class Backend(ABC):
             the defaults that shape it), stored in ``runs.config``; empty: no native long-form.
         bundled_weights: the backend loads the bundled aliases of :mod:`evaluator.weights`.
         hub_aliases: size names the library maps to Hugging Face hub ids.
-        hub_models: other model names are hub ids (False: the library resolves them itself).
+        hub_models: other model names are Hugging Face hub ids, checked against the local cache
+            (False, the default: the library resolves them itself).
         default_memory_mb: memory per actor (MiB) assumed when the weights are not on disk yet
             (see :mod:`evaluator.planning`).
         runtime_memory_mb: memory of an actor besides its weights (MiB): Python, the Ray worker,
@@ -90,7 +91,7 @@ class Backend(ABC):
     native_long_form: ClassVar[str] = ""
     bundled_weights: ClassVar[bool] = False
     hub_aliases: ClassVar[Mapping[str, str]] = {}
-    hub_models: ClassVar[bool] = True
+    hub_models: ClassVar[bool] = False
     default_memory_mb: ClassVar[float] = 4000.0
     runtime_memory_mb: ClassVar[float] = 1000.0
     large_model: ClassVar[bool] = False

@@ -30,6 +30,7 @@ class FasterWhisperBackend(Backend):
     bundled_weights = True
     default_memory_mb = 2000.0
     runtime_memory_mb = 450.0
+    hub_models = True
     # faster-whisper 1.2's size names (faster_whisper/utils.py _MODELS), checked without importing it.
     hub_aliases = {
         **{n: f"Systran/faster-whisper-{n}" for n in ("tiny.en", "tiny", "base.en", "base", "small.en", "small",

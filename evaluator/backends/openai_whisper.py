@@ -42,7 +42,6 @@ class OpenAIWhisperBackend(Backend):
     bundled_weights = True
     default_memory_mb = 3000.0
     runtime_memory_mb = 1000.0
-    hub_models = False  # size names are downloaded by openai-whisper from its own URLs
     # Greedy decoding by default: beam 1 (openai-whisper's greedy path), temperature 0.
     options = {
         "beam_size": 1,
