@@ -320,8 +320,18 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _check_models(config: Any) -> None:
+    """Before Ray starts: a missing extra, or a model name that resolves to nothing (a local path
+    that does not exist, a hub id not cached while offline), stops the run with one line."""
     from evaluator.backends import get_backend
+
+    for spec in config.models:
+        cls = get_backend(spec.backend)
+        cls.require()
+        cls.check_model(spec.model, spec.options_dict())
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     from evaluator.cluster import connect_ray
     from evaluator.driver import resume_config, run_evaluation
     from evaluator.report import render
@@ -331,16 +341,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--retry-errors only applies with --resume RUN_ID")
     config = None if args.resume else _run_config(args)
     db = args.db or (config.db if config else DEFAULT_DB)
+    if config is not None:  # before the database is created or Ray starts
+        _check_models(config)
     if args.plan and config is not None:  # reads the database if there is one; creates nothing
-        for spec in config.models:
-            get_backend(spec.backend).require()
         connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
         return _print_plan(config, db)
     with Store(db) as store:
         if args.resume:
             config = resume_config(store, args.resume)
-        for spec in config.models:  # a missing extra fails before Ray starts
-            get_backend(spec.backend).require()
+            _check_models(config)
         connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
         if args.plan:
             store.release()

@@ -144,9 +144,13 @@ def locate_model(model: str, backend: str, *, bundled: bool = False, hub_aliases
     if os.path.exists(expanded):
         return ModelLocation("path", (expanded,), f"local path {os.path.abspath(expanded)}")
     if looks_like_path(model):
+        from evaluator.weights import BUNDLED
+
+        choices = ["a hub id (namespace/name)"] if hub else []
+        choices += [f"a bundled name ({', '.join(BUNDLED)})"] if bundled else []
         raise ConfigError(
             f"{spec}: the local path {os.path.abspath(expanded)} does not exist; give an existing "
-            f"file or folder of {backend} weights, a hub id (namespace/name) or a bundled name (tiny.en, base)")
+            f"file or folder of {backend} weights" + "".join(f", or {c}" for c in choices))
     if bundled:
         folders = _bundled(model)
         if folders is not None:

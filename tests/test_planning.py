@@ -276,7 +276,9 @@ def test_missing_local_path_fails_in_one_line(backend: str, model: str) -> None:
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith(f"{backend}:{model}: the local path ") and "does not exist" in message
-    assert "hub id" in message and "tiny.en" in message  # what to give instead
+    assert "give an existing file or folder" in message  # what to give instead
+    assert ("a hub id" in message) is (backend != "openai-whisper")
+    assert ("a bundled name (tiny.en, base)" in message) is ("whisper" in backend or backend == "transformers")
 
 
 @pytest.mark.parametrize(("backend", "model", "repo_id"), [
@@ -355,6 +357,22 @@ def test_run_plan_fails_on_the_driver_for_a_missing_path() -> None:
 
 
 # ------------------------------------------------------------------------------------ --plan, CLI
+
+
+def test_cli_missing_path_fails_before_ray_in_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Exit 2 with one line naming the spec and the fix; no database, no Ray (the fast lane fails
+    this test if Ray starts)."""
+    from evaluator.cli import main
+
+    db = tmp_path / "r.duckdb"
+    with caplog.at_level("ERROR", logger="evaluator"):
+        code = main(["run", "--db", str(db), "--model", "faster-whisper:tiny.en",
+                     "--model", "faster-whisper:./no-such-model"])
+    assert code == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "\n" not in errors[0]
+    assert errors[0].startswith("faster-whisper:./no-such-model: the local path") and "does not exist" in errors[0]
+    assert not db.exists()
 
 
 def test_cli_plan_on_a_simulated_mac(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
