@@ -298,6 +298,19 @@ def test_uncached_hub_id_offline_fails_in_one_line(hf_cache: Path, backend: str,
     assert f"hf download {repo_id}" in message
 
 
+def test_faster_whisper_size_names_match_the_installed_library() -> None:
+    """The size-name table is faster-whisper's own (read from its source, not imported)."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("faster_whisper")
+    assert spec is not None and spec.submodule_search_locations
+    source = (Path(next(iter(spec.submodule_search_locations))) / "utils.py").read_text()
+    table = next(node.value for node in ast.parse(source).body if isinstance(node, ast.Assign)
+                 and any(getattr(t, "id", None) == "_MODELS" for t in node.targets))
+    assert get_backend("faster-whisper").hub_aliases == ast.literal_eval(table)
+
+
 def test_cached_hub_id_offline_resolves_to_its_snapshot(hf_cache: Path) -> None:
     snapshot = cache_model(hf_cache, "LiquidAI/LFM2.5-Audio-1.5B", {"config.json": b"{}"})
     write_safetensors(snapshot / "model.safetensors", {"w": ("BF16", 4096)})
