@@ -369,6 +369,30 @@ def test_run_plan_fails_on_the_driver_for_a_missing_path() -> None:
         plan_run(config, dict(CPU_2))
 
 
+def test_plan_run_large_models_on_a_cpu_only_node(hf_cache: Path) -> None:
+    """Through the driver's planning: LFM2.5-Audio and SeamlessM4T from the (offline) cache on a
+    2-core CPU node get one actor each with the cores they share, and the plan says why; memory
+    comes from the safetensors header (1.5 G bfloat16 parameters -> float32 on CPU)."""
+    from evaluator.driver import plan_run
+
+    for repo in ("LiquidAI/LFM2.5-Audio-1.5B", "facebook/seamless-m4t-v2-large"):
+        snapshot = cache_model(hf_cache, repo, {"config.json": b"{}"})
+        # a header that claims 1.5 G parameters; the data itself is not needed to plan
+        header = json.dumps({"w": {"dtype": "BF16", "shape": [1_500_000_000],
+                                   "data_offsets": [0, 3_000_000_000]}}).encode()
+        (snapshot / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+    config = RunConfig.from_mapping({"models": ["lfm2.5-audio:LiquidAI/LFM2.5-Audio-1.5B"]})
+    (plan,) = plan_run(config, {"CPU": 2.0, "memory": 32 * GB})
+    assert (plan.device, plan.actors, plan.threads, plan.long_form) == ("cpu", 1, 2, "chunked (30 s windows)")
+    assert plan.memory_mb == pytest.approx(6e9 / MIB + get_backend("lfm2.5-audio").runtime_memory_mb)
+    assert any("1500 M parameters (bfloat16 on disk) in float32" in r for r in plan.reasons), plan.reasons
+    assert any("all the cores, not one per core" in r for r in plan.reasons)
+    both = RunConfig.from_mapping({"models": ["lfm2.5-audio:LiquidAI/LFM2.5-Audio-1.5B",
+                                              "seamless-m4t:facebook/seamless-m4t-v2-large"]})
+    plans = plan_run(both, {"CPU": 8.0, "memory": 16 * GB})  # memory for two, not for 8
+    assert [(p.actors, p.threads) for p in plans] == [(1, 4), (1, 4)]
+
+
 # ------------------------------------------------------------------------------------ --plan, CLI
 
 
