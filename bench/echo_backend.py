@@ -24,6 +24,7 @@ class EchoBackend(Backend):
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     options: ClassVar[Mapping[str, Any]] = {"text": "", "batch_size": 16}
     description: ClassVar[str] = "benchmark: answers a fixed text instantly"
+    default_memory_mb: ClassVar[float] = 300.0  # no weights: a Ray worker with evaluator imported
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         super().__init__(model, device, options, cpu_threads)

@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS, else a cluster started on this "
                    "machine with `ray start`, else a new local cluster; `local`: always a new local cluster)")
     g.add_argument("--num-cpus", type=int, help="CPUs of a new local Ray cluster (default: all)")
+    g.add_argument("--plan", action="store_true",
+                   help="print where each model would run (device, actors, threads, memory per actor, long-form "
+                        "strategy, and why) and exit; loads nothing and starts no actor")
     g = run.add_argument_group("results")
     _add_db(g)
     g.add_argument("--name", help="a label for the run")
@@ -317,8 +320,18 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _check_models(config: Any) -> None:
+    """Before Ray starts: a missing extra, or a model name that resolves to nothing (a local path
+    that does not exist, a hub id not cached while offline), stops the run with one line."""
     from evaluator.backends import get_backend
+
+    for spec in config.models:
+        cls = get_backend(spec.backend)
+        cls.require()
+        cls.check_model(spec.model, spec.options_dict())
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     from evaluator.cluster import connect_ray
     from evaluator.driver import resume_config, run_evaluation
     from evaluator.report import render
@@ -328,12 +341,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--retry-errors only applies with --resume RUN_ID")
     config = None if args.resume else _run_config(args)
     db = args.db or (config.db if config else DEFAULT_DB)
+    if config is not None:  # before the database is created or Ray starts
+        _check_models(config)
+    if args.plan and config is not None:  # reads the database if there is one; creates nothing
+        connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
+        return _print_plan(config, db)
     with Store(db) as store:
         if args.resume:
             config = resume_config(store, args.resume)
-        for spec in config.models:  # a missing extra fails before Ray starts
-            get_backend(spec.backend).require()
+            _check_models(config)
         connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
+        if args.plan:
+            store.release()
+            return _print_plan(config, db)
         signal.signal(signal.SIGTERM, _interrupt)  # `kill`, or a scheduler stopping the job: as Ctrl-C
         try:
             with _ProgressView() as view:
@@ -358,6 +378,37 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     "FROM results WHERE run_id = '%s' AND error IS NOT NULL\"",
                     summary.errors, db, summary.run_id)
     return 1 if summary.all_failed or summary.failed_models and summary.rows == 0 else 0
+
+
+def _print_plan(config: Any, db: str) -> int:
+    """``evaluator run --plan``: the plan per model on the connected cluster, nothing started.
+    Earlier runs in ``db`` (if it exists) give measured memory peaks."""
+    import ray
+
+    from evaluator.driver import measured_history, plan_run
+    from evaluator.report import render
+    from evaluator.store import connect_read_only
+
+    history = {}
+    if os.path.exists(db):
+        con = connect_read_only(db)
+        try:
+            history = measured_history(con)
+        finally:
+            con.close()
+    cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
+    plans = plan_run(config, cluster, history)
+    memory = cluster.get("memory", 0) / (1 << 30)
+    extra = "".join(f", {cluster[k]:g} {k}" for k in ("GPU", "mps") if cluster.get(k))
+    title = f"plan on a Ray cluster of {cluster.get('CPU', 0):g} CPUs{extra}, {memory:.1f} GiB memory"
+    rows = [(p.label, p.device, p.actors, p.threads, f"{p.memory_mb / 1024:.2f} GiB", p.long_form) for p in plans]
+    out = render(["model", "device", "actors", "threads", "memory/actor", "long-form"], rows, "table", title=title)
+    for p in plans:
+        out += f"\n{p.label}:\n" + "".join(f"  - {reason}\n" for reason in p.reasons)
+        if p.warning:
+            out += f"  ! {p.warning}\n"
+    sys.stdout.write(out)
+    return 0
 
 
 def _open_ro(db: str | None) -> Any:

@@ -28,7 +28,7 @@ from typing import Any
 import evaluator
 from evaluator.backends import get_backend
 from evaluator.chunking import LongForm
-from evaluator.config import ModelSpec, RunConfig, run_config_from_json
+from evaluator.config import RunConfig, run_config_from_json
 from evaluator.dataset import (
     OpenedDataset,
     Sample,
@@ -38,17 +38,19 @@ from evaluator.dataset import (
     read_shard,
     resolved_spec,
 )
-from evaluator.devices import DevicePlan, plan_device
+from evaluator.devices import MPS_RESOURCE, plan_device
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.hardware import cpu_info
 from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
+from evaluator.model_files import weight_files
 from evaluator.nodes import check_dataset_on_nodes, dataset_probe_paths
+from evaluator.planning import ModelRequest, Plan, estimate_memory, measured_peaks, plan_models, run_dtype
 from evaluator.records import ChunkRow, LostShard, ResultRow
 from evaluator.scheduler import Outcome, Pool, Scheduler
 from evaluator.store import Store
 
-__all__ = ["Progress", "RunSummary", "check_resumable", "new_run_id", "run_evaluation",
-           "resume_config"]
+__all__ = ["Progress", "RunSummary", "check_resumable", "measured_history", "new_run_id", "plan_run",
+           "run_evaluation", "resume_config"]
 
 log = logging.getLogger(__name__)
 
@@ -139,28 +141,66 @@ def _host_info() -> dict[str, Any]:
     }
 
 
-def _actors_per_model(config: RunConfig, plans: list[DevicePlan], cluster: dict[str, float]) -> list[int]:
-    if config.actors_per_model is not None:
-        return [config.actors_per_model] * len(plans)
-    n_cpu = sum(1 for p in plans if p.device == "cpu") or 1
-    sizes = []
-    for plan in plans:
-        if plan.device == "cuda":  # one actor per GPU per model, or more with fractions
-            sizes.append(max(1, int(cluster.get("GPU", 1) / config.gpus_per_actor)))
-        elif plan.device == "mps":
-            sizes.append(max(1, int(1 / config.gpus_per_actor)))
-        else:
-            sizes.append(max(1, int(cluster.get("CPU", 1) // (config.cpus_per_actor * n_cpu))))
-    return sizes
+def _device_reason(requested: str, backend: Any, device: str, cluster: dict[str, float]) -> str:
+    if requested != "auto":
+        return f"device {device}: --device {requested}"
+    has = [name for name, key in (("cuda", "GPU"), ("mps", MPS_RESOURCE)) if cluster.get(key, 0) >= 1]
+    return (f"device {device}: auto takes cuda > mps > cpu among what {backend.name} supports "
+            f"({', '.join(backend.devices)}) and the cluster has ({', '.join(has) or 'CPUs only'})")
 
 
-def _check_fits(spec: ModelSpec, plan: DevicePlan, cluster: dict[str, float]) -> None:
-    cpus = plan.ray_options.get("num_cpus", 0)
-    if cpus > cluster.get("CPU", 0):
-        raise ConfigError(
-            f"{spec.label}: an actor asks for {cpus} CPUs but the cluster has "
-            f"{cluster.get('CPU', 0)}; lower --cpus-per-actor"
-        )
+def measured_history(store: Any) -> dict[tuple[str, str], float]:
+    """Peak memory per (model label, device kind) from the runs in ``store`` (a :class:`Store` or a
+    read-only connection), for :func:`plan_run`."""
+    sql = "SELECT models FROM runs WHERE models IS NOT NULL ORDER BY started_at DESC LIMIT 200"
+    rows = store.query(sql)[1] if isinstance(store, Store) else store.execute(sql).fetchall()
+    return measured_peaks(row[0] for row in rows)
+
+
+def _prepare(config: RunConfig, cluster: dict[str, float], history: dict[tuple[str, str], float]
+             ) -> tuple[list[Plan], list[LongForm], dict[str, Any]]:
+    """Check every model (backend installed, options, weights resolvable) and plan its actors;
+    returns the plans, the long-form settings and the effective config to record."""
+    backends = {m.label: get_backend(m.backend) for m in config.models}
+    for cls in backends.values():
+        cls.require()  # a missing extra fails here, before any actor starts
+    requests = []
+    long_forms = []
+    config_json = config.to_json_dict()
+    for spec, entry in zip(config.models, config_json["models"], strict=True):
+        cls = backends[spec.label]
+        device = plan_device(config.device, cls.name, cls.devices, cluster, config.cpus_per_actor,
+                             config.gpus_per_actor)
+        # Unknown options fail here, before any actor starts; the effective ones are recorded.
+        options = entry["effective_options"] = cls.resolve_options(spec.options_dict(), device.device)
+        # A model name that resolves to nothing (no such path; a hub id not cached while offline) too.
+        location = cls.check_model(spec.model, options)
+        entry["device"] = device.device
+        long_forms.append(_long_form(config, cls))
+        entry["long_form"] = dataclasses.asdict(long_forms[-1])
+        if long_forms[-1].strategy in ("native", "none"):
+            entry["long_form"]["native"] = cls.native_long_form or "the whole file in one call"
+        measured = history.get((spec.label, device.device.split(":", 1)[0]))
+        memory = estimate_memory(weight_files(location), run_dtype(options, device.device), cls.default_memory_mb,
+                                 measured, location.float16_on_disk, cls.runtime_memory_mb)
+        lf = long_forms[-1]
+        requests.append(ModelRequest(
+            spec.label, device, memory,
+            f"{lf.strategy} ({lf.window:g} s windows)" if lf.strategy in ("chunked", "vad") else lf.strategy,
+            cls.large_model,
+            _device_reason(config.device, cls, device.device, cluster), location.detail))
+    plans = plan_models(requests, cluster, actors_per_model=config.actors_per_model,
+                        cpus_per_actor=config.cpus_per_actor)
+    for plan, entry in zip(plans, config_json["models"], strict=True):
+        entry["plan"] = {k: v for k, v in plan.to_dict().items() if k != "model"}
+    return plans, long_forms, config_json
+
+
+def plan_run(config: RunConfig, cluster: dict[str, float],
+             history: dict[tuple[str, str], float] | None = None) -> list[Plan]:
+    """The plan of a run on a cluster (``ray.cluster_resources()``), without starting anything:
+    what ``evaluator run --plan`` prints. ``history``: :func:`measured_history` of the database."""
+    return _prepare(config, cluster, history or {})[0]
 
 
 def run_evaluation(
@@ -181,26 +221,9 @@ def run_evaluation(
     import ray
 
     started = time.perf_counter()
-    backends = {m.label: get_backend(m.backend) for m in config.models}
-    for cls in backends.values():
-        cls.require()  # a missing extra fails here, before any actor starts
     cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
-    plans = []
-    long_forms = []
-    config_json = config.to_json_dict()
-    for spec, entry in zip(config.models, config_json["models"], strict=True):
-        cls = backends[spec.label]
-        plan = plan_device(config.device, cls.name, cls.devices, cluster, config.cpus_per_actor,
-                           config.gpus_per_actor)
-        # Unknown options fail here, before any actor starts; the effective ones are recorded.
-        entry["effective_options"] = cls.resolve_options(spec.options_dict(), plan.device)
-        entry["device"] = plan.device
-        long_forms.append(_long_form(config, cls))
-        entry["long_form"] = dataclasses.asdict(long_forms[-1])
-        if long_forms[-1].strategy in ("native", "none"):
-            entry["long_form"]["native"] = cls.native_long_form or "the whole file in one call"
-        _check_fits(spec, plan, cluster)
-        plans.append(plan)
+    plans, long_forms, config_json = _prepare(config, cluster, measured_history(store))
+    backends = {m.label: get_backend(m.backend) for m in config.models}
     opened = open_dataset(config.dataset)
     # A local path must exist on every node where actors run: asked before any model loads.
     check_dataset_on_nodes(dataset_probe_paths(config.dataset.source, _first_audio(opened)),
@@ -229,14 +252,14 @@ def run_evaluation(
     for w in warnings:
         log.warning(w)
 
-    sizes = _actors_per_model(config, plans, cluster)
     if resume:
         forgotten = store.forget_lost_shards(run_id)  # tried again below
         if forgotten:
             log.info("trying %d lost shards again", forgotten)
     pools: list[Pool] = []
     already_done = 0
-    for spec, plan, long_form, size in zip(config.models, plans, long_forms, sizes, strict=True):
+    for spec, plan, long_form in zip(config.models, plans, long_forms, strict=True):
+        size = plan.actors
         store.plan_model(run_id, spec.label, opened.name, opened.split, total_samples)
         if resume:
             already_done += len(store.done_ids(run_id, spec.label))
@@ -244,8 +267,9 @@ def run_evaluation(
         if not long_form.splits:
             size = min(size, max(1, len(shards)))
         fresh = _fresh_shards(shards, store, run_id, spec.label) if resume else iter(shards)
-        pools.append(Pool(spec.label, long_form, size, fresh, spec=spec, plan=plan))
-        log.info("%s: %d actors on %s, %d shards", spec.label, size, plan.device, len(shards))
+        pools.append(Pool(spec.label, long_form, size, fresh, spec=spec, plan=plan.device_plan))
+        log.info("%s: %d actors on %s (%d threads, %.1f GiB each), %d shards", spec.label, size, plan.device,
+                 plan.threads, plan.memory_mb / 1024, len(shards))
 
     progress = Progress(
         done=already_done,

@@ -39,6 +39,9 @@ class OpenAIWhisperBackend(Backend):
         "?condition_on_previous_text=false decodes each window on its own)"
     )
     description = "Whisper reference implementation (openai/whisper)"
+    bundled_weights = True
+    default_memory_mb = 3000.0
+    runtime_memory_mb = 1000.0
     # Greedy decoding by default: beam 1 (openai-whisper's greedy path), temperature 0.
     options = {
         "beam_size": 1,
