@@ -395,6 +395,11 @@ class _RayExecutor:
         finally:
             ray.kill(actor)
 
+    def abandon(self, actor: Any) -> None:
+        import ray
+
+        ray.kill(actor)
+
 
 class _StoreRecorder:
     """The scheduler's recorder: rows into the store (the one writer), progress to the caller.
