@@ -38,7 +38,7 @@ from evaluator.dataset import (
     read_shard,
     resolved_spec,
 )
-from evaluator.devices import DevicePlan, plan_device
+from evaluator.devices import DevicePlan, missing_mps_warning, plan_device
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.hardware import cpu_info
 from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
@@ -187,6 +187,8 @@ def run_evaluation(
     plans = []
     long_forms = []
     config_json = config.to_json_dict()
+    mps_warning = missing_mps_warning(cluster) if config.device == "auto" and any(
+        "mps" in cls.devices for cls in backends.values()) else None
     for spec, entry in zip(config.models, config_json["models"], strict=True):
         cls = backends[spec.label]
         plan = plan_device(config.device, cls.name, cls.devices, cluster, config.cpus_per_actor,
@@ -221,7 +223,7 @@ def run_evaluation(
             normalizer=(NORMALIZER_NAME, NORMALIZER_VERSION), host=_host_info(),
         )
         store.update_run(run_id, library_versions=versions)  # known even if this driver dies
-    warnings = [p.warning for p in plans if p.warning]
+    warnings = [p.warning for p in plans if p.warning] + ([mps_warning] if mps_warning else [])
     for w in warnings:
         log.warning(w)
 
