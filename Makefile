@@ -32,3 +32,4 @@ lint: setup
 bench: setup
 	.venv/bin/python bench/overhead.py
 	.venv/bin/python bench/longform.py
+	.venv/bin/python bench/batching.py
