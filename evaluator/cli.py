@@ -230,7 +230,7 @@ class _ProgressView:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from evaluator.backends import get_backend
-    from evaluator.driver import connect_ray, resume_config, run_evaluation
+    from evaluator.driver import check_languages, connect_ray, resume_config, run_evaluation
     from evaluator.report import LEADERBOARD_SQL, render
     from evaluator.store import Store
 
@@ -243,6 +243,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             config = resume_config(store, args.resume)
         for spec in config.models:  # a missing extra fails before Ray starts
             get_backend(spec.backend).require()
+        check_languages(config)  # so does a language that maps to nothing (the driver logs warnings)
         connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
         try:
             with _ProgressView() as view:

@@ -8,6 +8,7 @@ opens the same spec (hitting the local ``datasets`` cache) and calls :func:`read
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -334,6 +335,21 @@ def open_dataset(spec: DatasetSpec, check_ids: bool = True) -> OpenedDataset:
 
 
 LOCAL_STREAM_SHARDS = 8
+
+
+def language_values(opened: OpenedDataset, max_samples: int | None = None) -> tuple[list[str | None], bool]:
+    """The distinct values of the language column among the rows a run reads (``[None]``: no
+    column) and whether that is all of them (a stream: the values of its first rows only)."""
+    column = opened.columns.language
+    if column is None:
+        return [None], True
+    data = opened.data
+    if opened.streaming:
+        seen = {_text(row[column]) or None for row in itertools.islice(iter(data.select_columns([column])), 200)}
+        return sorted(seen, key=lambda v: (v is None, v or "")), False
+    if max_samples is not None and max_samples < len(data):
+        data = data.select(range(max_samples))
+    return [_text(v) or None for v in data.unique(column)], True
 
 
 def resolved_spec(opened: OpenedDataset, spec: DatasetSpec) -> DatasetSpec:

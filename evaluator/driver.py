@@ -32,6 +32,7 @@ from evaluator.dataset import (
     OpenedDataset,
     Sample,
     Shard,
+    language_values,
     open_dataset,
     plan_shards,
     read_shard,
@@ -40,13 +41,14 @@ from evaluator.dataset import (
 from evaluator.devices import DevicePlan, local_custom_resources, plan_device
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.hardware import cpu_info
+from evaluator.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
 from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 from evaluator.records import ChunkRow, LostShard, ResultRow
 from evaluator.scheduler import Outcome, Pool, Scheduler
 from evaluator.store import Store
 
-__all__ = ["Progress", "RunSummary", "check_resumable", "connect_ray", "new_run_id", "run_evaluation",
-           "resume_config"]
+__all__ = ["Progress", "RunSummary", "check_resumable", "check_languages", "connect_ray", "new_run_id",
+           "run_evaluation", "resume_config"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,22 @@ def check_resumable(run: dict[str, Any], versions: dict[str, dict[str, str | Non
             + ". Resuming would mix both in one run: start a new run (without --resume), or reinstall "
             "the versions the run used."
         )
+
+
+def check_languages(config: RunConfig, opened: OpenedDataset | None = None) -> SettledLanguages:
+    """Settle the run's languages before Ray or any actor starts: ``--language`` and every value
+    of the dataset's language column must name a language, and each model must transcribe them
+    (see :func:`evaluator.languages.settle`; a stream's values are checked as far as its first
+    rows go, the rest per row).
+
+    Raises:
+        LanguageError: with the valid choices.
+    """
+    opened = opened or open_dataset(config.dataset)
+    values, complete = language_values(opened, config.max_samples)
+    models = [ModelLanguages(m.label, get_backend(m.backend).supported_languages(m.model),
+                             get_backend(m.backend).needs_language) for m in config.models]
+    return settle(config.language, values, models, complete)
 
 
 def resume_config(store: Store, run_id: str) -> RunConfig:
@@ -216,6 +234,7 @@ def run_evaluation(
         _check_fits(spec, plan, cluster)
         plans.append(plan)
     opened = open_dataset(config.dataset)
+    languages = check_languages(config, opened)
     # Shards carry the columns settled here, so actors neither detect them nor re-check ids.
     total_samples, shards = plan_shards(opened, resolved_spec(opened, config.dataset), config.shard_size,
                                         config.max_samples)
@@ -236,7 +255,7 @@ def run_evaluation(
             normalizer=(NORMALIZER_NAME, NORMALIZER_VERSION), host=_host_info(),
         )
         store.update_run(run_id, library_versions=versions)  # known even if this driver dies
-    warnings = [p.warning for p in plans if p.warning]
+    warnings = [p.warning for p in plans if p.warning] + list(languages.warnings.values())
     for w in warnings:
         log.warning(w)
 
@@ -265,10 +284,10 @@ def run_evaluation(
         audio_seconds=0.0,
     )
     status = "failed"
-    executor = _RayExecutor(config.language)
+    executor = _RayExecutor(languages.plan)
     scheduler = Scheduler(pools, executor, _StoreRecorder(store, run_id, opened, progress, on_progress),
                           max_attempts=config.max_shard_attempts, chunks_per_job=config.chunks_per_job,
-                          default_language=config.language)
+                          default_language=languages.plan.default, languages=languages.plan)
     try:
         scheduler.run()
         store.write_word_errors(run_id)  # confusion pairs for `evaluator errors`
@@ -293,7 +312,8 @@ def run_evaluation(
                           # a resumed run keeps the workers of its earlier sessions
                           "workers": (earlier.get(p.label) or {}).get("workers", []) + p.workers,
                           "long_form": dataclasses.asdict(p.long_form),
-                          "error": p.failed, "warning": p.plan.warning}
+                          "error": p.failed, "warning": p.plan.warning,
+                          "language_warning": languages.warnings.get(p.label)}
                 for p in pools
             },
         )
@@ -327,8 +347,8 @@ def _fresh_shards(shards: Sequence[Shard], store: Store, run_id: str, model: str
 class _RayExecutor:
     """The scheduler's executor on Ray: one ``Worker`` actor per slot."""
 
-    def __init__(self, language: str | None):
-        self.language = language
+    def __init__(self, languages: LanguagePlan):
+        self.languages = languages
 
     def start(self, pool: Pool) -> tuple[Any, Any]:
         import ray
@@ -336,7 +356,7 @@ class _RayExecutor:
         from evaluator.actor import Worker
 
         actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=1, **pool.plan.ray_options)
-        actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.language, pool.long_form)
+        actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.languages, pool.long_form)
         return actor, actor.info.remote()
 
     def submit(self, actor: Any, kind: str, work: Any) -> Any:

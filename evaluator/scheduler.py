@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from evaluator.chunking import LongForm, Window
 from evaluator.dataset import AssembleJob, ChunkJob, Sample, Shard
+from evaluator.languages import LanguageError, LanguagePlan
 from evaluator.records import ChunkRow, ResultRow
 
 __all__ = ["Outcome", "Executor", "Recorder", "Pool", "Scheduler", "Work"]
@@ -164,18 +165,29 @@ class Scheduler:
         max_attempts: tries per work item, and load failures tolerated per model.
         chunks_per_job: windows of a long file sent to one actor at a time.
         default_language: the language of error rows whose sample has none.
+        languages: maps a sample's language value to its canonical code (for error rows).
         clock: seconds (``time.perf_counter``), for the end-to-end timings.
     """
 
+    def _language(self, raw: str | None) -> str | None:
+        if self.languages is None:
+            return raw or self.default_language
+        try:
+            return self.languages.code_of(raw)
+        except LanguageError:
+            return raw
+
     def __init__(self, pools: Sequence[Pool], executor: Executor, recorder: Recorder, *, max_attempts: int = 3,
                  chunks_per_job: int = 4, default_language: str | None = None,
-                 clock: Callable[[], float] = time.perf_counter, wait_seconds: float = 5.0):
+                 languages: LanguagePlan | None = None, clock: Callable[[], float] = time.perf_counter,
+                 wait_seconds: float = 5.0):
         self.pools = list(pools)
         self.executor = executor
         self.recorder = recorder
         self.max_attempts = max_attempts
         self.chunks_per_job = chunks_per_job
         self.default_language = default_language
+        self.languages = languages
         self.clock = clock
         self.wait_seconds = wait_seconds
         self.pending: dict[Any, tuple[_Slot, str]] = {}
@@ -322,7 +334,7 @@ class Scheduler:
             self.recorder.lost(pool, work, reason[:2000])
             return
         rows = [_error_row({"sample_id": s.sample_id, "sample_index": s.index,
-                            "language": s.language or self.default_language, "reference": s.reference}, reason)
+                            "language": self._language(s.language), "reference": s.reference}, reason)
                 for s in samples if s.sample_id not in work.skip_ids]
         self._write(pool, rows, [])
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from evaluator.backends.base import Backend, Segment, Transcription
+from evaluator.backends.base import Backend, Segment, Transcription, whisper_model_languages
+from evaluator.languages import Language, whisper_code
 from evaluator.weights import resolve_model
 
 __all__ = ["FasterWhisperBackend"]
@@ -32,6 +33,7 @@ class FasterWhisperBackend(Backend):
         "the previous window's text (condition_on_previous_text=true, the library default; "
         "?condition_on_previous_text=false decodes each window on its own)"
     )
+    detects_language = True  # given no language, faster-whisper detects it on the first 30 s
     # Greedy decoding by default (beam 1, temperature 0, no fallback) so runtimes compare fairly.
     options = {
         "compute_type": None,  # int8 on CPU, float16 on CUDA
@@ -51,6 +53,14 @@ class FasterWhisperBackend(Backend):
         "initial_prompt": None,
         "max_new_tokens": None,
     }
+
+    @classmethod
+    def supported_languages(cls, model: str) -> frozenset[str] | None:
+        return whisper_model_languages(model)
+
+    @classmethod
+    def language_code(cls, language: Language) -> str | None:
+        return whisper_code(language)
 
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
@@ -79,12 +89,15 @@ class FasterWhisperBackend(Backend):
         self._decode = {k: v for k, v in self.effective_options.items() if k not in _LOAD_OPTIONS}
 
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
+        detect = language is None and self._model.model.is_multilingual
         if not self._model.model.is_multilingual:
             language = "en"
-        segments = tuple(Segment(s.start, s.end, s.text)
-                         for s in self._model.transcribe(audio, language=language, **self._decode)[0])
+        found, info = self._model.transcribe(audio, language=language, **self._decode)
+        segments = tuple(Segment(s.start, s.end, s.text) for s in found)
         return Transcription(
             text="".join(segment.text for segment in segments).strip(),
             end_seconds=segments[-1].end if segments else None,
             segments=None if self._decode["without_timestamps"] else segments,
+            language=info.language if detect else None,
+            language_probability=float(info.language_probability) if detect else None,
         )
