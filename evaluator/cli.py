@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = sub.add_parser("sql", help="run a read-only SQL query on the results",
                          description="Run SQL on a read-only connection. Tables: runs, results, chunks, "
-                         "word_errors; views: leaderboard, buckets, top_confusions.")
+                         "word_errors; views: leaderboard, leaderboard_languages, buckets, top_confusions.")
     _add_db(sql)
     sql.add_argument("query", help='e.g. "SELECT model, wer, rtfx FROM leaderboard"')
     sql.add_argument("--format", choices=FORMATS, default="table")
@@ -147,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--model", help="only this model")
     show.add_argument("--width", type=int, default=100, metavar="N", help="wrap alignments at N characters")
     show.add_argument("--format", choices=("text", "json"), default="text")
+
+    rs = sub.add_parser("rescore", help="recompute a stored run's scores with the current normalizers",
+                        description="Score every error-free row of a run again from its raw reference and "
+                        "hypothesis with the current per-language normalizers, rewrite its word_errors, and "
+                        "record it in runs (normalizer_version, summary.rescored).")
+    _add_db(rs)
+    rs.add_argument("--run", dest="run_id", required=True, help="run id")
 
     sub.add_parser("models", help="list backends, their extras, devices and bundled weights",
                    description="Backends, whether their extra is installed, devices, bundled weights.")
@@ -253,7 +260,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             log.error("interrupted; finish with: evaluator run --resume <run id> --db %s", db)
             return 130
         columns, rows = store.query(LEADERBOARD_SQL, [summary.run_id])
-    sys.stdout.write(render(columns, rows, args.format, title=f"run {summary.run_id}") + "\n")
+        out = render(columns, rows, args.format, title=f"run {summary.run_id}")
+        out += _languages_table(store.con, summary.run_id, args.format)
+    sys.stdout.write(out + "\n")
     for label, error in summary.failed_models.items():
         log.error("%s produced no results: %s", label, error)
     log.info("run %s %s in %.1f s: %d rows, %d errors", summary.run_id, summary.status,
@@ -288,7 +297,33 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     rows = cur.fetchall()
     if not rows:
         raise ConfigError(f"run {run_id!r} has no results in {args.db}")
-    sys.stdout.write(render([d[0] for d in cur.description], rows, args.format, f"run {run_id}") + "\n")
+    out = render([d[0] for d in cur.description], rows, args.format, f"run {run_id}")
+    sys.stdout.write(out + _languages_table(con, run_id, args.format) + "\n")
+    return 0
+
+
+def _languages_table(con: Any, run_id: str, fmt: str) -> str:
+    """The per-language breakdown of a multilingual run, to print under its leaderboard (table
+    and markdown formats; csv/json stay one table)."""
+    from evaluator.report import LANGUAGES_SQL, MULTILINGUAL_SQL, render
+
+    if fmt not in ("table", "markdown") or not con.execute(MULTILINGUAL_SQL, [run_id]).fetchone()[0]:
+        return ""
+    cur = con.execute(LANGUAGES_SQL, [run_id, run_id, run_id])
+    return "\n\n" + render([d[0] for d in cur.description], cur.fetchall(), fmt, f"run {run_id} per language")
+
+
+def _cmd_rescore(args: argparse.Namespace) -> int:
+    from evaluator.rescore import rescore_run
+    from evaluator.store import Store
+
+    db = args.db or DEFAULT_DB
+    if not os.path.exists(db):
+        raise ConfigError(f"no results database at {db}")
+    with Store(db) as store:
+        result = rescore_run(store, args.run_id)
+    log.info("run %s rescored with %s: %d rows, %d changed", args.run_id, result.normalizer, result.rows,
+             result.changed)
     return 0
 
 
@@ -407,7 +442,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "leaderboard": _cmd_leaderboard, "sql": _cmd_sql, "errors": _cmd_errors,
-            "show": _cmd_show, "models": _cmd_models}
+            "show": _cmd_show, "models": _cmd_models, "rescore": _cmd_rescore}
 
 
 def main(argv: list[str] | None = None) -> int:
