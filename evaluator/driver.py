@@ -115,10 +115,12 @@ def check_resumable(run: dict[str, Any], versions: dict[str, dict[str, str | Non
         changed = {lib: (then.get(lib), v) for lib, v in now.items() if then is not None and then.get(lib) != v}
         problems += [f"{label}: {lib} {a}, now {b}" for lib, (a, b) in sorted(changed.items())]
     if problems:
+        rescore = (f" (a normalizer change alone: `evaluator rescore --run {run.get('run_id')}` scores the stored "
+                   "rows again with the current one, then the run resumes)") if problems[0].startswith("text") else ""
         raise ConfigError(
             f"run {run.get('run_id')} cannot be resumed: its rows were made with " + "; ".join(problems)
             + ". Resuming would mix both in one run: start a new run (without --resume), or reinstall "
-            "the versions the run used."
+            "the versions the run used" + rescore + "."
         )
 
 

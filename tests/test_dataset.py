@@ -546,3 +546,28 @@ def test_actors_open_the_columns_the_driver_settled_on(tmp_path: Path) -> None:
     actor = open_dataset(spec, check_ids=False)
     assert actor.columns == driver.columns
     assert [s.sample_id for s in read_all(actor)] == [str(i) for i in range(len(ROWS))]
+
+
+# language values, max_samples, streaming -> (distinct values, complete)
+LANGUAGE_VALUES = [
+    (["German", "fr_fr", "German", None], None, False, (["German", "fr_fr", None], True)),
+    (["German", "fr_fr", "spa"], 2, False, (["German", "fr_fr"], True)),  # only the rows a run reads
+    (["German", "", "spa"], None, True, (["German", "spa", None], False)),  # a stream: first rows only
+    ([], None, False, ([], True)),
+    (None, None, False, ([None], True)),  # no language column
+]
+
+
+@pytest.mark.parametrize(("values", "max_samples", "streaming", "expected"), LANGUAGE_VALUES)
+def test_language_values(values, max_samples, streaming, expected) -> None:
+    from evaluator.dataset import OpenedDataset, language_values
+
+    column = values if values is not None else ["?"]
+    data = datasets.Dataset.from_dict({"text": ["x"] * len(column), "language": column},
+                                      features=datasets.Features({"text": datasets.Value("string"),
+                                                                  "language": datasets.Value("string")}))
+    if streaming:
+        data = data.to_iterable_dataset()
+    columns = Columns("audio", "text", None, None if values is None else "language")
+    got, complete = language_values(OpenedDataset(data, columns, "train", "d", streaming), max_samples)
+    assert (set(got), len(got), complete) == (set(expected[0]), len(expected[0]), expected[1])
