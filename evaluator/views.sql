@@ -2,8 +2,8 @@
 -- opens the database (after the migrations), so they always match this file.
 
 -- Per (run, model, dataset, split, language): the per-language breakdown of the leaderboard.
--- `metric` is the language's primary metric: 'cer' for languages written without spaces (their
--- rows have NULL word counts, so no WER), else 'wer'. `normalizer` names the normalizers its rows
+-- `metric` is the language's primary metric: 'cer' for languages written without spaces (the
+-- codes of evaluator.languages.SPACELESS; their rows have NULL word counts, so no WER), else 'wer'. `normalizer` names the normalizers its rows
 -- were scored with. `lid_mismatches`: rows where the language the model detected (given none)
 -- disagrees with the dataset's language, out of `lid_rows` rows with both.
 CREATE OR REPLACE VIEW leaderboard_languages AS
@@ -16,7 +16,7 @@ SELECT
     count(*) AS n,
     count(*) FILTER (WHERE error IS NULL) AS scored,
     count(*) FILTER (WHERE error IS NOT NULL) AS errors,
-    CASE WHEN bool_or(error IS NULL AND ref_words IS NULL) THEN 'cer' ELSE 'wer' END AS metric,
+    CASE WHEN language IN ('zh', 'zh-Hant', 'yue', 'ja', 'th', 'lo', 'km', 'my') THEN 'cer' ELSE 'wer' END AS metric,
     string_agg(DISTINCT split_part(normalizer, ' ', 1), ', ') AS normalizer,
     sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
         / nullif(sum(substitutions + deletions + hits) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS wer,
@@ -39,7 +39,8 @@ GROUP BY run_id, model, dataset, split, language;
 -- (audio seconds / wall seconds from the first actor start to the last row, all actors).
 -- Languages: `wer` is pooled over the rows scored by words (languages written without spaces
 -- have no WER), `cer` over every row; `macro_wer`/`macro_cer` are the plain means of the
--- per-language figures of `leaderboard_languages` (the FLEURS convention); `lid_mismatches`
+-- per-language figures of `leaderboard_languages` (the FLEURS convention) over the `languages`
+-- with scored rows; `lid_mismatches`
 -- counts rows whose detected language disagrees with the dataset's.
 CREATE OR REPLACE VIEW leaderboard AS
 WITH per_model AS (
@@ -80,7 +81,8 @@ lost AS (
     SELECT run_id, model, count(*) AS lost_shards FROM lost_shards GROUP BY run_id, model
 ),
 languages AS (
-    SELECT run_id, model, dataset, split, count(*) AS languages, avg(wer) AS macro_wer, avg(cer) AS macro_cer,
+    SELECT run_id, model, dataset, split, count(*) FILTER (WHERE scored > 0) AS languages,
+           avg(wer) AS macro_wer, avg(cer) AS macro_cer,
            sum(lid_mismatches) AS lid_mismatches
     FROM leaderboard_languages
     GROUP BY run_id, model, dataset, split

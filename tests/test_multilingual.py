@@ -257,3 +257,32 @@ def test_rescore_cli(tmp_path, caplog) -> None:
     assert cli.main(["rescore", "--db", db, "--run", "r1"]) == 0
     assert "1 rows, 1 changed" in caplog.text
     assert cli.main(["rescore", "--db", db, "--run", "nope"]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["faster-whisper", "openai-whisper", "transformers"])
+def test_each_whisper_runtime_reports_the_language_it_detected(backend, base_available) -> None:
+    from evaluator.audio import decode_audio
+    from evaluator.backends import get_backend
+
+    cls = get_backend(backend)
+    if not cls.is_installed():
+        pytest.skip(f"pip install 'evaluator[{cls.extra}]'")
+    model = cls("base", "cpu", {"compute_type": "float32"} if backend == "faster-whisper" else {}, 1)
+    folder = Path(builtin_dir("multilingual"))
+    french, italian = (decode_audio(str(folder / f"{c}.flac")) for c in ("audioeval-fr-pangrama", "espeak-it-1"))
+    detected, given = model.transcribe_batch([french, italian], [None, "it"])
+    assert detected.language == "fr" and 0.9 < detected.language_probability <= 1.0
+    assert detected.text.startswith("Portez ce vieux whisky")
+    assert (given.language, given.language_probability) == (None, None)  # nothing detected when given
+    assert "stazione centrale" in given.text
+
+
+def test_views_know_the_languages_written_without_spaces(tmp_path) -> None:
+    """views.sql names the SPACELESS codes itself; each is a CER language even with no scored row."""
+    from evaluator.languages import SPACELESS
+
+    with Store(str(tmp_path / "r.duckdb")) as store:
+        store.insert_results([{**_row(code, code, "x", "x"), "error": "boom"} for code in [*SPACELESS, "de"]])
+        _, rows = store.query("SELECT language, metric FROM leaderboard_languages")
+    assert dict(rows) == {**dict.fromkeys(SPACELESS, "cer"), "de": "wer"}
