@@ -16,9 +16,9 @@ demo: setup
 	.venv/bin/evaluator run --name demo --db $(DB) \
 		--model faster-whisper:tiny.en --model openai-whisper:tiny.en --model transformers:tiny.en \
 		--model faster-whisper:base
-	@echo "== multilingual: Whisper base (two runtimes) on 40 clips in 11 languages, one row per language =="
+	@echo "== multilingual: Whisper base (two runtimes) and tiny.en (English only) on 40 clips in 11 languages =="
 	.venv/bin/evaluator run --name demo-multilingual --db $(DB) --dataset builtin:multilingual \
-		--model "faster-whisper:base?compute_type=float32" --model openai-whisper:base
+		--model "faster-whisper:base?compute_type=float32" --model openai-whisper:base --model faster-whisper:tiny.en
 
 test: setup
 	.venv/bin/ruff check evaluator tests jobs bench scripts

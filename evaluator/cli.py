@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="windows of a long file sent to one actor at a time (default: 4); the rest go to others")
     g = run.add_argument_group("execution")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    g.add_argument("--language", help="language code for models when the dataset has no language column")
+    g.add_argument("--language", help="language of samples without one of their own: de, deu, de_DE, pt-BR or "
+                   "German (without it, multilingual Whisper models detect the language)")
     g.add_argument("--actors-per-model", type=int, metavar="N",
                    help="actors per model (default: from the cluster's CPUs/GPUs)")
     g.add_argument("--cpus-per-actor", type=float, metavar="N",
