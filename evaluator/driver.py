@@ -237,6 +237,9 @@ def run_evaluation(
         plans.append(plan)
     opened = open_dataset(config.dataset)
     languages = check_languages(config, opened)
+    if not languages.complete:
+        log.info("languages checked on the stream's first rows (%s); later rows are checked as they come",
+                 ", ".join(sorted(languages.used)) or "none given")
     # Shards carry the columns settled here, so actors neither detect them nor re-check ids.
     total_samples, shards = plan_shards(opened, resolved_spec(opened, config.dataset), config.shard_size,
                                         config.max_samples)

@@ -195,11 +195,13 @@ class SettledLanguages:
         used: canonical codes the run's samples are in (those known up front).
         warnings: per model label, the languages it does not transcribe: its rows in them are
             error rows, decided here.
+        complete: every value was seen (``False`` for a stream: the rest are checked per row).
     """
 
     plan: LanguagePlan
     used: frozenset[str]
     warnings: Mapping[str, str]
+    complete: bool = True
 
 
 def settle(default: str | None, values: Iterable[str | None], models: Iterable[ModelLanguages],
@@ -251,5 +253,4 @@ def settle(default: str | None, values: Iterable[str | None], models: Iterable[M
         if unsupported:
             warnings[model.label] = (f"{model.label} does not transcribe {describe(unsupported)}: its samples in "
                                      f"them are error rows (it transcribes: {valid})")
-    return SettledLanguages(LanguagePlan(default_code, mapping), frozenset(used),
-                            warnings)
+    return SettledLanguages(LanguagePlan(default_code, mapping), frozenset(used), warnings, complete)

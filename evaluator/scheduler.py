@@ -169,14 +169,6 @@ class Scheduler:
         clock: seconds (``time.perf_counter``), for the end-to-end timings.
     """
 
-    def _language(self, raw: str | None) -> str | None:
-        if self.languages is None:
-            return raw or self.default_language
-        try:
-            return self.languages.code_of(raw)
-        except LanguageError:
-            return raw
-
     def __init__(self, pools: Sequence[Pool], executor: Executor, recorder: Recorder, *, max_attempts: int = 3,
                  chunks_per_job: int = 4, default_language: str | None = None,
                  languages: LanguagePlan | None = None, clock: Callable[[], float] = time.perf_counter,
@@ -194,7 +186,17 @@ class Scheduler:
         self.long: dict[tuple[str, str], _LongSample] = {}
         self.first_ready: float | None = None
 
+    def _language(self, raw: str | None) -> str | None:
+        """Canonical language of an error row's sample (its raw value if it names none)."""
+        if self.languages is None:
+            return raw or self.default_language
+        try:
+            return self.languages.code_of(raw)
+        except LanguageError:
+            return raw
+
     # actors -----------------------------------------------------------------------------
+
     def _start(self, pool: Pool) -> None:
         if pool.started_at is None:
             pool.started_at = self.clock()
