@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine (see README.md):
-#   make demo   evaluate the bundled Whisper weights on the built-in data, print the comparison
+#   make demo   evaluate the bundled Whisper weights on the built-in data, write
+#               results/report.html, end with the paired comparison (intervals, p-values)
 #   make test   run ruff and the test suite
 .PHONY: setup demo test lint bench
 
@@ -19,6 +20,10 @@ demo: setup
 	@echo "== multilingual: Whisper base (two runtimes) and tiny.en (English only) on 40 clips in 11 languages =="
 	.venv/bin/evaluator run --name demo-multilingual --db $(DB) --dataset builtin:multilingual \
 		--model "faster-whisper:base?compute_type=float32" --model openai-whisper:base --model faster-whisper:tiny.en
+	@echo "== the HTML report of the 24-clip run =="
+	.venv/bin/evaluator report --db $(DB) --run demo --out results/report.html
+	@echo "== paired comparison of the 24-clip run: WER differences with 95% intervals and p-values =="
+	.venv/bin/evaluator compare --db $(DB) --run demo
 
 test: setup
 	.venv/bin/ruff check evaluator tests jobs bench scripts

@@ -35,8 +35,9 @@ def make_folder(folder: str, rows: int) -> None:
 
 
 def one_run(folder: str, shard_size: int) -> dict:
+    from evaluator.cluster import connect_ray
     from evaluator.config import DatasetSpec, RunConfig, parse_model_spec
-    from evaluator.driver import connect_ray, run_evaluation
+    from evaluator.driver import run_evaluation
     from evaluator.store import Store
 
     connect_ray()

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from evaluator.cluster import connect_ray
 from evaluator.config import DatasetSpec, RunConfig, parse_model_spec
-from evaluator.driver import connect_ray, run_evaluation
+from evaluator.driver import run_evaluation
 from evaluator.samples import builtin_dir
 from evaluator.store import Store
 

@@ -91,7 +91,7 @@ def main() -> None:
 
     import ray
 
-    from evaluator.driver import connect_ray
+    from evaluator.cluster import connect_ray
 
     with tempfile.TemporaryDirectory() as tmp:
         rows = make_dataset(tmp, args.repeat)

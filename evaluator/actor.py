@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from evaluator.audio import SAMPLE_RATE, audio_duration, decode_audio, decode_audio_range
+from evaluator.audio import SAMPLE_RATE, audio_duration, audio_warning, decode_audio, decode_audio_range
 from evaluator.backends import get_backend
 from evaluator.backends.base import Transcription
 from evaluator.chunking import (
@@ -35,7 +35,16 @@ from evaluator.chunking import (
     windows_from_speech,
 )
 from evaluator.config import DatasetSpec, ModelSpec
-from evaluator.dataset import AssembleJob, ChunkJob, OpenedDataset, Shard, open_dataset, read_row, read_shard
+from evaluator.dataset import (
+    AssembleJob,
+    ChunkJob,
+    OpenedDataset,
+    Shard,
+    metadata_json,
+    open_dataset,
+    read_row,
+    read_shard,
+)
 from evaluator.hardware import cpu_info
 from evaluator.languages import LanguageError, LanguagePlan, describe, resolve
 from evaluator.records import ChunkRow, ResultRow
@@ -160,6 +169,7 @@ class Worker:
             "long_form": self.long_form.strategy,
             "num_chunks": 1,
             "error": error,
+            "metadata": metadata_json(sample.metadata),
         }
 
     def run_shard(self, shard: Shard) -> dict[str, list[Any]]:
@@ -199,6 +209,7 @@ class Worker:
                 audio = decode_audio(sample.audio)
                 row["decode_seconds"] = time.perf_counter() - started
                 row["audio_seconds"] = len(audio) / SAMPLE_RATE
+                row["warning"] = audio_warning(audio)
                 ready.append((row, audio))
             except Exception as exc:  # a sample that does not decode becomes an error row
                 row["error"] = _error_text(exc)

@@ -15,7 +15,8 @@ import numpy as np
 
 from evaluator.errors import AudioDecodeError
 
-__all__ = ["SAMPLE_RATE", "audio_duration", "decode_audio", "decode_audio_range", "to_mono_16k"]
+__all__ = ["SAMPLE_RATE", "MIN_SECONDS", "audio_duration", "audio_warning", "decode_audio", "decode_audio_range",
+           "to_mono_16k"]
 
 SAMPLE_RATE = 16_000
 
@@ -46,6 +47,21 @@ def to_mono_16k(samples: np.ndarray, sampling_rate: int) -> np.ndarray:
 
         samples = soxr.resample(samples, sampling_rate, SAMPLE_RATE).astype(np.float32, copy=False)
     return np.ascontiguousarray(samples)
+
+
+# Shorter clips are scored, with a warning: no model here has a hard minimum (Whisper pads to
+# 30 s), but a clip this short rarely holds a word and usually means a cutting error.
+MIN_SECONDS = 0.1
+
+
+def audio_warning(audio: np.ndarray) -> str | None:
+    """A doubt worth recording about decoded 16 kHz audio (the sample is still scored), or None."""
+    problems = []
+    if audio.size == 0 or not np.any(audio):
+        problems.append("audio is all zeros (digital silence)")
+    if audio.size < MIN_SECONDS * SAMPLE_RATE:
+        problems.append(f"audio is {audio.size / SAMPLE_RATE:.3f} s long, under {MIN_SECONDS} s")
+    return "; ".join(problems) or None
 
 
 def _source(cell: Any, base_dir: str | None = None) -> tuple[Any, str | None]:

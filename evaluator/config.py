@@ -89,7 +89,15 @@ def parse_model_spec(spec: str) -> ModelSpec:
             f"(backends: {valid})"
         )
     if backend not in backend_names():
-        raise ConfigError(f"unknown backend {backend!r} in model spec {spec!r}; valid backends: {valid}")
+        from evaluator.backends import get_backend
+
+        try:
+            get_backend(backend)  # an import path names a backend outside the package
+        except KeyError as exc:
+            if "." in backend:
+                raise ConfigError(f"model spec {spec!r}: {exc.args[0]}") from None
+            raise ConfigError(f"unknown backend {backend!r} in model spec {spec!r}; valid backends: {valid}, "
+                              "or the import path of a Backend subclass (package.module.Class)") from None
     model, _, query = rest.partition("?")
     if not model:
         raise ConfigError(f"model spec {spec!r} names no model after {backend}:")

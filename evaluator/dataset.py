@@ -31,6 +31,10 @@ __all__ = [
     "Shard",
     "ChunkJob",
     "read_row",
+    "METADATA_VALUE_CHARS",
+    "METADATA_MAX_BYTES",
+    "row_metadata",
+    "metadata_json",
     "resolved_spec",
     "ROW_INDEX",
     "sample_data_dir",
@@ -71,13 +75,19 @@ class Columns:
 @dataclass(frozen=True)
 class OpenedDataset:
     """A dataset ready to read: ``data`` is a ``datasets.Dataset`` or ``IterableDataset``
-    with its audio column cast to ``Audio(decode=False)``."""
+    with its audio column cast to ``Audio(decode=False)``.
+
+    ``shard_starts``: for a local dataset read as a stream, the global row index of each file
+    shard's first row, so a row gets the same id (its row index) however it is read; None for
+    a hub stream, whose shards' row counts are unknown.
+    """
 
     data: Any
     columns: Columns
     split: str
     name: str
     streaming: bool
+    shard_starts: tuple[int, ...] | None = None
 
     @property
     def num_rows(self) -> int | None:
@@ -144,13 +154,66 @@ class AssembleJob:
 
 @dataclass(frozen=True)
 class Sample:
-    """One row to transcribe; ``audio`` is the undecoded cell."""
+    """One row to transcribe; ``audio`` is the undecoded cell.
+
+    ``metadata``: the row's other scalar columns (see :func:`row_metadata`).
+    """
 
     sample_id: str
     index: int | None
     audio: Any
     reference: str
     language: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+# Caps on what a row keeps of its dataset's other columns: each string value is cut to this many
+# characters, and keys are kept in column order while the JSON object stays within the size.
+METADATA_VALUE_CHARS = 256
+METADATA_MAX_BYTES = 4096
+
+
+def row_metadata(row: dict[str, Any], columns: Columns) -> dict[str, Any]:
+    """The row's scalar columns other than audio, text, id and language: strings (cut to
+    :data:`METADATA_VALUE_CHARS` characters), finite numbers and booleans. Lists, dicts, bytes,
+    None and NaN are left out; keys are kept in column order while the JSON object stays
+    within :data:`METADATA_MAX_BYTES` bytes (later keys are dropped)."""
+    import json
+    import math
+
+    skip = {columns.audio, columns.text, columns.id, columns.language}
+    out: dict[str, Any] = {}
+    size = 2
+    for key, value in row.items():
+        if key in skip:
+            continue
+        if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalars
+            try:
+                value = value.item()
+            except (TypeError, ValueError):
+                continue
+        if isinstance(value, str):
+            value = value[:METADATA_VALUE_CHARS]
+        elif isinstance(value, bool | int):
+            pass
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                continue
+        else:
+            continue
+        item = len(json.dumps({str(key): value}, ensure_ascii=False).encode()) - 2 + (2 if out else 0)  # ", "
+        if size + item > METADATA_MAX_BYTES:
+            break
+        out[str(key)] = value
+        size += item
+    return out
+
+
+def metadata_json(metadata: dict[str, Any]) -> str | None:
+    """A sample's metadata as the JSON text stored in ``results.metadata`` (None when empty)."""
+    import json
+
+    return json.dumps(metadata, ensure_ascii=False) if metadata else None
 
 
 def _pick(names: Sequence[str], candidates: Sequence[str], override: str | None, what: str) -> str | None:
@@ -328,10 +391,16 @@ def open_dataset(spec: DatasetSpec, check_ids: bool = True) -> OpenedDataset:
             columns = Columns(columns.audio, columns.text, None, columns.language)
     if isinstance(data.features.get(columns.audio), datasets.Audio):
         data = data.cast_column(columns.audio, datasets.Audio(decode=False))
+    shard_starts = None
     if streaming and isinstance(data, datasets.Dataset):
-        # A local dataset read as a stream (no random access), in file-like shards.
-        data = data.to_iterable_dataset(num_shards=max(1, min(LOCAL_STREAM_SHARDS, len(data))))
-    return OpenedDataset(data=data, columns=columns, split=split, name=name, streaming=streaming)
+        # A local dataset read as a stream (no random access), in file-like shards: contiguous
+        # row ranges, whose starts make the row index (the map-style id) known while streaming.
+        num_shards = max(1, min(LOCAL_STREAM_SHARDS, len(data)))
+        sizes = [len(data.shard(num_shards=num_shards, index=k, contiguous=True)) for k in range(num_shards)]
+        shard_starts = tuple(int(sum(sizes[:k])) for k in range(num_shards))
+        data = data.to_iterable_dataset(num_shards=num_shards)
+    return OpenedDataset(data=data, columns=columns, split=split, name=name, streaming=streaming,
+                         shard_starts=shard_starts)
 
 
 LOCAL_STREAM_SHARDS = 8
@@ -420,13 +489,23 @@ def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> 
         if shard.num_file_shards and shard.num_file_shards > 1:
             data = data.shard(num_shards=shard.num_file_shards, index=shard.file_shard)
         rows = data.take(shard.limit) if shard.limit else data
-        prefix = f"{shard.file_shard}-"
+        # Without an id column: the global row index where the shards' sizes are known (a local
+        # dataset, or the first rows of a stream), so ids match a map-style read of the same
+        # dataset; otherwise "<file shard>-<row in shard>".
+        start = None
+        if (shard.num_file_shards or 1) == 1:
+            start = 0
+        elif opened.shard_starts is not None and len(opened.shard_starts) == shard.num_file_shards:
+            start = opened.shard_starts[shard.file_shard]
         for counter, row in enumerate(rows):
-            sid = _text(row[cols.id]) if cols.id else f"{prefix}{counter}"
+            if cols.id:
+                sid = _text(row[cols.id])
+            else:
+                sid = str(start + counter) if start is not None else f"{shard.file_shard}-{counter}"
             if sid in shard.skip_ids:
                 continue
             yield Sample(sid, None, row.get(cols.audio), _text(row[cols.text]),
-                         _text(row[cols.language]) if cols.language else None)
+                         _text(row[cols.language]) if cols.language else None, row_metadata(row, cols))
         return
     subset = data.select(range(shard.start, shard.stop))
     for offset, row in enumerate(subset):
@@ -435,7 +514,7 @@ def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> 
         if sid in shard.skip_ids:
             continue
         yield Sample(sid, index, row.get(cols.audio), _text(row[cols.text]),
-                     _text(row[cols.language]) if cols.language else None)
+                     _text(row[cols.language]) if cols.language else None, row_metadata(row, cols))
 
 
 def read_row(opened: OpenedDataset, index: int) -> Sample:
@@ -444,4 +523,4 @@ def read_row(opened: OpenedDataset, index: int) -> Sample:
     row = opened.data[index]
     sid = _text(row[cols.id]) if cols.id else str(index)
     return Sample(sid, index, row[cols.audio], _text(row[cols.text]),
-                  _text(row[cols.language]) if cols.language else None)
+                  _text(row[cols.language]) if cols.language else None, row_metadata(row, cols))

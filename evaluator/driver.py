@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import platform
+import re
 import secrets
 import socket
 import time
@@ -27,7 +28,7 @@ from typing import Any
 import evaluator
 from evaluator.backends import get_backend
 from evaluator.chunking import LongForm
-from evaluator.config import ModelSpec, RunConfig, run_config_from_json
+from evaluator.config import RunConfig, run_config_from_json
 from evaluator.dataset import (
     OpenedDataset,
     Sample,
@@ -38,16 +39,20 @@ from evaluator.dataset import (
     read_shard,
     resolved_spec,
 )
-from evaluator.devices import DevicePlan, local_custom_resources, plan_device
+from evaluator.devices import MPS_RESOURCE, plan_device
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.hardware import cpu_info
 from evaluator.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
 from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
+from evaluator.model_files import weight_files
+from evaluator.nodes import check_dataset_on_nodes, dataset_probe_paths
+from evaluator.planning import ModelRequest, Plan, estimate_memory, measured_peaks, plan_models, run_dtype
 from evaluator.records import ChunkRow, LostShard, ResultRow
 from evaluator.scheduler import Outcome, Pool, Scheduler
 from evaluator.store import Store
 
-__all__ = ["Progress", "RunSummary", "check_resumable", "check_languages", "connect_ray", "new_run_id",
+__all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "measured_history", "new_run_id",
+           "plan_run",
            "run_evaluation", "resume_config"]
 
 log = logging.getLogger(__name__)
@@ -80,23 +85,6 @@ class RunSummary:
 
 def new_run_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-
-
-def connect_ray(address: str | None = None, num_cpus: int | None = None,
-                env_vars: dict[str, str] | None = None) -> None:
-    """Join ``address`` (or ``RAY_ADDRESS``, as inside ``ray job submit``), else start a local
-    cluster with an ``mps`` resource on Apple Silicon. ``env_vars`` are set in every worker."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    common: dict[str, Any] = {"configure_logging": False, "log_to_driver": True}
-    if env_vars:
-        common["runtime_env"] = {"env_vars": env_vars}
-    if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address, **common)
-        return
-    ray.init(num_cpus=num_cpus, resources=local_custom_resources(), include_dashboard=False, **common)
 
 
 def check_resumable(run: dict[str, Any], versions: dict[str, dict[str, str | None]]) -> None:
@@ -165,6 +153,7 @@ def _host_info() -> dict[str, Any]:
 
     return {
         "hostname": socket.gethostname(),
+        "driver_pid": os.getpid(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "ray": ray.__version__,
@@ -173,28 +162,66 @@ def _host_info() -> dict[str, Any]:
     }
 
 
-def _actors_per_model(config: RunConfig, plans: list[DevicePlan], cluster: dict[str, float]) -> list[int]:
-    if config.actors_per_model is not None:
-        return [config.actors_per_model] * len(plans)
-    n_cpu = sum(1 for p in plans if p.device == "cpu") or 1
-    sizes = []
-    for plan in plans:
-        if plan.device == "cuda":  # one actor per GPU per model, or more with fractions
-            sizes.append(max(1, int(cluster.get("GPU", 1) / config.gpus_per_actor)))
-        elif plan.device == "mps":
-            sizes.append(max(1, int(1 / config.gpus_per_actor)))
-        else:
-            sizes.append(max(1, int(cluster.get("CPU", 1) // (config.cpus_per_actor * n_cpu))))
-    return sizes
+def _device_reason(requested: str, backend: Any, device: str, cluster: dict[str, float]) -> str:
+    if requested != "auto":
+        return f"device {device}: --device {requested}"
+    has = [name for name, key in (("cuda", "GPU"), ("mps", MPS_RESOURCE)) if cluster.get(key, 0) >= 1]
+    return (f"device {device}: auto takes cuda > mps > cpu among what {backend.name} supports "
+            f"({', '.join(backend.devices)}) and the cluster has ({', '.join(has) or 'CPUs only'})")
 
 
-def _check_fits(spec: ModelSpec, plan: DevicePlan, cluster: dict[str, float]) -> None:
-    cpus = plan.ray_options.get("num_cpus", 0)
-    if cpus > cluster.get("CPU", 0):
-        raise ConfigError(
-            f"{spec.label}: an actor asks for {cpus} CPUs but the cluster has "
-            f"{cluster.get('CPU', 0)}; lower --cpus-per-actor"
-        )
+def measured_history(store: Any) -> dict[tuple[str, str], float]:
+    """Peak memory per (model label, device kind) from the runs in ``store`` (a :class:`Store` or a
+    read-only connection), for :func:`plan_run`."""
+    sql = "SELECT models FROM runs WHERE models IS NOT NULL ORDER BY started_at DESC LIMIT 200"
+    rows = store.query(sql)[1] if isinstance(store, Store) else store.execute(sql).fetchall()
+    return measured_peaks(row[0] for row in rows)
+
+
+def _prepare(config: RunConfig, cluster: dict[str, float], history: dict[tuple[str, str], float]
+             ) -> tuple[list[Plan], list[LongForm], dict[str, Any]]:
+    """Check every model (backend installed, options, weights resolvable) and plan its actors;
+    returns the plans, the long-form settings and the effective config to record."""
+    backends = {m.label: get_backend(m.backend) for m in config.models}
+    for cls in backends.values():
+        cls.require()  # a missing extra fails here, before any actor starts
+    requests = []
+    long_forms = []
+    config_json = config.to_json_dict()
+    for spec, entry in zip(config.models, config_json["models"], strict=True):
+        cls = backends[spec.label]
+        device = plan_device(config.device, cls.name, cls.devices, cluster, config.cpus_per_actor,
+                             config.gpus_per_actor)
+        # Unknown options fail here, before any actor starts; the effective ones are recorded.
+        options = entry["effective_options"] = cls.resolve_options(spec.options_dict(), device.device)
+        # A model name that resolves to nothing (no such path; a hub id not cached while offline) too.
+        location = cls.check_model(spec.model, options)
+        entry["device"] = device.device
+        long_forms.append(_long_form(config, cls))
+        entry["long_form"] = dataclasses.asdict(long_forms[-1])
+        if long_forms[-1].strategy in ("native", "none"):
+            entry["long_form"]["native"] = cls.native_long_form or "the whole file in one call"
+        measured = history.get((spec.label, device.device.split(":", 1)[0]))
+        memory = estimate_memory(weight_files(location), run_dtype(options, device.device), cls.default_memory_mb,
+                                 measured, location.float16_on_disk, cls.runtime_memory_mb)
+        lf = long_forms[-1]
+        requests.append(ModelRequest(
+            spec.label, device, memory,
+            f"{lf.strategy} ({lf.window:g} s windows)" if lf.strategy in ("chunked", "vad") else lf.strategy,
+            cls.large_model,
+            _device_reason(config.device, cls, device.device, cluster), location.detail))
+    plans = plan_models(requests, cluster, actors_per_model=config.actors_per_model,
+                        cpus_per_actor=config.cpus_per_actor)
+    for plan, entry in zip(plans, config_json["models"], strict=True):
+        entry["plan"] = {k: v for k, v in plan.to_dict().items() if k != "model"}
+    return plans, long_forms, config_json
+
+
+def plan_run(config: RunConfig, cluster: dict[str, float],
+             history: dict[tuple[str, str], float] | None = None) -> list[Plan]:
+    """The plan of a run on a cluster (``ray.cluster_resources()``), without starting anything:
+    what ``evaluator run --plan`` prints. ``history``: :func:`measured_history` of the database."""
+    return _prepare(config, cluster, history or {})[0]
 
 
 def run_evaluation(
@@ -210,36 +237,22 @@ def run_evaluation(
 
     With ``resume=True``, ``run_id`` names an existing run and only (model, sample) pairs not
     yet stored are evaluated (``retry_errors`` first deletes the run's error rows).
-    Ray must be connected (:func:`connect_ray`).
+    Ray must be connected (:func:`evaluator.cluster.connect_ray`).
     """
     import ray
 
     started = time.perf_counter()
-    backends = {m.label: get_backend(m.backend) for m in config.models}
-    for cls in backends.values():
-        cls.require()  # a missing extra fails here, before any actor starts
     cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
-    plans = []
-    long_forms = []
-    config_json = config.to_json_dict()
-    for spec, entry in zip(config.models, config_json["models"], strict=True):
-        cls = backends[spec.label]
-        plan = plan_device(config.device, cls.name, cls.devices, cluster, config.cpus_per_actor,
-                           config.gpus_per_actor)
-        # Unknown options fail here, before any actor starts; the effective ones are recorded.
-        entry["effective_options"] = cls.resolve_options(spec.options_dict(), plan.device)
-        entry["device"] = plan.device
-        long_forms.append(_long_form(config, cls))
-        entry["long_form"] = dataclasses.asdict(long_forms[-1])
-        if long_forms[-1].strategy in ("native", "none"):
-            entry["long_form"]["native"] = cls.native_long_form or "the whole file in one call"
-        _check_fits(spec, plan, cluster)
-        plans.append(plan)
+    plans, long_forms, config_json = _prepare(config, cluster, measured_history(store))
+    backends = {m.label: get_backend(m.backend) for m in config.models}
     opened = open_dataset(config.dataset)
     languages = check_languages(config, opened)
     if not languages.complete:
         log.info("languages checked on the stream's first rows (%s); later rows are checked as they come",
                  ", ".join(sorted(languages.used)) or "none given")
+    # A local path must exist on every node where actors run: asked before any model loads.
+    check_dataset_on_nodes(dataset_probe_paths(config.dataset.source, _first_audio(opened)),
+                           [p.ray_options for p in plans])
     # Shards carry the columns settled here, so actors neither detect them nor re-check ids.
     total_samples, shards = plan_shards(opened, resolved_spec(opened, config.dataset), config.shard_size,
                                         config.max_samples)
@@ -264,14 +277,14 @@ def run_evaluation(
     for w in warnings:
         log.warning(w)
 
-    sizes = _actors_per_model(config, plans, cluster)
     if resume:
         forgotten = store.forget_lost_shards(run_id)  # tried again below
         if forgotten:
             log.info("trying %d lost shards again", forgotten)
     pools: list[Pool] = []
     already_done = 0
-    for spec, plan, long_form, size in zip(config.models, plans, long_forms, sizes, strict=True):
+    for spec, plan, long_form in zip(config.models, plans, long_forms, strict=True):
+        size = plan.actors
         store.plan_model(run_id, spec.label, opened.name, opened.split, total_samples)
         if resume:
             already_done += len(store.done_ids(run_id, spec.label))
@@ -279,8 +292,9 @@ def run_evaluation(
         if not long_form.splits:
             size = min(size, max(1, len(shards)))
         fresh = _fresh_shards(shards, store, run_id, spec.label) if resume else iter(shards)
-        pools.append(Pool(spec.label, long_form, size, fresh, spec=spec, plan=plan))
-        log.info("%s: %d actors on %s, %d shards", spec.label, size, plan.device, len(shards))
+        pools.append(Pool(spec.label, long_form, size, fresh, spec=spec, plan=plan.device_plan))
+        log.info("%s: %d actors on %s (%d threads, %.1f GiB each), %d shards", spec.label, size, plan.device,
+                 plan.threads, plan.memory_mb / 1024, len(shards))
 
     progress = Progress(
         done=already_done,
@@ -290,17 +304,22 @@ def run_evaluation(
     )
     status = "failed"
     executor = _RayExecutor(languages.plan)
-    scheduler = Scheduler(pools, executor, _StoreRecorder(store, run_id, opened, progress, on_progress),
-                          max_attempts=config.max_shard_attempts, chunks_per_job=config.chunks_per_job,
-                          default_language=languages.plan.default, languages=languages.plan)
+    recorder = _StoreRecorder(store, run_id, opened, progress, on_progress)
+    scheduler = Scheduler(pools, executor, recorder, max_attempts=config.max_shard_attempts,
+                          chunks_per_job=config.chunks_per_job, default_language=languages.plan.default,
+                          languages=languages.plan, wait_seconds=1.0)
+    store.release()  # readers may open the file from here on, between the driver's writes
     try:
         scheduler.run()
+        recorder.flush()
         store.write_word_errors(run_id)  # confusion pairs for `evaluator errors`
+        store.save_intervals(run_id)  # bootstrap intervals of WER/CER, overall and per group
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
+        recorder.flush()  # rows already back are kept, even when interrupted
         for pool in pools:
             for slot in list(pool.actors):
                 ray.kill(slot.actor)
@@ -330,8 +349,16 @@ def run_evaluation(
                    # from the first actor ready (model loaded) to the end: steady-state work
                    "processing_seconds": round(end - scheduler.first_ready, 3) if scheduler.first_ready else None}
         store.finish_run(run_id, status, summary)
+        store.release()
     return RunSummary(run_id, status, counts["rows"], counts["errors"],
                       time.perf_counter() - started, failed, tuple(warnings))
+
+
+def _first_audio(opened: OpenedDataset) -> Any:
+    """The first sample's undecoded audio cell (a path for an audiofolder), None if streaming."""
+    if opened.streaming or not opened.num_rows:
+        return None
+    return opened.data[0][opened.columns.audio]
 
 
 def _fresh_shards(shards: Sequence[Shard], store: Store, run_id: str, model: str) -> Iterator[Shard]:
@@ -397,7 +424,16 @@ class _RayExecutor:
 
 
 class _StoreRecorder:
-    """The scheduler's recorder: rows into the store (the one writer), progress to the caller."""
+    """The scheduler's recorder: rows into the store (the one writer), progress to the caller.
+
+    Rows are buffered and written in one transaction per second (or per ``FLUSH_ROWS``); between
+    writes the store lets go of the file, so readers can query it during the run. A row not yet
+    written when the driver dies is simply evaluated again by ``--resume``.
+    """
+
+    FLUSH_ROWS = 2000
+    FLUSH_SECONDS = 1.0
+    HEARTBEAT_SECONDS = 15.0
 
     def __init__(self, store: Store, run_id: str, opened: OpenedDataset, progress: Progress,
                  on_progress: Callable[[Progress], None] | None):
@@ -406,6 +442,9 @@ class _StoreRecorder:
         self.opened = opened
         self.progress = progress
         self.on_progress = on_progress
+        self.rows: list[ResultRow] = []
+        self.chunks: list[ChunkRow] = []
+        self.flushed = self.beat = time.monotonic()
 
     def write(self, pool: Pool, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
         for row in rows:
@@ -413,13 +452,35 @@ class _StoreRecorder:
             row.dataset, row.split = self.opened.name, self.opened.split
         for chunk in chunks:
             chunk.run_id, chunk.model = self.run_id, pool.label
-        self.store.insert_results(rows, chunks)
+        self.rows += rows
+        self.chunks += chunks
         p = self.progress
         p.done += len(rows)
         p.errors += sum(1 for r in rows if r.error)
         p.audio_seconds += sum(r.audio_seconds or 0.0 for r in rows)
         if self.on_progress and rows:
             self.on_progress(p)
+        if len(self.rows) >= self.FLUSH_ROWS:
+            self.flush()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if self.rows or self.chunks:
+            if now - self.flushed >= self.FLUSH_SECONDS:
+                self.flush()
+        elif now - self.beat >= self.HEARTBEAT_SECONDS:
+            self.store.heartbeat(self.run_id)
+            self.store.release()
+            self.beat = now
+
+    def flush(self) -> None:
+        """Write the buffered rows in one transaction, beat, and let go of the file."""
+        if self.rows or self.chunks:
+            self.store.insert_results(self.rows, self.chunks)
+            self.rows, self.chunks = [], []
+        self.store.heartbeat(self.run_id)
+        self.store.release()
+        self.flushed = self.beat = time.monotonic()
 
     def lost(self, pool: Pool, shard: Shard, reason: str) -> None:
         self.store.record_lost_shard(LostShard(self.run_id, pool.label, shard.shard_id, reason))
@@ -428,10 +489,17 @@ class _StoreRecorder:
         return list(read_shard(self.opened, shard, with_audio=False))
 
 
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning)\b.*")
+
+
 def _first_error_line(exc: Exception) -> str:
-    """The most useful line of a Ray error: the innermost exception's message."""
+    """The most useful line of a Ray error: the innermost exception's ``Type: message`` (Ray's
+    actor errors end with lines such as ``ip: ...`` that say nothing about the cause)."""
     text = str(exc).strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if _EXCEPTION_LINE.match(line) and not line.startswith(("File ", "^", "~")):
+            return line[:500]
     for line in reversed(lines):
         if ": " in line and not line.startswith(("File ", "^", "~")):
             return line[:500]

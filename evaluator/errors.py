@@ -1,6 +1,6 @@
 """Exceptions raised at the library's boundaries, each with a message that names the fix."""
 
-__all__ = ["ConfigError", "DatasetError", "AudioDecodeError", "MissingDependencyError"]
+__all__ = ["ConfigError", "DatasetError", "AudioDecodeError", "MissingDependencyError", "DatabaseBusyError"]
 
 
 class ConfigError(ValueError):
@@ -17,3 +17,7 @@ class AudioDecodeError(RuntimeError):
 
 class MissingDependencyError(ImportError):
     """An optional dependency (a backend's extra) is not installed."""
+
+
+class DatabaseBusyError(RuntimeError):
+    """The results file stayed locked by another process longer than we waited."""

@@ -76,6 +76,10 @@ class ResultRow:
         "VARCHAR", "text normalizer and version (whisper-english | whisper-basic | whisper-basic-chars: CER only)")
     detected_language: str | None = _col("VARCHAR", "language the model detected (no language given), canonical")
     language_probability: float | None = _col("DOUBLE", "the model's probability of detected_language")
+    warning: str | None = _col("VARCHAR", "a doubt about the input, the row still scored: all-zero audio, "
+                               "a clip under 0.1 s")
+    metadata: str | None = _col("JSON", "the dataset row's other scalar columns (speaker, gender, accent, ...); "
+                                "values capped at 256 characters, the object at 4 KiB (evaluator/dataset.py)")
 
 
 @dataclass(slots=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from evaluator.chunking import LongForm, Window
-from evaluator.dataset import AssembleJob, ChunkJob, Sample, Shard
+from evaluator.dataset import AssembleJob, ChunkJob, Sample, Shard, metadata_json
 from evaluator.languages import LanguageError, LanguagePlan
 from evaluator.records import ChunkRow, ResultRow
 
@@ -83,6 +83,9 @@ class Recorder(Protocol):
 
     def name_samples(self, shard: Shard) -> Sequence[Sample]:
         """The samples of a shard, without audio (for error rows); may raise."""
+
+    def tick(self) -> None:
+        """Called after each wait for results, even when nothing came (flushes, heartbeats)."""
 
 
 @dataclass
@@ -224,6 +227,7 @@ class Scheduler:
                 slot, kind = self.pending.pop(ticket)
                 self._handle(slot, kind, outcome)
                 self._wake(slot.pool)
+            self.recorder.tick()
 
     def _handle(self, slot: _Slot, kind: str, outcome: Outcome) -> None:
         pool = slot.pool
@@ -336,7 +340,8 @@ class Scheduler:
             self.recorder.lost(pool, work, reason[:2000])
             return
         rows = [_error_row({"sample_id": s.sample_id, "sample_index": s.index,
-                            "language": self._language(s.language), "reference": s.reference}, reason)
+                            "language": self._language(s.language), "reference": s.reference,
+                            "metadata": metadata_json(s.metadata)}, reason)
                 for s in samples if s.sample_id not in work.skip_ids]
         self._write(pool, rows, [])
 
@@ -387,7 +392,7 @@ def _error_row(sample: dict[str, Any], reason: str) -> ResultRow:
     return ResultRow(sample_id=sample["sample_id"], sample_index=sample.get("sample_index"),
                      language=sample.get("language"), reference=sample.get("reference"),
                      audio_seconds=sample.get("audio_seconds"), long_form=sample.get("long_form"),
-                     error=reason[:2000])
+                     metadata=sample.get("metadata"), error=reason[:2000])
 
 
 def _describe(work: Work) -> str:

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
+import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evaluator.errors import DatabaseBusyError
 from evaluator.records import ChunkRow, LostShard, ResultRow, RunModel, as_record, column_names, create_table_sql
 
 __all__ = ["Store", "RESULT_COLUMNS", "CHUNK_COLUMNS", "RECORDS", "connect_read_only"]
+
+log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = column_names(ResultRow)
 CHUNK_COLUMNS = column_names(ChunkRow)
@@ -37,27 +43,87 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-def connect_read_only(path: str) -> Any:
-    """A read-only connection (fails clearly if the file does not exist)."""
+# How long a reader waits for the driver to let go of the file between two writes, and how long
+# the driver waits for readers to finish a query.
+READ_WAIT_SECONDS = 15.0
+WRITE_WAIT_SECONDS = 600.0
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Could not set lock" in text or "Conflicting lock" in text)
+
+
+def _connect(path: str, read_only: bool, wait: float) -> Any:
+    """Open the file, waiting up to ``wait`` seconds while another process holds its lock (a
+    run writes in short bursts and lets go in between; a query holds it while it runs)."""
     import duckdb
 
-    return duckdb.connect(path, read_only=True)
+    deadline = time.monotonic() + wait
+    delay = 0.02
+    warned = time.monotonic()
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise
+            now = time.monotonic()
+            if now >= deadline:
+                raise DatabaseBusyError(
+                    f"{path} is locked by another process ({_lock_holder(exc)}) and stayed locked for "
+                    f"{wait:.0f} s; wait for its query or run to finish, or query a copy: "
+                    f"cp {path} /tmp/copy.duckdb && evaluator sql --db /tmp/copy.duckdb ..."
+                ) from exc
+            if not read_only and now - warned >= 10:
+                log.warning("waiting for a reader to release %s (%s)", path, _lock_holder(exc))
+                warned = now
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
+def _lock_holder(exc: Exception) -> str:
+    match = re.search(r"\(PID (\d+)\)", str(exc))
+    return f"PID {match.group(1)}" if match else "another process"
+
+
+def connect_read_only(path: str, wait: float = READ_WAIT_SECONDS) -> Any:
+    """A read-only connection: works while a run writes to the file (it waits for the driver's
+    next pause between writes, at most ``wait`` seconds)."""
+    return _connect(path, read_only=True, wait=wait)
 
 
 class Store:
-    """The results database, opened for writing by the driver."""
+    """The results database, opened for writing by the driver.
 
-    def __init__(self, path: str):
-        import duckdb
+    The connection opens on first use. :meth:`release` closes it until the next operation: the
+    driver does so after each batch of rows, so readers (``evaluator sql``, ``leaderboard``, ...)
+    can open the file while a run goes on, and see every batch written so far.
+    """
 
+    def __init__(self, path: str, wait: float = WRITE_WAIT_SECONDS):
         self.path = path
+        self.wait = wait
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, exist_ok=True)
-        self.con = duckdb.connect(path)
+        self._con: Any = None
         self._migrate()
 
+    @property
+    def con(self) -> Any:
+        """The write connection, opened (waiting for readers) when needed."""
+        if self._con is None:
+            self._con = _connect(self.path, read_only=False, wait=self.wait)
+        return self._con
+
+    def release(self) -> None:
+        """Let go of the file until the next operation (its data is on disk)."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
     def close(self) -> None:
-        self.con.close()
+        self.release()
 
     def __enter__(self) -> Store:
         return self
@@ -102,9 +168,9 @@ class Store:
     def create_run(self, run_id: str, name: str | None, config: dict[str, Any], *,
                    evaluator_version: str, normalizer: tuple[str, str], host: dict[str, Any]) -> None:
         self.con.execute(
-            "INSERT INTO runs (run_id, name, status, started_at, config, evaluator_version, "
-            "normalizer_name, normalizer_version, host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
-            [run_id, name, _now(), json.dumps(config), evaluator_version, normalizer[0],
+            "INSERT INTO runs (run_id, name, status, started_at, heartbeat_at, config, evaluator_version, "
+            "normalizer_name, normalizer_version, host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, name, _now(), _now(), json.dumps(config), evaluator_version, normalizer[0],
              normalizer[1], json.dumps(host)],
         )
 
@@ -117,7 +183,8 @@ class Store:
 
     def mark_running(self, run_id: str) -> None:
         self.con.execute(
-            "UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?", [run_id]
+            "UPDATE runs SET status = 'running', finished_at = NULL, heartbeat_at = ? WHERE run_id = ?",
+            [_now(), run_id]
         )
 
     def update_run(self, run_id: str, **fields: Any) -> None:
@@ -127,6 +194,10 @@ class Store:
         values = [json.dumps(v) if isinstance(v, dict | list) else v for v in fields.values()]
         assignments = ", ".join(f"{k} = ?" for k in fields)
         self.con.execute(f"UPDATE runs SET {assignments} WHERE run_id = ?", [*values, run_id])
+
+    def heartbeat(self, run_id: str) -> None:
+        """The driver is alive (see ``runs.heartbeat_at``)."""
+        self.con.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ?", [_now(), run_id])
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
         self.update_run(run_id, status=status, finished_at=_now(), summary=summary)
@@ -280,6 +351,27 @@ class Store:
         finally:
             self.con.unregister("_batch_word_errors")
         return len(counts)
+
+    def save_intervals(self, run_id: str, *, resamples: int = 1000, seed: int = 0) -> int:
+        """Compute a run's bootstrap intervals (WER, CER; overall and per group, see
+        :func:`evaluator.compare.interval_records`) and replace its rows in ``intervals``.
+        Returns the number of rows written."""
+        from evaluator.compare import interval_records
+
+        records = interval_records(self.con, run_id, resamples=resamples, seed=seed)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM intervals WHERE run_id = ?", [run_id])
+            if records:
+                names = list(records[0])
+                self.con.executemany(
+                    f"INSERT INTO intervals ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                    [[r[c] for c in names] for r in records])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        return len(records)
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> tuple[list[str], list[tuple]]:
         cur = self.con.execute(sql, list(params))

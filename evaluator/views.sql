@@ -73,7 +73,8 @@ WITH per_model AS (
         count(*) FILTER (WHERE looping) AS looping,
         count(*) FILTER (WHERE skipped) AS skipped,
         max(max_deletion_run) FILTER (WHERE error IS NULL) AS max_deletion_run,
-        sum(untranscribed_speech_s) FILTER (WHERE error IS NULL) AS untranscribed_speech_s
+        sum(untranscribed_speech_s) FILTER (WHERE error IS NULL) AS untranscribed_speech_s,
+        count(*) FILTER (WHERE warning IS NOT NULL) AS warnings
     FROM results
     GROUP BY run_id, model, dataset, split
 ),
@@ -117,6 +118,7 @@ SELECT
     p.skipped,
     p.max_deletion_run,
     p.untranscribed_speech_s,
+    coalesce(p.warnings, 0) AS warnings,
     g.languages,
     g.macro_wer,
     g.macro_cer,
@@ -127,6 +129,16 @@ LEFT JOIN lost l ON l.run_id = coalesce(p.run_id, m.run_id) AND l.model = coales
 LEFT JOIN languages g ON g.run_id = p.run_id AND g.model = p.model AND g.dataset = p.dataset
     AND g.split = p.split;
 
+-- The duration bucket of a row (used by `buckets`, `leaderboard --by bucket` and the report).
+CREATE OR REPLACE MACRO duration_bucket(seconds) AS CASE
+    WHEN seconds IS NULL THEN '0: unknown'
+    WHEN seconds < 10 THEN '1: <10s'
+    WHEN seconds < 30 THEN '2: 10-30s'
+    WHEN seconds < 120 THEN '3: 30s-2min'
+    WHEN seconds < 600 THEN '4: 2-10min'
+    ELSE '5: >10min'
+END;
+
 -- Corpus WER per duration bucket: where long-form failures show. Scored like the leaderboard
 -- (WER over non-empty references; RTFx over every error-free row); a row whose duration is
 -- unknown is in its own bucket.
@@ -136,14 +148,7 @@ SELECT
     model,
     dataset,
     split,
-    CASE
-        WHEN audio_seconds IS NULL THEN '0: unknown'
-        WHEN audio_seconds < 10 THEN '1: <10s'
-        WHEN audio_seconds < 30 THEN '2: 10-30s'
-        WHEN audio_seconds < 120 THEN '3: 30s-2min'
-        WHEN audio_seconds < 600 THEN '4: 2-10min'
-        ELSE '5: >10min'
-    END AS bucket,
+    duration_bucket(audio_seconds) AS bucket,
     count(*) AS n,
     count(*) FILTER (WHERE ref_words = 0) AS empty_refs,
     sum(substitutions + deletions + insertions) FILTER (WHERE ref_words > 0)

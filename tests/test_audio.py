@@ -148,3 +148,21 @@ def test_non_finite_samples_are_an_error_not_a_transcript(tmp_path: Path, bad: f
         else:
             decode_audio_range(str(path), 0.0, 1.0)
     assert decode_audio_range(str(path), 1.0, 2.0).size == SAMPLE_RATE  # the clean part still reads
+
+
+@pytest.mark.parametrize(("audio", "expected"), [
+    (np.zeros(0, np.float32), ["all zeros", "0.000 s long"]),
+    (np.zeros(SAMPLE_RATE, np.float32), ["all zeros"]),
+    (np.full(800, 0.1, np.float32), ["0.050 s long, under 0.1 s"]),
+    (np.zeros(800, np.float32), ["all zeros", "0.050 s long"]),
+    (np.full(SAMPLE_RATE, 0.1, np.float32), []),
+    (np.r_[np.zeros(SAMPLE_RATE - 1), [1e-4]].astype(np.float32), []),  # near silence is audio
+])
+def test_audio_warning(audio: np.ndarray, expected: list[str]) -> None:
+    from evaluator.audio import audio_warning
+
+    warning = audio_warning(audio)
+    if not expected:
+        assert warning is None
+    else:
+        assert warning is not None and all(part in warning for part in expected)

@@ -13,13 +13,13 @@ import os
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+from evaluator.audio import SAMPLE_RATE, decode_audio
+from evaluator.backends.base import Transcription
+from evaluator.dataset import sample_data_dir
+from evaluator.errors import ConfigError
+from tests.tiny_models import offline
 
-from evaluator.audio import SAMPLE_RATE, decode_audio  # noqa: E402
-from evaluator.backends.base import Transcription  # noqa: E402
-from evaluator.dataset import sample_data_dir  # noqa: E402
-from evaluator.errors import ConfigError  # noqa: E402
-from tests.tiny_models import offline  # noqa: E402
+pytestmark = pytest.mark.slow  # builds and loads models
 
 BECKETT = os.path.join(sample_data_dir(), "human-beckett.flac")
 
@@ -57,7 +57,6 @@ def clips() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def lfm_dir(tmp_path_factory):
-    pytest.importorskip("liquid_audio")
     from tests.tiny_models import make_tiny_lfm2_audio
 
     return make_tiny_lfm2_audio(tmp_path_factory.mktemp("lfm") / "tiny-lfm2-audio")
@@ -353,7 +352,6 @@ def test_lfm_cuda_without_gpu_is_a_clear_error(lfm_dir):
 
 @pytest.fixture(scope="module")
 def seamless_dir(tmp_path_factory):
-    pytest.importorskip("transformers")
     from tests.tiny_models import make_tiny_seamless_m4t
 
     return make_tiny_seamless_m4t(tmp_path_factory.mktemp("seamless") / "tiny-seamless-m4t-v2")

@@ -358,3 +358,26 @@ def test_plan_device_gpu_fractions(device: str, cluster: dict[str, float], share
 def test_gpus_per_actor_must_be_a_share() -> None:
     with pytest.raises(ConfigError, match="gpus_per_actor"):
         RunConfig(models=(TINY,), gpus_per_actor=2)
+
+
+class _NotABackend:
+    pass
+
+
+@pytest.mark.parametrize(("spec", "error"), [
+    ("tests.test_actor.Worker:x", "not a subclass of evaluator.backends.Backend"),
+    ("tests.no_such_module.Backend:x", "cannot import Backend from tests.no_such_module"),
+    ("tests.test_config.Missing:x", "cannot import Missing from tests.test_config"),
+    ("tests.test_config._NotABackend:x", "not a subclass"),
+])
+def test_backend_by_import_path_errors(spec: str, error: str) -> None:
+    with pytest.raises(ConfigError, match=error):
+        parse_model_spec(spec)
+
+
+def test_backend_by_import_path() -> None:
+    """A backend outside the package is named by its import path (one file, no registry edit)."""
+    spec = parse_model_spec("evaluator.backends.faster_whisper.FasterWhisperBackend:tiny.en?beam_size=2")
+    assert (spec.backend, spec.model, spec.options_dict()) == (
+        "evaluator.backends.faster_whisper.FasterWhisperBackend", "tiny.en", {"beam_size": 2})
+    assert get_backend(spec.backend) is FasterWhisperBackend

@@ -17,10 +17,6 @@ import pytest
 
 from evaluator.dataset import sample_data_dir
 
-pytest.importorskip("torch")
-pytest.importorskip("whisper")
-pytest.importorskip("transformers")
-
 CLIPS = {
     "human-beckett.flac": "Ever tried. Ever failed. No matter. Try again. Fail again. Fail better.",
     "human-arctic-a0007.flac": "And you always want to see it in the superlative degree.",
@@ -129,13 +125,15 @@ def _faster_whisper_text(model: Any, audio: np.ndarray) -> str:
 
 
 def _faster_whisper(alias: str) -> Any:
-    faster_whisper = pytest.importorskip("faster_whisper")
+    import faster_whisper
+
     return faster_whisper.WhisperModel(str(_ct2_dir(alias)), device="cpu", compute_type="float32", cpu_threads=2)
 
 
 # --- the parser -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_reads_tiny_en(tiny_ct2) -> None:
     ct2 = tiny_ct2
     assert (ct2.spec, ct2.revision, ct2.binary_version) == ("WhisperSpec", 3, 6)
@@ -187,6 +185,7 @@ def test_missing_model_bin(tmp_path: Path) -> None:
 # --- the derived checkpoints ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_openai_checkpoint(cache: Path, tiny_ct2, tiny_openai) -> None:
     import torch
 
@@ -202,6 +201,7 @@ def test_openai_checkpoint(cache: Path, tiny_ct2, tiny_openai) -> None:
     assert not [p for p in cache.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_transformers_directory(tiny_transformers) -> None:
     model, processor = tiny_transformers
     config, gen = model.config, model.generation_config
@@ -221,6 +221,7 @@ def test_transformers_directory(tiny_transformers) -> None:
     assert len(set(map(len, batch.input_ids))) == 1
 
 
+@pytest.mark.slow
 def test_same_logits(tiny_openai, tiny_transformers, record_property) -> None:
     import torch
 
@@ -240,6 +241,7 @@ def test_same_logits(tiny_openai, tiny_transformers, record_property) -> None:
     assert diff < 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("clip", sorted(CLIPS))
 def test_three_runtimes_agree(clip: str, tiny_faster, tiny_openai, tiny_transformers, record_property) -> None:
     from evaluator.metrics import normalize
@@ -256,6 +258,7 @@ def test_three_runtimes_agree(clip: str, tiny_faster, tiny_openai, tiny_transfor
     assert set(normalized.values()) == {normalize(CLIPS[clip])}, texts
 
 
+@pytest.mark.slow
 def test_long_form_with_timestamps(tiny_transformers) -> None:
     import torch
 
@@ -278,6 +281,7 @@ def test_long_form_with_timestamps(tiny_transformers) -> None:
 # --- caching --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cache_is_reused_and_versioned(cache: Path, tiny_transformers) -> None:
     from evaluator.convert import CONVERTER_VERSION, MARKER_FILE
     from evaluator.weights import bundled_transformers_path
@@ -302,6 +306,7 @@ def test_unknown_alias(cache: Path) -> None:
     assert bundled_transformers_path("large-v9") is None
 
 
+@pytest.mark.slow
 def test_converts_to_a_fresh_directory(tmp_path: Path, tiny_ct2, cache: Path) -> None:
     from evaluator.convert import to_openai_whisper
 
@@ -313,6 +318,7 @@ def test_converts_to_a_fresh_directory(tmp_path: Path, tiny_ct2, cache: Path) ->
 # --- base: multilingual ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_base_multilingual(cache: Path, torch_threads, record_property) -> None:
     import whisper
     from transformers import WhisperForConditionalGeneration, WhisperProcessor

@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.cuda, pytest.mark.slow,
 def gpu_cluster():
     import ray
 
-    ray.init(num_cpus=4, num_gpus=1, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False, configure_logging=False,
+             log_to_driver=False)
     yield
     ray.shutdown()
 

@@ -571,3 +571,68 @@ def test_language_values(values, max_samples, streaming, expected) -> None:
     columns = Columns("audio", "text", None, None if values is None else "language")
     got, complete = language_values(OpenedDataset(data, columns, "train", "d", streaming), max_samples)
     assert (set(got), len(got), complete) == (set(expected[0]), len(expected[0]), expected[1])
+# --------------------------------------------------------------------------- stable ids, metadata
+
+def _read_ids_and_refs(source: Path, streaming: bool, max_samples: int | None = None) -> list[tuple[str, str]]:
+    spec = DatasetSpec(source=str(source), streaming=streaming)
+    opened = open_dataset(spec)
+    _, shards = plan_shards(opened, spec, 3, max_samples)
+    return sorted((s.sample_id, s.reference) for shard in shards for s in read_shard(opened, shard))
+
+
+@pytest.mark.parametrize("n_rows, max_samples", [(1, None), (3, None), (11, None), (20, None), (11, 5)])
+def test_row_index_ids_are_the_same_map_style_and_streaming(tmp_path: Path, n_rows: int,
+                                                            max_samples: int | None) -> None:
+    rows = [(f"u{i}", f"sentence number {i}", "en") for i in range(n_rows)]
+    source = saved(tmp_path / "ds", hf_dataset(rows, {"audio": "audio", "text": "text"},
+                                               audio_feature=datasets.Audio(decode=False)))
+    mapped = _read_ids_and_refs(source, streaming=False, max_samples=max_samples)
+    streamed = _read_ids_and_refs(source, streaming=True, max_samples=max_samples)
+    assert streamed == mapped
+    assert len(mapped) == (max_samples or n_rows)
+    # the id is the row index: row i holds sentence i
+    assert all(ref == f"sentence number {sid}" for sid, ref in mapped)
+
+
+def test_metadata_columns_are_kept_per_sample(tmp_path: Path) -> None:
+    folder = write_audiofolder(tmp_path / "af", ROWS, ("id", "transcription"))
+    lines = (folder / "metadata.csv").read_text().splitlines()
+    extra = [("spk1", "f"), ("spk2", "m"), ("spk1", "f")]
+    (folder / "metadata.csv").write_text("\n".join(
+        [lines[0] + ",speaker,gender"] + [f"{ln},{s},{g}" for ln, (s, g) in zip(lines[1:], extra, strict=True)]
+    ) + "\n")
+    for streaming in (False, True):
+        spec = DatasetSpec(source=str(folder), streaming=streaming)
+        opened = open_dataset(spec)
+        _, shards = plan_shards(opened, spec, 2, None)
+        got = sorted((s.sample_id, s.metadata) for shard in shards for s in read_shard(opened, shard))
+        want = [(sid, {"file_name": f"clip{i}.wav", "speaker": spk, "gender": g})
+                for i, ((sid, _, _), (spk, g)) in enumerate(zip(ROWS, extra, strict=True))]
+        assert got == want, streaming
+
+
+@pytest.mark.parametrize("row, expected", [
+    ({}, {}),
+    ({"audio": b"x", "text": "t", "id": "i", "language": "en"}, {}),
+    ({"speaker": "s1", "age": 31, "score": 0.5, "native": True}, {"speaker": "s1", "age": 31, "score": 0.5,
+                                                                  "native": True}),
+    ({"nan": float("nan"), "none": None, "list": [1, 2], "dict": {"a": 1}, "raw": b"ab"}, {}),
+    ({"np_int": np.int64(7), "np_float": np.float32(0.25)}, {"np_int": 7, "np_float": 0.25}),
+    ({"long": "x" * 1000}, {"long": "x" * 256}),
+])
+def test_row_metadata(row: dict[str, Any], expected: dict[str, Any]) -> None:
+    from evaluator.dataset import row_metadata
+
+    assert row_metadata(row, Columns("audio", "text", "id", "language")) == expected
+
+
+def test_row_metadata_json_is_capped() -> None:
+    from evaluator.dataset import METADATA_MAX_BYTES, metadata_json, row_metadata
+
+    row = {f"column_{i:03d}": "v" * 200 for i in range(100)}
+    got = row_metadata(row, Columns("audio", "text", None, None))
+    text = metadata_json(got)
+    assert text is not None and len(text.encode()) <= METADATA_MAX_BYTES
+    assert list(got) == list(row)[: len(got)] and 10 < len(got) < 100  # first columns kept, in order
+    assert json.loads(text) == got
+    assert metadata_json({}) is None

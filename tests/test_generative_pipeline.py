@@ -9,12 +9,10 @@ import json
 import duckdb
 import pytest
 
-pytest.importorskip("torch")
-
-from evaluator.config import RunConfig, parse_model_spec  # noqa: E402
-from evaluator.driver import run_evaluation  # noqa: E402
-from evaluator.store import Store  # noqa: E402
-from tests.tiny_models import make_tiny_lfm2_audio, make_tiny_seamless_m4t  # noqa: E402
+from evaluator.config import RunConfig, parse_model_spec
+from evaluator.driver import run_evaluation
+from evaluator.store import Store
+from tests.tiny_models import make_tiny_lfm2_audio, make_tiny_seamless_m4t
 
 pytestmark = pytest.mark.slow
 

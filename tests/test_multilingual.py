@@ -82,13 +82,15 @@ def test_builtin_multilingual_has_six_languages_and_a_spaceless_one() -> None:
     ({"espeak-de-1": None}, ["--model", "seamless-m4t:facebook/seamless-m4t-v2-large"], "needs the spoken language"),
 ])
 def test_languages_are_refused_before_ray_starts(tmp_path, monkeypatch, caplog, languages, extra, message) -> None:
-    import evaluator.driver
+    import evaluator.cluster
 
     def no_ray(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("Ray was started")
 
-    monkeypatch.setattr(evaluator.driver, "connect_ray", no_ray)
+    monkeypatch.setattr(evaluator.cluster, "connect_ray", no_ray)
+    # the models need not be installed or cached: the languages are refused first
     monkeypatch.setattr("evaluator.backends.base.Backend.require", classmethod(lambda cls: None))
+    monkeypatch.setattr("evaluator.backends.base.Backend.check_model", classmethod(lambda cls, model, options: None))
     folder = _folder(tmp_path / "data", languages)
     models = [] if "--model" in extra else ["--model", "faster-whisper:base"]
     rc = cli.main(["run", "--db", str(tmp_path / "r.duckdb"), "--dataset", str(folder), *models, *extra])

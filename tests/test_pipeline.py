@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 
 import duckdb
@@ -18,7 +17,8 @@ from evaluator.dataset import DatasetSpec
 from evaluator.driver import run_evaluation
 from evaluator.metrics import normalize
 from evaluator.store import Store
-from tests.conftest import make_audiofolder
+from tests.conftest import assert_survived, make_audiofolder
+from tests.ray_processes import own_ray_workers
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 
@@ -125,20 +125,19 @@ def test_all_samples_failing_exits_non_zero(ray_cluster, tmp_path, sample_rows):
                  "--db", str(tmp_path / "r.duckdb")]) == 1
 
 
-def test_killed_actor_loses_and_duplicates_nothing(ray_cluster, tmp_path, sample_rows):
+def test_killed_actor_loses_and_duplicates_nothing(ray_cluster, bystander, tmp_path, sample_rows):
+    """Kill one of this run's actors mid-run (by its own pid, found among the processes of the
+    test's cluster) while another Ray cluster runs on the machine: the run loses and duplicates
+    nothing, and the other cluster's processes, its ``ray::Worker`` included, are untouched."""
     db = tmp_path / "kill.duckdb"
     config = _config(db, shard_size=1, actors_per_model=2)
     killed: list[int] = []
 
     def kill_one_worker() -> None:
-        # Ray titles actor processes "ray::Worker..."; kill the first one found.
-        out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            pid, _, args = line.strip().partition(" ")
-            if args.startswith("ray::Worker"):
-                os.kill(int(pid), signal.SIGKILL)
-                killed.append(int(pid))
-                return
+        workers = own_ray_workers("ray::Worker")
+        if workers:
+            os.kill(workers[0], signal.SIGKILL)
+            killed.append(workers[0])
 
     progress_seen = threading.Event()
 
@@ -151,6 +150,8 @@ def test_killed_actor_loses_and_duplicates_nothing(ray_cluster, tmp_path, sample
         summary = run_evaluation(config, store, on_progress=on_progress)
         models = store.get_run(summary.run_id)["models"]
     assert killed, "no worker was killed"
+    assert not set(killed) & bystander
+    assert_survived(bystander)
     assert summary.status == "finished"
     con = duckdb.connect(str(db), read_only=True)
     (n, distinct, errors) = con.execute(

@@ -1,41 +1,39 @@
-"""`ray job submit` of jobs/evaluate.py against a head node that the test starts and stops."""
+"""`ray job submit` of jobs/evaluate.py against a head node that the test starts and stops: on free
+ports with its own temp dir, stopped by its own pids (never `ray stop`, which stops every Ray
+process on the machine), while another Ray cluster runs beside it."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tests.conftest import assert_survived
+from tests.ray_processes import BIN, LocalHead, alive
+
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture()
 def head_node():
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("RAY_ADDRESS", None)
-    subprocess.run([BIN / "ray", "start", "--head", "--num-cpus", "2", "--disable-usage-stats",
-                    "--dashboard-port", "8265"], env=env, check=True, capture_output=True)
+    head = LocalHead(num_cpus=2).start()
     try:
-        yield env
+        yield head
     finally:
-        subprocess.run([BIN / "ray", "stop", "--force"], env=env, capture_output=True)
+        head.stop()
 
 
-def test_ray_job_submit_writes_results(head_node, tmp_path):
+def test_ray_job_submit_writes_results(bystander, head_node, tmp_path):
     db = tmp_path / "job.duckdb"
-    env = {**head_node, "RAY_AUTH_MODE": "token"}  # send the head's token (Ray >= 2.5x)
     proc = subprocess.run(
-        [BIN / "ray", "job", "submit", "--address", "http://127.0.0.1:8265", "--working-dir", str(REPO),
+        [BIN / "ray", "job", "submit", "--address", head_node.dashboard_url, "--working-dir", str(REPO),
          "--", "python", "jobs/evaluate.py", "--config", "jobs/examples/sample.yaml",
          "--max-samples", "3", "--db", str(db)],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=head_node.env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "succeeded" in proc.stdout + proc.stderr
@@ -43,3 +41,10 @@ def test_ray_job_submit_writes_results(head_node, tmp_path):
     rows = con.execute("SELECT model, count(*), count(error) FROM results GROUP BY model ORDER BY model").fetchall()
     assert rows == [("faster-whisper:base", 3, 0), ("faster-whisper:tiny.en", 3, 0)]
     assert con.execute("SELECT name, status FROM runs").fetchone() == ("sample-job", "finished")
+
+    # Stopping the test's head stops all of it and nothing else.
+    pids = head_node.pids()
+    assert pids and not pids & bystander
+    head_node.stop()
+    assert not alive(pids), "the head the test started is still running"
+    assert_survived(bystander)

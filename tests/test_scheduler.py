@@ -127,6 +127,9 @@ class FakeRecorder:
     def lost(self, pool: Pool, shard: Shard, reason: str) -> None:
         self.lost_shards.append((pool.label, shard.shard_id, reason))
 
+    def tick(self) -> None:
+        pass
+
     def name_samples(self, shard: Shard) -> list[Sample]:
         if not self.nameable:
             raise OSError("stream unreadable")
@@ -340,3 +343,26 @@ def test_assemble_job_carries_every_window() -> None:
     (job,) = seen
     assert sorted(c["chunk_index"] for c in job.chunks) == [w.index for w in job.windows] == [0, 1, 2, 3]
     assert isinstance(job, AssembleJob) and not isinstance(job, ChunkJob)
+
+
+def test_retry_errors_after_a_failed_long_file_ends_every_sample_scored() -> None:
+    """`--resume --retry-errors`: the first session leaves error rows (a long file whose windows
+    failed, a shard that kept raising); their rows and windows are deleted, and the second session,
+    told which samples are stored, scores exactly those again."""
+    broken = {"on": True}
+
+    def fail(actor: FakeActor, kind: str, work: Any) -> Outcome | None:
+        if broken["on"] and (kind == "chunks" or (kind == "shard" and work.shard_id == 0)):
+            return Outcome(failure="raised", message="RuntimeError: flaky")
+        return None
+
+    d = data(5, long=["long"])
+    _, _, first = run(d, pools=[("m", CHUNKED, 2)], shard_size=3, fail=fail)
+    failed = set(errors(first))
+    assert failed == {"s0", "s1", "s2", "long"}
+    stored = frozenset(sid for (_, sid), row in first.rows.items() if not row.error)  # delete_errors
+    broken["on"] = False
+    _, _, second = run(d, pools=[("m", CHUNKED, 2)], shards=d.shards(3, skip=stored))
+    assert set(sid for _, sid in second.rows) == failed
+    assert errors(second) == {}
+    assert {c.chunk_index for c in second.chunks} == {0, 1, 2, 3}  # the long file's windows, once

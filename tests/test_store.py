@@ -15,6 +15,9 @@ from evaluator.report import LEADERBOARD_SQL
 from evaluator.store import RESULT_COLUMNS, Store, connect_read_only
 
 RUN = "run-1"
+# every migration file, in order: each applied exactly once
+MIGRATIONS = sorted((int(f.name.split("_")[0]), f.name)
+                    for f in (Path(__file__).parent.parent / "evaluator" / "migrations").glob("*.sql"))
 MODEL = "faster-whisper:tiny.en"
 
 
@@ -62,8 +65,7 @@ def test_migrations_applied_once(db: str) -> None:
     for _ in range(3):
         with Store(db) as s:
             columns, rows = s.query("SELECT version, name FROM schema_migrations")
-            assert rows == [(1, "001_initial.sql"), (2, "002_long_form.sql"), (3, "003_seams_and_skips.sql"),
-                            (5, "005_word_errors.sql")]
+            assert rows == MIGRATIONS
 
 
 def test_schema_has_tables_and_view(store: Store) -> None:
@@ -71,7 +73,8 @@ def test_schema_has_tables_and_view(store: Store) -> None:
     assert dict(rows) == {"leaderboard": "VIEW", "leaderboard_languages": "VIEW", "buckets": "VIEW",
                           "results": "BASE TABLE", "runs": "BASE TABLE",
                           "chunks": "BASE TABLE", "schema_migrations": "BASE TABLE", "run_models": "BASE TABLE",
-                          "lost_shards": "BASE TABLE", "word_errors": "BASE TABLE", "top_confusions": "VIEW"}
+                          "lost_shards": "BASE TABLE", "word_errors": "BASE TABLE", "top_confusions": "VIEW",
+                          "intervals": "BASE TABLE"}
     columns, _ = store.query("SELECT * FROM results LIMIT 0")
     assert sorted(columns) == sorted((*RESULT_COLUMNS, "created_at"))
 
@@ -479,7 +482,7 @@ def test_read_only_connection_queries_but_cannot_write(db: str) -> None:
     con = connect_read_only(db)
     try:
         assert con.execute("SELECT wer FROM leaderboard").fetchall() == [(0.5,)]
-        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (4,)
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (len(MIGRATIONS),)
         for sql in (
             "INSERT INTO results (run_id, model, backend, dataset, split, sample_id) "
             "VALUES ('r', 'm', 'b', 'd', 's', 'x')",

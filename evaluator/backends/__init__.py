@@ -1,6 +1,9 @@
-"""Backend registry: spec prefix -> Backend class. Adding a backend is one file plus one line."""
+"""Backend registry: spec prefix -> Backend class. Adding a backend is one file plus one line;
+a backend outside this package is named by its import path (``my_pkg.asr.MyBackend:model``)."""
 
 from __future__ import annotations
+
+import importlib
 
 from evaluator.backends.base import Backend, Transcription
 from evaluator.backends.faster_whisper import FasterWhisperBackend
@@ -28,7 +31,20 @@ def backend_names() -> list[str]:
 
 
 def get_backend(name: str) -> type[Backend]:
-    try:
+    """The Backend class for a spec prefix: a registered name, or the import path of a
+    :class:`Backend` subclass (``package.module.Class``; the module must be importable on the
+    driver and on every node, e.g. installed or in the driver's working directory)."""
+    if name in BACKENDS:
         return BACKENDS[name]
-    except KeyError:
-        raise KeyError(f"unknown backend {name!r}; valid backends: {', '.join(backend_names())}") from None
+    if "." not in name:
+        raise KeyError(f"unknown backend {name!r}; valid backends: {', '.join(backend_names())}, "
+                       "or the import path of a Backend subclass (package.module.Class)")
+    module_name, _, class_name = name.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise KeyError(f"backend {name!r}: cannot import {class_name} from {module_name} ({exc}); registered "
+                       f"backends: {', '.join(backend_names())}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise KeyError(f"backend {name!r} is not a subclass of evaluator.backends.Backend")
+    return cls

@@ -17,6 +17,7 @@ import numpy as np
 
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.languages import Language
+from evaluator.model_files import ModelLocation, locate_model
 
 __all__ = ["Backend", "Segment", "Transcription", "whisper_model_languages"]
 
@@ -107,6 +108,15 @@ class Backend(ABC):
 
     Languages (see :mod:`evaluator.languages`): :meth:`supported_languages` says which canonical
     codes a model transcribes, :meth:`language_code` what the backend's ``transcribe`` is given.
+        bundled_weights: the backend loads the bundled aliases of :mod:`evaluator.weights`.
+        hub_aliases: size names the library maps to Hugging Face hub ids.
+        hub_models: other model names are Hugging Face hub ids, checked against the local cache
+            (False, the default: the library resolves them itself).
+        default_memory_mb: memory per actor (MiB) assumed when the weights are not on disk yet
+            (see :mod:`evaluator.planning`).
+        runtime_memory_mb: memory of an actor besides its weights (MiB): Python, the Ray worker,
+            the library, activations; measured with tiny models on CPU.
+        large_model: a large model: on CPU, few actors with many threads rather than one per core.
     """
 
     name: ClassVar[str]
@@ -132,6 +142,12 @@ class Backend(ABC):
     def language_code(cls, language: Language) -> str | None:
         """The backend's own code for a language (``None``: it has none)."""
         return language.code
+    bundled_weights: ClassVar[bool] = False
+    hub_aliases: ClassVar[Mapping[str, str]] = {}
+    hub_models: ClassVar[bool] = False
+    default_memory_mb: ClassVar[float] = 4000.0
+    runtime_memory_mb: ClassVar[float] = 1000.0
+    large_model: ClassVar[bool] = False
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         self.model = model
@@ -150,6 +166,14 @@ class Backend(ABC):
                 f"valid: {', '.join(sorted(cls.options))}"
             )
         return {**cls.options, **options}
+
+    @classmethod
+    def check_model(cls, model: str, options: Mapping[str, Any]) -> ModelLocation:
+        """Where ``model`` resolves, checked on the driver before any actor starts (no library
+        import): raises ``ConfigError`` for a local path that does not exist, or a hub id that is
+        not in the local cache while the hub cannot be reached. ``options`` are the effective ones."""
+        return locate_model(model, cls.name, bundled=cls.bundled_weights, hub_aliases=cls.hub_aliases,
+                            hub=cls.hub_models, revision=options.get("revision"))
 
     @classmethod
     def is_installed(cls) -> bool:

@@ -28,6 +28,21 @@ class FasterWhisperBackend(Backend):
     distributions = ("faster-whisper", "ctranslate2")
     devices = ("cuda", "cpu")
     description = "Whisper on CTranslate2 (SYSTRAN/faster-whisper)"
+    bundled_weights = True
+    default_memory_mb = 2000.0
+    runtime_memory_mb = 450.0
+    hub_models = True
+    # faster-whisper 1.2's size names (faster_whisper/utils.py _MODELS), checked without importing it.
+    hub_aliases = {
+        **{n: f"Systran/faster-whisper-{n}" for n in ("tiny.en", "tiny", "base.en", "base", "small.en", "small",
+                                                     "medium.en", "medium", "large-v1", "large-v2", "large-v3")},
+        "large": "Systran/faster-whisper-large-v3",
+        **{n: f"Systran/faster-distil-whisper-{n.removeprefix('distil-')}"
+           for n in ("distil-large-v2", "distil-medium.en", "distil-small.en", "distil-large-v3")},
+        "distil-large-v3.5": "distil-whisper/distil-large-v3.5-ct2",
+        "large-v3-turbo": "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+        "turbo": "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+    }
     native_long_form = (
         "faster-whisper's sequential decoding: 30 s windows advanced by the last timestamp, each conditioned on "
         "the previous window's text (condition_on_previous_text=true, the library default; "

@@ -58,6 +58,10 @@ class LfmAudioBackend(Backend):
     distributions = ("liquid-audio", "torch", "transformers")  # LFM2 backbone runs in transformers
     devices = ("cuda", "mps", "cpu")
     description = "LFM2.5-Audio (Liquid AI liquid-audio), ASR via the chat prompt"
+    default_memory_mb = 8000.0  # about 6 GB of float32 weights, + runtime
+    runtime_memory_mb = 1300.0
+    hub_models = True
+    large_model = True
     # No long-form algorithm of its own: long audio is cut into windows by the evaluator.
     window_seconds = 30.0
     long_form_default = "chunked"

@@ -43,6 +43,9 @@ class OpenAIWhisperBackend(Backend):
     # Given no language, detect_language on the first 30 s (as whisper.transcribe does), then
     # transcribe in the detected language.
     detects_language = True
+    bundled_weights = True
+    default_memory_mb = 3000.0
+    runtime_memory_mb = 1000.0
     # Greedy decoding by default: beam 1 (openai-whisper's greedy path), temperature 0.
     options = {
         "beam_size": 1,

@@ -64,6 +64,10 @@ class SeamlessM4TBackend(Backend):
     distributions = ("transformers", "torch", "sentencepiece")
     devices = ("cuda", "mps", "cpu")
     description = "SeamlessM4T v2 speech-to-text (Meta) in Hugging Face transformers"
+    default_memory_mb = 8000.0  # about 6 GB of float32 weights, + runtime
+    runtime_memory_mb = 1300.0
+    hub_models = True
+    large_model = True
     # No long-form algorithm of its own: long audio is cut into windows by the evaluator.
     window_seconds = 30.0
     long_form_default = "chunked"

@@ -47,6 +47,10 @@ class TransformersWhisperBackend(Backend):
     )
     description = "Whisper in Hugging Face transformers"
     detects_language = True
+    bundled_weights = True
+    default_memory_mb = 3000.0
+    runtime_memory_mb = 1300.0
+    hub_models = True
     # Greedy by default; batch_size applies to clips up to 30 s.
     options = {
         "batch_size": 8,

@@ -1,0 +1,42 @@
+"""The worker a Ray actor wraps, called directly (no Ray): what it hands back for odd inputs."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from evaluator.actor import Worker
+from evaluator.chunking import LongForm
+from evaluator.config import DatasetSpec, parse_model_spec
+from evaluator.dataset import ROW_INDEX, Shard
+from evaluator.records import ResultRow
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
+
+
+def test_silent_and_tiny_clips_are_scored_with_a_warning(tmp_path: Path, sample_rows) -> None:
+    from evaluator.dataset import sample_data_dir
+
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    sf.write(folder / "silence.wav", np.zeros(16000 * 2, np.float32), 16000)
+    sf.write(folder / "blip.wav", np.full(480, 0.2, np.float32), 16000)  # 30 ms
+    speech = sample_rows[0]
+    (folder / speech["file_name"]).write_bytes((Path(sample_data_dir()) / speech["file_name"]).read_bytes())
+    with open(folder / "metadata.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file_name", "transcription"])
+        writer.writerows([["silence.wav", ""], ["blip.wav", ""], [speech["file_name"], speech["transcription"]]])
+    spec = DatasetSpec(source=str(folder), id_column=ROW_INDEX, audio_column="audio", text_column="transcription")
+    worker = Worker(parse_model_spec("faster-whisper:tiny.en?compute_type=float32"), "cpu", 1, "en",
+                    LongForm("native", 30.0, 5.0))
+    out = worker.run_shard(Shard(spec, 0, start=0, stop=3))
+    rows = {r.sample_id: r for r in out["rows"]}
+    assert all(isinstance(r, ResultRow) for r in rows.values())
+    assert "all zeros" in rows["0"].warning and rows["0"].error is None and rows["0"].ref_words == 0
+    assert "under 0.1 s" in rows["1"].warning and rows["1"].error is None
+    assert rows["2"].warning is None and rows["2"].ref_words > 0

@@ -1,0 +1,162 @@
+"""The HTML report in a real browser (headless Chromium driven by Playwright): the charts render
+with one mark per model, the filter narrows the sample list, clicking a sample shows its
+alignment, nothing is fetched from the network and the console stays free of errors.
+
+Needs the system Chromium (Debian: ``apt-get install -y chromium``; or set ``CHROMIUM`` to a
+Chrome/Chromium binary) and ``pip install playwright`` (its own browser download is not used).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright import sync_api  # noqa: E402
+
+from evaluator.html_report import build_report  # noqa: E402
+from evaluator.store import connect_read_only  # noqa: E402
+from tests.report_data import LONG_ID, MODELS, RUN, SAMPLES, make_report_db  # noqa: E402
+
+INSTALL = ("no Chromium found: install it (Debian/Ubuntu: `apt-get install -y chromium`) or set CHROMIUM "
+           "to a Chrome/Chromium binary")
+
+
+def chromium_path() -> str | None:
+    found = os.environ.get("CHROMIUM")
+    if found:
+        return found if os.path.exists(found) else None
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("report-browser")
+    make_report_db(str(folder / "results.duckdb"))
+    path = folder / "report.html"
+    path.write_text(build_report(connect_read_only(str(folder / "results.duckdb")), RUN), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip(INSTALL)
+    with sync_api.sync_playwright() as p:
+        # root (CI, containers) needs --no-sandbox
+        b = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any, report: Path) -> Iterator[tuple[Any, dict[str, list[str]]]]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    seen: dict[str, list[str]] = {"console": [], "network": [], "dialogs": []}
+    pg = context.new_page()
+    pg.on("console", lambda m: m.type in ("error", "warning") and seen["console"].append(f"{m.type}: {m.text}"))
+    pg.on("pageerror", lambda e: seen["console"].append(f"pageerror: {e}"))
+    pg.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            seen["network"].append(r.request.url)
+            r.abort()
+
+    pg.route("**/*", route)
+    pg.goto(report.as_uri())
+    pg.wait_for_selector("#chart-speed .scatterlayer .point")
+    yield pg, seen
+    context.close()
+
+
+def rows(pg: Any) -> list[str]:
+    return pg.locator("#sample-table tbody tr").evaluate_all("rs => rs.map(r => r.dataset.id)")
+
+
+def texts(pg: Any, selector: str) -> list[str]:
+    """Text of SVG elements (Playwright's inner_text covers HTML elements only)."""
+    return pg.locator(selector).evaluate_all("es => es.map(e => e.textContent)")
+
+
+def test_charts_have_one_mark_per_model(page: tuple[Any, dict[str, list[str]]], tmp_path: Path) -> None:
+    pg, seen = page
+    traces = pg.locator("#chart-speed .scatterlayer .trace")
+    assert traces.count() == len(MODELS)
+    for i in range(len(MODELS)):
+        assert traces.nth(i).locator(".point").count() == 1
+    assert pg.locator("#chart-speed .errorbar").count() == len(MODELS)  # the intervals are drawn
+    legend = texts(pg, "#chart-speed .legend .legendtext")
+    assert sorted(legend) == sorted(MODELS)
+    # per duration bucket and per language: one bar series per model
+    assert pg.locator("#chart-buckets .barlayer .trace").count() == len(MODELS)
+    assert pg.locator("#chart-group-0 .barlayer .trace").count() == len(MODELS)
+    assert texts(pg, "#chart-group-0 .xtick text") == ["en", "fr"]
+    assert pg.locator("#chart-group-1 .barlayer .trace").count() == len(MODELS)  # per speaker (metadata)
+    assert texts(pg, "#chart-group-1 .xtick text") == ["alice", "bob", "carol"]
+    assert pg.locator("#chart-seams-0 .scatterlayer .point").count() == 3  # three seams of the long file
+    pg.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+    assert seen == {"console": [], "network": [], "dialogs": []}
+
+
+def test_filter_narrows_the_sample_list(page: tuple[Any, dict[str, list[str]]]) -> None:
+    pg, seen = page
+    everything = {*SAMPLES, LONG_ID}
+    assert set(rows(pg)) == everything
+    assert pg.inner_text("#sample-count") == f"{len(everything)} of {len(everything)} samples"
+    pg.fill("#filter-text", "orange leaves")  # words of one reference
+    assert rows(pg) == ["s-river"]
+    assert pg.inner_text("#sample-count") == f"1 of {len(everything)} samples"
+    pg.fill("#filter-text", "there")  # only in hypotheses (model-b and model-c of s-their)
+    assert rows(pg) == ["s-their"]
+    pg.fill("#filter-text", "")
+    pg.check("#filter-errors")  # a sample where some model made an error
+    assert set(rows(pg)) == {"s-their", "s-quick", "s-river", "s-markup", "s-short", "s-loop", LONG_ID}
+    pg.select_option("#filter-model", label="model-a:x")  # ... where model-a did
+    assert set(rows(pg)) == {"s-short", LONG_ID}
+    pg.select_option("#sort", "wer")
+    assert rows(pg) == ["s-short", LONG_ID]  # 64% WER before 12.5%
+    assert seen["console"] == [] and seen["network"] == []
+
+
+def test_clicking_a_sample_shows_its_alignment(page: tuple[Any, dict[str, list[str]]], tmp_path: Path) -> None:
+    pg, seen = page
+    pg.locator('#sample-table tbody tr[data-id="s-their"]').click()
+    detail = pg.locator("#sample-detail")
+    assert "I saw their house yesterday" in detail.locator(".ref").inner_text()
+    blocks = detail.locator(".model-block")
+    assert blocks.evaluate_all("bs => bs.map(b => b.dataset.model)") == [
+        m for m in pg.evaluate("JSON.parse(document.getElementById('sample-data').textContent).models")]
+    b = detail.locator('.model-block[data-model="model-b:y"]')
+    assert b.locator(".op-s").count() == 1
+    assert b.locator(".op-s .r").inner_text() == "their" and b.locator(".op-s .h").inner_text() == "there"
+    c = detail.locator('.model-block[data-model="model-c:z"]')
+    assert c.locator(".op-s").count() == 1 and c.locator(".op-d").count() == 1
+    assert c.locator(".op-d .r").inner_text() == "yesterday"
+    color = c.locator(".op-d").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert color != c.locator(".op-e").first.evaluate("e => getComputedStyle(e).backgroundColor")
+    pg.locator('#sample-table tbody tr[data-id="s-quick"]').click()
+    ins = detail.locator('.model-block[data-model="model-b:y"] .op-i .h')
+    assert ins.all_inner_texts() == ["over"]
+    pg.locator('#sample-table tbody tr[data-id="s-river"]').click()
+    assert "RuntimeError: out of memory" in detail.locator('.model-block[data-model="model-c:z"]').inner_text()
+    pg.locator('#sample-table tbody tr[data-id="s-markup"]').click()  # markup in a transcript stays text
+    assert "<img src=x" in detail.locator('.model-block[data-model="model-b:y"] details').text_content()
+    assert pg.evaluate("window.__pwned") is None
+    pg.locator('#sample-table tbody tr[data-id="s-their"]').click()
+    detail.scroll_into_view_if_needed()
+    pg.screenshot(path=str(tmp_path / "sample.png"))
+    assert seen == {"console": [], "network": [], "dialogs": []}
