@@ -6,7 +6,7 @@ Each error-free row is scored again from ``reference`` and ``hypothesis`` in its
 (canonicalized with :mod:`evaluator.languages`; else the detected one; else English), exactly
 as :func:`evaluator.rows.finalize_row` scores new rows. The signals that need timestamps or VAD
 (``max_deletion_run_s``, ``untranscribed_speech_s``) are not stored in a form that can be
-recomputed and are kept as they are. The run's ``word_errors`` are rewritten, its
+recomputed and are kept as they are. The run's ``word_errors`` and ``intervals`` are rewritten, its
 ``normalizer_name``/``normalizer_version`` set to the current ones (so ``--resume`` works
 again), and ``summary.rescored`` records when, with which normalizer, how many rows.
 """
@@ -100,6 +100,7 @@ def rescore_run(store: Store, run_id: str) -> RescoreResult:
                   if any(old[c] != now[c] for c in _COMPARED))
     store.update_scores(new, SCORE_COLUMNS)
     store.write_word_errors(run_id)
+    store.save_intervals(run_id)  # the bootstrap intervals follow the new scores
     summary = json.loads(run.get("summary") or "{}")
     summary.setdefault("rescored", []).append({
         "at": datetime.now(UTC).isoformat(timespec="seconds"), "normalizer": f"{NORMALIZER_NAME} {NORMALIZER_VERSION}",

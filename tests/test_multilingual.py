@@ -288,3 +288,16 @@ def test_views_know_the_languages_written_without_spaces(tmp_path) -> None:
         store.insert_results([{**_row(code, code, "x", "x"), "error": "boom"} for code in [*SPACELESS, "de"]])
         _, rows = store.query("SELECT language, metric FROM leaderboard_languages")
     assert dict(rows) == {**dict.fromkeys(SPACELESS, "cer"), "de": "wer"}
+
+
+def test_rescore_rewrites_the_intervals(tmp_path) -> None:
+    with Store(str(tmp_path / "r.duckdb")) as store:
+        store.create_run("r1", "old", {}, evaluator_version="0", normalizer=("whisper-english", "2+old"), host={})
+        store.insert_results([_row("zh", "zh", "今天天气很好。", "今天天气很好啊"), _row("de", "de", "a b", "a c")])
+        store.save_intervals("r1")
+        rescore_run(store, "r1")
+        _, rows = store.query("SELECT group_value, metric, estimate FROM intervals WHERE group_by = 'language' "
+                              "ORDER BY 1, 2")
+    # Chinese: CER by characters (1 inserted of 6), no WER; German: WER 1 of 2 words
+    assert [(g, m, round(e, 4)) for g, m, e in rows if e is not None] == [
+        ("de", "cer", round(1 / 3, 4)), ("de", "wer", 0.5), ("zh", "cer", round(1 / 6, 4))]
