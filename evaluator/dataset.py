@@ -414,11 +414,12 @@ def language_values(opened: OpenedDataset, max_samples: int | None = None) -> tu
         return [None], True
     data = opened.data
     if opened.streaming:
-        seen = {_text(row[column]) or None for row in itertools.islice(iter(data.select_columns([column])), 200)}
+        seen = {_language_name(opened, row[column])
+                for row in itertools.islice(iter(data.select_columns([column])), 200)}
         return sorted(seen, key=lambda v: (v is None, v or "")), False
     if max_samples is not None and max_samples < len(data):
         data = data.select(range(max_samples))
-    return [_text(v) or None for v in data.unique(column)], True
+    return [_language_name(opened, v) for v in data.unique(column)], True
 
 
 def resolved_spec(opened: OpenedDataset, spec: DatasetSpec) -> DatasetSpec:
@@ -476,6 +477,20 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _language_name(opened: OpenedDataset, value: Any) -> str | None:
+    """A language cell as text; a ``ClassLabel`` column's integer becomes its label name."""
+    import datasets
+
+    feature = (opened.data.features or {}).get(opened.columns.language)
+    if isinstance(feature, datasets.ClassLabel) and isinstance(value, int) and value >= 0:
+        return feature.int2str(value)
+    return _text(value) or None
+
+
+def _language(opened: OpenedDataset, row: Any) -> str | None:
+    return _language_name(opened, row[opened.columns.language]) if opened.columns.language else None
+
+
 def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> Iterator[Sample]:
     """Yield the shard's samples (audio undecoded), skipping ids listed in ``skip_ids``.
 
@@ -505,7 +520,7 @@ def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> 
             if sid in shard.skip_ids:
                 continue
             yield Sample(sid, None, row.get(cols.audio), _text(row[cols.text]),
-                         _text(row[cols.language]) if cols.language else None, row_metadata(row, cols))
+                         _language(opened, row), row_metadata(row, cols))
         return
     subset = data.select(range(shard.start, shard.stop))
     for offset, row in enumerate(subset):
@@ -514,7 +529,7 @@ def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> 
         if sid in shard.skip_ids:
             continue
         yield Sample(sid, index, row.get(cols.audio), _text(row[cols.text]),
-                     _text(row[cols.language]) if cols.language else None, row_metadata(row, cols))
+                     _language(opened, row), row_metadata(row, cols))
 
 
 def read_row(opened: OpenedDataset, index: int) -> Sample:
@@ -523,4 +538,4 @@ def read_row(opened: OpenedDataset, index: int) -> Sample:
     row = opened.data[index]
     sid = _text(row[cols.id]) if cols.id else str(index)
     return Sample(sid, index, row[cols.audio], _text(row[cols.text]),
-                  _text(row[cols.language]) if cols.language else None, row_metadata(row, cols))
+                  _language(opened, row), row_metadata(row, cols))

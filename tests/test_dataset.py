@@ -636,3 +636,22 @@ def test_row_metadata_json_is_capped() -> None:
     assert list(got) == list(row)[: len(got)] and 10 < len(got) < 100  # first columns kept, in order
     assert json.loads(text) == got
     assert metadata_json({}) is None
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_class_label_languages_are_read_as_their_names(streaming: bool) -> None:
+    from evaluator.dataset import OpenedDataset, language_values
+
+    features = datasets.Features({"audio": datasets.Value("string"), "text": datasets.Value("string"),
+                                  "id": datasets.Value("string"),
+                                  "language": datasets.ClassLabel(names=["en", "German", "fr_fr"])})
+    data = datasets.Dataset.from_dict({"audio": ["1.wav", "2.wav", "3.wav"], "text": ["a", "b", "c"],
+                                       "id": ["x", "y", "z"], "language": [1, 2, 1]}, features=features)
+    if streaming:
+        data = data.to_iterable_dataset()
+    opened = OpenedDataset(data, Columns("audio", "text", "id", "language"), "train", "d", streaming)
+    values, _ = language_values(opened)
+    assert sorted(values) == ["German", "fr_fr"]
+    _, shards = plan_shards(opened, DatasetSpec(source="d", streaming=streaming, id_column="id"), 8, None)
+    assert sorted(s.language for shard in shards for s in read_shard(opened, shard, with_audio=False)) == [
+        "German", "German", "fr_fr"]
