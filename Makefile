@@ -17,6 +17,9 @@ demo: setup
 	.venv/bin/evaluator run --name demo --db $(DB) \
 		--model faster-whisper:tiny.en --model openai-whisper:tiny.en --model transformers:tiny.en \
 		--model faster-whisper:base
+	@echo "== multilingual: Whisper base (two runtimes) and tiny.en (English only) on 40 clips in 11 languages =="
+	.venv/bin/evaluator run --name demo-multilingual --db $(DB) --dataset builtin:multilingual \
+		--model "faster-whisper:base?compute_type=float32" --model openai-whisper:base --model faster-whisper:tiny.en
 	@echo "== the HTML report of the 24-clip run =="
 	.venv/bin/evaluator report --db $(DB) --run demo --out results/report.html
 	@echo "== paired comparison of the 24-clip run: WER differences with 95% intervals and p-values =="

@@ -46,6 +46,7 @@ from evaluator.dataset import (
     read_shard,
 )
 from evaluator.hardware import cpu_info
+from evaluator.languages import LanguageError, LanguagePlan, describe, resolve
 from evaluator.provenance import describe_weights
 from evaluator.records import ChunkRow, ResultRow
 from evaluator.rows import Timeline, assemble_long_form, finalize_row, holes, timeline_of
@@ -61,6 +62,12 @@ def _error_text(exc: BaseException) -> str:
 def _take(row: dict[str, Any], result: Transcription) -> None:
     """Copy a backend's transcription into a row or chunk dict (segments as plain lists, so
     they cross to the driver cheaply; they are not stored)."""
+    if result.language is not None:
+        try:
+            row["detected_language"] = resolve(result.language).code
+        except LanguageError:  # a code the map does not know: kept as the model wrote it
+            row["detected_language"] = result.language
+        row["language_probability"] = result.language_probability
     row["hypothesis"] = result.text
     row["token_cap_hit"] = result.truncated and result.truncated_reason in (None, "token cap")
     row["truncated_reason"] = result.truncated_reason if result.truncated else None
@@ -101,11 +108,11 @@ class Worker:
         spec: the model to load.
         device: resolved device (``cpu``, ``cuda``, ``mps``).
         cpu_threads: inference threads (the CPUs the actor reserved).
-        default_language: language for samples whose dataset has no language column.
+        languages: the run's languages as the driver settled them (a plain code: ``--language``).
         long_form: how audio longer than the model's window is handled.
     """
 
-    def __init__(self, spec: ModelSpec, device: str, cpu_threads: int, default_language: str | None,
+    def __init__(self, spec: ModelSpec, device: str, cpu_threads: int, languages: LanguagePlan | str | None,
                  long_form: LongForm):
         started = time.perf_counter()
         backend_cls = get_backend(spec.backend)
@@ -113,7 +120,10 @@ class Worker:
         self.backend = backend_cls(spec.model, device, spec.options_dict(), cpu_threads)
         self.load_seconds = time.perf_counter() - started
         self.weights = _weights_source(spec, self.backend)
-        self.default_language = default_language
+        if not isinstance(languages, LanguagePlan):
+            languages = LanguagePlan(resolve(languages).code if languages else None)
+        self.languages = languages
+        self.supported = backend_cls.supported_languages(spec.model)
         self.long_form = long_form
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._opened: dict[DatasetSpec, OpenedDataset] = {}
@@ -143,17 +153,39 @@ class Worker:
             self._opened[spec] = open_dataset(spec, check_ids=False)  # the driver checked them
         return self._opened[spec]
 
+    def _language(self, raw: str | None) -> str | None:
+        """A sample's canonical language; ``en`` for an English-only model given none.
+
+        Raises:
+            LanguageError: the value names no language, or one this model does not transcribe.
+        """
+        language = self.languages.code_of(raw)
+        if language is None and self.supported == frozenset({"en"}):
+            return "en"
+        if language is not None and self.supported is not None and language not in self.supported:
+            raise LanguageError(f"{self.spec.label} does not transcribe {describe([language])}; it transcribes: "
+                                + ", ".join(sorted(self.supported)))
+        return language
+
+    def _code(self, language: str | None) -> str | None:
+        """The backend's code for a canonical language (``None``: detect it)."""
+        return None if language is None else self.backend.language_code(resolve(language))
+
     def _base_row(self, sample: Any) -> dict[str, Any]:
+        try:
+            language, error = self._language(sample.language), None
+        except LanguageError as exc:  # decided up front for a dataset read whole; per row for a stream
+            language, error = sample.language, _error_text(exc)
         return {
             "sample_id": sample.sample_id,
             "sample_index": sample.index,
-            "language": sample.language or self.default_language,
+            "language": language,
             "reference": sample.reference,
             "device": self.backend.device,
             "worker": self.name,
             "long_form": self.long_form.strategy,
             "num_chunks": 1,
-            "error": None,
+            "error": error,
             "metadata": metadata_json(sample.metadata),
         }
 
@@ -175,6 +207,9 @@ class Worker:
         ready: list[tuple[dict[str, Any], Any]] = []
         for sample in read_shard(opened, shard):
             row = self._base_row(sample)
+            if row["error"] is not None:
+                rows.append(row)
+                continue
             try:
                 if self.long_form.splits:
                     duration, windows = plan_long_sample(sample.audio, self.long_form)
@@ -228,7 +263,7 @@ class Worker:
     def run_chunks(self, job: ChunkJob) -> list[dict[str, Any]]:
         """Transcribe some windows of one long sample; one dict per window."""
         sample = read_row(self._open(job.dataset), job.sample_index)
-        return self._transcribe_windows(sample.audio, list(job.windows), sample.language or self.default_language)
+        return self._transcribe_windows(sample.audio, list(job.windows), self._language(sample.language))
 
     def _transcribe_windows(self, cell: Any, windows: list[Window], language: str | None) -> list[dict[str, Any]]:
         """Transcribe windows of one file; each window's speech is found by VAD (for the skip
@@ -275,7 +310,7 @@ class Worker:
             piece = audio[round((a - window.start) * SAMPLE_RATE): round((b - window.start) * SAMPLE_RATE)]
             started = time.perf_counter()
             try:
-                result = self.backend.transcribe(piece, chunk["language"])
+                result = self.backend.transcribe(piece, self._code(chunk["language"]))
             except Exception:  # the first pass stands
                 continue
             finally:
@@ -293,7 +328,8 @@ class Worker:
         if len(batch) > 1:
             try:
                 started = time.perf_counter()
-                results = self.backend.transcribe_batch([a for _, a in batch], [r["language"] for r, _ in batch])
+                results = self.backend.transcribe_batch([a for _, a in batch],
+                                                        [self._code(r["language"]) for r, _ in batch])
                 elapsed = time.perf_counter() - started
                 total_audio = sum(r["audio_seconds"] for r, _ in batch) or 1.0
                 for (row, _), result in zip(batch, results, strict=True):
@@ -305,7 +341,7 @@ class Worker:
         for row, audio in batch:
             try:
                 started = time.perf_counter()
-                result = self.backend.transcribe(audio, row["language"])
+                result = self.backend.transcribe(audio, self._code(row["language"]))
                 row["inference_seconds"] = time.perf_counter() - started
                 _take(row, result)
             except Exception as exc:  # inference that raises becomes an error row

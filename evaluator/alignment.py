@@ -190,13 +190,13 @@ def confusions(rows: Iterable[tuple[str, str | None, str | None]]) -> Counter[Co
 
 _RUN_ROWS_SQL = """
 SELECT model, reference_norm, hypothesis_norm FROM results
-WHERE run_id = ? AND error IS NULL AND (? IS NULL OR model = ?)
+WHERE run_id = ? AND error IS NULL AND ref_words IS NOT NULL AND (? IS NULL OR model = ?)
 """
 
 
 def run_confusions(con: Any, run_id: str, model: str | None = None,
                    batch: int = 10_000) -> Counter[ConfusionKey]:
-    """Confusion pairs of a stored run (every error-free row, optionally of one model), from
+    """Confusion pairs of a stored run (every error-free row scored by words, optionally of one model), from
     its stored normalized text, read in batches on ``con`` (a DuckDB connection, read-only
     or not)."""
     cur = con.execute(_RUN_ROWS_SQL, [run_id, model, model])

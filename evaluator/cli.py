@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="windows of a long file sent to one actor at a time (default: 4); the rest go to others")
     g = run.add_argument_group("execution")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    g.add_argument("--language", help="language code for models when the dataset has no language column")
+    g.add_argument("--language", help="language of samples without one of their own: de, deu, de_DE, pt-BR or "
+                   "German (without it, multilingual Whisper models detect the language)")
     g.add_argument("--actors-per-model", type=int, metavar="N",
                    help="actors per model (default: from the cluster's CPUs/GPUs)")
     g.add_argument("--cpus-per-actor", type=float, metavar="N",
@@ -185,8 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = sub.add_parser("sql", help="run a read-only SQL query on the results",
                          description="Run SQL on a read-only connection. Tables: runs, results, chunks, "
-                         "word_errors, intervals, run_models, lost_shards; views: leaderboard, buckets, "
-                         "top_confusions.")
+                         "word_errors, intervals, run_models, lost_shards; views: leaderboard, "
+                         "leaderboard_languages, buckets, top_confusions.")
     _add_db(sql)
     sql.add_argument("query", help='e.g. "SELECT model, wer, rtfx FROM leaderboard"')
     sql.add_argument("--format", choices=FORMATS, default="table")
@@ -212,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--model", help="only this model")
     show.add_argument("--width", type=int, default=100, metavar="N", help="wrap alignments at N characters")
     show.add_argument("--format", choices=("text", "json"), default="text")
+
+    rs = sub.add_parser("rescore", help="recompute a stored run's scores with the current normalizers",
+                        description="Score every error-free row of a run again from its raw reference and "
+                        "hypothesis with the current per-language normalizers, rewrite its word_errors, and "
+                        "record it in runs (normalizer_version, summary.rescored).")
+    _add_db(rs)
+    rs.add_argument("--run", dest="run_id", required=True, help="run id or name")
 
     runs = sub.add_parser(
         "runs", help="list runs: status, progress, errors, lost shards, models",
@@ -324,11 +332,13 @@ def _check_models(config: Any) -> None:
     """Before Ray starts: a missing extra, or a model name that resolves to nothing (a local path
     that does not exist, a hub id not cached while offline), stops the run with one line."""
     from evaluator.backends import get_backend
+    from evaluator.driver import check_languages
 
     for spec in config.models:
         cls = get_backend(spec.backend)
         cls.require()
         cls.check_model(spec.model, spec.options_dict())
+    check_languages(config)  # a language that maps to nothing, or a model that cannot transcribe it
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -363,12 +373,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
             log.error("interrupted; finish with: evaluator run --resume <run id> --db %s", db)
             return 130
         columns, rows = _leaderboard(store.con, summary.run_id)
+        languages = _languages_table(store.con, summary.run_id, args.format)
         store.release()
     title = f"run {summary.run_id}"
     if args.format == "table":
         columns, rows, held = _fold_constant(columns, rows)
         title += f" ({held})" if held else ""
-    sys.stdout.write(render(columns, rows, args.format, title=title) + "\n")
+    sys.stdout.write(render(columns, rows, args.format, title=title) + languages + "\n")
     for label, error in summary.failed_models.items():
         log.error("%s produced no results: %s", label, error)
     log.info("run %s %s in %.1f s: %d rows, %d errors", summary.run_id, summary.status,
@@ -481,7 +492,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.format == "table":
         columns, rows, held = _fold_constant(columns, rows)
         title += f" ({held})" if held else ""
-    sys.stdout.write(render(columns, rows, args.format, title) + "\n")
+    languages = "" if args.by else _languages_table(con, run_id, args.format)
+    sys.stdout.write(render(columns, rows, args.format, title) + languages + "\n")
     return 0
 
 
@@ -546,6 +558,32 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     sys.stdout.write(_render_comparison(comparison, args.format) + "\n")
     if not comparison.pairs:
         log.warning("nothing to compare: the runs hold one model each and no model appears in two runs")
+    return 0
+
+
+def _languages_table(con: Any, run_id: str, fmt: str) -> str:
+    """The per-language breakdown of a multilingual run, to print under its leaderboard (table
+    and markdown formats; csv/json stay one table)."""
+    from evaluator.report import LANGUAGES_SQL, MULTILINGUAL_SQL, render
+
+    if fmt not in ("table", "markdown") or not con.execute(MULTILINGUAL_SQL, [run_id]).fetchone()[0]:
+        return ""
+    cur = con.execute(LANGUAGES_SQL, [run_id, run_id, run_id])
+    return "\n\n" + render([d[0] for d in cur.description], cur.fetchall(), fmt, f"run {run_id} per language")
+
+
+def _cmd_rescore(args: argparse.Namespace) -> int:
+    from evaluator.rescore import rescore_run
+    from evaluator.store import Store
+
+    db = args.db or DEFAULT_DB
+    if not os.path.exists(db):
+        raise ConfigError(f"no results database at {db}")
+    with Store(db) as store:
+        run_id = _resolve_run(store.con, args.run_id, db)
+        result = rescore_run(store, run_id)
+    log.info("run %s rescored with %s: %d rows, %d changed", run_id, result.normalizer, result.rows,
+             result.changed)
     return 0
 
 
@@ -722,7 +760,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "runs": _cmd_runs, "leaderboard": _cmd_leaderboard, "compare": _cmd_compare,
-            "sql": _cmd_sql, "errors": _cmd_errors, "show": _cmd_show, "report": _cmd_report, "models": _cmd_models}
+            "sql": _cmd_sql, "errors": _cmd_errors, "show": _cmd_show, "report": _cmd_report, "models": _cmd_models,
+            "rescore": _cmd_rescore}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,9 @@ LEADERBOARD_COLUMNS = (
 )
 
 _SCORED = "error IS NULL AND ref_words > 0"
+# Rows CER is computed over: every language, also those written without spaces (scored by
+# characters only: NULL word counts, no WER; see evaluator.metrics).
+_CHARS = "error IS NULL AND ref_chars > 0"
 
 
 def latest_run(con: Any) -> str:
@@ -93,11 +96,11 @@ def _grouped_counts(con: Any, run_id: str, by: str | None) -> tuple[list[str], l
     cur = con.execute(base + f"""
         SELECT gid, model, dataset, split, grp AS "group", count(*) AS n,
             count(*) FILTER (WHERE error IS NOT NULL) AS errors,
-            count(*) FILTER (WHERE error IS NULL AND ref_words = 0) AS empty_refs,
-            count(*) FILTER (WHERE {_SCORED}) AS scored,
+            count(*) FILTER (WHERE error IS NULL AND ref_chars = 0) AS empty_refs,
+            count(*) FILTER (WHERE {_CHARS}) AS scored,
             sum(substitutions + deletions + insertions) FILTER (WHERE {_SCORED})
                 / nullif(sum(substitutions + deletions + hits) FILTER (WHERE {_SCORED}), 0) AS wer,
-            sum(char_errors) FILTER (WHERE {_SCORED}) / nullif(sum(ref_chars) FILTER (WHERE {_SCORED}), 0) AS cer,
+            sum(char_errors) FILTER (WHERE {_CHARS}) / nullif(sum(ref_chars) FILTER (WHERE {_CHARS}), 0) AS cer,
             sum(audio_seconds) FILTER (WHERE error IS NULL)
                 / nullif(sum(inference_seconds) FILTER (WHERE error IS NULL), 0) AS rtfx,
             sum(audio_seconds) FILTER (WHERE error IS NULL) / 3600.0 AS audio_hours,
@@ -110,10 +113,10 @@ def _grouped_counts(con: Any, run_id: str, by: str | None) -> tuple[list[str], l
     columns = [d[0] for d in cur.description][1:]
     aggregates = cur.fetchall()
     arrays = con.execute(base + f"""
-        SELECT gid, (substitutions + deletions + insertions)::DOUBLE AS e,
-            (substitutions + deletions + hits)::DOUBLE AS w, coalesce(char_errors, 0)::DOUBLE AS ce,
+        SELECT gid, coalesce(substitutions + deletions + insertions, 0)::DOUBLE AS e,
+            coalesce(substitutions + deletions + hits, 0)::DOUBLE AS w, coalesce(char_errors, 0)::DOUBLE AS ce,
             coalesce(ref_chars, 0)::DOUBLE AS rc
-        FROM g WHERE {_SCORED} ORDER BY gid, sample_id""", args).fetchnumpy()
+        FROM g WHERE {_CHARS} ORDER BY gid, sample_id""", args).fetchnumpy()
     gid = np.asarray(arrays["gid"], dtype=np.int64)
     counts = np.column_stack([np.asarray(arrays[c], dtype=np.float64) for c in ("e", "w", "ce", "rc")])
     bounds = np.searchsorted(gid, np.arange(len(aggregates) + 1))
@@ -136,7 +139,8 @@ def leaderboard_with_intervals(con: Any, run_id: str, by: str | None = None, res
 
     Returns:
         ``(columns, rows)``; columns are :data:`LEADERBOARD_COLUMNS` (without ``group`` when
-        ``by`` is None). ``n`` counts every row, ``scored`` the rows WER is computed over; ``wer``
+        ``by`` is None). ``n`` counts every row, ``scored`` the rows with a non-empty reference (WER
+        over those scored by words, CER over all: languages written without spaces have no WER); ``wer``
         and ``cer`` equal the ``leaderboard`` view's. Rows are sorted by WER (by dataset, split
         and group first when grouped). Fractions, not percent.
     """

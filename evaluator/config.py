@@ -150,7 +150,8 @@ class RunConfig:
         name: a human label for the run.
         device: ``auto`` (cuda > mps > cpu among what the backend supports), ``cpu``,
             ``cuda``, ``cuda:N`` or ``mps``.
-        language: language code passed to models when the dataset has no language column.
+        language: language of samples with none of their own (any form
+            :func:`evaluator.languages.resolve` accepts); checked before the run starts.
         max_samples: evaluate only the first N samples (quick look).
         actors_per_model: actors per model; ``None`` picks from the cluster's resources.
         cpus_per_actor: CPUs reserved by each CPU actor (also its inference threads).

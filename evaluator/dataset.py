@@ -8,6 +8,7 @@ opens the same spec (hitting the local ``datasets`` cache) and calls :func:`read
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -405,6 +406,22 @@ def open_dataset(spec: DatasetSpec, check_ids: bool = True) -> OpenedDataset:
 LOCAL_STREAM_SHARDS = 8
 
 
+def language_values(opened: OpenedDataset, max_samples: int | None = None) -> tuple[list[str | None], bool]:
+    """The distinct values of the language column among the rows a run reads (``[None]``: no
+    column) and whether that is all of them (a stream: the values of its first rows only)."""
+    column = opened.columns.language
+    if column is None:
+        return [None], True
+    data = opened.data
+    if opened.streaming:
+        seen = {_language_name(opened, row[column])
+                for row in itertools.islice(iter(data.select_columns([column])), 200)}
+        return sorted(seen, key=lambda v: (v is None, v or "")), False
+    if max_samples is not None and max_samples < len(data):
+        data = data.select(range(max_samples))
+    return [_language_name(opened, v) for v in data.unique(column)], True
+
+
 def resolved_spec(opened: OpenedDataset, spec: DatasetSpec) -> DatasetSpec:
     """The spec with the columns the driver settled on, for actors: same columns, no repeated
     detection or id check (``id_column=ROW_INDEX`` when ids are row indexes)."""
@@ -460,6 +477,20 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _language_name(opened: OpenedDataset, value: Any) -> str | None:
+    """A language cell as text; a ``ClassLabel`` column's integer becomes its label name."""
+    import datasets
+
+    feature = (opened.data.features or {}).get(opened.columns.language)
+    if isinstance(feature, datasets.ClassLabel) and isinstance(value, int) and value >= 0:
+        return feature.int2str(value)
+    return _text(value) or None
+
+
+def _language(opened: OpenedDataset, row: Any) -> str | None:
+    return _language_name(opened, row[opened.columns.language]) if opened.columns.language else None
+
+
 def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> Iterator[Sample]:
     """Yield the shard's samples (audio undecoded), skipping ids listed in ``skip_ids``.
 
@@ -489,7 +520,7 @@ def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> 
             if sid in shard.skip_ids:
                 continue
             yield Sample(sid, None, row.get(cols.audio), _text(row[cols.text]),
-                         _text(row[cols.language]) if cols.language else None, row_metadata(row, cols))
+                         _language(opened, row), row_metadata(row, cols))
         return
     subset = data.select(range(shard.start, shard.stop))
     for offset, row in enumerate(subset):
@@ -498,7 +529,7 @@ def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> 
         if sid in shard.skip_ids:
             continue
         yield Sample(sid, index, row.get(cols.audio), _text(row[cols.text]),
-                     _text(row[cols.language]) if cols.language else None, row_metadata(row, cols))
+                     _language(opened, row), row_metadata(row, cols))
 
 
 def read_row(opened: OpenedDataset, index: int) -> Sample:
@@ -507,4 +538,4 @@ def read_row(opened: OpenedDataset, index: int) -> Sample:
     row = opened.data[index]
     sid = _text(row[cols.id]) if cols.id else str(index)
     return Sample(sid, index, row[cols.audio], _text(row[cols.text]),
-                  _text(row[cols.language]) if cols.language else None, row_metadata(row, cols))
+                  _language(opened, row), row_metadata(row, cols))

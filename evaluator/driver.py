@@ -33,6 +33,7 @@ from evaluator.dataset import (
     OpenedDataset,
     Sample,
     Shard,
+    language_values,
     open_dataset,
     plan_shards,
     read_shard,
@@ -41,6 +42,7 @@ from evaluator.dataset import (
 from evaluator.devices import MPS_RESOURCE, missing_mps_warning, plan_device
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.hardware import cpu_info
+from evaluator.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
 from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 from evaluator.model_files import weight_files
 from evaluator.nodes import check_dataset_on_nodes, dataset_probe_paths
@@ -49,7 +51,8 @@ from evaluator.records import ChunkRow, LostShard, ResultRow
 from evaluator.scheduler import Outcome, Pool, Scheduler
 from evaluator.store import Store
 
-__all__ = ["Progress", "RunSummary", "check_resumable", "measured_history", "new_run_id", "plan_run",
+__all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "measured_history", "new_run_id",
+           "plan_run",
            "run_evaluation", "resume_config"]
 
 log = logging.getLogger(__name__)
@@ -100,11 +103,29 @@ def check_resumable(run: dict[str, Any], versions: dict[str, dict[str, str | Non
         changed = {lib: (then.get(lib), v) for lib, v in now.items() if then is not None and then.get(lib) != v}
         problems += [f"{label}: {lib} {a}, now {b}" for lib, (a, b) in sorted(changed.items())]
     if problems:
+        rescore = (f" (a normalizer change alone: `evaluator rescore --run {run.get('run_id')}` scores the stored "
+                   "rows again with the current one, then the run resumes)") if problems[0].startswith("text") else ""
         raise ConfigError(
             f"run {run.get('run_id')} cannot be resumed: its rows were made with " + "; ".join(problems)
             + ". Resuming would mix both in one run: start a new run (without --resume), or reinstall "
-            "the versions the run used."
+            "the versions the run used" + rescore + "."
         )
+
+
+def check_languages(config: RunConfig, opened: OpenedDataset | None = None) -> SettledLanguages:
+    """Settle the run's languages before Ray or any actor starts: ``--language`` and every value
+    of the dataset's language column must name a language, and each model must transcribe them
+    (see :func:`evaluator.languages.settle`; a stream's values are checked as far as its first
+    rows go, the rest per row).
+
+    Raises:
+        LanguageError: with the valid choices.
+    """
+    opened = opened or open_dataset(config.dataset)
+    values, complete = language_values(opened, config.max_samples)
+    models = [ModelLanguages(m.label, get_backend(m.backend).supported_languages(m.model),
+                             get_backend(m.backend).needs_language) for m in config.models]
+    return settle(config.language, values, models, complete)
 
 
 def resume_config(store: Store, run_id: str) -> RunConfig:
@@ -227,6 +248,10 @@ def run_evaluation(
     mps_warning = missing_mps_warning(cluster) if config.device == "auto" and any(
         "mps" in cls.devices for cls in backends.values()) else None
     opened = open_dataset(config.dataset)
+    languages = check_languages(config, opened)
+    if not languages.complete:
+        log.info("languages checked on the stream's first rows (%s); later rows are checked as they come",
+                 ", ".join(sorted(languages.used)) or "none given")
     # A local path must exist on every node where actors run: asked before any model loads.
     check_dataset_on_nodes(dataset_probe_paths(config.dataset.source, _first_audio(opened)),
                            [p.ray_options for p in plans])
@@ -250,7 +275,8 @@ def run_evaluation(
             normalizer=(NORMALIZER_NAME, NORMALIZER_VERSION), host=_host_info(),
         )
         store.update_run(run_id, library_versions=versions)  # known even if this driver dies
-    warnings = [p.warning for p in plans if p.warning] + ([mps_warning] if mps_warning else [])
+    warnings = ([p.warning for p in plans if p.warning] + ([mps_warning] if mps_warning else [])
+                + list(languages.warnings.values()))
     for w in warnings:
         log.warning(w)
 
@@ -280,10 +306,11 @@ def run_evaluation(
         audio_seconds=0.0,
     )
     status = "failed"
-    executor = _RayExecutor(config.language)
+    executor = _RayExecutor(languages.plan)
     recorder = _StoreRecorder(store, run_id, opened, progress, on_progress)
     scheduler = Scheduler(pools, executor, recorder, max_attempts=config.max_shard_attempts,
-                          chunks_per_job=config.chunks_per_job, default_language=config.language, wait_seconds=1.0)
+                          chunks_per_job=config.chunks_per_job, default_language=languages.plan.default,
+                          languages=languages.plan, wait_seconds=1.0)
     store.release()  # readers may open the file from here on, between the driver's writes
     try:
         scheduler.run()
@@ -312,7 +339,8 @@ def run_evaluation(
                           # a resumed run keeps the workers of its earlier sessions
                           "workers": (earlier.get(p.label) or {}).get("workers", []) + p.workers,
                           "long_form": dataclasses.asdict(p.long_form),
-                          "error": p.failed, "warning": p.plan.warning}
+                          "error": p.failed, "warning": p.plan.warning,
+                          "language_warning": languages.warnings.get(p.label)}
                 for p in pools
             },
         )
@@ -354,8 +382,8 @@ def _fresh_shards(shards: Sequence[Shard], store: Store, run_id: str, model: str
 class _RayExecutor:
     """The scheduler's executor on Ray: one ``Worker`` actor per slot."""
 
-    def __init__(self, language: str | None):
-        self.language = language
+    def __init__(self, languages: LanguagePlan):
+        self.languages = languages
 
     def start(self, pool: Pool) -> tuple[Any, Any]:
         import ray
@@ -363,7 +391,7 @@ class _RayExecutor:
         from evaluator.actor import Worker
 
         actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=1, **pool.plan.ray_options)
-        actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.language, pool.long_form)
+        actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.languages, pool.long_form)
         return actor, actor.info.remote()
 
     def submit(self, actor: Any, kind: str, work: Any) -> Any:

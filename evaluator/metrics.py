@@ -1,5 +1,17 @@
-"""Scoring: one versioned text normalizer applied at scoring time to raw stored text, then
-word and character alignment with jiwer.
+"""Scoring: a text normalizer chosen by language, applied at scoring time to raw stored text,
+then word and character alignment with jiwer.
+
+Normalizers (one version for the set, ``NORMALIZER_VERSION``; each row stores its normalizer's
+name and that version in ``results.normalizer``):
+
+- ``whisper-english``: English (and rows with no language): Whisper's English normalizer
+  (spelling, numbers, fillers such as "um" removed, diacritics removed).
+- ``whisper-basic``: every other language: Whisper's basic normalizer (lower case, bracketed
+  text and punctuation removed, diacritics and combining marks such as Devanagari vowel signs
+  kept).
+- ``whisper-basic-chars``: languages written without spaces (Chinese, Japanese, Thai, Lao,
+  Khmer, Burmese): the basic normalizer, then whitespace removed; scored by characters (CER),
+  no word counts (WER is not reported for them).
 
 Corpus WER is computed in SQL from the stored counts (see the ``leaderboard`` view), never as
 a mean of per-utterance WERs.
@@ -7,6 +19,7 @@ a mean of per-utterance WERs.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import re
 from dataclasses import dataclass
@@ -15,6 +28,8 @@ from functools import cache
 __all__ = [
     "NORMALIZER_NAME",
     "NORMALIZER_VERSION",
+    "Normalizer",
+    "normalizer_for",
     "REPETITION_NGRAM",
     "TRUNCATION_RATIO",
     "Score",
@@ -40,25 +55,72 @@ LOOP_MIN_REPEATS = 3
 LOOP_RATIO = 1.5
 LOOP_INSERTION_RUN = 50
 
-NORMALIZER_NAME = "whisper-english"
-# Bump when our use of the normalizer changes; the library's own version is appended.
-NORMALIZER_VERSION = f"2+whisper-normalizer-{importlib.metadata.version('whisper-normalizer')}"
+# The run-level name of the normalizer set (stored in ``runs``; checked on ``--resume``).
+NORMALIZER_NAME = "whisper-by-language"
+# Bump when our use of any normalizer changes; the library's own version is appended.
+NORMALIZER_VERSION = f"3+whisper-normalizer-{importlib.metadata.version('whisper-normalizer')}"
 
 
 _PUNCTUATION_ONLY = re.compile(r"[^\w]+")
 
 
 @cache
-def _normalizer():
+def _english():
     from whisper_normalizer.english import EnglishTextNormalizer
 
     return EnglishTextNormalizer()
 
 
-def normalize(text: str) -> str:
-    """Whisper's English text normalizer; tokens left with only punctuation (a trailing
-    ellipsis becomes ``.``) are dropped and whitespace is collapsed."""
-    return " ".join(t for t in _normalizer()(text or "").split() if not _PUNCTUATION_ONLY.fullmatch(t))
+@cache
+def _basic():
+    from whisper_normalizer.basic import BasicTextNormalizer
+
+    return BasicTextNormalizer(remove_diacritics=False, preserve_marks=True)
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """A text normalizer.
+
+    Attributes:
+        name: ``whisper-english``, ``whisper-basic`` or ``whisper-basic-chars``.
+        by_chars: the language is written without spaces: scored by characters only.
+    """
+
+    name: str
+    by_chars: bool = False
+
+    @property
+    def label(self) -> str:
+        """Name and version, as stored per row."""
+        return f"{self.name} {NORMALIZER_VERSION}"
+
+    def __call__(self, text: str) -> str:
+        raw = _english()(text or "") if self.name == "whisper-english" else _basic()(text or "")
+        tokens = [t for t in raw.split() if not _PUNCTUATION_ONLY.fullmatch(t)]
+        return "".join(tokens) if self.by_chars else " ".join(tokens)
+
+
+ENGLISH = Normalizer("whisper-english")
+BASIC = Normalizer("whisper-basic")
+BASIC_CHARS = Normalizer("whisper-basic-chars", by_chars=True)
+
+
+def normalizer_for(language: str | None) -> Normalizer:
+    """The normalizer of a canonical language code (:mod:`evaluator.languages`); ``None`` (no
+    language given or detected) is scored as English."""
+    from evaluator.languages import SPACELESS
+
+    if language is None or language == "en":
+        return ENGLISH
+    return BASIC_CHARS if language in SPACELESS else BASIC
+
+
+def normalize(text: str, language: str | None = "en") -> str:
+    """Normalize ``text`` with its language's normalizer; tokens left with only punctuation (a
+    trailing ellipsis becomes ``.``) are dropped and whitespace is collapsed (removed, for a
+    language written without spaces)."""
+    return normalizer_for(language)(text)
 
 
 @dataclass(frozen=True)
@@ -69,6 +131,9 @@ class Score:
     in the database but excluded from WER. ``max_deletion_run`` is the longest run of
     consecutive reference words the hypothesis left out (a skipped stretch); it lies after the
     first ``deletion_run_at`` hypothesis words.
+
+    With ``by_chars`` (a language written without spaces) the "word" counts count characters
+    and are not stored as words: only CER is reported.
     """
 
     reference_norm: str
@@ -87,6 +152,8 @@ class Score:
     repetition: float = 0.0
     max_repeats: int = 1
     ref_max_repeats: int = 1
+    normalizer: str = ENGLISH.label
+    by_chars: bool = False
 
     @property
     def completion_ratio(self) -> float | None:
@@ -112,7 +179,7 @@ class Score:
 
     @property
     def wer(self) -> float | None:
-        return None if self.ref_words == 0 else self.errors / self.ref_words
+        return None if self.ref_words == 0 or self.by_chars else self.errors / self.ref_words
 
     @property
     def errors(self) -> int:
@@ -143,12 +210,23 @@ def max_repeats(words: list[str], max_period: int = LOOP_MAX_PERIOD, min_span: i
     return best
 
 
-def score(reference: str, hypothesis: str) -> Score:
-    """Normalize both texts and align them (words and characters)."""
+def score(reference: str, hypothesis: str, language: str | None = "en") -> Score:
+    """Normalize both texts with the normalizer of ``language`` (a canonical code, see
+    :func:`normalizer_for`) and align them (words and characters; characters only for a
+    language written without spaces)."""
+    norm = normalizer_for(language)
+    ref_text, hyp_text = norm(reference), norm(hypothesis)
+    if norm.by_chars:  # align characters as the tokens: the "word" counts count characters
+        s = _align(" ".join(ref_text), " ".join(hyp_text), norm)
+        return dataclasses.replace(s, reference_norm=ref_text, hypothesis_norm=hyp_text, ref_chars=len(ref_text),
+                                   char_errors=s.errors if s.ref_words else len(hyp_text))
+    return _align(ref_text, hyp_text, norm)
+
+
+def _align(ref: str, hyp: str, norm: Normalizer) -> Score:
     import jiwer
 
-    ref = normalize(reference)
-    hyp = normalize(hypothesis)
+    labels = {"normalizer": norm.label, "by_chars": norm.by_chars}
     ref_words = len(ref.split())
     hyp_words = len(hyp.split())
     # Repetition beyond what the reference itself repeats (a chorus is not a loop).
@@ -156,10 +234,11 @@ def score(reference: str, hypothesis: str) -> Score:
     loops = {"max_repeats": max_repeats(hyp.split()), "ref_max_repeats": max_repeats(ref.split())}
     if ref_words == 0:
         # jiwer rejects empty references; every hypothesis word is an insertion.
-        return Score(ref, hyp, 0, 0, 0, hyp_words, 0, hyp_words, 0, len(hyp), hyp_words, rep, **loops)
+        return Score(ref, hyp, 0, 0, 0, hyp_words, 0, hyp_words, 0, len(hyp), hyp_words, repetition=rep, **loops,
+                     **labels)
     if hyp_words == 0:
         return Score(ref, hyp, 0, 0, ref_words, 0, ref_words, 0, len(ref), len(ref),
-                     max_deletion_run=ref_words, **loops)
+                     max_deletion_run=ref_words, **loops, **labels)
     words = jiwer.process_words(ref, hyp)
     insertion_runs = [c.hyp_end_idx - c.hyp_start_idx for c in words.alignments[0] if c.type == "insert"]
     deletion_runs = [(c.ref_end_idx - c.ref_start_idx, c.hyp_start_idx)
@@ -183,12 +262,14 @@ def score(reference: str, hypothesis: str) -> Score:
         deletion_run_at=longest_deletion[1],
         repetition=rep,
         **loops,
+        **labels,
     )
 
 
 def corpus_wer(scores: list[Score]) -> float | None:
-    """(S + D + I) / (S + D + H) over scores with a non-empty reference."""
-    counted = [s for s in scores if s.ref_words > 0]
+    """(S + D + I) / (S + D + H) over scores with a non-empty reference (scores by characters,
+    of languages written without spaces, are left out)."""
+    counted = [s for s in scores if s.ref_words > 0 and not s.by_chars]
     denominator = sum(s.substitutions + s.deletions + s.hits for s in counted)
     if denominator == 0:
         return None

@@ -37,7 +37,8 @@ class ResultRow:
     split: str = _col("VARCHAR NOT NULL", "dataset split")
     sample_id: str = _col("VARCHAR NOT NULL", "sample id (the id column, else the global row index)")
     sample_index: int | None = _col("BIGINT", "row position (NULL when streaming)")
-    language: str | None = _col("VARCHAR", "the sample's language (dataset column or --language)")
+    language: str | None = _col(
+        "VARCHAR", "the sample's language, canonical code (dataset column or --language; see evaluator.languages)")
     audio_seconds: float | None = _col("DOUBLE", "audio duration")
     reference: str | None = _col("VARCHAR", "raw reference text")
     hypothesis: str | None = _col("VARCHAR", "raw model output")
@@ -71,6 +72,10 @@ class ResultRow:
     max_deletion_run_s: float | None = _col("DOUBLE", "seconds that run spans (needs timestamps)")
     untranscribed_speech_s: float | None = _col("DOUBLE", "long files: VAD speech in 2 s+ gaps of the text")
     skipped: bool | None = _col("BOOLEAN", "20+ words in a row missing, or a 10 s+ hole")
+    normalizer: str | None = _col(
+        "VARCHAR", "text normalizer and version (whisper-english | whisper-basic | whisper-basic-chars: CER only)")
+    detected_language: str | None = _col("VARCHAR", "language the model detected (no language given), canonical")
+    language_probability: float | None = _col("DOUBLE", "the model's probability of detected_language")
     warning: str | None = _col("VARCHAR", "a doubt about the input, the row still scored: all-zero audio, "
                                "a clip under 0.1 s")
     metadata: str | None = _col("JSON", "the dataset row's other scalar columns (speaker, gender, accent, ...); "

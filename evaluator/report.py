@@ -9,7 +9,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["FORMATS", "LEADERBOARD_SQL", "RUNS_SQL", "STALE_HEARTBEAT_SECONDS", "render"]
+__all__ = ["FORMATS", "LEADERBOARD_SQL", "LANGUAGES_SQL", "MULTILINGUAL_SQL", "RUNS_SQL", "STALE_HEARTBEAT_SECONDS",
+           "render"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -22,6 +23,29 @@ FROM leaderboard
 WHERE run_id = ?
 ORDER BY partial, wer NULLS LAST, model
 """
+
+# The per-language breakdown of a run (printed under the leaderboard of a multilingual run): one
+# row per (model, language), then per model the pooled figures (WER over the languages scored by
+# words, CER over all) and the macro-average over languages (mean of the per-language figures).
+LANGUAGES_SQL = """
+SELECT model, language, metric, normalizer, scored, errors, "wer_%", "cer_%", lid_rows, lid_mismatches
+FROM (
+    SELECT model, dataset, split, 0 AS part, language, metric, normalizer, scored, errors,
+           round(100 * wer, 2) AS "wer_%", round(100 * cer, 2) AS "cer_%", lid_rows, lid_mismatches
+    FROM leaderboard_languages WHERE run_id = ?
+    UNION ALL
+    SELECT model, dataset, split, 1, 'all: pooled', NULL, NULL, scored, errors,
+           round(100 * wer, 2), round(100 * cer, 2), NULL, lid_mismatches
+    FROM leaderboard WHERE run_id = ? AND n > 0
+    UNION ALL
+    SELECT model, dataset, split, 2, 'all: macro (' || languages || ')', NULL, NULL, NULL, NULL,
+           round(100 * macro_wer, 2), round(100 * macro_cer, 2), NULL, NULL
+    FROM leaderboard WHERE run_id = ? AND n > 0
+)
+ORDER BY model, dataset, split, part, language NULLS LAST
+"""
+# Whether a run holds more than one language (then LANGUAGES_SQL is worth printing).
+MULTILINGUAL_SQL = "SELECT count(DISTINCT language) > 1 FROM results WHERE run_id = ?"
 
 # A run still `running` whose driver has not written for this long has lost its driver (it beats
 # at least every 15 s).

@@ -5,6 +5,7 @@ long file's chunk transcripts into one row. Used by actors (short samples) and t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from evaluator.metrics import Score, score
 
 __all__ = [
     "LATE_END_SECONDS", "SKIP_WORDS", "SKIP_SECONDS", "MIN_GAP_SECONDS", "Timeline", "timeline_of",
-    "speech_gaps", "holes", "untranscribed_speech", "finalize_row", "assemble_long_form",
+    "speech_gaps", "holes", "untranscribed_speech", "scoring_language", "finalize_row", "assemble_long_form",
 ]
 
 # A transcript whose last words end this long before the audio does (and more than 10% of it)
@@ -129,6 +130,12 @@ def _deletion_run_seconds(s: Score, timeline: Timeline, duration: float) -> floa
     return round(sum(max(0.0, min(after, e) - max(before, b)) for b, e in _merge(timeline.speech)), 3)
 
 
+def scoring_language(row: dict[str, Any]) -> str | None:
+    """The language a row is scored in: its own (dataset or ``--language``), else the one the
+    model detected (``None``: scored as English)."""
+    return row.get("language") or row.get("detected_language")
+
+
 def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[str, Any]:
     """Fill the scoring and long-form columns of a row holding reference/hypothesis/error.
 
@@ -138,13 +145,13 @@ def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[
     """
     if row.get("error") is not None:
         return row
-    s = score(row["reference"], row.get("hypothesis") or "")
+    s = score(row["reference"], row.get("hypothesis") or "", scoring_language(row))
     until = row.get("transcribed_until_s")
     audio = row.get("audio_seconds") or 0.0
     ends_early = until is not None and audio - until > max(LATE_END_SECONDS, 0.1 * audio)
     deletion_s = untranscribed = None
     if timeline is not None:
-        if timeline.words is not None and s.ref_words:
+        if timeline.words is not None and s.ref_words and not s.by_chars:
             deletion_s = _deletion_run_seconds(s, timeline, audio)
         if timeline.speech is not None:
             untranscribed = round(untranscribed_speech(timeline.spans, timeline.speech, audio), 3)
@@ -154,16 +161,18 @@ def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[
         ("completion < 0.5", s.looks_truncated),
         ("ends early", ends_early),
     ) if hit]
+    words = not s.by_chars  # a language written without spaces has no word counts (CER only)
     row.update(
+        normalizer=s.normalizer,
         reference_norm=s.reference_norm,
-        ref_words=s.ref_words,
+        ref_words=s.ref_words if words else None,
         ref_chars=s.ref_chars,
         hypothesis_norm=s.hypothesis_norm,
-        hits=s.hits,
-        substitutions=s.substitutions,
-        deletions=s.deletions,
-        insertions=s.insertions,
-        hyp_words=s.hyp_words,
+        hits=s.hits if words else None,
+        substitutions=s.substitutions if words else None,
+        deletions=s.deletions if words else None,
+        insertions=s.insertions if words else None,
+        hyp_words=s.hyp_words if words else None,
         char_errors=s.char_errors,
         completion_ratio=s.completion_ratio,
         repetition=s.repetition,
@@ -216,6 +225,7 @@ def assemble_long_form(
         "truncated_reason": next((c["truncated_reason"] for c in chunks if c.get("truncated_reason")), None),
         "transcribed_until_s": max(spoken) if spoken else 0.0,
         "error": None,
+        **_detected(chunks),
     }
     problems = []
     if missing:
@@ -241,6 +251,17 @@ def assemble_long_form(
         for w in windows
     ]
     return finalize_row(row, timeline), chunk_rows
+
+
+def _detected(chunks: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The language most windows detected (and its mean probability), when they detected one."""
+    found = [(c["detected_language"], c.get("language_probability")) for c in chunks if c.get("detected_language")]
+    if not found:
+        return {}
+    language = Counter(lang for lang, _ in found).most_common(1)[0][0]
+    probabilities = [p for lang, p in found if lang == language and p is not None]
+    return {"detected_language": language,
+            "language_probability": sum(probabilities) / len(probabilities) if probabilities else None}
 
 
 def _speech(raw: Any) -> tuple[tuple[float, float], ...] | None:

@@ -2,6 +2,10 @@
 
 - ``builtin:sample`` (the default): 24 short English clips with exact transcripts, committed
   in ``evaluator/sample_data`` (see its ``LICENSES.md``).
+- ``builtin:multilingual``: 40 short clips in 11 languages (espeak-ng sentences in English,
+  German, French, Spanish, Italian, Portuguese, Russian and Mandarin, plus pytest-audioeval's
+  Spanish, French, Hindi, Italian, Japanese, Polish, Portuguese and Chinese clips), committed in
+  ``evaluator/sample_data_multilingual`` (see its ``LICENSES.md``); ``language`` column in ISO 639-1.
 - ``builtin:long``: long-form recordings made from those clips with pauses between them, so the
   reference is known exactly: a 15-minute file and a 4-minute file. Built on first use into
   the cache directory (deterministic: same seed, same audio).
@@ -28,7 +32,7 @@ from evaluator.errors import DatasetError
 __all__ = ["BUILTIN_PREFIX", "BUILTINS", "builtin_dir", "sample_data_dir", "build_long_form", "build_repeats"]
 
 BUILTIN_PREFIX = "builtin:"
-BUILTINS = ("sample", "long", "repeats")
+BUILTINS = ("sample", "multilingual", "long", "repeats")
 _LONG_VERSION = 1
 # (file id, minutes, seed)
 _LONG_FILES = (("long-15min", 15.0, 15), ("long-4min", 4.0, 4))
@@ -48,9 +52,12 @@ def sample_data_dir() -> str:
 
 
 def builtin_dir(name: str) -> str:
-    """Folder of a built-in dataset (``sample``, ``long`` or ``repeats``), building it if needed."""
+    """Folder of a built-in dataset (``sample``, ``multilingual``, ``long`` or ``repeats``),
+    building it if needed."""
     if name == "sample":
         return sample_data_dir()
+    if name == "multilingual":
+        return str(Path(__file__).parent / "sample_data_multilingual")
     if name in ("long", "repeats"):
         from evaluator.weights import cache_dir
 

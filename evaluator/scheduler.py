@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from evaluator.chunking import LongForm, Window
 from evaluator.dataset import AssembleJob, ChunkJob, Sample, Shard, metadata_json
+from evaluator.languages import LanguageError, LanguagePlan
 from evaluator.records import ChunkRow, ResultRow
 
 __all__ = ["Outcome", "Executor", "Recorder", "Pool", "Scheduler", "Work"]
@@ -171,6 +172,7 @@ class Scheduler:
         max_attempts: tries per work item, and load failures tolerated per model.
         chunks_per_job: windows of a long file sent to one actor at a time.
         default_language: the language of error rows whose sample has none.
+        languages: maps a sample's language value to its canonical code (for error rows).
         clock: seconds (``time.perf_counter``), for the end-to-end timings.
         load_timeout: seconds an actor may take to start and load its model; past that it counts
             as a load failure (no node has the resources it asks for, e.g. the only GPU node was
@@ -179,14 +181,15 @@ class Scheduler:
 
     def __init__(self, pools: Sequence[Pool], executor: Executor, recorder: Recorder, *, max_attempts: int = 3,
                  chunks_per_job: int = 4, default_language: str | None = None,
-                 clock: Callable[[], float] = time.perf_counter, wait_seconds: float = 5.0,
-                 load_timeout: float = 900.0):
+                 languages: LanguagePlan | None = None, clock: Callable[[], float] = time.perf_counter,
+                 wait_seconds: float = 5.0, load_timeout: float = 900.0):
         self.pools = list(pools)
         self.executor = executor
         self.recorder = recorder
         self.max_attempts = max_attempts
         self.chunks_per_job = chunks_per_job
         self.default_language = default_language
+        self.languages = languages
         self.clock = clock
         self.wait_seconds = wait_seconds
         self.load_timeout = load_timeout
@@ -194,7 +197,17 @@ class Scheduler:
         self.long: dict[tuple[str, str], _LongSample] = {}
         self.first_ready: float | None = None
 
+    def _language(self, raw: str | None) -> str | None:
+        """Canonical language of an error row's sample (its raw value if it names none)."""
+        if self.languages is None:
+            return raw or self.default_language
+        try:
+            return self.languages.code_of(raw)
+        except LanguageError:
+            return raw
+
     # actors -----------------------------------------------------------------------------
+
     def _start(self, pool: Pool) -> None:
         if pool.started_at is None:
             pool.started_at = self.clock()
@@ -346,7 +359,7 @@ class Scheduler:
             self.recorder.lost(pool, work, reason[:2000])
             return
         rows = [_error_row({"sample_id": s.sample_id, "sample_index": s.index,
-                            "language": s.language or self.default_language, "reference": s.reference,
+                            "language": self._language(s.language), "reference": s.reference,
                             "metadata": metadata_json(s.metadata)}, reason)
                 for s in samples if s.sample_id not in work.skip_ids]
         self._write(pool, rows, [])

@@ -209,6 +209,33 @@ class Store:
         records, or mappings whose keys must be the records' fields."""
         self._insert([(ResultRow, rows), (ChunkRow, chunks)])
 
+    def update_scores(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+        """Overwrite ``columns`` of existing result rows (keyed by run, model, sample) in one
+        transaction: how ``evaluator rescore`` writes."""
+        import pyarrow as pa
+
+        if not rows:
+            return
+        unknown = set(columns) - set(RESULT_COLUMNS)
+        if unknown:
+            raise ValueError(f"not columns of results: {', '.join(sorted(unknown))}")
+        key = ResultRow.KEY
+        batch = pa.table({c: [r[c] for r in rows] for c in (*key, *columns)})
+        types = {f.name: f.metadata["sql"].replace(" NOT NULL", "") for f in dataclasses.fields(ResultRow)}
+        assignments = ", ".join(f"{c} = CAST(b.{c} AS {types[c]})" for c in columns)
+        match = " AND ".join(f"results.{k} = b.{k}" for k in key)
+        self.con.register("_batch_scores", batch)
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(f"UPDATE results SET {assignments} FROM _batch_scores b WHERE {match}")
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+        finally:
+            self.con.unregister("_batch_scores")
+
     def _insert(self, groups: Sequence[tuple[type, Sequence[Any]]]) -> None:
         import pyarrow as pa
 

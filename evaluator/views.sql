@@ -1,6 +1,35 @@
 -- The views over `results`, defined once. The store re-creates them each time the driver
 -- opens the database (after the migrations), so they always match this file.
 
+-- Per (run, model, dataset, split, language): the per-language breakdown of the leaderboard.
+-- `metric` is the language's primary metric: 'cer' for languages written without spaces (the
+-- codes of evaluator.languages.SPACELESS; their rows have NULL word counts, so no WER), else 'wer'. `normalizer` names the normalizers its rows
+-- were scored with. `lid_mismatches`: rows where the language the model detected (given none)
+-- disagrees with the dataset's language, out of `lid_rows` rows with both.
+CREATE OR REPLACE VIEW leaderboard_languages AS
+SELECT
+    run_id,
+    model,
+    dataset,
+    split,
+    language,
+    count(*) AS n,
+    count(*) FILTER (WHERE error IS NULL) AS scored,
+    count(*) FILTER (WHERE error IS NOT NULL) AS errors,
+    CASE WHEN language IN ('zh', 'zh-Hant', 'yue', 'ja', 'th', 'lo', 'km', 'my') THEN 'cer' ELSE 'wer' END AS metric,
+    string_agg(DISTINCT split_part(normalizer, ' ', 1), ', ') AS normalizer,
+    sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
+        / nullif(sum(substitutions + deletions + hits) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS wer,
+    sum(char_errors) FILTER (WHERE error IS NULL AND ref_chars > 0)
+        / nullif(sum(ref_chars) FILTER (WHERE error IS NULL AND ref_chars > 0), 0) AS cer,
+    count(*) FILTER (WHERE detected_language IS NOT NULL AND language IS NOT NULL) AS lid_rows,
+    count(*) FILTER (WHERE detected_language IS NOT NULL AND language IS NOT NULL
+                     AND detected_language <> language) AS lid_mismatches,
+    sum(audio_seconds) FILTER (WHERE error IS NULL)
+        / nullif(sum(inference_seconds) FILTER (WHERE error IS NULL), 0) AS rtfx
+FROM results
+GROUP BY run_id, model, dataset, split, language;
+
 -- Per (run, model, dataset, split): corpus WER = sum(S+D+I) / sum(S+D+H), never a mean of
 -- per-utterance WERs. Error rows and empty references are counted, not scored.
 -- Accounting (from run_models, lost_shards): `planned` samples, `n` rows stored, `scored` rows
@@ -8,6 +37,11 @@
 -- samples than planned (missing rows, error rows or lost shards): never ranked as complete.
 -- `rtfx` is model-only (audio seconds / inference seconds, per actor); `rtfx_e2e` is end to end
 -- (audio seconds / wall seconds from the first actor start to the last row, all actors).
+-- Languages: `wer` is pooled over the rows scored by words (languages written without spaces
+-- have no WER), `cer` over every row; `macro_wer`/`macro_cer` are the plain means of the
+-- per-language figures of `leaderboard_languages` (the FLEURS convention) over the `languages`
+-- with scored rows; `lid_mismatches`
+-- counts rows whose detected language disagrees with the dataset's.
 CREATE OR REPLACE VIEW leaderboard AS
 WITH per_model AS (
     SELECT
@@ -18,15 +52,15 @@ WITH per_model AS (
         count(*) AS n,
         count(*) FILTER (WHERE error IS NULL) AS scored,
         count(*) FILTER (WHERE error IS NOT NULL) AS errors,
-        count(*) FILTER (WHERE error IS NULL AND ref_words = 0) AS empty_refs,
+        count(*) FILTER (WHERE error IS NULL AND ref_chars = 0) AS empty_refs,
         -- hallucination on silence, music or noise: text where the reference has none
-        count(*) FILTER (WHERE error IS NULL AND ref_words = 0 AND hyp_words > 0) AS empty_ref_hallucinations,
-        coalesce(sum(hyp_words) FILTER (WHERE error IS NULL AND ref_words = 0), 0) AS empty_ref_hallucinated_words,
+        count(*) FILTER (WHERE error IS NULL AND ref_chars = 0 AND hypothesis_norm <> '') AS empty_ref_hallucinations,
+        coalesce(sum(hyp_words) FILTER (WHERE error IS NULL AND ref_chars = 0), 0) AS empty_ref_hallucinated_words,
         sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
             / nullif(sum(substitutions + deletions + hits) FILTER (WHERE error IS NULL AND ref_words > 0), 0)
             AS wer,
-        sum(char_errors) FILTER (WHERE error IS NULL AND ref_words > 0)
-            / nullif(sum(ref_chars) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS cer,
+        sum(char_errors) FILTER (WHERE error IS NULL AND ref_chars > 0)
+            / nullif(sum(ref_chars) FILTER (WHERE error IS NULL AND ref_chars > 0), 0) AS cer,
         sum(audio_seconds) FILTER (WHERE error IS NULL)
             / nullif(sum(inference_seconds) FILTER (WHERE error IS NULL), 0) AS rtfx,
         sum(audio_seconds) FILTER (WHERE error IS NULL) AS scored_audio_seconds,
@@ -46,6 +80,13 @@ WITH per_model AS (
 ),
 lost AS (
     SELECT run_id, model, count(*) AS lost_shards FROM lost_shards GROUP BY run_id, model
+),
+languages AS (
+    SELECT run_id, model, dataset, split, count(*) FILTER (WHERE scored > 0) AS languages,
+           avg(wer) AS macro_wer, avg(cer) AS macro_cer,
+           sum(lid_mismatches) AS lid_mismatches
+    FROM leaderboard_languages
+    GROUP BY run_id, model, dataset, split
 )
 SELECT
     coalesce(p.run_id, m.run_id) AS run_id,
@@ -77,10 +118,16 @@ SELECT
     p.skipped,
     p.max_deletion_run,
     p.untranscribed_speech_s,
-    coalesce(p.warnings, 0) AS warnings
+    coalesce(p.warnings, 0) AS warnings,
+    g.languages,
+    g.macro_wer,
+    g.macro_cer,
+    g.lid_mismatches
 FROM per_model p
 FULL OUTER JOIN run_models m ON p.run_id = m.run_id AND p.model = m.model
-LEFT JOIN lost l ON l.run_id = coalesce(p.run_id, m.run_id) AND l.model = coalesce(p.model, m.model);
+LEFT JOIN lost l ON l.run_id = coalesce(p.run_id, m.run_id) AND l.model = coalesce(p.model, m.model)
+LEFT JOIN languages g ON g.run_id = p.run_id AND g.model = p.model AND g.dataset = p.dataset
+    AND g.split = p.split;
 
 -- The duration bucket of a row (used by `buckets`, `leaderboard --by bucket` and the report).
 CREATE OR REPLACE MACRO duration_bucket(seconds) AS CASE

@@ -548,6 +548,29 @@ def test_actors_open_the_columns_the_driver_settled_on(tmp_path: Path) -> None:
     assert [s.sample_id for s in read_all(actor)] == [str(i) for i in range(len(ROWS))]
 
 
+# language values, max_samples, streaming -> (distinct values, complete)
+LANGUAGE_VALUES = [
+    (["German", "fr_fr", "German", None], None, False, (["German", "fr_fr", None], True)),
+    (["German", "fr_fr", "spa"], 2, False, (["German", "fr_fr"], True)),  # only the rows a run reads
+    (["German", "", "spa"], None, True, (["German", "spa", None], False)),  # a stream: first rows only
+    ([], None, False, ([], True)),
+    (None, None, False, ([None], True)),  # no language column
+]
+
+
+@pytest.mark.parametrize(("values", "max_samples", "streaming", "expected"), LANGUAGE_VALUES)
+def test_language_values(values, max_samples, streaming, expected) -> None:
+    from evaluator.dataset import OpenedDataset, language_values
+
+    column = values if values is not None else ["?"]
+    data = datasets.Dataset.from_dict({"text": ["x"] * len(column), "language": column},
+                                      features=datasets.Features({"text": datasets.Value("string"),
+                                                                  "language": datasets.Value("string")}))
+    if streaming:
+        data = data.to_iterable_dataset()
+    columns = Columns("audio", "text", None, None if values is None else "language")
+    got, complete = language_values(OpenedDataset(data, columns, "train", "d", streaming), max_samples)
+    assert (set(got), len(got), complete) == (set(expected[0]), len(expected[0]), expected[1])
 # --------------------------------------------------------------------------- stable ids, metadata
 
 def _read_ids_and_refs(source: Path, streaming: bool, max_samples: int | None = None) -> list[tuple[str, str]]:
@@ -613,3 +636,22 @@ def test_row_metadata_json_is_capped() -> None:
     assert list(got) == list(row)[: len(got)] and 10 < len(got) < 100  # first columns kept, in order
     assert json.loads(text) == got
     assert metadata_json({}) is None
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_class_label_languages_are_read_as_their_names(streaming: bool) -> None:
+    from evaluator.dataset import OpenedDataset, language_values
+
+    features = datasets.Features({"audio": datasets.Value("string"), "text": datasets.Value("string"),
+                                  "id": datasets.Value("string"),
+                                  "language": datasets.ClassLabel(names=["en", "German", "fr_fr"])})
+    data = datasets.Dataset.from_dict({"audio": ["1.wav", "2.wav", "3.wav"], "text": ["a", "b", "c"],
+                                       "id": ["x", "y", "z"], "language": [1, 2, 1]}, features=features)
+    if streaming:
+        data = data.to_iterable_dataset()
+    opened = OpenedDataset(data, Columns("audio", "text", "id", "language"), "train", "d", streaming)
+    values, _ = language_values(opened)
+    assert sorted(values) == ["German", "fr_fr"]
+    _, shards = plan_shards(opened, DatasetSpec(source="d", streaming=streaming, id_column="id"), 8, None)
+    assert sorted(s.language for shard in shards for s in read_shard(opened, shard, with_audio=False)) == [
+        "German", "German", "fr_fr"]

@@ -36,7 +36,7 @@ def test_same_versions_resume(stored: dict) -> None:
 @pytest.mark.parametrize(
     ("stored", "message"),
     [
-        (run(normalizer="1+whisper-normalizer-0.0.9", versions=NOW), "text normalizer whisper-english 1+"),
+        (run(normalizer="1+whisper-normalizer-0.0.9", versions=NOW), f"text normalizer {NORMALIZER_NAME} 1+"),
         (run(versions={MODEL: {"faster-whisper": "1.1.0", "ctranslate2": "4.8.5"}}),
          "faster-whisper 1.1.0, now 1.2.1"),
     ],

@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evaluator.errors import ConfigError, MissingDependencyError
+from evaluator.languages import Language
 from evaluator.model_files import ModelLocation, locate_model
 
-__all__ = ["Backend", "Segment", "Transcription"]
+__all__ = ["Backend", "Segment", "Transcription", "whisper_model_languages"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Transcription:
             stitch windows inside their overlap and to find untranscribed speech); ``None``
             when it gives none.
         truncated_reason: why ``truncated`` is set (stored per row), e.g. ``token cap``.
+        language: the language the model detected (its own code) when it was given none.
+        language_probability: the model's probability of that language.
     """
 
     text: str
@@ -51,6 +54,37 @@ class Transcription:
     end_seconds: float | None = None
     segments: tuple[Segment, ...] | None = None
     truncated_reason: str | None = None
+    language: str | None = None
+    language_probability: float | None = None
+
+
+def whisper_model_languages(model: str) -> frozenset[str]:
+    """Canonical codes a Whisper model writes: English only for ``*.en`` models (``tiny.en``,
+    ``openai/whisper-base.en``) and local folders with the English-only vocabulary (51864
+    tokens), else Whisper's languages."""
+    from evaluator.languages import whisper_languages
+
+    name = model.rstrip("/\\").lower()
+    if name.endswith(".en") or _english_vocabulary(model):
+        return frozenset({"en"})
+    return whisper_languages()
+
+
+def _english_vocabulary(model: str) -> bool:
+    import json
+    import os
+
+    if not os.path.isdir(model):
+        return False
+    vocabulary = os.path.join(model, "vocabulary.txt")  # CTranslate2
+    if os.path.isfile(vocabulary):
+        with open(vocabulary, encoding="utf-8") as fh:
+            return sum(1 for _ in fh) == 51864
+    config = os.path.join(model, "config.json")  # transformers
+    if os.path.isfile(config):
+        with open(config, encoding="utf-8") as fh:
+            return json.load(fh).get("vocab_size") == 51864
+    return False
 
 
 class Backend(ABC):
@@ -68,6 +102,12 @@ class Backend(ABC):
         long_form_default: the strategy used for long audio unless the run names one.
         native_long_form: what ``native`` does with a long file (the library's algorithm and
             the defaults that shape it), stored in ``runs.config``; empty: no native long-form.
+        needs_language: every sample needs a language (the model cannot detect it).
+        detects_language: a multilingual model detects the language of a sample given none
+            (stored per row as ``detected_language``).
+
+    Languages (see :mod:`evaluator.languages`): :meth:`supported_languages` says which canonical
+    codes a model transcribes, :meth:`language_code` what the backend's ``transcribe`` is given.
         bundled_weights: the backend loads the bundled aliases of :mod:`evaluator.weights`.
         hub_aliases: size names the library maps to Hugging Face hub ids.
         hub_models: other model names are Hugging Face hub ids, checked against the local cache
@@ -89,6 +129,19 @@ class Backend(ABC):
     window_seconds: ClassVar[float | None] = 30.0
     long_form_default: ClassVar[str] = "native"
     native_long_form: ClassVar[str] = ""
+    needs_language: ClassVar[bool] = False
+    detects_language: ClassVar[bool] = False
+
+    @classmethod
+    def supported_languages(cls, model: str) -> frozenset[str] | None:
+        """Canonical codes of the languages ``model`` transcribes; ``None``: any (the backend does
+        not use the language)."""
+        return None
+
+    @classmethod
+    def language_code(cls, language: Language) -> str | None:
+        """The backend's own code for a language (``None``: it has none)."""
+        return language.code
     bundled_weights: ClassVar[bool] = False
     hub_aliases: ClassVar[Mapping[str, str]] = {}
     hub_models: ClassVar[bool] = False
@@ -150,7 +203,8 @@ class Backend(ABC):
 
     @abstractmethod
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
-        """Transcribe one 16 kHz mono float32 array; ``language`` is an ISO code or None."""
+        """Transcribe one 16 kHz mono float32 array; ``language`` is the backend's code for it
+        (:meth:`language_code`) or ``None`` (not given: a multilingual model detects it)."""
 
     def transcribe_batch(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
         """Transcribe several arrays; backends that batch override this. The actor falls back

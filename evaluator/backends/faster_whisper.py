@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from evaluator.audio import SAMPLE_RATE
-from evaluator.backends.base import Backend, Segment, Transcription
+from evaluator.backends.base import Backend, Segment, Transcription, whisper_model_languages
 from evaluator.errors import ConfigError
+from evaluator.languages import Language, whisper_code
 from evaluator.weights import resolve_model
 
 __all__ = ["FasterWhisperBackend"]
@@ -63,6 +64,7 @@ class FasterWhisperBackend(Backend):
         "the previous window's text (condition_on_previous_text=true, the library default; "
         "?condition_on_previous_text=false decodes each window on its own)"
     )
+    detects_language = True  # given no language, faster-whisper detects it on the first 30 s
     # Greedy decoding by default (beam 1, temperature 0, no fallback) so runtimes compare fairly.
     options = {
         "compute_type": None,  # int8 on CPU, float16 on CUDA
@@ -83,6 +85,14 @@ class FasterWhisperBackend(Backend):
         "max_new_tokens": None,
         "batch_size": None,  # None: sequential decoding; N: BatchedInferencePipeline, N chunks at a time
     }
+
+    @classmethod
+    def supported_languages(cls, model: str) -> frozenset[str] | None:
+        return whisper_model_languages(model)
+
+    @classmethod
+    def language_code(cls, language: Language) -> str | None:
+        return whisper_code(language)
 
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
@@ -132,27 +142,30 @@ class FasterWhisperBackend(Backend):
             self.batch_size = int(size)
             self._batched_decode = {k: v for k, v in self._decode.items() if k not in _SEQUENTIAL_ONLY}
 
-    def _result(self, segments: tuple[Segment, ...]) -> Transcription:
+    def _result(self, segments: tuple[Segment, ...], detected: Any = None) -> Transcription:
+        """A transcription; ``detected``: the library's info when it identified the language."""
         return Transcription(
             text="".join(segment.text for segment in segments).strip(),
             end_seconds=segments[-1].end if segments else None,
             segments=None if self._decode["without_timestamps"] else segments,
+            language=None if detected is None else detected.language,
+            language_probability=None if detected is None else float(detected.language_probability),
         )
 
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
+        detect = language is None and self._model.model.is_multilingual  # the library identifies it
         if not self._model.model.is_multilingual:
             language = "en"
         if self._pipeline is not None:
             if len(audio) <= _CHUNK_SECONDS * SAMPLE_RATE:
                 return self._transcribe_clips([audio], language)[0]
             # A long file: Silero VAD cuts it into chunks of at most 30 s, decoded batch_size at a time.
-            found = self._pipeline.transcribe(audio, language=language, batch_size=self.batch_size,
-                                              multilingual=language is None,
-                                              **{**self._batched_decode, "vad_filter": True})[0]
-            return self._result(tuple(Segment(s.start, s.end, s.text) for s in found))
-        segments = tuple(Segment(s.start, s.end, s.text)
-                         for s in self._model.transcribe(audio, language=language, **self._decode)[0])
-        return self._result(segments)
+            found, info = self._pipeline.transcribe(audio, language=language, batch_size=self.batch_size,
+                                                    multilingual=language is None,
+                                                    **{**self._batched_decode, "vad_filter": True})
+            return self._result(tuple(Segment(s.start, s.end, s.text) for s in found), info if detect else None)
+        found, info = self._model.transcribe(audio, language=language, **self._decode)
+        return self._result(tuple(Segment(s.start, s.end, s.text) for s in found), info if detect else None)
 
     def transcribe_batch(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
         if self._pipeline is None:

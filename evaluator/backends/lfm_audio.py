@@ -67,6 +67,11 @@ class LfmAudioBackend(Backend):
     # No long-form algorithm of its own: long audio is cut into windows by the evaluator.
     window_seconds = 30.0
     long_form_default = "chunked"
+
+    @classmethod
+    def supported_languages(cls, model: str) -> frozenset[str] | None:
+        return frozenset({"en"})  # LFM2.5-Audio's ASR is English
+
     options = {
         "dtype": None,  # bfloat16 on CUDA, float32 on CPU and MPS
         "max_new_tokens": None,  # None: scaled with audio length (tokens_per_second, min_new_tokens)

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from evaluator.backends.base import Backend, Segment, Transcription
+from evaluator.backends.base import Backend, Segment, Transcription, whisper_model_languages
+from evaluator.languages import Language, whisper_code
 
 __all__ = ["OpenAIWhisperBackend"]
 
@@ -39,6 +40,9 @@ class OpenAIWhisperBackend(Backend):
         "?condition_on_previous_text=false decodes each window on its own)"
     )
     description = "Whisper reference implementation (openai/whisper)"
+    # Given no language, detect_language on the first 30 s (as whisper.transcribe does), then
+    # transcribe in the detected language.
+    detects_language = True
     bundled_weights = True
     default_memory_mb = 3000.0
     runtime_memory_mb = 1000.0
@@ -57,6 +61,14 @@ class OpenAIWhisperBackend(Backend):
         "fp16": None,  # True on CUDA, False elsewhere
         "without_timestamps": False,
     }
+
+    @classmethod
+    def supported_languages(cls, model: str) -> frozenset[str] | None:
+        return whisper_model_languages(model)
+
+    @classmethod
+    def language_code(cls, language: Language) -> str | None:
+        return whisper_code(language)
 
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
@@ -113,8 +125,12 @@ class OpenAIWhisperBackend(Backend):
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
         import whisper
 
+        detected: tuple[str, float] | None = None
         if not self._model.is_multilingual:
             language = "en"
+        elif language is None:
+            detected = self._detect(audio)
+            language = detected[0]
         result = whisper.transcribe(
             self._model, audio, language=language, task="transcribe", verbose=None,
             **self._transcribe_opts, **self._decode_opts,
@@ -122,4 +138,17 @@ class OpenAIWhisperBackend(Backend):
         segments = tuple(Segment(float(s["start"]), float(s["end"]), str(s["text"]))
                          for s in result.get("segments") or [])
         return Transcription(text=str(result["text"]).strip(), end_seconds=segments[-1].end if segments else None,
-                             segments=None if self.effective_options["without_timestamps"] else segments)
+                             segments=None if self.effective_options["without_timestamps"] else segments,
+                             language=detected[0] if detected else None,
+                             language_probability=detected[1] if detected else None)
+
+    def _detect(self, audio: np.ndarray) -> tuple[str, float]:
+        """(language, probability) from the first 30 s, as ``whisper.transcribe`` detects it."""
+        import torch
+        import whisper
+
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), self._model.dims.n_mels)
+        with torch.inference_mode():
+            _, probs = self._model.detect_language(mel.to(self._model.device, next(self._model.parameters()).dtype))
+        language = max(probs, key=probs.get)
+        return language, float(probs[language])

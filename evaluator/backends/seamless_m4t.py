@@ -22,6 +22,7 @@ from evaluator.audio import SAMPLE_RATE
 from evaluator.backends._torch import check_generation_options, prepare_torch, token_budget, torch_dtype
 from evaluator.backends.base import Backend, Transcription
 from evaluator.errors import ConfigError
+from evaluator.languages import Language, LanguageError, resolve, seamless_code, seamless_languages
 
 __all__ = ["SeamlessM4TBackend", "seamless_language"]
 
@@ -30,32 +31,9 @@ MIN_SAMPLES = SAMPLE_RATE // 10
 # generate() returns the decoder prompt first: the start token (</s>) and the language token.
 _PROMPT_TOKENS = 2
 
-# ISO 639-1 (and a few ISO 639-2/3 synonyms) -> the codes SeamlessM4T v2 uses for text output.
-ISO_TO_SEAMLESS: dict[str, str] = {
-    "af": "afr", "am": "amh", "ar": "arb", "as": "asm", "az": "azj", "be": "bel", "bg": "bul",
-    "bn": "ben", "bs": "bos", "ca": "cat", "cs": "ces", "cy": "cym", "da": "dan", "de": "deu",
-    "el": "ell", "en": "eng", "es": "spa", "et": "est", "eu": "eus", "fa": "pes", "fi": "fin",
-    "fr": "fra", "ga": "gle", "gl": "glg", "gu": "guj", "he": "heb", "hi": "hin", "hr": "hrv",
-    "hu": "hun", "hy": "hye", "id": "ind", "ig": "ibo", "is": "isl", "it": "ita", "ja": "jpn",
-    "jv": "jav", "ka": "kat", "kk": "kaz", "km": "khm", "kn": "kan", "ko": "kor", "ky": "kir",
-    "lg": "lug", "lo": "lao", "lt": "lit", "lv": "lvs", "mk": "mkd", "ml": "mal", "mn": "khk",
-    "mr": "mar", "ms": "zsm", "mt": "mlt", "my": "mya", "nb": "nob", "no": "nob", "ne": "npi",
-    "nl": "nld", "ny": "nya", "om": "gaz", "or": "ory", "pa": "pan", "pl": "pol", "ps": "pbt",
-    "pt": "por", "ro": "ron", "ru": "rus", "sd": "snd", "sk": "slk", "sl": "slv", "sn": "sna",
-    "so": "som", "sr": "srp", "sv": "swe", "sw": "swh", "ta": "tam", "te": "tel", "tg": "tgk",
-    "th": "tha", "tl": "tgl", "tr": "tur", "uk": "ukr", "ur": "urd", "uz": "uzn", "vi": "vie",
-    "yo": "yor", "zh": "cmn", "zu": "zul",
-    # three-letter synonyms for codes Seamless spells differently
-    "ara": "arb", "fas": "pes", "per": "pes", "msa": "zsm", "may": "zsm", "zho": "cmn", "chi": "cmn",
-    "nor": "nob", "ger": "deu", "fre": "fra", "dut": "nld", "cze": "ces", "gre": "ell", "lav": "lvs",
-    "uzb": "uzn", "mon": "khk", "nep": "npi", "fil": "tgl", "swa": "swh",
-}
-# Traditional-script Chinese locales.
-_HANT = {"zh_tw", "zh_hk", "zh_mo", "zh_hant", "cmn_hant", "yue_hant"}
-
-
 def seamless_language(code: str, supported: Collection[str]) -> str:
-    """Map a language code to the Seamless code in ``supported``.
+    """Map a language value (any form :func:`evaluator.languages.resolve` accepts, or the model's
+    own code such as ``cmn_Hant``) to the Seamless code in ``supported``.
 
     Raises:
         ValueError: the code maps to no language the model can write; the message lists some.
@@ -63,13 +41,10 @@ def seamless_language(code: str, supported: Collection[str]) -> str:
     raw = code.strip().replace("__", "")
     if raw in supported:
         return raw
-    lowered = raw.lower().replace("-", "_")
-    if lowered in supported:
-        return lowered
-    if lowered in _HANT and "cmn_Hant" in supported:
-        return "cmn_Hant"
-    base = lowered.split("_")[0]
-    mapped = ISO_TO_SEAMLESS.get(base, base)
+    try:
+        mapped = seamless_code(resolve(raw)) or raw
+    except LanguageError:
+        mapped = raw
     if mapped in supported:
         return mapped
     examples = ", ".join(sorted(supported)[:12])
@@ -96,6 +71,7 @@ class SeamlessM4TBackend(Backend):
     # No long-form algorithm of its own: long audio is cut into windows by the evaluator.
     window_seconds = 30.0
     long_form_default = "chunked"
+    needs_language = True  # it writes text in a target language and cannot detect the spoken one
     options = {
         "dtype": None,  # float16 on CUDA, float32 elsewhere
         "batch_size": 8,
@@ -105,6 +81,14 @@ class SeamlessM4TBackend(Backend):
         "min_new_tokens": 32,
         "revision": None,  # hub revision (commit, branch or tag)
     }
+
+    @classmethod
+    def supported_languages(cls, model: str) -> frozenset[str] | None:
+        return seamless_languages()
+
+    @classmethod
+    def language_code(cls, language: Language) -> str | None:
+        return seamless_code(language)
 
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
