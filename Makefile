@@ -35,3 +35,4 @@ lint: setup
 bench: setup
 	.venv/bin/python bench/overhead.py
 	.venv/bin/python bench/longform.py
+	.venv/bin/python bench/batching.py

@@ -47,6 +47,7 @@ from evaluator.dataset import (
 )
 from evaluator.hardware import cpu_info
 from evaluator.languages import LanguageError, LanguagePlan, describe, resolve
+from evaluator.provenance import describe_weights
 from evaluator.records import ChunkRow, ResultRow
 from evaluator.rows import Timeline, assemble_long_form, finalize_row, holes, timeline_of
 from evaluator.vad import speech_in
@@ -87,6 +88,19 @@ def plan_long_sample(cell: Any, long_form: LongForm) -> tuple[float, list[Window
     return duration, plan_windows(duration, long_form.window, long_form.overlap)
 
 
+def _weights_source(spec: ModelSpec, backend: Any) -> dict[str, Any]:
+    """Where the backend's weights came from and their sha256 (never fails the worker)."""
+    loaded = getattr(backend, "weights", None)
+    if loaded is None:
+        return {"kind": "unknown"}
+    started = time.perf_counter()
+    try:
+        source = describe_weights(spec.model, str(loaded), revision=spec.options_dict().get("revision")).to_dict()
+    except Exception as exc:  # an unreadable file: say so in the run, keep evaluating
+        return {"kind": "unknown", "path": str(loaded), "error": _error_text(exc)}
+    return {**source, "hash_seconds": round(time.perf_counter() - started, 3)}
+
+
 class Worker:
     """One model on one device. Wrapped with ``ray.remote`` by the driver.
 
@@ -105,6 +119,7 @@ class Worker:
         self.spec = spec
         self.backend = backend_cls(spec.model, device, spec.options_dict(), cpu_threads)
         self.load_seconds = time.perf_counter() - started
+        self.weights = _weights_source(spec, self.backend)
         if not isinstance(languages, LanguagePlan):
             languages = LanguagePlan(resolve(languages).code if languages else None)
         self.languages = languages
@@ -124,6 +139,8 @@ class Worker:
             "versions": self.backend.library_versions(),
             "compute_type": getattr(self.backend, "compute_type_used", None),
             "cpu": cpu_info(),
+            "weights": self.weights,
+            **({"runtime_libraries": libs} if (libs := getattr(self.backend, "runtime_libraries", None)) else {}),
         }
 
     def peak_memory_mb(self) -> float:
@@ -182,8 +199,9 @@ class Worker:
         fields, "windows": [...]}]}``; ``long`` lists samples to be transcribed window by window
         through :meth:`run_chunks` (from a streaming dataset, which has no random access, the
         windows are transcribed here and the sample comes back finished, with its chunks).
-        In a batch, each sample's ``inference_seconds`` is the batch time split in proportion
-        to audio length.
+        A backend that batches gets the shard's clips sorted by duration (rows keep the shard's
+        order). In a batch, each sample's ``inference_seconds`` is the batch time split in
+        proportion to audio length.
         """
         opened = self._open(shard.dataset)
         rows: list[dict[str, Any]] = []
@@ -218,8 +236,10 @@ class Worker:
                 row["error"] = _error_text(exc)
             rows.append(row)
         size = max(1, self.backend.batch_size)
-        for start in range(0, len(ready), size):
-            self._transcribe(ready[start : start + size])
+        # Batches of similar lengths pad less; rows keep their order (``rows`` holds them).
+        by_length = sorted(ready, key=lambda item: item[0]["audio_seconds"]) if size > 1 else ready
+        for start in range(0, len(by_length), size):
+            self._transcribe(by_length[start : start + size])
         for row, audio in ready:  # a long file decoded whole (native): where did the text go?
             segments = parse_segments(row.pop("segments", None))
             if row["audio_seconds"] > self.long_form.window and row.get("error") is None:

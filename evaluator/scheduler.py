@@ -71,6 +71,9 @@ class Executor(Protocol):
     def release(self, actor: Any) -> float | None:
         """Stop an actor; returns its peak memory in MiB if it could say."""
 
+    def abandon(self, actor: Any) -> None:
+        """Stop an actor that never started (asks it nothing)."""
+
 
 class Recorder(Protocol):
     """Where finished rows go (the driver: DuckDB)."""
@@ -150,6 +153,7 @@ class _Slot:
     work: Work | None = None
     attempt: int = 0
     info: dict[str, Any] | None = None
+    started: float = 0.0
 
 
 @dataclass
@@ -170,12 +174,15 @@ class Scheduler:
         default_language: the language of error rows whose sample has none.
         languages: maps a sample's language value to its canonical code (for error rows).
         clock: seconds (``time.perf_counter``), for the end-to-end timings.
+        load_timeout: seconds an actor may take to start and load its model; past that it counts
+            as a load failure (no node has the resources it asks for, e.g. the only GPU node was
+            lost, or the load hangs), so a run never waits forever.
     """
 
     def __init__(self, pools: Sequence[Pool], executor: Executor, recorder: Recorder, *, max_attempts: int = 3,
                  chunks_per_job: int = 4, default_language: str | None = None,
                  languages: LanguagePlan | None = None, clock: Callable[[], float] = time.perf_counter,
-                 wait_seconds: float = 5.0):
+                 wait_seconds: float = 5.0, load_timeout: float = 900.0):
         self.pools = list(pools)
         self.executor = executor
         self.recorder = recorder
@@ -185,6 +192,7 @@ class Scheduler:
         self.languages = languages
         self.clock = clock
         self.wait_seconds = wait_seconds
+        self.load_timeout = load_timeout
         self.pending: dict[Any, tuple[_Slot, str]] = {}
         self.long: dict[tuple[str, str], _LongSample] = {}
         self.first_ready: float | None = None
@@ -204,7 +212,7 @@ class Scheduler:
         if pool.started_at is None:
             pool.started_at = self.clock()
         actor, ticket = self.executor.start(pool)
-        slot = _Slot(pool, actor)
+        slot = _Slot(pool, actor, started=self.clock())
         pool.actors.append(slot)
         self.pending[ticket] = (slot, "info")
 
@@ -227,7 +235,18 @@ class Scheduler:
                 slot, kind = self.pending.pop(ticket)
                 self._handle(slot, kind, outcome)
                 self._wake(slot.pool)
+            self._expire_loads()
             self.recorder.tick()
+
+    def _expire_loads(self) -> None:
+        """Actors that did not start and load within ``load_timeout`` count as load failures."""
+        now = self.clock()
+        for ticket, (slot, kind) in list(self.pending.items()):
+            if kind == "info" and now - slot.started > self.load_timeout:
+                del self.pending[ticket]
+                self.executor.abandon(slot.actor)
+                self._load_failed(slot, f"the actor did not start and load within {self.load_timeout:.0f} s (no "
+                                        "node has the resources it asks for, or its load hangs)")
 
     def _handle(self, slot: _Slot, kind: str, outcome: Outcome) -> None:
         pool = slot.pool
@@ -289,7 +308,7 @@ class Scheduler:
                   "starting another" if replace else f"{len(pool.actors)} actors left", message)
         if replace:
             self._start(pool)  # Ray may place it on another node or device
-        elif not pool.actors:
+        elif not pool.actors and (pool.has_work() or any(k[0] == pool.label for k in self.long)):
             self._fail(pool, f"model failed to load ({pool.load_failures} tries): {message}")
 
     def _died(self, slot: _Slot, message: str) -> None:

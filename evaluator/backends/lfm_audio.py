@@ -6,9 +6,11 @@ liquid-audio reads a ``str`` as a hub id (always a full ``snapshot_download``) a
 weights only speech output needs, and always hands liquid-audio a ``Path``.
 
 Both liquid-audio loaders default to ``device="cuda"``: the device is always passed. The
-processor (mel front end, tokenizer) stays on CPU; on MPS the model is loaded on CPU and
-moved afterwards (the fix for Apple Silicon); the prompt tensors are moved to the model's
-device before generation.
+processor (mel front end, tokenizer) stays on CPU; the model is built and loaded directly on its
+device in the chosen dtype (liquid-audio builds it under ``init_on_device`` and loads the
+checkpoint tensor by tensor), so loading on MPS or CUDA never holds a second, CPU copy. The
+prompt tensors are moved to the model's device before generation. ``?dtype=float16`` or
+``bfloat16`` halves the weights' memory on MPS and CUDA (bfloat16 on MPS needs macOS 14).
 
 One sample at a time: ``generate_sequential`` does not batch. Decoding is greedy by default
 (``temperature`` 0 means liquid-audio's argmax path). The ASR prompt names no language, so the
@@ -31,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from evaluator.audio import SAMPLE_RATE
-from evaluator.backends._torch import check_generation_options, prepare_torch, token_budget, torch_dtype
+from evaluator.backends._torch import DTYPES, check_generation_options, prepare_torch, token_budget, torch_dtype
 from evaluator.backends.base import Backend, Transcription
 from evaluator.errors import ConfigError
 
@@ -86,6 +88,8 @@ class LfmAudioBackend(Backend):
         resolved = super().resolve_options(options, device)
         if resolved["dtype"] is None:
             resolved["dtype"] = "bfloat16" if device.startswith("cuda") else "float32"
+        if resolved["dtype"] not in DTYPES:
+            raise ConfigError(f"unknown dtype {resolved['dtype']!r} for {cls.name}; valid: {', '.join(DTYPES)}")
         check_generation_options(resolved)
         return resolved
 
@@ -112,14 +116,11 @@ class LfmAudioBackend(Backend):
         # A Path: liquid-audio takes a str for a hub id. Processor on CPU (never the library's
         # default "cuda"); only the model goes to the device.
         self._processor = LFM2AudioProcessor.from_pretrained(folder, device="cpu").eval()
-        move_after = torch_device.type == "mps"
-        load_device = torch.device("cpu") if move_after else torch_device
-        self._model = LFM2AudioModel.from_pretrained(folder, dtype=self._dtype, device=load_device).eval()
+        self._model = LFM2AudioModel.from_pretrained(folder, dtype=self._dtype, device=torch_device).eval()
         if torch_device.type != "cuda" or self._dtype == torch.float32:
             # liquid-audio picks flash_attention_2 whenever flash_attn is importable: CUDA half only.
             self._model.lfm.set_attn_implementation("sdpa")
-        if move_after:
-            self._model.to(torch_device)
+        self.compute_type_used = str(self._dtype).removeprefix("torch.")
         self._device = torch_device
         self.device = str(torch_device)
 

@@ -72,12 +72,12 @@ class TransformersWhisperBackend(Backend):
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         super().__init__(model, device, options, cpu_threads)
-        from transformers import WhisperForConditionalGeneration, WhisperProcessor
-
         from evaluator.backends._torch import prepare_torch, torch_dtype
         from evaluator.weights import resolve_model
 
-        target = prepare_torch(device, cpu_threads)
+        target = prepare_torch(device, cpu_threads)  # first: torch reads the MPS fallback variable on import
+        from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
         path = resolve_model(model, "transformers")
         self.weights = path
         opts = self.effective_options
