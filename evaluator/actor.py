@@ -168,8 +168,11 @@ class Worker:
         return language
 
     def _code(self, language: str | None) -> str | None:
-        """The backend's code for a canonical language (``None``: detect it)."""
-        return None if language is None else self.backend.language_code(resolve(language))
+        """The backend's code for a canonical language (``None``: detect it, also when the run
+        asks models that can to detect every language)."""
+        if language is None or (self.languages.detect and self.backend.detects_language):
+            return None
+        return self.backend.language_code(resolve(language))
 
     def _base_row(self, sample: Any) -> dict[str, Any]:
         try:

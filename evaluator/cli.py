@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     g.add_argument("--language", help="language of samples without one of their own: de, deu, de_DE, pt-BR or "
                    "German (without it, multilingual Whisper models detect the language)")
+    g.add_argument("--detect-language", action="store_true", default=None,
+                   help="give multilingual Whisper models no language even where the dataset has one: they "
+                   "detect it (results.detected_language), the leaderboard counts disagreements (lid_mismatches); "
+                   "rows are still scored in the dataset's language")
     g.add_argument("--actors-per-model", type=int, metavar="N",
                    help="actors per model (default: from the cluster's CPUs/GPUs)")
     g.add_argument("--cpus-per-actor", type=float, metavar="N",
@@ -268,7 +272,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         "streaming": args.streaming, "audio_column": args.audio_column,
         "text_column": args.text_column, "id_column": args.id_column,
         "language_column": args.language_column, "max_samples": args.max_samples,
-        "device": args.device, "language": args.language,
+        "device": args.device, "language": args.language, "detect_language": args.detect_language,
         "actors_per_model": args.actors_per_model, "cpus_per_actor": args.cpus_per_actor,
         "gpus_per_actor": args.gpus_per_actor,
         "shard_size": args.shard_size, "address": args.address, "name": args.name,

@@ -152,6 +152,10 @@ class RunConfig:
             ``cuda``, ``cuda:N`` or ``mps``.
         language: language of samples with none of their own (any form
             :func:`evaluator.languages.resolve` accepts); checked before the run starts.
+        detect_language: give models that detect the language (multilingual Whisper) no
+            language, even where the sample has one: they detect it, and ``lid_mismatches``
+            counts the rows where they disagree with the dataset. Rows are still scored in the
+            dataset's language.
         max_samples: evaluate only the first N samples (quick look).
         actors_per_model: actors per model; ``None`` picks from the cluster's resources.
         cpus_per_actor: CPUs reserved by each CPU actor (also its inference threads).
@@ -174,6 +178,7 @@ class RunConfig:
     name: str | None = None
     device: str = "auto"
     language: str | None = None
+    detect_language: bool = False
     max_samples: int | None = None
     actors_per_model: int | None = None
     cpus_per_actor: float = 1.0

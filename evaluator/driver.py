@@ -125,7 +125,7 @@ def check_languages(config: RunConfig, opened: OpenedDataset | None = None) -> S
     values, complete = language_values(opened, config.max_samples)
     models = [ModelLanguages(m.label, get_backend(m.backend).supported_languages(m.model),
                              get_backend(m.backend).needs_language) for m in config.models]
-    return settle(config.language, values, models, complete)
+    return settle(config.language, values, models, complete, config.detect_language)
 
 
 def resume_config(store: Store, run_id: str) -> RunConfig:

@@ -153,10 +153,12 @@ class LanguagePlan:
         default: canonical code for samples with no language of their own (``--language``).
         values: each language value found in the dataset -> its canonical code (a streaming
             dataset's values are those seen up front; :meth:`code_of` resolves the others).
+        detect: models that detect the language are given none (``--detect-language``).
     """
 
     default: str | None = None
     values: Mapping[str, str] = field(default_factory=dict)
+    detect: bool = False
 
     def code_of(self, raw: str | None) -> str | None:
         """Canonical code of a sample's language value (``None``: not given).
@@ -205,12 +207,12 @@ class SettledLanguages:
 
 
 def settle(default: str | None, values: Iterable[str | None], models: Iterable[ModelLanguages],
-           complete: bool = True) -> SettledLanguages:
+           complete: bool = True, detect: bool = False) -> SettledLanguages:
     """Check the run's languages before any actor starts.
 
     ``default`` is ``--language``; ``values`` the distinct values of the dataset's language
     column (``[None]`` when there is no column), all of them when ``complete``, else those seen
-    up front (a stream).
+    up front (a stream). ``detect`` is carried into the plan (``--detect-language``).
 
     Raises:
         LanguageError: ``--language`` or a dataset value names no language; a model transcribes
@@ -253,4 +255,4 @@ def settle(default: str | None, values: Iterable[str | None], models: Iterable[M
         if unsupported:
             warnings[model.label] = (f"{model.label} does not transcribe {describe(unsupported)}: its samples in "
                                      f"them are error rows (it transcribes: {valid})")
-    return SettledLanguages(LanguagePlan(default_code, mapping), frozenset(used), warnings, complete)
+    return SettledLanguages(LanguagePlan(default_code, mapping, detect), frozenset(used), warnings, complete)

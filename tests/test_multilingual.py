@@ -262,15 +262,17 @@ def test_rescore_cli(tmp_path, caplog) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["faster-whisper", "openai-whisper", "transformers"])
-def test_each_whisper_runtime_reports_the_language_it_detected(backend, base_available) -> None:
+@pytest.mark.parametrize(("backend", "options"), [
+    ("faster-whisper", {"compute_type": "float32"}),
+    ("faster-whisper", {"compute_type": "float32", "batch_size": 2}),  # BatchedInferencePipeline
+    ("openai-whisper", {}),
+    ("transformers", {}),
+])
+def test_each_whisper_runtime_reports_the_language_it_detected(backend, options, base_available) -> None:
     from evaluator.audio import decode_audio
     from evaluator.backends import get_backend
 
-    cls = get_backend(backend)
-    if not cls.is_installed():
-        pytest.skip(f"pip install 'evaluator[{cls.extra}]'")
-    model = cls("base", "cpu", {"compute_type": "float32"} if backend == "faster-whisper" else {}, 1)
+    model = get_backend(backend)("base", "cpu", options, 1)
     folder = Path(builtin_dir("multilingual"))
     french, italian = (decode_audio(str(folder / f"{c}.flac")) for c in ("audioeval-fr-pangrama", "espeak-it-1"))
     detected, given = model.transcribe_batch([french, italian], [None, "it"])
@@ -301,3 +303,32 @@ def test_rescore_rewrites_the_intervals(tmp_path) -> None:
     # Chinese: CER by characters (1 inserted of 6), no WER; German: WER 1 of 2 words
     assert [(g, m, round(e, 4)) for g, m, e in rows if e is not None] == [
         ("de", "cer", round(1 / 3, 4)), ("de", "wer", 0.5), ("zh", "cer", round(1 / 6, 4))]
+
+
+@pytest.mark.slow
+def test_detect_language_counts_disagreements_with_the_dataset(tmp_path, base_available) -> None:
+    """--detect-language: Whisper is given no language although the dataset has one; rows keep the
+    dataset's language (and its normalizer) and the leaderboard counts where detection disagrees."""
+    from evaluator.actor import Worker
+    from evaluator.chunking import LongForm
+    from evaluator.dataset import open_dataset, plan_shards, resolved_spec
+    from evaluator.languages import ModelLanguages, settle
+
+    spec = DatasetSpec(source=str(_folder(tmp_path / "data", {"audioeval-fr-pangrama": "fr_fr",
+                                                               "espeak-de-1": "German"})))
+    opened = open_dataset(spec)
+    settled = settle(None, ["fr_fr", "German"], [ModelLanguages(BASE.label, None)], detect=True)
+    _, shards = plan_shards(opened, resolved_spec(opened, spec), 8, None)
+    rows = Worker(BASE, "cpu", 1, settled.plan, LongForm("native", 30.0, 5.0)).run_shard(shards[0])["rows"]
+    # Whisper base takes espeak-ng's German for another language; the French clip it gets right.
+    assert {r.sample_id: (r.language, r.detected_language == r.language) for r in rows} == {
+        "audioeval-fr-pangrama": ("fr", True), "espeak-de-1": ("de", False)}
+    assert all(r.normalizer.startswith("whisper-basic ") for r in rows)
+    for r in rows:
+        r.run_id, r.model, r.backend, r.dataset, r.split = "r1", BASE.label, "faster-whisper", "d", "train"
+    with Store(str(tmp_path / "r.duckdb")) as store:
+        store.insert_results(rows)
+        _, by_language = store.query("SELECT language, lid_rows, lid_mismatches FROM leaderboard_languages "
+                                     "ORDER BY 1")
+        _, ((mismatches,),) = store.query("SELECT lid_mismatches FROM leaderboard")
+    assert by_language == [("de", 1, 1), ("fr", 1, 0)] and mismatches == 1

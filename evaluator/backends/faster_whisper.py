@@ -15,6 +15,7 @@ Transcripts differ from sequential decoding (see the README for how much on the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -142,30 +143,35 @@ class FasterWhisperBackend(Backend):
             self.batch_size = int(size)
             self._batched_decode = {k: v for k, v in self._decode.items() if k not in _SEQUENTIAL_ONLY}
 
-    def _result(self, segments: tuple[Segment, ...], detected: Any = None) -> Transcription:
-        """A transcription; ``detected``: the library's info when it identified the language."""
+    def _result(self, segments: tuple[Segment, ...], detected: tuple[str, float] | None = None) -> Transcription:
         return Transcription(
             text="".join(segment.text for segment in segments).strip(),
             end_seconds=segments[-1].end if segments else None,
             segments=None if self._decode["without_timestamps"] else segments,
-            language=None if detected is None else detected.language,
-            language_probability=None if detected is None else float(detected.language_probability),
+            language=detected[0] if detected else None,
+            language_probability=detected[1] if detected else None,
         )
 
+    def _detect(self, audio: np.ndarray) -> tuple[str, float]:
+        """(language, probability) from the first 30 s, as faster-whisper's transcribe detects it."""
+        language, probability, _ = self._model.detect_language(audio=np.asarray(audio, dtype=np.float32))
+        return language, float(probability)
+
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
-        detect = language is None and self._model.model.is_multilingual  # the library identifies it
         if not self._model.model.is_multilingual:
             language = "en"
         if self._pipeline is not None:
             if len(audio) <= _CHUNK_SECONDS * SAMPLE_RATE:
-                return self._transcribe_clips([audio], language)[0]
+                return self.transcribe_batch([audio], [language])[0]
             # A long file: Silero VAD cuts it into chunks of at most 30 s, decoded batch_size at a time.
             found, info = self._pipeline.transcribe(audio, language=language, batch_size=self.batch_size,
                                                     multilingual=language is None,
                                                     **{**self._batched_decode, "vad_filter": True})
-            return self._result(tuple(Segment(s.start, s.end, s.text) for s in found), info if detect else None)
+            return self._result(tuple(Segment(s.start, s.end, s.text) for s in found),
+                                None if language else (info.language, float(info.language_probability)))
         found, info = self._model.transcribe(audio, language=language, **self._decode)
-        return self._result(tuple(Segment(s.start, s.end, s.text) for s in found), info if detect else None)
+        segments = tuple(Segment(s.start, s.end, s.text) for s in found)
+        return self._result(segments, None if language else (info.language, float(info.language_probability)))
 
     def transcribe_batch(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
         if self._pipeline is None:
@@ -173,17 +179,22 @@ class FasterWhisperBackend(Backend):
         multilingual = self._model.model.is_multilingual
         results: dict[int, Transcription] = {}
         groups: dict[str | None, list[int]] = {}
+        detected: dict[int, tuple[str, float]] = {}
         for i, (audio, language) in enumerate(zip(audios, languages, strict=True)):
             if len(audio) > _CHUNK_SECONDS * SAMPLE_RATE:
                 results[i] = self.transcribe(audio, language)
-            else:
-                groups.setdefault(language if multilingual else "en", []).append(i)
+                continue
+            if multilingual and language is None and len(audio):  # each clip's own language, then batched
+                detected[i] = self._detect(audio)
+                language = detected[i][0]
+            groups.setdefault(language if multilingual else "en", []).append(i)
         for language, indices in groups.items():
             for start in range(0, len(indices), self.batch_size):
                 part = indices[start : start + self.batch_size]
                 for i, result in zip(part, self._transcribe_clips([audios[i] for i in part], language),
                                      strict=True):
-                    results[i] = result
+                    results[i] = dataclasses.replace(result, language=detected[i][0],
+                                                     language_probability=detected[i][1]) if i in detected else result
         return [results[i] for i in range(len(audios))]
 
     def _transcribe_clips(self, clips: list[np.ndarray], language: str | None) -> list[Transcription]:
