@@ -22,13 +22,12 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluator.weights import BUNDLED, cache_dir
+from evaluator.weights import BUNDLED, cache_dir, file_lock
 
 __all__ = ["WEIGHT_SUFFIXES", "WeightsSource", "bundled_sources", "describe_weights", "sha256_file",
            "weight_files"]
@@ -75,23 +74,6 @@ def weight_files(path: str | Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
 
 
-@contextmanager
-def _locked(cache: Path) -> Iterator[None]:
-    """One hasher at a time per cache file (POSIX), so parallel actors hash a file once."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache.with_name(f".{cache.name}.lock"), "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _read_cache(cache: Path) -> dict[str, str]:
     try:
         data = json.loads(cache.read_text())
@@ -107,7 +89,7 @@ def sha256_file(path: str | Path, cache: Path | None = None) -> str:
     real = os.path.realpath(path)
     stat = os.stat(real)
     key = f"{real}|{stat.st_size}|{stat.st_mtime_ns}"
-    with _locked(cache):
+    with file_lock(cache):
         known = _read_cache(cache)
         if key in known:
             return known[key]

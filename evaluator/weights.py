@@ -22,6 +22,7 @@ __all__ = [
     "BundledWeights",
     "BUNDLED",
     "cache_dir",
+    "file_lock",
     "bundled_ct2_path",
     "bundled_status",
     "bundled_openai_whisper_path",
@@ -116,8 +117,9 @@ def bundled_ct2_path(alias: str) -> Path | None:
 
 
 @contextmanager
-def _derive_lock(target: Path) -> Iterator[None]:
-    """Serialise derivations of one cache entry across processes (best effort: POSIX only).
+def file_lock(target: Path) -> Iterator[None]:
+    """Serialise work on one cache entry across processes (best effort: POSIX only): deriving
+    weights here, hashing them in evaluator.provenance.
 
     Writers are atomic anyway; the lock only stops parallel actors from converting the same
     weights at once."""
@@ -143,7 +145,7 @@ def _derived(alias: str, target: Path, is_current: Callable[[Path], bool], write
         return target
     from evaluator.convert import read_ct2_model
 
-    with _derive_lock(target):
+    with file_lock(target):
         if not is_current(target):  # another process may have finished while we waited
             write(read_ct2_model(ct2), target)
     return target

@@ -19,7 +19,7 @@ from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.languages import Language
 from evaluator.model_files import ModelLocation, locate_model
 
-__all__ = ["Backend", "Segment", "Transcription", "whisper_model_languages"]
+__all__ = ["Backend", "Segment", "Transcription", "WhisperLanguages", "whisper_model_languages"]
 
 
 @dataclass(frozen=True)
@@ -210,3 +210,17 @@ class Backend(ABC):
         """Transcribe several arrays; backends that batch override this. The actor falls back
         to one-by-one calls if a batch raises, so one bad sample never fails its neighbours."""
         return [self.transcribe(a, lang) for a, lang in zip(audios, languages, strict=True)]
+
+
+class WhisperLanguages:
+    """Mixin for the Whisper runtimes: the languages a Whisper model writes and Whisper's codes."""
+
+    @classmethod
+    def supported_languages(cls, model: str) -> frozenset[str] | None:
+        return whisper_model_languages(model)
+
+    @classmethod
+    def language_code(cls, language: Language) -> str | None:
+        from evaluator.languages import whisper_code
+
+        return whisper_code(language)

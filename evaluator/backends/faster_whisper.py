@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 
 from evaluator.audio import SAMPLE_RATE
-from evaluator.backends.base import Backend, Segment, Transcription, whisper_model_languages
+from evaluator.backends.base import Backend, Segment, Transcription, WhisperLanguages
 from evaluator.errors import ConfigError
-from evaluator.languages import Language, whisper_code
 from evaluator.weights import resolve_model
 
 __all__ = ["FasterWhisperBackend"]
@@ -38,7 +37,7 @@ _SEQUENTIAL_ONLY = ("condition_on_previous_text", "compression_ratio_threshold",
 _CHUNK_SECONDS = 30.0
 
 
-class FasterWhisperBackend(Backend):
+class FasterWhisperBackend(WhisperLanguages, Backend):
     name = "faster-whisper"
     extra = "faster-whisper"
     modules = ("faster_whisper", "ctranslate2")
@@ -86,14 +85,6 @@ class FasterWhisperBackend(Backend):
         "max_new_tokens": None,
         "batch_size": None,  # None: sequential decoding; N: BatchedInferencePipeline, N chunks at a time
     }
-
-    @classmethod
-    def supported_languages(cls, model: str) -> frozenset[str] | None:
-        return whisper_model_languages(model)
-
-    @classmethod
-    def language_code(cls, language: Language) -> str | None:
-        return whisper_code(language)
 
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:

@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluator.backends.base import Backend, Segment, Transcription, whisper_model_languages
-from evaluator.languages import Language, whisper_code
+from evaluator.backends.base import Backend, Segment, Transcription, WhisperLanguages
 
 __all__ = ["OpenAIWhisperBackend"]
 
@@ -28,7 +27,7 @@ _TRANSCRIBE_OPTIONS = (
 )
 
 
-class OpenAIWhisperBackend(Backend):
+class OpenAIWhisperBackend(WhisperLanguages, Backend):
     name = "openai-whisper"
     extra = "openai-whisper"
     modules = ("whisper", "torch")
@@ -61,14 +60,6 @@ class OpenAIWhisperBackend(Backend):
         "fp16": None,  # True on CUDA, False elsewhere
         "without_timestamps": False,
     }
-
-    @classmethod
-    def supported_languages(cls, model: str) -> frozenset[str] | None:
-        return whisper_model_languages(model)
-
-    @classmethod
-    def language_code(cls, language: Language) -> str | None:
-        return whisper_code(language)
 
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:

@@ -26,15 +26,14 @@ from typing import Any
 import numpy as np
 
 from evaluator.audio import SAMPLE_RATE
-from evaluator.backends.base import Backend, Transcription, whisper_model_languages
-from evaluator.languages import Language, whisper_code
+from evaluator.backends.base import Backend, Transcription, WhisperLanguages
 
 __all__ = ["TransformersWhisperBackend"]
 
 _WINDOW_SECONDS = 30.0
 
 
-class TransformersWhisperBackend(Backend):
+class TransformersWhisperBackend(WhisperLanguages, Backend):
     name = "transformers"
     extra = "transformers"
     modules = ("transformers", "torch")
@@ -61,14 +60,6 @@ class TransformersWhisperBackend(Backend):
         "return_timestamps": True,  # predict timestamps, as openai-whisper and faster-whisper do by default
         "features": "whisper",  # "whisper": openai-whisper's padding of the log-mel; "processor": transformers'
     }
-
-    @classmethod
-    def supported_languages(cls, model: str) -> frozenset[str] | None:
-        return whisper_model_languages(model)
-
-    @classmethod
-    def language_code(cls, language: Language) -> str | None:
-        return whisper_code(language)
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         super().__init__(model, device, options, cpu_threads)
