@@ -86,6 +86,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def kill_trees(roots: list) -> list[int]:
+    """SIGKILL ``roots`` (psutil processes this test started) and every process under them, and
+    wait for them; returns the pids."""
+    import psutil
+
+    procs = []
+    for root in roots:
+        try:
+            procs += [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=10)
+    return [proc.pid for proc in procs]
+
+
 def _terminate(pids: set[int], grace_s: float = 5.0) -> None:
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         for pid in alive(pids):

@@ -28,6 +28,7 @@ from evaluator.errors import DatasetError
 from evaluator.nodes import actor_nodes, check_dataset_on_nodes, dataset_probe_paths
 from evaluator.store import Store
 from tests.conftest import make_audiofolder
+from tests.ray_processes import kill_trees
 
 TINY_F32 = parse_model_spec("faster-whisper:tiny.en?compute_type=float32")
 WORKER_NODES = 3
@@ -89,17 +90,11 @@ def _kill_node(proc: subprocess.Popen) -> list[int]:
     actors), as when the machine goes away. Returns the pids it had."""
     try:
         root = psutil.Process(proc.pid)
-        procs = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         return []
-    for p in procs:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=10)
+    pids = kill_trees([root])
     proc.wait(10)
-    return [p.pid for p in procs]
+    return pids
 
 
 def _node_of_pids(procs: list[subprocess.Popen]) -> dict[int, int]:

@@ -20,6 +20,7 @@ import pytest
 
 from evaluator.cli import main
 from evaluator.store import Store
+from tests.ray_processes import kill_trees
 
 EVALUATOR = [sys.executable, "-m", "evaluator.cli"]
 
@@ -69,19 +70,8 @@ def _free_port() -> int:
 def _kill_tree_matching(text: str) -> None:
     """Stop the processes whose command line names ``text`` (this test's Ray temp dir), with
     their children: never another cluster's processes."""
-    procs = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if any(text in part for part in proc.info["cmdline"] or ()):
-                procs += [proc, *proc.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            continue
-    for proc in procs:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=10)
+    kill_trees([proc for proc in psutil.process_iter(["cmdline"])
+                if any(text in part for part in proc.info["cmdline"] or ())])
 
 
 @pytest.mark.slow
