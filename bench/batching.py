@@ -19,10 +19,10 @@ import time
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no per-call generation notices in the table
 
-from evaluator.audio import SAMPLE_RATE, decode_audio
-from evaluator.backends import get_backend
-from evaluator.dataset import sample_data_dir
-from evaluator.metrics import corpus_wer, score
+from evaluator.data.audio import SAMPLE_RATE, decode_audio
+from evaluator.data.sources import sample_data_dir
+from evaluator.models.backends import get_backend
+from evaluator.scoring.metrics import corpus_wer, score
 
 # (label, backend, options); the first of each group is the baseline the others are compared with.
 CONFIGS = {

@@ -42,12 +42,13 @@ def make_folder(folder: str, rows: int, clip_seconds: float) -> None:
 
 def actor_costs(folder: str, rows: int, shard_size: int) -> dict[str, float]:
     """Seconds per row inside one actor, by stage, without Ray."""
-    from evaluator.actor import Worker
-    from evaluator.audio import decode_audio
-    from evaluator.chunking import LongForm
-    from evaluator.config import DatasetSpec, parse_model_spec
-    from evaluator.dataset import open_dataset, plan_shards, read_shard, resolved_spec
-    from evaluator.metrics import score
+    from evaluator.data.audio import decode_audio
+    from evaluator.data.sources import open_dataset, plan_shards, read_shard, resolved_spec
+    from evaluator.data.spec import DatasetSpec
+    from evaluator.models.spec import parse_model_spec
+    from evaluator.run.actor import Worker
+    from evaluator.scoring.longform import LongForm
+    from evaluator.scoring.metrics import score
 
     spec = DatasetSpec(folder)
     opened = open_dataset(spec)
@@ -79,10 +80,12 @@ def end_to_end(folder: str, rows: int, shard_size: int, actors: int) -> dict[str
 
     import psutil
 
-    from evaluator.cluster import connect_ray
-    from evaluator.config import DatasetSpec, RunConfig, parse_model_spec
-    from evaluator.driver import run_evaluation
-    from evaluator.store import Store
+    from evaluator.data.spec import DatasetSpec
+    from evaluator.models.spec import parse_model_spec
+    from evaluator.results.store import Store
+    from evaluator.run.cluster import connect_ray
+    from evaluator.run.config import RunConfig
+    from evaluator.run.driver import run_evaluation
 
     connect_ray("local", num_cpus=actors)  # its own cluster, never one running here
     db = os.path.join(folder, f"ceiling-{rows}.duckdb")

@@ -24,7 +24,7 @@ import time
 
 def make_folder(folder: str, rows: int) -> None:
     """``rows`` samples: every 50th the 1 s hello-world clip, the others a missing file."""
-    from evaluator.samples import sample_data_dir
+    from evaluator.data.builtin import sample_data_dir
 
     clip = os.path.join(sample_data_dir(), "audioeval-en-hello-world.flac")
     with open(os.path.join(folder, "metadata.csv"), "w", newline="") as fh:
@@ -35,10 +35,12 @@ def make_folder(folder: str, rows: int) -> None:
 
 
 def one_run(folder: str, shard_size: int) -> dict:
-    from evaluator.cluster import connect_ray
-    from evaluator.config import DatasetSpec, RunConfig, parse_model_spec
-    from evaluator.driver import run_evaluation
-    from evaluator.store import Store
+    from evaluator.data.spec import DatasetSpec
+    from evaluator.models.spec import parse_model_spec
+    from evaluator.results.store import Store
+    from evaluator.run.cluster import connect_ray
+    from evaluator.run.config import RunConfig
+    from evaluator.run.driver import run_evaluation
 
     connect_ray()
     db = os.path.join(folder, "bench.duckdb")

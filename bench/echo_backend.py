@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from evaluator.backends.base import Backend, Transcription
+from evaluator.models.backends.base import Backend, Transcription
 
 
 class EchoBackend(Backend):

@@ -24,11 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from evaluator.cluster import connect_ray
-from evaluator.config import DatasetSpec, RunConfig, parse_model_spec
-from evaluator.driver import run_evaluation
-from evaluator.samples import builtin_dir
-from evaluator.store import Store
+from evaluator.data.builtin import builtin_dir
+from evaluator.data.spec import DatasetSpec
+from evaluator.models.spec import parse_model_spec
+from evaluator.results.store import Store
+from evaluator.run.cluster import connect_ray
+from evaluator.run.config import RunConfig
+from evaluator.run.driver import run_evaluation
 
 # (label, option added to the model spec, --long-form)
 STRATEGIES = (

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from evaluator.dataset import sample_data_dir
+from evaluator.data.sources import sample_data_dir
 
 
 def make_dataset(folder: str, repeat: int) -> list[dict[str, str]]:
@@ -41,8 +41,8 @@ def make_dataset(folder: str, repeat: int) -> list[dict[str, str]]:
 def bare_loop(folder: str, model: str, threads: int) -> dict[str, float]:
     from faster_whisper import WhisperModel
 
-    from evaluator.audio import SAMPLE_RATE, decode_audio
-    from evaluator.weights import bundled_ct2_path
+    from evaluator.data.audio import SAMPLE_RATE, decode_audio
+    from evaluator.models.weights import bundled_ct2_path
 
     with open(os.path.join(folder, "metadata.csv"), newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -62,9 +62,11 @@ def bare_loop(folder: str, model: str, threads: int) -> dict[str, float]:
 
 
 def evaluator_run(folder: str, model: str, threads: int, actors: int, db: str) -> dict[str, float]:
-    from evaluator.config import DatasetSpec, RunConfig, parse_model_spec
-    from evaluator.driver import run_evaluation
-    from evaluator.store import Store
+    from evaluator.data.spec import DatasetSpec
+    from evaluator.models.spec import parse_model_spec
+    from evaluator.results.store import Store
+    from evaluator.run.config import RunConfig
+    from evaluator.run.driver import run_evaluation
 
     config = RunConfig(models=(parse_model_spec(f"faster-whisper:{model}"),), dataset=DatasetSpec(folder),
                        db=db, actors_per_model=actors, cpus_per_actor=threads, shard_size=8)
@@ -91,7 +93,7 @@ def main() -> None:
 
     import ray
 
-    from evaluator.cluster import connect_ray
+    from evaluator.run.cluster import connect_ray
 
     with tempfile.TemporaryDirectory() as tmp:
         rows = make_dataset(tmp, args.repeat)

@@ -13,9 +13,9 @@ import random
 import tempfile
 import time
 
-from evaluator.html_report import ReportOptions, build_report
-from evaluator.metrics import score
-from evaluator.store import Store, connect_read_only
+from evaluator.report.html import ReportOptions, build_report
+from evaluator.results.store import Store, connect_read_only
+from evaluator.scoring.metrics import score
 
 MODELS = ("faster-whisper:tiny.en", "faster-whisper:base", "openai-whisper:tiny.en", "transformers:tiny.en")
 WORDS = ("the quick brown fox jumps over lazy dog river morning sister letters power children stories "

@@ -17,8 +17,8 @@ import os
 import tempfile
 import time
 
-from evaluator.compare import compare, leaderboard_with_intervals
-from evaluator.store import Store
+from evaluator.results.compare import compare, leaderboard_with_intervals
+from evaluator.results.store import Store
 
 
 def fill(store: Store, rows: int, models: int) -> None:

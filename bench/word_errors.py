@@ -16,8 +16,8 @@ import random
 import tempfile
 import time
 
-from evaluator.store import RESULT_COLUMNS, Store, connect_read_only
-from evaluator.word_errors import top_confusions
+from evaluator.results.store import RESULT_COLUMNS, Store, connect_read_only
+from evaluator.scoring.word_errors import top_confusions
 
 RUN = "bench"
 

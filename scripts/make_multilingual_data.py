@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the bundled multilingual set ``builtin:multilingual`` in ``evaluator/sample_data_multilingual``.
+"""Build the bundled multilingual set ``builtin:multilingual`` in ``evaluator/data/sample_data_multilingual``.
 
 An ``audiofolder`` (16 kHz mono 16-bit FLAC and ``metadata.csv`` with the columns
 ``file_name,id,transcription,language,source``) plus ``LICENSES.md``:
@@ -16,7 +16,7 @@ helpers of ``scripts/make_sample_data.py`` (same folder).
 
 Usage::
 
-    python scripts/make_multilingual_data.py            # writes evaluator/sample_data_multilingual
+    python scripts/make_multilingual_data.py            # writes evaluator/data/sample_data_multilingual
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from make_sample_data import (  # noqa: E402
     write_flac,
 )
 
-DEFAULT_OUT = REPO_ROOT / "evaluator" / "sample_data_multilingual"
+DEFAULT_OUT = REPO_ROOT / "evaluator" / "data" / "sample_data_multilingual"
 
 # (language column, sentence, espeak-ng voice)
 SYNTH = [

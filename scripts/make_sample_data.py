@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the small bundled sample ASR dataset in ``evaluator/sample_data``.
+"""Build the small bundled sample ASR dataset in ``evaluator/data/sample_data``.
 
 The result is a Hugging Face ``audiofolder`` dataset: 16 kHz mono 16-bit FLAC
 files next to a ``metadata.csv`` with the columns
@@ -39,7 +39,7 @@ Requirements
 
 Usage::
 
-    python scripts/make_sample_data.py                  # writes evaluator/sample_data
+    python scripts/make_sample_data.py                  # writes evaluator/data/sample_data
     python scripts/make_sample_data.py --out /tmp/sd --downloads /tmp/dl
 
 The output folder's ``*.flac``, ``metadata.csv`` and ``LICENSES.md`` are
@@ -73,7 +73,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 TARGET_SR = 16_000
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "evaluator" / "sample_data"
+DEFAULT_OUT = REPO_ROOT / "evaluator" / "data" / "sample_data"
 
 # --------------------------------------------------------------------------
 # External packages and the clips taken from them.

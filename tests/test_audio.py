@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from evaluator.audio import SAMPLE_RATE, decode_audio, to_mono_16k
+from evaluator.data.audio import SAMPLE_RATE, decode_audio, to_mono_16k
 from evaluator.errors import AudioDecodeError
 
 
@@ -134,7 +134,7 @@ def test_relative_path_without_base_dir_is_not_found(tmp_path: Path) -> None:
 @pytest.mark.parametrize("form", ["float-wav", "array", "window"])
 def test_non_finite_samples_are_an_error_not_a_transcript(tmp_path: Path, bad: float, form: str) -> None:
     """Models handed NaN or infinity write "!!!!!!"; the sample must fail, saying why."""
-    from evaluator.audio import decode_audio_range
+    from evaluator.data.audio import decode_audio_range
 
     samples = sine(SAMPLE_RATE, 2.0)
     samples[1000:1010] = bad
@@ -159,7 +159,7 @@ def test_non_finite_samples_are_an_error_not_a_transcript(tmp_path: Path, bad: f
     (np.r_[np.zeros(SAMPLE_RATE - 1), [1e-4]].astype(np.float32), []),  # near silence is audio
 ])
 def test_audio_warning(audio: np.ndarray, expected: list[str]) -> None:
-    from evaluator.audio import audio_warning
+    from evaluator.data.audio import audio_warning
 
     warning = audio_warning(audio)
     if not expected:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluator.backends import BACKENDS, Backend, Transcription
 from evaluator.cli import main
 from evaluator.errors import MissingDependencyError
+from evaluator.models.backends import BACKENDS, Backend, Transcription
 
 
 class NotInstalled(Backend):

@@ -13,10 +13,10 @@ import os
 import numpy as np
 import pytest
 
-from evaluator.audio import SAMPLE_RATE, decode_audio
-from evaluator.backends.base import Transcription
-from evaluator.dataset import sample_data_dir
+from evaluator.data.audio import SAMPLE_RATE, decode_audio
+from evaluator.data.sources import sample_data_dir
 from evaluator.errors import ConfigError
+from evaluator.models.backends.base import Transcription
 from tests.tiny_models import offline
 
 pytestmark = pytest.mark.slow  # builds and loads models
@@ -63,7 +63,7 @@ def lfm_dir(tmp_path_factory):
 
 
 def _lfm(model_dir, options=None):
-    from evaluator.backends.lfm_audio import LfmAudioBackend
+    from evaluator.models.backends.lfm_audio import LfmAudioBackend
 
     with offline():
         return LfmAudioBackend(str(model_dir), "cpu", options or {}, 1)
@@ -305,7 +305,7 @@ def test_lfm_hub_id_downloads_without_speech_output_weights(lfm_dir, monkeypatch
         return str(lfm_dir)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    from evaluator.backends.lfm_audio import LfmAudioBackend
+    from evaluator.models.backends.lfm_audio import LfmAudioBackend
 
     backend = LfmAudioBackend("LiquidAI/LFM2.5-Audio-1.5B", "cpu", {"revision": "abc123"}, 1)
     assert backend.weights == str(lfm_dir)
@@ -322,7 +322,7 @@ def test_lfm_short_and_empty_clips(lfm):
 
 
 def test_lfm_options(lfm_dir):
-    from evaluator.backends.lfm_audio import LfmAudioBackend
+    from evaluator.models.backends.lfm_audio import LfmAudioBackend
 
     with pytest.raises(ConfigError, match="unknown option.*beam_size"):
         _lfm(lfm_dir, {"beam_size": 5})
@@ -339,7 +339,7 @@ def test_lfm_cuda_without_gpu_is_a_clear_error(lfm_dir):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    from evaluator.backends.lfm_audio import LfmAudioBackend
+    from evaluator.models.backends.lfm_audio import LfmAudioBackend
 
     with pytest.raises(ConfigError, match="CUDA"):
         LfmAudioBackend(str(lfm_dir), "cuda", {}, 1)
@@ -358,7 +358,7 @@ def seamless_dir(tmp_path_factory):
 
 
 def _seamless(model_dir, options=None):
-    from evaluator.backends.seamless_m4t import SeamlessM4TBackend
+    from evaluator.models.backends.seamless_m4t import SeamlessM4TBackend
 
     with offline():
         return SeamlessM4TBackend(str(model_dir), "cpu", options or {}, 1)
@@ -433,7 +433,7 @@ def test_seamless_end_token_detection(seamless, clips, monkeypatch):
 
 
 def test_seamless_languages(seamless, clips):
-    from evaluator.backends.seamless_m4t import seamless_language
+    from evaluator.models.backends.seamless_m4t import seamless_language
 
     supported = {"eng", "fra", "por", "cmn", "cmn_Hant", "arb"}
     assert seamless_language("en", supported) == "eng"
@@ -460,7 +460,7 @@ def test_seamless_short_clip(seamless):
 
 
 def test_seamless_options(seamless_dir):
-    from evaluator.backends.seamless_m4t import SeamlessM4TBackend
+    from evaluator.models.backends.seamless_m4t import SeamlessM4TBackend
 
     with pytest.raises(ConfigError, match="unknown option.*beam_size"):
         _seamless(seamless_dir, {"beam_size": 5})
@@ -474,7 +474,7 @@ def test_seamless_cuda_without_gpu_is_a_clear_error(seamless_dir):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    from evaluator.backends.seamless_m4t import SeamlessM4TBackend
+    from evaluator.models.backends.seamless_m4t import SeamlessM4TBackend
 
     with pytest.raises(ConfigError, match="CUDA"):
         SeamlessM4TBackend(str(seamless_dir), "cuda", {}, 1)

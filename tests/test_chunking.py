@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluator.chunking import (
+from evaluator.scoring.longform import (
     ChunkText,
     TimedWord,
     Window,
@@ -16,8 +16,8 @@ from evaluator.chunking import (
     stitch,
     windows_from_speech,
 )
-from evaluator.metrics import max_repeats, score
-from evaluator.rows import Timeline, assemble_long_form, finalize_row, holes, untranscribed_speech
+from evaluator.scoring.metrics import max_repeats, score
+from evaluator.scoring.rows import Timeline, assemble_long_form, finalize_row, holes, untranscribed_speech
 
 
 def word_windows(words: list[str], size: int, step: int) -> list[ChunkText]:

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from evaluator.cli import main
-from evaluator.compare import compare, group_choices, leaderboard_with_intervals
 from evaluator.errors import ConfigError
-from evaluator.stats import BootstrapOptions, ratio_interval
-from evaluator.store import Store
+from evaluator.results.compare import compare, group_choices, leaderboard_with_intervals
+from evaluator.results.store import Store
+from evaluator.scoring.stats import BootstrapOptions, ratio_interval
 
 RESAMPLES = 300
 

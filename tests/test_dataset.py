@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from evaluator.audio import SAMPLE_RATE, decode_audio
-from evaluator.config import DatasetSpec
-from evaluator.dataset import (
+from evaluator.data.audio import SAMPLE_RATE, decode_audio
+from evaluator.data.sources import (
     Columns,
     OpenedDataset,
     Shard,
@@ -27,6 +26,7 @@ from evaluator.dataset import (
     read_shard,
     sample_data_dir,
 )
+from evaluator.data.spec import DatasetSpec
 from evaluator.errors import AudioDecodeError, DatasetError
 
 datasets.disable_progress_bars()
@@ -535,7 +535,7 @@ def test_local_dataset_can_be_streamed(tmp_path: Path) -> None:
 
 
 def test_actors_open_the_columns_the_driver_settled_on(tmp_path: Path) -> None:
-    from evaluator.dataset import ROW_INDEX, resolved_spec
+    from evaluator.data.sources import ROW_INDEX, resolved_spec
 
     folder = write_audiofolder(tmp_path / "af", ROWS, ("transcription",))
     lines = (folder / "metadata.csv").read_text().splitlines()
@@ -560,7 +560,7 @@ LANGUAGE_VALUES = [
 
 @pytest.mark.parametrize(("values", "max_samples", "streaming", "expected"), LANGUAGE_VALUES)
 def test_language_values(values, max_samples, streaming, expected) -> None:
-    from evaluator.dataset import OpenedDataset, language_values
+    from evaluator.data.sources import OpenedDataset, language_values
 
     column = values if values is not None else ["?"]
     data = datasets.Dataset.from_dict({"text": ["x"] * len(column), "language": column},
@@ -621,13 +621,13 @@ def test_metadata_columns_are_kept_per_sample(tmp_path: Path) -> None:
     ({"long": "x" * 1000}, {"long": "x" * 256}),
 ])
 def test_row_metadata(row: dict[str, Any], expected: dict[str, Any]) -> None:
-    from evaluator.dataset import row_metadata
+    from evaluator.data.sources import row_metadata
 
     assert row_metadata(row, Columns("audio", "text", "id", "language")) == expected
 
 
 def test_row_metadata_json_is_capped() -> None:
-    from evaluator.dataset import METADATA_MAX_BYTES, metadata_json, row_metadata
+    from evaluator.data.sources import METADATA_MAX_BYTES, metadata_json, row_metadata
 
     row = {f"column_{i:03d}": "v" * 200 for i in range(100)}
     got = row_metadata(row, Columns("audio", "text", None, None))
@@ -640,7 +640,7 @@ def test_row_metadata_json_is_capped() -> None:
 
 @pytest.mark.parametrize("streaming", [False, True])
 def test_class_label_languages_are_read_as_their_names(streaming: bool) -> None:
-    from evaluator.dataset import OpenedDataset, language_values
+    from evaluator.data.sources import OpenedDataset, language_values
 
     features = datasets.Features({"audio": datasets.Value("string"), "text": datasets.Value("string"),
                                   "id": datasets.Value("string"),

@@ -9,9 +9,10 @@ import json
 import duckdb
 import pytest
 
-from evaluator.config import RunConfig, parse_model_spec
-from evaluator.driver import run_evaluation
-from evaluator.store import Store
+from evaluator.models.spec import parse_model_spec
+from evaluator.results.store import Store
+from evaluator.run.config import RunConfig
+from evaluator.run.driver import run_evaluation
 from tests.tiny_models import make_tiny_lfm2_audio, make_tiny_seamless_m4t
 
 pytestmark = pytest.mark.slow

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evaluator.audio import SAMPLE_RATE, decode_audio
-from evaluator.backends.base import Backend, Transcription
-from evaluator.cuda_libs import CTRANSLATE2_LIBRARIES, nvidia_library_dirs, preload_cuda_libraries
-from evaluator.dataset import sample_data_dir
-from evaluator.devices import MPS_CLUSTER_RECIPE, MPS_ENV, MPS_RESOURCE, missing_mps_warning, plan_device
+from evaluator.data.audio import SAMPLE_RATE, decode_audio
+from evaluator.data.sources import sample_data_dir
 from evaluator.errors import ConfigError
-from evaluator.provenance import WeightsSource, describe_weights, sha256_file, weight_files
+from evaluator.models.backends.base import Backend, Transcription
+from evaluator.models.cuda_libs import CTRANSLATE2_LIBRARIES, nvidia_library_dirs, preload_cuda_libraries
+from evaluator.models.provenance import WeightsSource, describe_weights, sha256_file, weight_files
+from evaluator.run.devices import MPS_CLUSTER_RECIPE, MPS_ENV, MPS_RESOURCE, missing_mps_warning, plan_device
 
 SAMPLES = Path(sample_data_dir())
 
@@ -72,7 +72,7 @@ def test_preload_finds_and_loads_the_wheel_libraries_without_a_gpu() -> None:
     """In a fresh interpreter (nothing loaded yet): the libraries CTranslate2 dlopens by name are
     found in the wheels and are mapped into the process afterwards."""
     code = (
-        "import json; from evaluator.cuda_libs import preload_cuda_libraries as p; r = p();"
+        "import json; from evaluator.models.cuda_libs import preload_cuda_libraries as p; r = p();"
         "maps = open('/proc/self/maps').read();"
         "print(json.dumps({'loaded': r.loaded, 'failed': r.failed, 'not_found': r.not_found,"
         "'mapped': [x for x in r.loaded if x in maps]}))"
@@ -121,7 +121,7 @@ def test_preload_order_puts_dependencies_first() -> None:
 @pytest.mark.parametrize("compute_type", ["float16", "int8_float16"])
 @pytest.mark.usefixtures("tiny_en_available")
 def test_faster_whisper_loads_on_cuda_with_the_wheel_libraries(compute_type: str) -> None:
-    from evaluator.backends.faster_whisper import FasterWhisperBackend
+    from evaluator.models.backends.faster_whisper import FasterWhisperBackend
 
     backend = FasterWhisperBackend("tiny.en", "cuda", {"compute_type": compute_type}, 1)
     assert any(p.endswith("libcublas.so.12") for p in backend.runtime_libraries)
@@ -186,7 +186,7 @@ def test_lfm_loads_in_the_chosen_dtype(tmp_path_factory: pytest.TempPathFactory,
                                        expected: str) -> None:
     import torch
 
-    from evaluator.backends.lfm_audio import LfmAudioBackend
+    from evaluator.models.backends.lfm_audio import LfmAudioBackend
     from tests.tiny_models import make_tiny_lfm2_audio, offline
 
     folder = _tiny_lfm(tmp_path_factory, make_tiny_lfm2_audio)
@@ -208,14 +208,14 @@ def _tiny_lfm(factory: pytest.TempPathFactory, make: Any) -> Path:
     ("mps", {"dtype": "float16"}, "float16"), ("mps", {"dtype": "bfloat16"}, "bfloat16"),
 ])
 def test_lfm_dtype_defaults_and_choices(device: str, options: dict[str, str], dtype: str) -> None:
-    from evaluator.backends.lfm_audio import LfmAudioBackend
+    from evaluator.models.backends.lfm_audio import LfmAudioBackend
 
     assert LfmAudioBackend.resolve_options(options, device)["dtype"] == dtype
 
 
 @pytest.mark.parametrize("bad", ["int8", "fp16", "half"])
 def test_lfm_unknown_dtype_fails_on_the_driver(bad: str) -> None:
-    from evaluator.backends.lfm_audio import LfmAudioBackend
+    from evaluator.models.backends.lfm_audio import LfmAudioBackend
 
     with pytest.raises(ConfigError, match="valid: float32, float16, bfloat16"):
         LfmAudioBackend.resolve_options({"dtype": bad}, "mps")
@@ -226,7 +226,7 @@ def test_lfm_unknown_dtype_fails_on_the_driver(bad: str) -> None:
 def test_lfm_on_mps_loads_on_the_device(tmp_path_factory: pytest.TempPathFactory, dtype: str) -> None:
     import torch
 
-    from evaluator.backends.lfm_audio import LfmAudioBackend
+    from evaluator.models.backends.lfm_audio import LfmAudioBackend
     from tests.tiny_models import make_tiny_lfm2_audio, offline
 
     folder = _tiny_lfm(tmp_path_factory, make_tiny_lfm2_audio)
@@ -244,7 +244,7 @@ def test_lfm_on_mps_loads_on_the_device(tmp_path_factory: pytest.TempPathFactory
 @pytest.mark.parametrize(("size", "ok"), [(None, True), (1, True), (16, True), (0, False), (-2, False),
                                           ("8", False), (True, False), (2.5, False)])
 def test_faster_whisper_batch_size_option(size: Any, ok: bool) -> None:
-    from evaluator.backends.faster_whisper import FasterWhisperBackend
+    from evaluator.models.backends.faster_whisper import FasterWhisperBackend
 
     if ok:
         assert FasterWhisperBackend.resolve_options({"batch_size": size}, "cpu")["batch_size"] == size
@@ -260,7 +260,7 @@ def _clips(n: int) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def fw_pair(tiny_en_available: None) -> tuple[Backend, Backend]:
-    from evaluator.backends.faster_whisper import FasterWhisperBackend
+    from evaluator.models.backends.faster_whisper import FasterWhisperBackend
 
     options = {"compute_type": "float32"}
     return (FasterWhisperBackend("tiny.en", "cpu", options, 1),
@@ -328,10 +328,11 @@ class _RecordingBackend(Backend):
 def test_shard_batches_are_sorted_by_duration_and_rows_keep_order(tmp_path: Path, batch_size: int) -> None:
     import soundfile as sf
 
-    from evaluator.actor import Worker
-    from evaluator.chunking import LongForm
-    from evaluator.config import DatasetSpec, parse_model_spec
-    from evaluator.dataset import ROW_INDEX, Shard
+    from evaluator.data.sources import ROW_INDEX, Shard
+    from evaluator.data.spec import DatasetSpec
+    from evaluator.models.spec import parse_model_spec
+    from evaluator.run.actor import Worker
+    from evaluator.scoring.longform import LongForm
 
     seconds = [3.0, 0.5, 2.0, 1.0, 2.5]
     with open(tmp_path / "metadata.csv", "w") as fh:
@@ -354,7 +355,7 @@ def test_shard_batches_are_sorted_by_duration_and_rows_keep_order(tmp_path: Path
 @needs_cuda
 @pytest.mark.usefixtures("tiny_en_available")
 def test_batched_faster_whisper_on_cuda() -> None:
-    from evaluator.backends.faster_whisper import FasterWhisperBackend
+    from evaluator.models.backends.faster_whisper import FasterWhisperBackend
 
     backend = FasterWhisperBackend("tiny.en", "cuda", {"batch_size": 8}, 1)
     clips = _clips(12)
@@ -367,7 +368,7 @@ def test_batched_faster_whisper_on_cuda() -> None:
 @needs_cuda
 @pytest.mark.usefixtures("tiny_en_available")
 def test_transformers_batches_on_cuda_match_one_by_one() -> None:
-    from evaluator.backends.transformers_whisper import TransformersWhisperBackend
+    from evaluator.models.backends.transformers_whisper import TransformersWhisperBackend
 
     backend = TransformersWhisperBackend("tiny.en", "cuda", {"batch_size": 8, "dtype": "float32"}, 1)
     clips = sorted(_clips(8), key=len)
@@ -445,7 +446,7 @@ def test_describe_local_hub_and_library_sources(tmp_path: Path, monkeypatch: pyt
 def test_bundled_tiny_en_records_its_package_and_hash(tmp_path: Path) -> None:
     import importlib.metadata
 
-    from evaluator.weights import bundled_ct2_path
+    from evaluator.models.weights import bundled_ct2_path
 
     path = bundled_ct2_path("tiny.en")
     source = describe_weights("tiny.en", str(path), cache=tmp_path / "sha.json")
@@ -457,9 +458,9 @@ def test_bundled_tiny_en_records_its_package_and_hash(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.usefixtures("tiny_en_available")
 def test_worker_info_carries_the_weights_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from evaluator.actor import Worker
-    from evaluator.chunking import LongForm
-    from evaluator.config import parse_model_spec
+    from evaluator.models.spec import parse_model_spec
+    from evaluator.run.actor import Worker
+    from evaluator.scoring.longform import LongForm
 
     monkeypatch.setenv("EVALUATOR_CACHE", str(tmp_path))
     worker = Worker(parse_model_spec("faster-whisper:tiny.en"), "cpu", 1, "en", LongForm("native", 30.0, 5.0))

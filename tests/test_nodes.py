@@ -21,12 +21,13 @@ import psutil
 import pytest
 
 from evaluator.cli import main
-from evaluator.config import RunConfig, parse_model_spec
-from evaluator.dataset import DatasetSpec
-from evaluator.driver import run_evaluation
+from evaluator.data.sources import DatasetSpec
 from evaluator.errors import DatasetError
-from evaluator.nodes import actor_nodes, check_dataset_on_nodes, dataset_probe_paths
-from evaluator.store import Store
+from evaluator.models.spec import parse_model_spec
+from evaluator.results.store import Store
+from evaluator.run.config import RunConfig
+from evaluator.run.driver import run_evaluation
+from evaluator.run.nodes import actor_nodes, check_dataset_on_nodes, dataset_probe_paths
 from tests.conftest import make_audiofolder
 from tests.ray_processes import kill_trees
 

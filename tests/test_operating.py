@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from evaluator.cli import main
-from evaluator.store import Store
+from evaluator.results.store import Store
 from tests.ray_processes import kill_trees
 
 EVALUATOR = [sys.executable, "-m", "evaluator.cli"]
@@ -119,7 +119,7 @@ def test_killed_driver_run_is_interrupted_then_resumed_and_its_leftovers_stopped
         if run.poll() is None:
             run.kill()
     time.sleep(3)
-    from evaluator.cluster import orphaned_ray_processes
+    from evaluator.run.cluster import orphaned_ray_processes
 
     left = [p.pid for p in orphaned_ray_processes()]
     assert left, "a killed driver's local cluster left nothing behind (Ray changed?)"
@@ -152,9 +152,11 @@ def test_streaming_run_whose_actors_keep_dying_accounts_for_every_sample(ray_clu
     the leaderboard calls the model partial."""
     import ray
 
-    from evaluator.config import DatasetSpec, RunConfig, parse_model_spec
-    from evaluator.driver import run_evaluation
-    from evaluator.report import LEADERBOARD_SQL
+    from evaluator.cli.tables import LEADERBOARD_SQL
+    from evaluator.data.spec import DatasetSpec
+    from evaluator.models.spec import parse_model_spec
+    from evaluator.run.config import RunConfig
+    from evaluator.run.driver import run_evaluation
 
     db = str(tmp_path / "dying.duckdb")
     config = RunConfig(db=db, models=(parse_model_spec("faster-whisper:tiny.en?compute_type=float32"),),

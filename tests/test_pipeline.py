@@ -12,11 +12,12 @@ import jiwer
 import pytest
 
 from evaluator.cli import main
-from evaluator.config import RunConfig, parse_model_spec
-from evaluator.dataset import DatasetSpec
-from evaluator.driver import run_evaluation
-from evaluator.metrics import normalize
-from evaluator.store import Store
+from evaluator.data.sources import DatasetSpec
+from evaluator.models.spec import parse_model_spec
+from evaluator.results.store import Store
+from evaluator.run.config import RunConfig
+from evaluator.run.driver import run_evaluation
+from evaluator.scoring.metrics import normalize
 from tests.conftest import assert_survived, make_audiofolder
 from tests.ray_processes import own_ray_workers
 

@@ -1,5 +1,5 @@
-"""Placement (evaluator/planning.py) on simulated clusters, memory estimates, model names that
-resolve to nothing (evaluator/model_files.py), and `evaluator run --plan`."""
+"""Placement (evaluator/run/planning.py) on simulated clusters, memory estimates, model names that
+resolve to nothing (evaluator/models/files.py), and `evaluator run --plan`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from evaluator.backends import get_backend
-from evaluator.config import RunConfig
-from evaluator.devices import MPS_RESOURCE, plan_device
 from evaluator.errors import ConfigError
-from evaluator.model_files import ModelLocation, WeightFiles, locate_model, looks_like_path, weight_files
-from evaluator.planning import (
+from evaluator.models.backends import get_backend
+from evaluator.models.files import ModelLocation, WeightFiles, locate_model, looks_like_path, weight_files
+from evaluator.run.config import RunConfig
+from evaluator.run.devices import MPS_RESOURCE, plan_device
+from evaluator.run.planning import (
     MEASURED_MARGIN,
     MemoryEstimate,
     ModelRequest,
@@ -210,7 +210,7 @@ def test_measured_history_of_a_real_run() -> None:
     """The demo database's workers: each model's estimate becomes its measured peak plus margin."""
     import duckdb
 
-    from evaluator.driver import measured_history
+    from evaluator.run.driver import measured_history
 
     demo = Path(__file__).resolve().parents[1] / "results" / "demo.duckdb"
     if not demo.exists():
@@ -328,18 +328,18 @@ def test_cached_size_name_offline_resolves(hf_cache: Path) -> None:
 
 
 def test_no_network_fails_like_offline(hf_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import evaluator.model_files
+    import evaluator.models.files
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
-    monkeypatch.setattr(evaluator.model_files, "_hub_reachable", lambda repo, rev: (False, None))
+    monkeypatch.setattr(evaluator.models.files, "_hub_reachable", lambda repo, rev: (False, None))
     with pytest.raises(ConfigError, match="not in the local Hugging Face cache and the hub cannot be reached"):
         get_backend("transformers").check_model("openai/whisper-tiny", {})
-    monkeypatch.setattr(evaluator.model_files, "_hub_reachable", lambda repo, rev: (True, None))
+    monkeypatch.setattr(evaluator.models.files, "_hub_reachable", lambda repo, rev: (True, None))
     assert get_backend("transformers").check_model("openai/whisper-tiny", {}).kind == "hub"
 
 
 def test_bundled_names_and_library_names_resolve(hf_cache: Path) -> None:
-    from evaluator.weights import bundled_status
+    from evaluator.models.weights import bundled_status
 
     if not all(bundled_status().values()):
         pytest.skip("bundled weights not installed")
@@ -362,7 +362,7 @@ def test_existing_local_path_resolves(tmp_path: Path) -> None:
 
 def test_run_plan_fails_on_the_driver_for_a_missing_path() -> None:
     """The check runs while the run is planned, before the dataset is opened or any actor starts."""
-    from evaluator.driver import plan_run
+    from evaluator.run.driver import plan_run
 
     config = RunConfig.from_mapping({"models": ["faster-whisper:tiny.en", "faster-whisper:./no-such-model"]})
     with pytest.raises(ConfigError, match=r"faster-whisper:\./no-such-model: the local path .* does not exist"):
@@ -373,7 +373,7 @@ def test_plan_run_large_models_on_a_cpu_only_node(hf_cache: Path) -> None:
     """Through the driver's planning: LFM2.5-Audio and SeamlessM4T from the (offline) cache on a
     2-core CPU node get one actor each with the cores they share, and the plan says why; memory
     comes from the safetensors header (1.5 G bfloat16 parameters -> float32 on CPU)."""
-    from evaluator.driver import plan_run
+    from evaluator.run.driver import plan_run
 
     for repo in ("LiquidAI/LFM2.5-Audio-1.5B", "facebook/seamless-m4t-v2-large"):
         snapshot = cache_model(hf_cache, repo, {"config.json": b"{}"})
@@ -418,10 +418,10 @@ def test_cli_plan_on_a_simulated_mac(tmp_path: Path, monkeypatch: pytest.MonkeyP
     creates no database."""
     import ray
 
-    import evaluator.cluster
+    import evaluator.run.cluster
     from evaluator.cli import main
 
-    monkeypatch.setattr(evaluator.cluster, "connect_ray", lambda *a, **k: None)
+    monkeypatch.setattr(evaluator.run.cluster, "connect_ray", lambda *a, **k: None)
     monkeypatch.setattr(ray, "cluster_resources", lambda: dict(MAC_16GB))
     db = tmp_path / "results.duckdb"
     code = main(["run", "--plan", "--db", str(db), "--model", "faster-whisper:tiny.en",

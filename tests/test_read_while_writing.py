@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from evaluator.errors import DatabaseBusyError
-from evaluator.store import Store, connect_read_only
+from evaluator.results.store import Store, connect_read_only
 
 BATCHES = 40
 PER_BATCH = 25

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from evaluator.report import FORMATS, render
+from evaluator.cli.tables import FORMATS, render
 
 COLUMNS = ["model", "n", "wer_%", "truncated", "note"]
 ROWS = [

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from playwright import sync_api  # noqa: E402
 
-from evaluator.html_report import build_report  # noqa: E402
-from evaluator.store import connect_read_only  # noqa: E402
+from evaluator.report.html import build_report  # noqa: E402
+from evaluator.results.store import connect_read_only  # noqa: E402
 from tests.report_data import LONG_ID, MODELS, RUN, SAMPLES, make_report_db  # noqa: E402
 
 INSTALL = ("no Chromium found: install it (Debian/Ubuntu: `apt-get install -y chromium`) or set CHROMIUM "

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from evaluator.driver import check_resumable
 from evaluator.errors import ConfigError
-from evaluator.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
+from evaluator.run.driver import check_resumable
+from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 
 MODEL = "faster-whisper:tiny.en"
 NOW = {MODEL: {"faster-whisper": "1.2.1", "ctranslate2": "4.8.5"}}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from evaluator import samples
-from evaluator.audio import SAMPLE_RATE
+from evaluator.data import builtin as samples
+from evaluator.data.audio import SAMPLE_RATE
 
 MINUTES, SEED = 16.0, 16
 # the default chunked windows: 30 s every 25 s (5 s overlap)
@@ -110,8 +110,8 @@ def test_builtin_dir_builds_into_the_cache_once(tmp_path, monkeypatch):
 
 
 def test_open_dataset_builtin_repeats(tmp_path, monkeypatch):
-    from evaluator.config import DatasetSpec
-    from evaluator.dataset import open_dataset
+    from evaluator.data.sources import open_dataset
+    from evaluator.data.spec import DatasetSpec
 
     monkeypatch.setenv("EVALUATOR_CACHE", str(tmp_path))
     opened = open_dataset(DatasetSpec("builtin:repeats"))

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from evaluator.chunking import LongForm, plan_windows
-from evaluator.config import DatasetSpec
-from evaluator.dataset import AssembleJob, ChunkJob, Sample, Shard
-from evaluator.records import ChunkRow, ResultRow
-from evaluator.rows import assemble_long_form, finalize_row
-from evaluator.scheduler import Outcome, Pool, Scheduler
+from evaluator.data.sources import AssembleJob, ChunkJob, Sample, Shard
+from evaluator.data.spec import DatasetSpec
+from evaluator.results.records import ChunkRow, ResultRow
+from evaluator.run.scheduler import Outcome, Pool, Scheduler
+from evaluator.scoring.longform import LongForm, plan_windows
+from evaluator.scoring.rows import assemble_long_form, finalize_row
 
 SPEC = DatasetSpec(source="fake")
 SHORT = LongForm("native", 30.0, 5.0)

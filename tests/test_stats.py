@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from evaluator.errors import ConfigError
-from evaluator.stats import (
+from evaluator.scoring.stats import (
     BootstrapOptions,
     group_ratio_intervals,
     multinomial_sums,

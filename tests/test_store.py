@@ -10,14 +10,14 @@ from typing import Any
 import duckdb
 import pytest
 
-from evaluator.metrics import score
-from evaluator.report import LEADERBOARD_SQL
-from evaluator.store import RESULT_COLUMNS, Store, connect_read_only
+from evaluator.cli.tables import LEADERBOARD_SQL
+from evaluator.results.store import RESULT_COLUMNS, Store, connect_read_only
+from evaluator.scoring.metrics import score
 
 RUN = "run-1"
 # every migration file, in order: each applied exactly once
 MIGRATIONS = sorted((int(f.name.split("_")[0]), f.name)
-                    for f in (Path(__file__).parent.parent / "evaluator" / "migrations").glob("*.sql"))
+                    for f in (Path(__file__).parent.parent / "evaluator" / "results" / "migrations").glob("*.sql"))
 MODEL = "faster-whisper:tiny.en"
 
 
@@ -300,7 +300,7 @@ def test_resumed_session_adds_wall_time(store: Store) -> None:
 
 
 def test_lost_shard_makes_model_partial(store: Store) -> None:
-    from evaluator.records import LostShard
+    from evaluator.results.records import LostShard
 
     store.plan_model(RUN, MODEL, "sample", "test", None)  # a stream: size unknown
     store.insert_results([result("0-0", "a", "a")])
@@ -327,7 +327,7 @@ def test_tables_match_the_records(store: Store) -> None:
     """Every field of a record is a column of its table with the record's SQL type."""
     import dataclasses
 
-    from evaluator.store import RECORDS
+    from evaluator.results.store import RECORDS
 
     for record in RECORDS:
         _, rows = store.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",

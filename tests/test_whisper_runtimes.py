@@ -9,9 +9,10 @@ import duckdb
 import jiwer
 import pytest
 
-from evaluator.config import RunConfig, parse_model_spec
-from evaluator.driver import run_evaluation
-from evaluator.store import Store
+from evaluator.models.spec import parse_model_spec
+from evaluator.results.store import Store
+from evaluator.run.config import RunConfig
+from evaluator.run.driver import run_evaluation
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 

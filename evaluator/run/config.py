@@ -1,0 +1,155 @@
+"""Run configuration: a frozen dataclass validated at the boundary and stored as JSON in ``runs``.
+
+Models are :class:`~evaluator.models.spec.ModelSpec` (``backend:model[?key=value]``), the
+dataset a :class:`~evaluator.data.spec.DatasetSpec`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from evaluator.data.spec import DatasetSpec
+from evaluator.errors import ConfigError
+from evaluator.models.spec import ModelSpec, parse_model_spec
+
+__all__ = [
+    "RunConfig",
+    "run_config_from_json",
+    "DEVICES",
+    "LONG_FORM_STRATEGIES",
+]
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+LONG_FORM_STRATEGIES = ("native", "chunked", "vad", "none")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; stored as JSON in ``runs.config``.
+
+    Attributes:
+        models: the models to compare, each with its own actor pool.
+        dataset: what to evaluate on.
+        db: path of the DuckDB results file.
+        name: a human label for the run.
+        device: ``auto`` (cuda > mps > cpu among what the backend supports), ``cpu``,
+            ``cuda``, ``cuda:N`` or ``mps``.
+        language: language of samples with none of their own (any form
+            :func:`evaluator.scoring.languages.resolve` accepts); checked before the run starts.
+        detect_language: give models that detect the language (multilingual Whisper) no
+            language, even where the sample has one: they detect it, and ``lid_mismatches``
+            counts the rows where they disagree with the dataset. Rows are still scored in the
+            dataset's language.
+        max_samples: evaluate only the first N samples (quick look).
+        actors_per_model: actors per model; ``None`` picks from the cluster's resources.
+        cpus_per_actor: CPUs reserved by each CPU actor (also its inference threads).
+        gpus_per_actor: share of a GPU (or of the Apple MPS device) each accelerator actor
+            reserves; below 1 lets several actors of a model share one device.
+        shard_size: samples per shard handed to an actor at a time.
+        max_shard_attempts: how often a shard is retried when its actor dies.
+        address: Ray address to join; ``None`` joins ``RAY_ADDRESS`` or starts a local cluster.
+        long_form: ``native``, ``chunked``, ``vad`` or ``none`` for audio longer than a model's
+            window; ``None`` takes each backend's default (see ``evaluator models``).
+        chunk_seconds / chunk_overlap: window and overlap of the ``chunked`` strategy (the
+            window is also the longest ``vad`` window).
+        chunks_per_job: windows of one long file handed to an actor at a time; the other windows
+            of the file go to other actors.
+    """
+
+    models: tuple[ModelSpec, ...]
+    dataset: DatasetSpec = field(default_factory=DatasetSpec)
+    db: str = "results.duckdb"
+    name: str | None = None
+    device: str = "auto"
+    language: str | None = None
+    detect_language: bool = False
+    max_samples: int | None = None
+    actors_per_model: int | None = None
+    cpus_per_actor: float = 1.0
+    gpus_per_actor: float = 1.0
+    shard_size: int = 4
+    max_shard_attempts: int = 3
+    address: str | None = None
+    long_form: str | None = None
+    chunk_seconds: float = 30.0
+    chunk_overlap: float = 5.0
+    chunks_per_job: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ConfigError("no model given: pass --model BACKEND:MODEL (e.g. faster-whisper:tiny.en)")
+        labels = [m.label for m in self.models]
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"the same model is listed twice: {labels}")
+        if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", self.device):
+            raise ConfigError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
+        if self.max_samples is not None and self.max_samples < 1:
+            raise ConfigError(f"max_samples must be at least 1, got {self.max_samples}")
+        if self.actors_per_model is not None and self.actors_per_model < 1:
+            raise ConfigError(f"actors_per_model must be at least 1, got {self.actors_per_model}")
+        if self.cpus_per_actor <= 0:
+            raise ConfigError(f"cpus_per_actor must be positive, got {self.cpus_per_actor}")
+        if not 0 < self.gpus_per_actor <= 1:
+            raise ConfigError(f"gpus_per_actor must be in (0, 1], got {self.gpus_per_actor}")
+        if self.shard_size < 1:
+            raise ConfigError(f"shard_size must be at least 1, got {self.shard_size}")
+        if self.long_form is not None and self.long_form not in LONG_FORM_STRATEGIES:
+            raise ConfigError(
+                f"unknown long-form strategy {self.long_form!r}; valid: {', '.join(LONG_FORM_STRATEGIES)}"
+            )
+        if not (self.chunk_seconds > 0 and 0 <= self.chunk_overlap < self.chunk_seconds / 2):
+            raise ConfigError(
+                f"need chunk_seconds > 0 and 0 <= chunk_overlap < chunk_seconds / 2, "
+                f"got {self.chunk_seconds} and {self.chunk_overlap}"
+            )
+        if self.chunks_per_job < 1:
+            raise ConfigError(f"chunks_per_job must be at least 1, got {self.chunks_per_job}")
+        if self.max_shard_attempts < 1:
+            raise ConfigError(f"max_shard_attempts must be at least 1, got {self.max_shard_attempts}")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["models"] = [
+            {"spec": m.label, "backend": m.backend, "model": m.model, "options": m.options_dict()}
+            for m in self.models
+        ]
+        return data
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> RunConfig:
+        """Build from a YAML/JSON mapping whose keys are the CLI's long flags
+        (``dataset``, ``split``, ``model``/``models``, ``max-samples`` or ``max_samples``, ...)."""
+        data = {str(k).replace("-", "_"): v for k, v in data.items()}
+        models = data.pop("models", None) or data.pop("model", None)
+        if isinstance(models, str):
+            models = [models]
+        dataset_fields = {f.name for f in dataclasses.fields(DatasetSpec)}
+        run_fields = {f.name for f in dataclasses.fields(cls)} - {"models", "dataset"}
+        ds_kwargs: dict[str, Any] = {}
+        if "dataset" in data:
+            ds_kwargs["source"] = data.pop("dataset")
+        run_kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in dataset_fields:
+                ds_kwargs[key] = value
+            elif key in run_fields:
+                run_kwargs[key] = value
+            else:
+                valid = sorted((dataset_fields - {"source"}) | run_fields | {"dataset", "models"})
+                raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(valid)}")
+        specs = tuple(
+            m if isinstance(m, ModelSpec) else parse_model_spec(str(m)) for m in (models or ())
+        )
+        return cls(models=specs, dataset=DatasetSpec(**ds_kwargs).resolved(), **run_kwargs)
+
+
+def run_config_from_json(data: Mapping[str, Any]) -> RunConfig:
+    """Rebuild a RunConfig from ``RunConfig.to_json_dict()`` output (as stored in ``runs``)."""
+    data = dict(data)
+    dataset = DatasetSpec(**data.pop("dataset"))
+    models = tuple(parse_model_spec(m["spec"]) for m in data.pop("models"))
+    return RunConfig(models=models, dataset=dataset, **data)

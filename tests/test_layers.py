@@ -1,0 +1,124 @@
+"""The package map holds: lower layers never import higher ones (lazy imports inside functions
+included), and no two modules import each other in a cycle. See docs/architecture.md."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "evaluator"
+
+# Lowest first. A module may import its own layer and any layer below it.
+LAYERS = ["shared", "data", "scoring", "models", "results", "run", "report", "cli", "api"]
+SHARED = {"evaluator", "evaluator.errors", "evaluator.cache"}
+# Compatibility re-exports for code outside the package (``from evaluator.backends import Backend``).
+REEXPORTS = {"evaluator.backends": "models"}
+MAX_LINES = 420
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _layer(module: str) -> str:
+    if module in SHARED:
+        return "shared"
+    if module in REEXPORTS:
+        return REEXPORTS[module]
+    if module == "evaluator.api":
+        return "api"
+    return module.split(".")[1]
+
+
+def _imports(path: Path) -> list[tuple[str, bool]]:
+    """(imported evaluator module, imported at module level) for each import in a file."""
+    tree = ast.parse(path.read_text())
+    top = {id(node) for node in tree.body}
+    for node in tree.body:  # `if TYPE_CHECKING:` blocks and try/except at module level count as top
+        if isinstance(node, ast.If | ast.Try):
+            top |= {id(n) for n in ast.walk(node)}
+    found = []
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            names = [base]
+            # `from evaluator.data import audio` imports the module evaluator.data.audio
+            names += [f"{base}.{a.name}" for a in node.names
+                      if (PACKAGE.parent / f"{base}.{a.name}".replace(".", "/")).with_suffix(".py").exists()]
+        for name in names:
+            if name == "evaluator" or name.startswith("evaluator."):
+                found.append((name, id(node) in top))
+    return found
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def test_no_import_from_a_lower_layer_into_a_higher_one() -> None:
+    wrong = []
+    for module, path in _modules().items():
+        mine = LAYERS.index(_layer(module))
+        for imported, _ in _imports(path):
+            if imported == "evaluator":
+                continue
+            if LAYERS.index(_layer(imported)) > mine:
+                wrong.append(f"{module} ({_layer(module)}) imports {imported} ({_layer(imported)})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycles_at_module_level() -> None:
+    modules = _modules()
+    graph = {m: {i for i, top in _imports(p) if top and i in modules and i != m} for m, p in modules.items()}
+    # A package's __init__ re-exporting its own submodules is not a cycle of the package's code.
+    for m in graph:
+        graph[m] = {i for i in graph[m] if not (i.startswith(m + ".") or m.startswith(i + ".") and i != "evaluator")}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_top_level_holds_only_sub_packages_and_small_shared_modules() -> None:
+    files = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert files == ["__init__.py", "api.py", "backends.py", "cache.py", "errors.py"] or files == [
+        "__init__.py", "backends.py", "cache.py", "errors.py"]
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_is_over_about_400_lines(path: Path) -> None:
+    assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+def test_every_sub_package_says_what_it_owns_and_may_import() -> None:
+    for init in PACKAGE.glob("*/__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text()))
+        assert doc and "import" in doc, f"{init} needs a docstring naming what it owns and may import"
