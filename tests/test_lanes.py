@@ -53,7 +53,7 @@ def _importorskips(path: Path) -> list[str]:
 
 
 def test_no_test_skips_on_a_missing_dependency() -> None:
-    found = [hit for path in sorted(TESTS.glob("*.py")) for hit in _importorskips(path)]
+    found = [hit for path in sorted(TESTS.rglob("*.py")) for hit in _importorskips(path)]
     assert found == [], "a missing dependency must fail, not skip (tests/conftest.py checks them)"
 
 

@@ -16,8 +16,8 @@ from evaluator.scoring.metrics import score
 
 RUN = "run-1"
 # every migration file, in order: each applied exactly once
-MIGRATIONS = sorted((int(f.name.split("_")[0]), f.name)
-                    for f in (Path(__file__).parent.parent / "evaluator" / "results" / "migrations").glob("*.sql"))
+_MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "evaluator" / "results" / "migrations"
+MIGRATIONS = sorted((int(f.name.split("_")[0]), f.name) for f in _MIGRATIONS_DIR.glob("*.sql"))
 MODEL = "faster-whisper:tiny.en"
 
 

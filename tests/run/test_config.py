@@ -370,10 +370,10 @@ class _NotABackend:
 
 
 @pytest.mark.parametrize(("spec", "error"), [
-    ("tests.test_actor.Worker:x", "not a subclass of evaluator.models.backends.Backend"),
+    ("tests.run.test_actor.Worker:x", "not a subclass of evaluator.models.backends.Backend"),
     ("tests.no_such_module.Backend:x", "cannot import Backend from tests.no_such_module"),
-    ("tests.test_config.Missing:x", "cannot import Missing from tests.test_config"),
-    ("tests.test_config._NotABackend:x", "not a subclass"),
+    ("tests.run.test_config.Missing:x", "cannot import Missing from tests.run.test_config"),
+    ("tests.run.test_config._NotABackend:x", "not a subclass"),
 ])
 def test_backend_by_import_path_errors(spec: str, error: str) -> None:
     with pytest.raises(ConfigError, match=error):

@@ -167,7 +167,7 @@ def test_setup_script_falls_back_to_shasum(tmp_path: Path) -> None:
     """The hashing line of scripts/setup.sh, run where only shasum exists, gives sha256sum's digest."""
     import shutil
 
-    script = (Path(__file__).parent.parent / "scripts" / "setup.sh").read_text()
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "setup.sh").read_text()
     line = next(ln for ln in script.splitlines() if "command -v sha256sum" in ln)
     tools = [t for t in ("cat", "cut", "shasum", "perl", "bash") if shutil.which(t)]
     if len(tools) < 5:

@@ -1,5 +1,5 @@
 """The HTML report without a browser: self-contained, the numbers and samples of the run in it,
-alignments that rebuild the scored texts, the sample cap, the CLI. tests/test_report_browser.py
+alignments that rebuild the scored texts, the sample cap, the CLI. tests/report/test_report_browser.py
 checks what a user sees in Chromium."""
 
 from __future__ import annotations

@@ -212,7 +212,7 @@ def test_measured_history_of_a_real_run() -> None:
 
     from evaluator.run.driver import measured_history
 
-    demo = Path(__file__).resolve().parents[1] / "results" / "demo.duckdb"
+    demo = Path(__file__).resolve().parents[2] / "results" / "demo.duckdb"
     if not demo.exists():
         demo = Path("/work/main/results/demo.duckdb")
     if not demo.exists():

@@ -15,7 +15,7 @@ from tests.ray_processes import BIN, LocalHead, alive
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
