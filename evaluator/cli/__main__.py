@@ -1,0 +1,5 @@
+"""`python -m evaluator.cli` runs the command line (same as the `evaluator` script)."""
+
+from evaluator.cli import main
+
+raise SystemExit(main())
