@@ -2,11 +2,11 @@
 
 Two kinds of work arrive from the driver:
 
-- a :class:`~evaluator.data.sources.Shard` of samples: short samples are transcribed and scored
+- a :class:`~evaluator.data.shards.Shard` of samples: short samples are transcribed and scored
   here; a sample longer than the window under the ``chunked``/``vad`` strategies is only
   *planned* (its windows computed from the file header or a VAD pass) and handed back, so the
   driver can spread its windows over all actors;
-- a :class:`~evaluator.data.sources.ChunkJob`: some windows of one long sample, each read from the
+- a :class:`~evaluator.data.shards.ChunkJob`: some windows of one long sample, each read from the
   file by seeking (memory is bounded by the window, not the file).
 
 Per-sample failures (audio that does not decode, inference that raises) become rows with
@@ -23,16 +23,11 @@ import time
 from typing import Any
 
 from evaluator.data.audio import SAMPLE_RATE, audio_duration, audio_warning, decode_audio, decode_audio_range
-from evaluator.data.sources import (
-    AssembleJob,
-    ChunkJob,
-    OpenedDataset,
-    Shard,
-    metadata_json,
-    open_dataset,
-    read_row,
-    read_shard,
-)
+from evaluator.data.columns import metadata_json
+from evaluator.data.opened import OpenedDataset
+from evaluator.data.readers import read_row, read_shard
+from evaluator.data.shards import AssembleJob, ChunkJob, Shard
+from evaluator.data.sources import open_dataset
 from evaluator.data.spec import DatasetSpec
 from evaluator.data.vad import speech_in
 from evaluator.models.backends import get_backend
