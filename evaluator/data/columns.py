@@ -15,6 +15,7 @@ __all__ = [
     "TEXT_COLUMNS",
     "ID_COLUMNS",
     "LANGUAGE_COLUMNS",
+    "PATH_COLUMNS",
     "METADATA_VALUE_CHARS",
     "METADATA_MAX_BYTES",
     "ROW_INDEX",
@@ -37,8 +38,11 @@ TEXT_COLUMNS = (
     "raw_text",
     "reference",
     "label",
+    "txt",  # WebDataset: the ``.txt`` member of each sample
 )
-ID_COLUMNS = ("id", "sample_id", "utt_id", "utterance_id", "segment_id", "audio_id", "key", "file_id")
+ID_COLUMNS = ("id", "sample_id", "utt_id", "utterance_id", "segment_id", "audio_id", "key", "file_id", "__key__")
+# Columns that hold an audio file's path, tried after AUDIO_COLUMNS in manifests (CSV, TSV, JSON lines).
+PATH_COLUMNS = ("audio_filepath", "audio_path", "path", "file_name", "filename", "filepath", "file", "wav_path")
 LANGUAGE_COLUMNS = ("language", "lang", "locale", "language_code")
 
 
@@ -99,11 +103,12 @@ def metadata_json(metadata: dict[str, Any]) -> str | None:
     return json.dumps(metadata, ensure_ascii=False) if metadata else None
 
 
-def _pick(names: Sequence[str], candidates: Sequence[str], override: str | None, what: str) -> str | None:
+def _pick(names: Sequence[str], candidates: Sequence[str], override: str | None, what: str,
+          where: str = "the dataset") -> str | None:
     if override:
         if override not in names:
             raise DatasetError(
-                f"{what} column {override!r} is not in the dataset; columns are: {', '.join(names)}"
+                f"{what} column {override!r} is not in {where}; columns are: {', '.join(names)}"
             )
         return override
     lowered = {n.lower(): n for n in names}
@@ -113,33 +118,41 @@ def _pick(names: Sequence[str], candidates: Sequence[str], override: str | None,
     return None
 
 
-def detect_columns(names: Sequence[str], features: Any, spec: DatasetSpec) -> Columns:
+def _in(where: str) -> str:
+    return "" if where == "the dataset" else f" in {where}"
+
+
+def detect_columns(names: Sequence[str], features: Any, spec: DatasetSpec, *, manifest: bool = False,
+                   where: str = "the dataset") -> Columns:
     """Find audio, text, id and language columns, honouring the spec's overrides.
 
-    An ``Audio`` feature wins for the audio column; otherwise the common names are tried.
+    An ``Audio`` feature wins for the audio column; otherwise the common names are tried (and,
+    for a ``manifest`` of paths, :data:`PATH_COLUMNS` after them). ``where`` names the source in
+    messages (``test.tsv (line 1, the header)``).
     """
     audio = spec.audio_column
     if audio is None and features is not None:
         from datasets import Audio
 
         audio = next((n for n in names if isinstance(features.get(n), Audio)), None)
-    audio = _pick(names, AUDIO_COLUMNS, audio, "audio")
+    audio_names = AUDIO_COLUMNS + (PATH_COLUMNS if manifest else ())
+    audio = _pick(names, audio_names, audio, "audio", where)
     if audio is None:
         raise DatasetError(
-            f"no audio column found among {', '.join(names)}; pass --audio-column "
-            f"(looked for an Audio feature or one of {', '.join(AUDIO_COLUMNS)})"
+            f"no audio column found among {', '.join(names)}{_in(where)}; pass --audio-column "
+            f"(looked for {'' if manifest else 'an Audio feature or '}one of {', '.join(audio_names)})"
         )
-    text = _pick(names, TEXT_COLUMNS, spec.text_column, "text")
+    text = _pick(names, TEXT_COLUMNS, spec.text_column, "text", where)
     if text is None:
         raise DatasetError(
-            f"no reference text column found among {', '.join(names)}; pass --text-column "
+            f"no reference text column found among {', '.join(names)}{_in(where)}; pass --text-column "
             f"(looked for {', '.join(TEXT_COLUMNS)})"
         )
     return Columns(
         audio=audio,
         text=text,
-        id=None if spec.id_column == ROW_INDEX else _pick(names, ID_COLUMNS, spec.id_column, "id"),
-        language=_pick(names, LANGUAGE_COLUMNS, spec.language_column, "language"),
+        id=None if spec.id_column == ROW_INDEX else _pick(names, ID_COLUMNS, spec.id_column, "id", where),
+        language=_pick(names, LANGUAGE_COLUMNS, spec.language_column, "language", where),
     )
 
 

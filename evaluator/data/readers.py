@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from evaluator.data.columns import row_metadata
+from evaluator.data.linetable import LineTable
 from evaluator.data.opened import OpenedDataset
 from evaluator.data.shards import Sample, Shard
 
@@ -25,6 +26,9 @@ def language_values(opened: OpenedDataset, max_samples: int | None = None) -> tu
         seen = {_language_name(opened, row[column])
                 for row in itertools.islice(iter(data.select_columns([column])), 200)}
         return sorted(seen, key=lambda v: (v is None, v or "")), False
+    if isinstance(data, LineTable):  # one streamed pass over the manifest
+        seen = {_language_name(opened, v) for v in data.values(column, max_samples)}
+        return sorted(seen, key=lambda v: (v is None, v or "")), True
     if max_samples is not None and max_samples < len(data):
         data = data.select(range(max_samples))
     return [_language_name(opened, v) for v in data.unique(column)], True
@@ -45,7 +49,7 @@ def _language_name(opened: OpenedDataset, value: Any) -> str | None:
 
 
 def _language(opened: OpenedDataset, row: Any) -> str | None:
-    return _language_name(opened, row[opened.columns.language]) if opened.columns.language else None
+    return _language_name(opened, row.get(opened.columns.language)) if opened.columns.language else None
 
 
 def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> Iterator[Sample]:
@@ -55,7 +59,7 @@ def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> 
     """
     cols = opened.columns
     data = opened.data
-    if not with_audio:
+    if not with_audio and not isinstance(data, LineTable):  # a manifest's cells are small dicts
         data = data.remove_columns([cols.audio])
     if shard.file_shard is not None:
         if shard.num_file_shards and shard.num_file_shards > 1:
@@ -79,13 +83,14 @@ def read_shard(opened: OpenedDataset, shard: Shard, with_audio: bool = True) -> 
             yield Sample(sid, None, row.get(cols.audio), _text(row[cols.text]),
                          _language(opened, row), row_metadata(row, cols))
         return
-    subset = data.select(range(shard.start, shard.stop))
+    subset = data.rows(shard.start, shard.stop) if isinstance(data, LineTable) else data.select(
+        range(shard.start, shard.stop))
     for offset, row in enumerate(subset):
         index = shard.start + offset
-        sid = _text(row[cols.id]) if cols.id else str(index)
+        sid = _text(row.get(cols.id)) if cols.id else str(index)
         if sid in shard.skip_ids:
             continue
-        yield Sample(sid, index, row.get(cols.audio), _text(row[cols.text]),
+        yield Sample(sid, index, row.get(cols.audio) if with_audio else None, _text(row.get(cols.text)),
                      _language(opened, row), row_metadata(row, cols))
 
 
@@ -93,6 +98,6 @@ def read_row(opened: OpenedDataset, index: int) -> Sample:
     """One row of a map-style dataset by position (audio undecoded)."""
     cols = opened.columns
     row = opened.data[index]
-    sid = _text(row[cols.id]) if cols.id else str(index)
-    return Sample(sid, index, row[cols.audio], _text(row[cols.text]),
+    sid = _text(row.get(cols.id)) if cols.id else str(index)
+    return Sample(sid, index, row.get(cols.audio), _text(row.get(cols.text)),
                   _language(opened, row), row_metadata(row, cols))
