@@ -28,7 +28,8 @@ __all__ = [
 # ``DatasetSpec.id_column`` value meaning "the row index is the sample id".
 ROW_INDEX = ""
 
-AUDIO_COLUMNS = ("audio", "speech", "wav", "file_audio")
+# The extension names are WebDataset members (``<key>.flac``).
+AUDIO_COLUMNS = ("audio", "speech", "wav", "file_audio", "flac", "mp3", "ogg", "opus", "m4a", "webm", "mp4")
 TEXT_COLUMNS = (
     "text",
     "sentence",

@@ -29,11 +29,11 @@ def columnar_kind(path: str) -> str | None:
     return next((kind for kind in ("parquet", "arrow", "webdataset") if kind in found), None)
 
 
-def load_columnar(kind: str, path: str) -> Any:
+def load_columnar(kind: str, path: str, features: Any = None) -> Any:
     """``datasets.load_dataset(kind, data_dir=folder)`` (or ``data_files=file``): a dict of
     datasets by split."""
     import datasets
 
     if paths.isdir(path):
-        return datasets.load_dataset(kind, data_dir=path)
-    return datasets.load_dataset(kind, data_files={"train": path})
+        return datasets.load_dataset(kind, data_dir=path, features=features)
+    return datasets.load_dataset(kind, data_files={"train": path}, features=features)
