@@ -180,8 +180,8 @@ def _read(source: str | IO[bytes], path: str | None, cell: Any, start: float = 0
             with sf.SoundFile(source) as fh:
                 rate = fh.samplerate
                 if start > 0:
-                    fh.seek(min(int(start * rate), fh.frames))
-                frames = -1 if duration is None else max(0, int(duration * rate))
+                    fh.seek(min(round(start * rate), fh.frames))
+                frames = -1 if duration is None else max(0, round(duration * rate))
                 return fh.read(frames, dtype="float32", always_2d=True), rate
         except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
             failure = exc
@@ -273,9 +273,10 @@ def decode_audio(cell: Any, base_dir: str | None = None) -> np.ndarray:
     with _opened(cell, base_dir) as (source, path):
         start, length = 0.0, None
         if _is_segment(cell):
-            start, end = _segment(cell, _file_seconds(source, path, cell), path)
+            total = _file_seconds(source, path, cell)
+            start, end = _segment(cell, total, path)
             _rewind(source)
-            length = end - start
+            length = None if end >= total else end - start
         samples, rate = _read(source, path, cell, start, length)
     if samples.size == 0:
         raise AudioDecodeError(f"audio has no samples{_where(cell, path)}")

@@ -79,6 +79,9 @@ def source_kind(spec: DatasetSpec, source: str) -> str:
             raise DatasetError(f"unknown dataset format {kind!r}; formats are {', '.join(FORMATS)}")
         return kind
     if not paths.is_url(source) and not os.path.exists(source):
+        prefix, sep, rest = source.partition(":")
+        if sep and os.path.exists(rest):
+            raise DatasetError(f"unknown dataset format {prefix!r} in {source!r}; formats are {', '.join(FORMATS)}")
         return "hub"
     if paths.isdir(source):
         if not paths.is_url(source) and is_saved_dataset(source):

@@ -15,7 +15,7 @@ import soundfile as sf
 
 from evaluator.data.builtin import sample_data_dir
 
-__all__ = ["clips", "common_voice", "csv_manifest", "kaldi_dir", "nemo_manifest", "parquet_folder", "webdataset_dir"]
+__all__ = ["CONTAINERS", "clips", "encode", "wav_copy", "common_voice", "csv_manifest", "kaldi_dir", "nemo_manifest", "parquet_folder", "webdataset_dir"]
 
 
 def clips(limit: int | None = None) -> list[dict[str, str]]:
@@ -110,3 +110,47 @@ def webdataset_dir(folder: Path, rows: list[dict[str, str]], per_shard: int = 8)
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
     return folder
+
+
+# (file extension, PyAV codec, container format, encoder sample rate, lossless)
+CONTAINERS = (
+    (".m4a", "alac", "ipod", None, True),
+    (".mka", "pcm_s16le", "matroska", None, True),
+    (".webm", "libopus", "webm", 48_000, False),
+    (".mp4", "aac", "mp4", None, False),
+)
+
+
+def encode(source: str, path: Path, codec: str, container: str, rate: int | None = None) -> Path:
+    """Write a mono 16-bit clip (read with soundfile) in another container with PyAV, in frames of
+    the codec's ``frame_size``."""
+    import av
+    import numpy as np
+
+    samples, source_rate = sf.read(source, dtype="int16")
+    rate = rate or source_rate
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        formats = stream.codec_context.codec.audio_formats
+        sample_format = formats[0].name if formats else "s16"
+        stream.format = sample_format
+        resampler = av.AudioResampler(format=sample_format, layout="mono", rate=rate)
+        size = stream.codec_context.frame_size or 1024
+        pcm = np.asarray(samples, dtype=np.int16).reshape(-1)
+        for start in [*range(0, len(pcm), size), None]:
+            frame = None
+            if start is not None:
+                frame = av.AudioFrame.from_ndarray(pcm[None, start : start + size], format="s16", layout="mono")
+                frame.sample_rate = source_rate
+            for converted in resampler.resample(frame):
+                out.mux(stream.encode(converted))
+        out.mux(stream.encode(None))
+    return path
+
+
+def wav_copy(source: str, path: Path) -> Path:
+    """The clip as 16-bit PCM WAV (what the lossless containers must decode to)."""
+    samples, rate = sf.read(source, dtype="int16")
+    sf.write(str(path), samples, rate, subtype="PCM_16")
+    return path
