@@ -15,7 +15,8 @@ import soundfile as sf
 
 from evaluator.data.builtin import sample_data_dir
 
-__all__ = ["CONTAINERS", "clips", "encode", "wav_copy", "common_voice", "csv_manifest", "kaldi_dir", "nemo_manifest", "parquet_folder", "webdataset_dir"]
+__all__ = ["CONTAINERS", "clips", "common_voice", "csv_manifest", "encode", "kaldi_dir", "nemo_manifest",
+           "parquet_folder", "wav_copy", "webdataset_dir"]
 
 
 def clips(limit: int | None = None) -> list[dict[str, str]]:
