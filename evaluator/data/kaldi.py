@@ -10,7 +10,8 @@ paths in ``wav.scp`` are read from the data directory (Kaldi recipes usually wri
 ``wav.scp`` entries that are commands (``sph2pipe -f wav a.sph |``) are not run: those utterances
 are error rows saying to write the audio to files first. ``text`` is read by position (a
 :class:`~evaluator.data.linetable.LineTable`); ``wav.scp``, ``segments``, ``utt2spk`` and
-``utt2lang`` are held in memory as dicts (about 150 bytes per line each).
+``utt2lang`` are looked up by key in their sorted files (:class:`~evaluator.data.keyed.KeyedFile`),
+so a million-utterance directory is not held in memory (a file that is not sorted is).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from evaluator.data import paths
 from evaluator.data.columns import Columns
+from evaluator.data.keyed import KeyedFile
 from evaluator.data.linetable import LineTable, bad_row
 from evaluator.data.spec import DatasetSpec
 from evaluator.errors import DatasetError
@@ -34,19 +36,6 @@ def is_kaldi_dir(folder: str) -> bool:
     return paths.isfile(paths.join(folder, "wav.scp")) and paths.isfile(paths.join(folder, "text"))
 
 
-def _read_map(path: str) -> dict[str, tuple[str, int]]:
-    """``key -> (rest of the line, line number)`` of a Kaldi table file (empty if it is absent)."""
-    if not paths.exists(path):
-        return {}
-    out: dict[str, tuple[str, int]] = {}
-    with paths.open_binary(path) as fh:
-        for number, raw in enumerate(fh, start=1):
-            key, _, rest = raw.decode("utf-8", errors="replace").strip().partition(" ")
-            if key:
-                out[key] = (rest.strip(), number)
-    return out
-
-
 def load_kaldi(spec: DatasetSpec, folder: str) -> LineTable:
     """The directory's utterances; audio cells are ``{"path", "where"}`` plus ``offset``/``duration``
     for segments, or ``{"error"}`` for an utterance that cannot be found or is a command.
@@ -57,19 +46,19 @@ def load_kaldi(spec: DatasetSpec, folder: str) -> LineTable:
     text_path = paths.join(folder, "text")
     if paths.size(text_path) == 0:
         raise DatasetError(f"{text_path} is empty: it lists one utterance per line (<utterance-id> <transcript>)")
-    recordings = _read_map(paths.join(folder, "wav.scp"))
-    segments = _read_map(paths.join(folder, "segments"))
-    has_segments = paths.exists(paths.join(folder, "segments"))
-    speakers = _read_map(paths.join(folder, "utt2spk"))
-    languages = _read_map(paths.join(folder, "utt2lang"))
+    recordings = KeyedFile(paths.join(folder, "wav.scp"))
+    segments = KeyedFile(paths.join(folder, "segments"))
+    speakers = KeyedFile(paths.join(folder, "utt2spk"))
+    languages = KeyedFile(paths.join(folder, "utt2lang"))
     columns = Columns(audio="audio", text="text", id="utt_id", language="language" if languages else None)
     names = ["utt_id", "audio", "text", "recording"] + (["speaker"] if speakers else []) + (
         ["language"] if languages else [])
 
     def recording_cell(recording: str, why: str) -> dict[str, Any]:
-        if recording not in recordings:
+        found = recordings.get(recording)
+        if found is None:
             return {"error": f"{why}: recording {recording!r} has no line in wav.scp: add it"}
-        location, number = recordings[recording]
+        location, number = found
         where = f"wav.scp line {number}"
         if location.endswith("|"):
             return {"error": f"{where}: recording {recording!r} is a command ({location}); evaluator reads audio "
@@ -82,10 +71,11 @@ def load_kaldi(spec: DatasetSpec, folder: str) -> LineTable:
     def parse(record: str, number: int) -> dict[str, Any]:
         utterance, _, transcript = record.strip().partition(" ")
         where = f"text line {number}"
-        if has_segments:
-            if utterance not in segments:
+        if segments:
+            found = segments.get(utterance)
+            if found is None:
                 return bad_row(columns, number, f"{where}: utterance {utterance!r} has no line in segments: add it")
-            rest, seg_line = segments[utterance]
+            rest, seg_line = found
             fields = rest.split()
             try:
                 recording, start, end = fields[0], float(fields[1]), float(fields[2])
@@ -101,9 +91,9 @@ def load_kaldi(spec: DatasetSpec, folder: str) -> LineTable:
             cell = recording_cell(recording, where)
         row: dict[str, Any] = {"utt_id": utterance, "audio": cell, "text": transcript.strip(), "recording": recording}
         if speakers:
-            row["speaker"] = speakers.get(utterance, (None, 0))[0]
+            row["speaker"] = (speakers.get(utterance) or (None, 0))[0]
         if languages:
-            row["language"] = languages.get(utterance, (None, 0))[0]
+            row["language"] = (languages.get(utterance) or (None, 0))[0]
         return row
 
     return LineTable(text_path, parse, columns, names)

@@ -313,3 +313,22 @@ def test_repeated_ids_in_a_manifest_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"id 'x' \(row 3\) is repeated"):
         open_dataset(DatasetSpec(source=str(path)))
     assert len(open_dataset(DatasetSpec(source=str(path)), check_ids=False).data) == 3
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 1024])
+@pytest.mark.parametrize("ordered", [True, False])
+def test_keyed_file_finds_every_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int,
+                                    ordered: bool) -> None:
+    from evaluator.data import keyed
+
+    monkeypatch.setattr(keyed, "BLOCK", block)
+    keys = [f"utt{k:03d}" for k in range(10)]
+    lines = keys if ordered else keys[::-1]
+    path = _write(tmp_path / "utt2spk", "".join(f"{k} spk-{k}\n" + ("\n" if k == "utt004" else "") for k in lines))
+    table = keyed.KeyedFile(str(path))
+    for k in keys:
+        value, line = table.get(k)
+        assert value == f"spk-{k}"
+        assert path.read_text().splitlines()[line - 1].startswith(k)
+    assert table.get("utt999") is None and table.get("aaa") is None
+    assert not keyed.KeyedFile(str(tmp_path / "absent"))
