@@ -78,8 +78,9 @@ def load_delimited(spec: DatasetSpec, path: str, *, base: str | None = None,
 
     def parse(text: str, number: int) -> dict[str, Any]:
         at = f"{name} line {number}"
-        try:
-            fields = next(csv.reader([text], delimiter=delimiter, quoting=quoting, strict=True))
+        try:  # without quoting a TSV row is its fields split on tabs (what csv does, faster)
+            fields = text.split(delimiter) if quoting == csv.QUOTE_NONE else next(
+                csv.reader([text], delimiter=delimiter, quoting=quoting, strict=True))
         except (csv.Error, StopIteration) as exc:
             return bad_row(cols, number, f"{at} is not a valid {'TSV' if delimiter == chr(9) else 'CSV'} row "
                            f"({exc}): fix its quotes")

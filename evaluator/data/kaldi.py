@@ -96,4 +96,5 @@ def load_kaldi(spec: DatasetSpec, folder: str) -> LineTable:
             row["language"] = (languages.get(utterance) or (None, 0))[0]
         return row
 
-    return LineTable(text_path, parse, columns, names)
+    return LineTable(text_path, parse, columns, names,
+                     id_of=lambda raw: raw.split(maxsplit=1)[0].decode("utf-8", errors="replace"))

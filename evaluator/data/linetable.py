@@ -66,19 +66,22 @@ class LineTable:
         column_names: every column a row may have (for messages and metadata order).
         data_offset / data_line: where the records start (after a header line).
         quoted: records may span lines inside double quotes (CSV).
+        id_of: the id of a raw record without parsing it (Kaldi: the first word), for
+            :meth:`check_unique`; None parses each row.
     """
 
     features: dict[str, Any] = {}
 
     def __init__(self, path: str, parse: Callable[[str, int], dict[str, Any]], columns: Columns,
                  column_names: list[str], *, data_offset: int = 0, data_line: int = 1, quoted: bool = False,
-                 every: int = CHECKPOINT_EVERY) -> None:
+                 every: int = CHECKPOINT_EVERY, id_of: Callable[[bytes], str] | None = None) -> None:
         self.path = path
         self.parse = parse
         self.columns = columns
         self.column_names = column_names
         self.quoted = quoted
         self.every = every
+        self.id_of = id_of
         self._checkpoints: list[tuple[int, int]] = []
         count = 0
         with paths.open_binary(path) as fh:
@@ -124,12 +127,22 @@ class LineTable:
         for row in self.rows(0, stop):
             yield row.get(column)
 
+    def _raw_ids(self) -> Iterator[str]:
+        assert self.id_of is not None
+        if not self._checkpoints:
+            return
+        offset, line = self._checkpoints[0]
+        with paths.open_binary(self.path) as fh:
+            for _, _, raw in scan_records(fh, offset, line, self.quoted):
+                yield self.id_of(raw)
+
     def check_unique(self, column: str) -> None:
         """Raise :class:`DatasetError` naming the first repeated value of ``column``."""
         import hashlib
 
         seen: set[bytes] = set()
-        for k, value in enumerate(self.values(column)):
+        values = self._raw_ids() if self.id_of is not None and column == self.columns.id else self.values(column)
+        for k, value in enumerate(values):
             digest = hashlib.blake2b(str(value).encode(), digest_size=8).digest()
             if digest in seen:
                 raise DatasetError(f"{self.path}: id {value!r} (row {k + 1}) is repeated; ids must be unique "

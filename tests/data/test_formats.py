@@ -332,3 +332,9 @@ def test_keyed_file_finds_every_key(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert path.read_text().splitlines()[line - 1].startswith(k)
     assert table.get("utt999") is None and table.get("aaa") is None
     assert not keyed.KeyedFile(str(tmp_path / "absent"))
+
+
+def test_repeated_utterance_ids_in_kaldi_text_are_refused(tmp_path: Path) -> None:
+    folder = _kaldi(tmp_path, f"a {ROWS[0]['path']}\n", "a one\nb two\na three\n")
+    with pytest.raises(DatasetError, match=r"id 'a' \(row 3\) is repeated"):
+        open_dataset(DatasetSpec(source=str(folder)))
