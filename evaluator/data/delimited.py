@@ -94,5 +94,10 @@ def load_delimited(spec: DatasetSpec, path: str, *, base: str | None = None,
         row[cols.audio] = {"path": paths.join(folder, location), "where": at}
         return row
 
+    def field_of(text: str, column: str) -> Any:  # the cell alone (a TSV row split on tabs)
+        fields = text.split(delimiter) if quoting == csv.QUOTE_NONE else next(
+            csv.reader([text], delimiter=delimiter, quoting=quoting))
+        return fields[names.index(column)] if len(fields) == expected else None
+
     return LineTable(path, parse, columns, names, data_offset=data_offset, data_line=2,
-                     quoted=quoting != csv.QUOTE_NONE)
+                     quoted=quoting != csv.QUOTE_NONE, field_of=field_of)

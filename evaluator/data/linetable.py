@@ -68,13 +68,16 @@ class LineTable:
         quoted: records may span lines inside double quotes (CSV).
         id_of: the id of a raw record without parsing it (Kaldi: the first word), for
             :meth:`check_unique`; None parses each row.
+        field_of: ``(record text, column) -> value`` without building the row (for
+            :meth:`values`); None parses each row.
     """
 
     features: dict[str, Any] = {}
 
     def __init__(self, path: str, parse: Callable[[str, int], dict[str, Any]], columns: Columns,
                  column_names: list[str], *, data_offset: int = 0, data_line: int = 1, quoted: bool = False,
-                 every: int = CHECKPOINT_EVERY, id_of: Callable[[bytes], str] | None = None) -> None:
+                 every: int = CHECKPOINT_EVERY, id_of: Callable[[bytes], str] | None = None,
+                 field_of: Callable[[str, str], Any] | None = None) -> None:
         self.path = path
         self.parse = parse
         self.columns = columns
@@ -82,6 +85,7 @@ class LineTable:
         self.quoted = quoted
         self.every = every
         self.id_of = id_of
+        self.field_of = field_of
         self._checkpoints: list[tuple[int, int]] = []
         count = 0
         with paths.open_binary(path) as fh:
@@ -102,8 +106,8 @@ class LineTable:
                            f"({exc}): save the file as UTF-8")
         return self.parse(text, line)
 
-    def rows(self, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
-        """Rows ``[start, stop)`` in order (``stop`` None: to the end)."""
+    def _records(self, start: int, stop: int | None) -> Iterator[tuple[int, bytes]]:
+        """(line number, raw bytes) of records ``[start, stop)``."""
         stop = self._len if stop is None else min(stop, self._len)
         if start >= stop:
             return
@@ -115,7 +119,12 @@ class LineTable:
                     continue
                 if k - skip >= stop - start:
                     break
-                yield self._row(raw, at)
+                yield at, raw
+
+    def rows(self, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
+        """Rows ``[start, stop)`` in order (``stop`` None: to the end)."""
+        for at, raw in self._records(start, stop):
+            yield self._row(raw, at)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < self._len:
@@ -123,9 +132,16 @@ class LineTable:
         return next(self.rows(index, index + 1))
 
     def values(self, column: str, stop: int | None = None) -> Iterator[Any]:
-        """One column of the rows ``[0, stop)``, streamed."""
-        for row in self.rows(0, stop):
-            yield row.get(column)
+        """One column of the rows ``[0, stop)``, streamed (a record that cannot be read gives None)."""
+        if self.field_of is None:
+            for row in self.rows(0, stop):
+                yield row.get(column)
+            return
+        for _, raw in self._records(0, stop):
+            try:
+                yield self.field_of(raw.decode("utf-8-sig").rstrip("\r\n"), column)
+            except (UnicodeDecodeError, ValueError, IndexError, AttributeError):
+                yield None
 
     def _raw_ids(self) -> Iterator[str]:
         assert self.id_of is not None

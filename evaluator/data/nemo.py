@@ -98,5 +98,8 @@ def load_nemo(spec: DatasetSpec, path: str) -> LineTable:
             row[ident] = f"line-{number}"
         return row
 
+    def field_of(record_text: str, column: str) -> Any:
+        return json.loads(record_text).get(column)
+
     names = list(dict.fromkeys([audio, text, *first]))
-    return LineTable(path, parse, columns, names)
+    return LineTable(path, parse, columns, names, field_of=field_of)

@@ -27,7 +27,7 @@ def language_values(opened: OpenedDataset, max_samples: int | None = None) -> tu
                 for row in itertools.islice(iter(data.select_columns([column])), 200)}
         return sorted(seen, key=lambda v: (v is None, v or "")), False
     if isinstance(data, LineTable):  # one streamed pass over the manifest
-        seen = {_language_name(opened, v) for v in data.values(column, max_samples)}
+        seen = {(str(v) if v not in (None, "") else None) for v in data.values(column, max_samples)}
         return sorted(seen, key=lambda v: (v is None, v or "")), True
     if max_samples is not None and max_samples < len(data):
         data = data.select(range(max_samples))

@@ -91,6 +91,11 @@ def test_language_values_stream_a_manifest(tmp_path: Path) -> None:
     opened = open_dataset(DatasetSpec(source=str(layouts.nemo_manifest(tmp_path, rows, copy=False))))
     assert language_values(opened) == (["de", "en", "fr"], True)
     assert language_values(opened, max_samples=2) == (["de", "en"], True)
+    opened = open_dataset(DatasetSpec(source=str(layouts.common_voice(tmp_path / "cv", rows))))
+    assert language_values(opened) == (["de", "en", "fr"], True)
+    (tmp_path / "m.jsonl").write_text(json.dumps({"audio_filepath": "a.wav", "text": "x", "lang": "en"})
+                                      + "\nnot json\n")
+    assert language_values(open_dataset(DatasetSpec(source=str(tmp_path / "m.jsonl")))) == (["en", None], True)
 
 
 @pytest.mark.parametrize("every", [1, 2, 3, 7, 1024])
