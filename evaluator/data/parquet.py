@@ -34,6 +34,13 @@ def load_columnar(kind: str, path: str, features: Any = None) -> Any:
     datasets by split."""
     import datasets
 
-    if paths.isdir(path):
+    if not paths.isdir(path):
+        return datasets.load_dataset(kind, data_files={"train": path}, features=features)
+    if not paths.is_url(path):
         return datasets.load_dataset(kind, data_dir=path, features=features)
-    return datasets.load_dataset(kind, data_files={"train": path}, features=features)
+    # data_dir takes local folders only: resolve the hub's split patterns under the URL here
+    from datasets.data_files import DataFilesDict, get_data_patterns
+
+    extension = next(ext for ext, k in COLUMNAR_EXTENSIONS.items() if k == kind)
+    files = DataFilesDict.from_patterns(get_data_patterns(path), base_path=path, allowed_extensions=[extension])
+    return datasets.load_dataset(kind, data_files={str(k): list(v) for k, v in files.items()}, features=features)

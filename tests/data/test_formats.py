@@ -343,3 +343,30 @@ def test_repeated_utterance_ids_in_kaldi_text_are_refused(tmp_path: Path) -> Non
     folder = _kaldi(tmp_path, f"a {ROWS[0]['path']}\n", "a one\nb two\na three\n")
     with pytest.raises(DatasetError, match=r"id 'a' \(row 3\) is repeated"):
         open_dataset(DatasetSpec(source=str(folder)))
+
+
+@pytest.mark.parametrize(("name", "build", "overrides"), [(r[0], r[1], r[2]) for r in LAYOUTS if r[0] != "nemo"],
+                         ids=[r[0] for r in LAYOUTS if r[0] != "nemo"])
+def test_every_format_reads_from_an_fsspec_url(tmp_path: Path, name: str, build: Any,
+                                               overrides: dict[str, str]) -> None:
+    """The layout copied into fsspec's memory filesystem reads the same rows and audio."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    local = Path(build(tmp_path))
+    target = f"/{name}-{tmp_path.name}"
+    if local.is_dir():
+        fs.put(str(local), target, recursive=True)
+        url = f"memory://{target}"
+    else:
+        fs.put(str(local), f"{target}/{local.name}")
+        url = f"memory://{target}/{local.name}"
+    try:
+        local_samples = read_all(DatasetSpec(source=str(local), **overrides))
+        samples = read_all(DatasetSpec(source=url, **overrides))
+        assert [s.reference for s in samples] == [s.reference for s in local_samples]
+        assert [s.sample_id for s in samples] == [s.sample_id for s in local_samples]
+        for sample, twin in zip(samples, local_samples, strict=True):
+            np.testing.assert_array_equal(decode_audio(sample.audio), decode_audio(twin.audio))
+    finally:
+        fs.rm(target, recursive=True)
