@@ -153,16 +153,35 @@ class LineTable:
                 yield self.id_of(raw)
 
     def check_unique(self, column: str) -> None:
-        """Raise :class:`DatasetError` naming the first repeated value of ``column``."""
+        """Raise :class:`DatasetError` naming the first repeated value of ``column``.
+
+        Sorted ids (a Kaldi ``text`` file) are checked against their neighbour, in constant
+        memory; otherwise an 8-byte hash of each id is kept (about 80 MB per million rows).
+        """
         import hashlib
 
+        def ids() -> Iterator[Any]:
+            return self._raw_ids() if self.id_of is not None and column == self.columns.id else self.values(column)
+
+        def repeated(value: Any, k: int) -> DatasetError:
+            return DatasetError(f"{self.path}: id {value!r} (row {k + 1}) is repeated; ids must be unique "
+                                "(fix the manifest, or pass --id-column to choose another column)")
+
+        previous: str | None = None
+        for k, value in enumerate(ids()):
+            text = str(value)
+            if previous is not None and text <= previous:
+                if text == previous:
+                    raise repeated(value, k)
+                break  # not sorted: hash every id
+            previous = text
+        else:
+            return
         seen: set[bytes] = set()
-        values = self._raw_ids() if self.id_of is not None and column == self.columns.id else self.values(column)
-        for k, value in enumerate(values):
+        for k, value in enumerate(ids()):
             digest = hashlib.blake2b(str(value).encode(), digest_size=8).digest()
             if digest in seen:
-                raise DatasetError(f"{self.path}: id {value!r} (row {k + 1}) is repeated; ids must be unique "
-                                   "(fix the manifest, or pass --id-column to choose another column)")
+                raise repeated(value, k)
             seen.add(digest)
 
 

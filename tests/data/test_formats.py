@@ -339,9 +339,11 @@ def test_keyed_file_finds_every_key(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert not keyed.KeyedFile(str(tmp_path / "absent"))
 
 
-def test_repeated_utterance_ids_in_kaldi_text_are_refused(tmp_path: Path) -> None:
-    folder = _kaldi(tmp_path, f"a {ROWS[0]['path']}\n", "a one\nb two\na three\n")
-    with pytest.raises(DatasetError, match=r"id 'a' \(row 3\) is repeated"):
+@pytest.mark.parametrize(("text", "row"), [("a one\nb two\na three\n", 3), ("a one\nb two\nb three\n", 3),
+                                          ("b one\na two\nb three\n", 3)])
+def test_repeated_utterance_ids_in_kaldi_text_are_refused(tmp_path: Path, text: str, row: int) -> None:
+    folder = _kaldi(tmp_path, f"a {ROWS[0]['path']}\n", text)
+    with pytest.raises(DatasetError, match=rf"id '[ab]' \(row {row}\) is repeated"):
         open_dataset(DatasetSpec(source=str(folder)))
 
 
