@@ -62,7 +62,7 @@ def leaderboard_table(con: Any, run_id: str, by: str | None = None, resamples: i
     """The printed leaderboard: percent, with WER intervals (and a column for ``by``). Per model it
     says what the figures cover (planned, scored, errors, missing, partial); partial models come
     after complete ones."""
-    from evaluator.results.compare import leaderboard_with_intervals
+    from evaluator.results.leaderboard import leaderboard_with_intervals
 
     columns, rows = leaderboard_with_intervals(con, run_id, by=by, resamples=resamples, seed=seed,
                                                cer_intervals=False)

@@ -35,6 +35,7 @@ from evaluator.data.sources import (
 )
 from evaluator.data.spec import DatasetSpec
 from evaluator.data.vad import speech_in
+from evaluator.data.windows import LongForm, Window, plan_windows, windows_from_speech
 from evaluator.models.backends import get_backend
 from evaluator.models.backends.base import Transcription
 from evaluator.models.provenance import describe_weights
@@ -42,15 +43,7 @@ from evaluator.models.spec import ModelSpec
 from evaluator.results.records import ChunkRow, ResultRow
 from evaluator.run.hardware import cpu_info
 from evaluator.scoring.languages import LanguageError, LanguagePlan, describe, resolve
-from evaluator.scoring.longform import (
-    ChunkText,
-    LongForm,
-    Window,
-    parse_segments,
-    plan_windows,
-    stitch,
-    windows_from_speech,
-)
+from evaluator.scoring.merging import ChunkText, parse_segments, stitch
 from evaluator.scoring.rows import Timeline, assemble_long_form, finalize_row, holes, timeline_of
 
 __all__ = ["Worker", "plan_long_sample"]

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from evaluator.data.sources import AssembleJob, ChunkJob, Sample, Shard, metadata_json
+from evaluator.data.windows import LongForm, Window
 from evaluator.results.records import ChunkRow, ResultRow
 from evaluator.scoring.languages import LanguageError, LanguagePlan
-from evaluator.scoring.longform import LongForm, Window
 
 __all__ = ["Outcome", "Executor", "Recorder", "Pool", "Scheduler", "Work"]
 

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evaluator.scoring.longform import ChunkText, Stitched, TimedWord, Window, parse_segments, stitch
+from evaluator.data.windows import Window
+from evaluator.scoring.merging import ChunkText, Stitched, TimedWord, parse_segments, stitch
 from evaluator.scoring.metrics import Score, score
 
 __all__ = [

@@ -12,7 +12,8 @@ import pytest
 
 from evaluator.cli import main
 from evaluator.errors import ConfigError
-from evaluator.results.compare import compare, group_choices, leaderboard_with_intervals
+from evaluator.results.compare import compare
+from evaluator.results.leaderboard import group_choices, leaderboard_with_intervals
 from evaluator.results.store import Store
 from evaluator.scoring.stats import BootstrapOptions, ratio_interval
 

@@ -180,9 +180,9 @@ def test_pooled_and_macro_figures(multilingual_run) -> None:
 @pytest.mark.slow
 def test_whisper_detects_the_language_when_none_is_given(tmp_path, base_available) -> None:
     from evaluator.data.sources import open_dataset, plan_shards, resolved_spec
+    from evaluator.data.windows import LongForm
     from evaluator.run.actor import Worker
     from evaluator.scoring.languages import LanguagePlan
-    from evaluator.scoring.longform import LongForm
 
     # Clips whose language Whisper base detects (it takes espeak-ng's German for Hebrew).
     spec = DatasetSpec(source=str(_folder(tmp_path / "data", {"audioeval-fr-pangrama": None, "espeak-it-1": None})))
@@ -313,9 +313,9 @@ def test_detect_language_counts_disagreements_with_the_dataset(tmp_path, base_av
     """--detect-language: Whisper is given no language although the dataset has one; rows keep the
     dataset's language (and its normalizer) and the leaderboard counts where detection disagrees."""
     from evaluator.data.sources import open_dataset, plan_shards, resolved_spec
+    from evaluator.data.windows import LongForm
     from evaluator.run.actor import Worker
     from evaluator.scoring.languages import ModelLanguages, settle
-    from evaluator.scoring.longform import LongForm
 
     spec = DatasetSpec(source=str(_folder(tmp_path / "data", {"audioeval-fr-pangrama": "fr_fr",
                                                                "espeak-de-1": "German"})))

@@ -1,96 +1,22 @@
-"""Long-form audio: window plans with provenance, and stitching chunk transcripts back together.
+"""Stitching chunk transcripts of a long file back together.
 
-Strategies (``--long-form``):
-
-- ``native``: the backend's own long-form algorithm sees the whole file.
-- ``none``: the evaluator does no chunking; the model gets the whole file in one call (for the
-  Whisper runtimes this is their own long-form loop, so it equals ``native``).
-- ``chunked``: fixed windows with overlap; consecutive transcripts are merged inside their time
-  overlap by aligning words (never at a match outside it), so no word is lost or doubled at a
-  seam; how each seam was merged is recorded.
-- ``vad``: windows cut at silences found by a voice-activity detector; no overlap needed.
+Consecutive transcripts are merged inside their time overlap by aligning words (never at a
+match outside it), so no word is lost or doubled at a seam; how each seam was merged is
+recorded. Windows are planned by :mod:`evaluator.data.windows`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from evaluator.data.windows import Window
+
 __all__ = [
-    "LongForm", "Window", "ChunkText", "TimedWord", "Seam", "Stitched",
-    "plan_windows", "windows_from_speech", "parse_segments", "chunk_words", "merge_seam", "stitch",
+    "ChunkText", "TimedWord", "Seam", "Stitched", "parse_segments", "chunk_words", "merge_seam", "stitch",
 ]
-
-
-@dataclass(frozen=True)
-class LongForm:
-    """How one model's actors treat audio longer than ``window`` seconds.
-
-    Attributes:
-        strategy: ``native``, ``none`` (whole file to the backend), ``chunked`` or ``vad``.
-        window: longest window handed to the model (``chunked`` window, ``vad`` limit).
-        overlap: overlap between ``chunked`` windows.
-    """
-
-    strategy: str
-    window: float
-    overlap: float
-
-    @property
-    def splits(self) -> bool:
-        return self.strategy in ("chunked", "vad")
-
-
-@dataclass(frozen=True)
-class Window:
-    """One chunk of a file: ``index`` in the file's plan, ``start``/``end`` in seconds."""
-
-    index: int
-    start: float
-    end: float
-
-
-def plan_windows(duration: float, window: float, overlap: float) -> list[Window]:
-    """Windows of ``window`` seconds stepping by ``window - overlap`` that cover ``duration``.
-
-    The last window is moved back to end at ``duration`` (more overlap) rather than being a
-    sliver, so every window is at most ``window`` long.
-    """
-    if window <= 0 or not 0 <= overlap < window:
-        raise ValueError(f"need window > 0 and 0 <= overlap < window, got window={window}, overlap={overlap}")
-    if duration <= window:
-        return [Window(0, 0.0, duration)]
-    step = window - overlap
-    count = math.ceil((duration - window) / step) + 1
-    windows = []
-    for i in range(count):
-        start = min(i * step, duration - window)
-        windows.append(Window(i, round(start, 3), round(min(start + window, duration), 3)))
-    return windows
-
-
-def windows_from_speech(speech: Sequence[tuple[float, float]], duration: float, max_window: float) -> list[Window]:
-    """Group speech regions (start, end seconds) into windows no longer than ``max_window``,
-    cutting only in the silences between regions. A single region longer than the limit is
-    split into equal parts (the one place a word may be cut)."""
-    windows: list[tuple[float, float]] = []
-    for start, end in speech:
-        start, end = max(0.0, start), min(duration, end)
-        if end <= start:
-            continue
-        if windows and end - windows[-1][0] <= max_window:
-            windows[-1] = (windows[-1][0], end)
-            continue
-        if end - start > max_window:
-            parts = math.ceil((end - start) / max_window)
-            size = (end - start) / parts
-            windows.extend((start + i * size, start + (i + 1) * size) for i in range(parts))
-        else:
-            windows.append((start, end))
-    return [Window(i, round(s, 3), round(e, 3)) for i, (s, e) in enumerate(windows)]
 
 
 _WORD = re.compile(r"[\w']+")
