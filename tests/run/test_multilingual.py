@@ -286,13 +286,17 @@ def test_each_whisper_runtime_reports_the_language_it_detected(backend, options,
 
 
 def test_views_know_the_languages_written_without_spaces(tmp_path) -> None:
-    """views.sql names the SPACELESS codes itself; each is a CER language even with no scored row."""
-    from evaluator.scoring.languages import SPACELESS
+    """views.sql names the SPACELESS codes itself; each is a CER language even with no scored row
+    (grouped by language: zh-Hant is a form of zh)."""
+    from evaluator.scoring.languages import SPACELESS, language_group, primary_metric
 
     with Store(str(tmp_path / "r.duckdb")) as store:
         store.insert_results([{**_row(code, code, "x", "x"), "error": "boom"} for code in [*SPACELESS, "de"]])
         _, rows = store.query("SELECT language, metric FROM leaderboard_languages")
-    assert dict(rows) == {**dict.fromkeys(SPACELESS, "cer"), "de": "wer"}
+        _, macros = store.query("SELECT language_metric(c), language_group(c) FROM unnest(?::VARCHAR[]) t(c)",
+                                [[*SPACELESS, "de", "no"]])
+    assert dict(rows) == {**dict.fromkeys({language_group(c) for c in SPACELESS}, "cer"), "de": "wer"}
+    assert macros == [(primary_metric(c), language_group(c)) for c in [*SPACELESS, "de", "no"]]
 
 
 def test_rescore_rewrites_the_intervals(tmp_path) -> None:
