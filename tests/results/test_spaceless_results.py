@@ -151,3 +151,21 @@ def test_buckets_count_empty_references_like_the_leaderboard(tmp_path: Path) -> 
     ((empty, wer, cer),) = buckets
     assert empty == board[0][0] == 2
     assert wer == pytest.approx(1 / 3) and cer == pytest.approx(5 / (7 + 11))  # " down" over both scored refs
+
+
+def test_rescore_keeps_the_unit_of_the_skip_flag(tmp_path: Path) -> None:
+    """An old row stored with the raw form zh-TW and scored as English: rescoring stores zh-Hant,
+    scores it by characters, and 30 missing characters (about 7 s of speech) are not a skip."""
+    from evaluator.results.rescore import rescore_run
+
+    reference = script("zh", 40.0, seed=9).text
+    old = {"run_id": "r", "model": "m:x", "backend": "m", "dataset": "ds", "split": "test", "sample_id": "s0",
+           "language": "zh-TW", "reference": reference, "hypothesis": reference[:50] + reference[80:],
+           "audio_seconds": 40.0, "error": None, "ref_words": 1, "skipped": True}
+    with Store(str(tmp_path / "o.duckdb")) as store:
+        store.create_run("r", "r", {}, evaluator_version="0", normalizer=("whisper-english", "old"), host={})
+        store.insert_results([old])
+        rescore_run(store, "r")
+        _, rows = store.query("SELECT language, ref_words, max_deletion_run, skipped FROM results")
+    ((language, ref_words, run, skipped),) = rows
+    assert (language, ref_words, skipped) == ("zh-Hant", None, False) and 25 <= run <= 30
