@@ -169,3 +169,24 @@ def test_rescore_keeps_the_unit_of_the_skip_flag(tmp_path: Path) -> None:
         _, rows = store.query("SELECT language, ref_words, max_deletion_run, skipped FROM results")
     ((language, ref_words, run, skipped),) = rows
     assert (language, ref_words, skipped) == ("zh-Hant", None, False) and 25 <= run <= 30
+
+
+def test_dropped_chinese_samples_are_counted_in_the_cer_comparison(tmp_path: Path) -> None:
+    clips = samples({"zh": 5, "en": 3})
+    rows = [scored("r", m, sid, lang, ref, corrupt(ref, every)) for m, every in (("a:x", 4), ("b:y", 8))
+            for sid, lang, ref in clips]
+    rows = [r for r in rows if not (r["model"] == "b:y" and r["sample_id"] == "zh00")]  # missing on one side
+    failed = next(r for r in rows if r["model"] == "a:x" and r["sample_id"] == "zh01")
+    failed.update(error="oom", ref_words=None, ref_chars=None, char_errors=None)
+    rows.append(scored("r", "a:x", "zh99", "zh", "。", "嗯"))  # empty after normalization on both
+    rows.append(scored("r", "b:y", "zh99", "zh", "。", ""))
+    with Store(str(tmp_path / "d.duckdb")) as store:
+        store.create_run("r", "r", {"models": [{"spec": "a:x"}, {"spec": "b:y"}]}, evaluator_version="t",
+                         normalizer=("n", "1"), host={})
+        store.insert_results(rows)
+        c = compare(store.con, resamples=RESAMPLES, top=0)
+    wer, cer = c.pairs
+    assert (wer.metric, wer.n, wer.dropped_missing, wer.dropped_error, wer.dropped_empty_reference) == \
+        ("wer", 3, 0, 0, 0)
+    assert (cer.metric, cer.n, cer.dropped_missing, cer.dropped_error, cer.dropped_empty_reference) == \
+        ("cer", 3, 1, 1, 1)
