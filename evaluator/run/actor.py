@@ -26,6 +26,7 @@ from typing import Any
 
 from evaluator.data.sources import AssembleJob, ChunkJob, OpenedDataset, Shard, open_dataset, read_row, read_shard
 from evaluator.data.spec import DatasetSpec
+from evaluator.data.windows import LongForm
 from evaluator.models.backends import get_backend
 from evaluator.models.provenance import describe_weights
 from evaluator.models.spec import ModelSpec
@@ -33,7 +34,6 @@ from evaluator.results.records import ChunkRow, ResultRow
 from evaluator.run.hardware import cpu_info
 from evaluator.run.stages import Prepare, Transcribe, error_text, plan_long_sample, score
 from evaluator.scoring.languages import LanguagePlan, resolve
-from evaluator.scoring.longform import LongForm
 from evaluator.scoring.rows import assemble_long_form
 
 __all__ = ["Worker", "plan_long_sample"]

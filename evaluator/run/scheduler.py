@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaluator.data.sources import AssembleJob, ChunkJob, Shard, metadata_json
+from evaluator.data.windows import LongForm, Window
 from evaluator.results.records import ChunkRow, ResultRow
 from evaluator.run.interfaces import Executor, Outcome, Recorder, Work
 from evaluator.scoring.languages import LanguageError, LanguagePlan
-from evaluator.scoring.longform import LongForm, Window
 
 __all__ = ["Outcome", "Executor", "Recorder", "Pool", "Scheduler", "Work"]  # the first three re-exported
 

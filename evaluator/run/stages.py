@@ -21,17 +21,10 @@ from typing import Any
 from evaluator.data.audio import SAMPLE_RATE, audio_duration, audio_warning, decode_audio, decode_audio_range
 from evaluator.data.sources import Sample, metadata_json
 from evaluator.data.vad import speech_in
+from evaluator.data.windows import LongForm, Window, plan_windows, windows_from_speech
 from evaluator.models.backends.base import Backend, Transcription
 from evaluator.scoring.languages import LanguageError, LanguagePlan, describe, resolve
-from evaluator.scoring.longform import (
-    ChunkText,
-    LongForm,
-    Window,
-    parse_segments,
-    plan_windows,
-    stitch,
-    windows_from_speech,
-)
+from evaluator.scoring.merging import ChunkText, parse_segments, stitch
 from evaluator.scoring.rows import Timeline, finalize_row, holes, timeline_of
 
 __all__ = ["Item", "Prepare", "Transcribe", "score", "plan_long_sample", "error_text"]
