@@ -2,11 +2,11 @@
 
 Two kinds of work arrive from the driver:
 
-- a :class:`~evaluator.data.sources.Shard` of samples: short samples are transcribed and scored
+- a :class:`~evaluator.data.shards.Shard` of samples: short samples are transcribed and scored
   here; a sample longer than the window under the ``chunked``/``vad`` strategies is only
   *planned* (its windows computed from the file header or a VAD pass) and handed back, so the
   driver can spread its windows over all actors;
-- a :class:`~evaluator.data.sources.ChunkJob`: some windows of one long sample, each read from the
+- a :class:`~evaluator.data.shards.ChunkJob`: some windows of one long sample, each read from the
   file by seeking (memory is bounded by the window, not the file).
 
 The work flows one way through the stages of :mod:`evaluator.run.stages` (read, prepare,
@@ -24,7 +24,10 @@ import sys
 import time
 from typing import Any
 
-from evaluator.data.sources import AssembleJob, ChunkJob, OpenedDataset, Shard, open_dataset, read_row, read_shard
+from evaluator.data.opened import OpenedDataset
+from evaluator.data.readers import read_row, read_shard
+from evaluator.data.shards import AssembleJob, ChunkJob, Shard
+from evaluator.data.sources import open_dataset
 from evaluator.data.spec import DatasetSpec
 from evaluator.data.windows import LongForm
 from evaluator.models.backends import get_backend

@@ -26,16 +26,10 @@ from datetime import datetime
 from typing import Any
 
 import evaluator
-from evaluator.data.sources import (
-    OpenedDataset,
-    Sample,
-    Shard,
-    language_values,
-    open_dataset,
-    plan_shards,
-    read_shard,
-    resolved_spec,
-)
+from evaluator.data.opened import OpenedDataset
+from evaluator.data.readers import language_values, read_shard
+from evaluator.data.shards import Sample, Shard, plan_shards
+from evaluator.data.sources import open_dataset, resolved_spec
 from evaluator.data.windows import LongForm
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.models.backends import get_backend

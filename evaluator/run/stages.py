@@ -1,6 +1,6 @@
 """The stages a shard flows through inside an actor, each handing its output down:
 
-1. read: :func:`evaluator.data.sources.read_shard` yields the shard's samples (audio undecoded);
+1. read: :func:`evaluator.data.readers.read_shard` yields the shard's samples (audio undecoded);
 2. :class:`Prepare`: a sample becomes an :class:`Item` — its language resolved for this model,
    a long sample planned into windows (``chunked``/``vad``), a short one decoded to 16 kHz;
 3. :class:`Transcribe`: the backend fills each item's hypothesis, in batches of similar
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluator.data.audio import SAMPLE_RATE, audio_duration, audio_warning, decode_audio, decode_audio_range
-from evaluator.data.sources import Sample, metadata_json
+from evaluator.data.columns import metadata_json
+from evaluator.data.shards import Sample
 from evaluator.data.vad import speech_in
 from evaluator.data.windows import LongForm, Window, plan_windows, windows_from_speech
 from evaluator.models.backends.base import Backend, Transcription
@@ -82,7 +83,7 @@ class Item:
 
 
 class Prepare:
-    """Stage 2: a :class:`~evaluator.data.sources.Sample` becomes an :class:`Item`.
+    """Stage 2: a :class:`~evaluator.data.shards.Sample` becomes an :class:`Item`.
 
     Args:
         label: the model's spec label (for messages).

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from evaluator.data.audio import SAMPLE_RATE, decode_audio
-from evaluator.data.sources import sample_data_dir
+from evaluator.data.builtin import sample_data_dir
 from evaluator.errors import ConfigError
 from evaluator.models.backends.base import Backend, Transcription
 from evaluator.models.cuda_libs import CTRANSLATE2_LIBRARIES, nvidia_library_dirs, preload_cuda_libraries
@@ -328,7 +328,8 @@ class _RecordingBackend(Backend):
 def test_shard_batches_are_sorted_by_duration_and_rows_keep_order(tmp_path: Path, batch_size: int) -> None:
     import soundfile as sf
 
-    from evaluator.data.sources import ROW_INDEX, Shard
+    from evaluator.data.columns import ROW_INDEX
+    from evaluator.data.shards import Shard
     from evaluator.data.spec import DatasetSpec
     from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec

@@ -179,7 +179,8 @@ def test_pooled_and_macro_figures(multilingual_run) -> None:
 
 @pytest.mark.slow
 def test_whisper_detects_the_language_when_none_is_given(tmp_path, base_available) -> None:
-    from evaluator.data.sources import open_dataset, plan_shards, resolved_spec
+    from evaluator.data.shards import plan_shards
+    from evaluator.data.sources import open_dataset, resolved_spec
     from evaluator.data.windows import LongForm
     from evaluator.run.actor import Worker
     from evaluator.scoring.languages import LanguagePlan
@@ -316,7 +317,8 @@ def test_rescore_rewrites_the_intervals(tmp_path) -> None:
 def test_detect_language_counts_disagreements_with_the_dataset(tmp_path, base_available) -> None:
     """--detect-language: Whisper is given no language although the dataset has one; rows keep the
     dataset's language (and its normalizer) and the leaderboard counts where detection disagrees."""
-    from evaluator.data.sources import open_dataset, plan_shards, resolved_spec
+    from evaluator.data.shards import plan_shards
+    from evaluator.data.sources import open_dataset, resolved_spec
     from evaluator.data.windows import LongForm
     from evaluator.run.actor import Worker
     from evaluator.scoring.languages import ModelLanguages, settle

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from evaluator.data.sources import AssembleJob, ChunkJob, Sample, Shard
+from evaluator.data.shards import AssembleJob, ChunkJob, Sample, Shard
 from evaluator.data.spec import DatasetSpec
 from evaluator.data.windows import LongForm, plan_windows
 from evaluator.results.records import ChunkRow, ResultRow
