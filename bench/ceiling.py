@@ -47,9 +47,9 @@ def actor_costs(folder: str, rows: int, shard_size: int) -> dict[str, float]:
     from evaluator.data.shards import plan_shards
     from evaluator.data.sources import open_dataset, resolved_spec
     from evaluator.data.spec import DatasetSpec
+    from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
     from evaluator.run.actor import Worker
-    from evaluator.scoring.longform import LongForm
     from evaluator.scoring.metrics import score
 
     spec = DatasetSpec(folder)

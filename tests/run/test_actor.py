@@ -12,10 +12,10 @@ import soundfile as sf
 from evaluator.data.columns import ROW_INDEX
 from evaluator.data.shards import Shard
 from evaluator.data.spec import DatasetSpec
+from evaluator.data.windows import LongForm
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.records import ResultRow
 from evaluator.run.actor import Worker
-from evaluator.scoring.longform import LongForm
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 

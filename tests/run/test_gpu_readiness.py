@@ -331,9 +331,9 @@ def test_shard_batches_are_sorted_by_duration_and_rows_keep_order(tmp_path: Path
     from evaluator.data.columns import ROW_INDEX
     from evaluator.data.shards import Shard
     from evaluator.data.spec import DatasetSpec
+    from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
     from evaluator.run.actor import Worker
-    from evaluator.scoring.longform import LongForm
 
     seconds = [3.0, 0.5, 2.0, 1.0, 2.5]
     with open(tmp_path / "metadata.csv", "w") as fh:
@@ -459,9 +459,9 @@ def test_bundled_tiny_en_records_its_package_and_hash(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.usefixtures("tiny_en_available")
 def test_worker_info_carries_the_weights_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
     from evaluator.run.actor import Worker
-    from evaluator.scoring.longform import LongForm
 
     monkeypatch.setenv("EVALUATOR_CACHE", str(tmp_path))
     worker = Worker(parse_model_spec("faster-whisper:tiny.en"), "cpu", 1, "en", LongForm("native", 30.0, 5.0))
