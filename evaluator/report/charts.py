@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-__all__ = ["INSTALL", "plotly", "colours", "label", "speed_chart", "grouped_chart", "seam_chart"]
+__all__ = ["INSTALL", "plotly", "colours", "label", "speed_chart", "grouped_chart", "seam_chart", "matrix_chart"]
 
 INSTALL = "pip install 'evaluator[report]'"
 
@@ -114,4 +114,30 @@ def seam_chart(row: dict[str, Any], windows: list[dict[str, Any]], palette: dict
         title=f"Seams of {row['sample_id']} · {row['model']}: words the overlapping windows agreed on",
         xaxis={"title": "where the text switches to the next window (min into the file)"},
         yaxis={"title": "words matched in the overlap", "rangemode": "tozero"}, height=340)
+    return figure_html(fig, div_id)
+
+
+def matrix_chart(cells: list[dict[str, Any]], div_id: str) -> str:
+    """A model x dataset heatmap coloured by WER, the value in each cell and its 95% interval on hover."""
+    go = plotly()
+    models = list(dict.fromkeys(c["model"] for c in cells))
+    sets = list(dict.fromkeys(c["dataset"] for c in cells))
+    at = {(c["model"], c["dataset"]): c for c in cells}
+    z, text, hover = [], [], []
+    for m in models:
+        z.append([]), text.append([]), hover.append([])
+        for d in sets:
+            c = at.get((m, d), {})
+            wer = c.get("wer")
+            z[-1].append(None if wer is None else 100 * wer)
+            text[-1].append("" if wer is None else f"{100 * wer:.1f}")
+            interval = (f"[{100 * c['wer_low']:.1f}, {100 * c['wer_high']:.1f}]"
+                        if c.get("wer_low") is not None and c.get("wer_high") is not None else "no interval")
+            hover[-1].append(f"{escape(m)} · {escape(d)}<br>WER {text[-1][-1] or 'n/a'}% {interval}<br>"
+                             f"{c.get('n') or 0} samples")
+    fig = go.Figure(go.Heatmap(z=z, x=sets, y=models, text=text, texttemplate="%{text}", customdata=hover,
+                               hovertemplate="%{customdata}<extra></extra>", colorscale="RdYlGn_r",
+                               colorbar={"title": {"text": "WER %"}}, zmin=0))
+    fig.update_layout(title="WER per model and dataset (95% interval on hover)", height=120 + 40 * len(models),
+                      xaxis={"type": "category"}, yaxis={"type": "category", "autorange": "reversed"})
     return figure_html(fig, div_id)

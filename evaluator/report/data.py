@@ -9,7 +9,7 @@ from typing import Any
 from evaluator.report.options import ReportOptions
 
 __all__ = ["LONG_SECONDS", "GROUP_MAX_VALUES", "records", "run_info", "intervals", "leaderboard", "groups",
-           "long_form", "samples"]
+           "long_form", "samples", "comparison", "matrix"]
 
 LONG_SECONDS = 30.0  # files longer than one Whisper window: the long-form section lists them
 GROUP_MAX_VALUES = 30  # a metadata column with more distinct values is not charted (e.g. an utterance id)
@@ -133,39 +133,125 @@ def _ops(reference_norm: str | None, hypothesis_norm: str | None) -> list[Any]:
     return out
 
 
+def _skips(ops: list[Any], ref_words: int | None, seconds: float | None, longest: int | None,
+           flagged: bool) -> list[list[float]]:
+    """Stretches of missing reference words: ``[[start_s, words], ...]`` for each run of
+    ``SKIP_WORDS``+ deletions (the longest run too when the row is flagged skipped). The start is
+    estimated from the run's position among the reference words (no word timestamps are stored)."""
+    from evaluator.scoring.rows import SKIP_WORDS
+
+    if not ref_words or not seconds:
+        return []
+    runs, position, run_start, run = [], 0, 0, 0
+    for op in [*ops, ["end"]]:
+        if isinstance(op, list) and op[0] == "d":
+            if run == 0:
+                run_start = position
+            run += 1
+            position += 1
+            continue
+        if run:
+            runs.append((run_start, run))
+        run = 0
+        if isinstance(op, str):
+            position += len(op.split())
+        elif op[0] == "s":
+            position += 1
+    wanted = SKIP_WORDS if not flagged else min(SKIP_WORDS, longest or SKIP_WORDS)
+    return [[round(seconds * start / ref_words, 1), words] for start, words in runs if words >= wanted]
+
+
+def _seams(con: Any, run_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[list[Any]]]:
+    """(model, sample id) -> ``[[start_s, seam, cut_s], ...]``: each seam of a long file, with the
+    start of the window it joins (the start of the overlap)."""
+    if not keys:
+        return {}
+    rows = con.execute(
+        "SELECT model, sample_id, start_s, seam, seam_cut_s FROM chunks WHERE run_id = ? AND seam IS NOT NULL "
+        "AND sample_id IN (SELECT unnest(?)) ORDER BY model, sample_id, chunk_index",
+        [run_id, sorted({sid for _, sid in keys})]).fetchall()
+    out: dict[tuple[str, str], list[list[Any]]] = {}
+    for model, sid, start, seam, cut in rows:
+        out.setdefault((model, sid), []).append([start, seam, cut])
+    return out
+
+
 def samples(con: Any, run_id: str, models: list[str], options: ReportOptions) -> tuple[dict[str, Any], int]:
     """The sample browser's data (the kept samples) and the number of samples in the run.
 
-    The payload is ``{"models": [...], "samples": [...]}``; each sample has ``id``, ``order``,
-    ``idx`` (row index), ``dur``, ``lang``, ``ref`` and ``r`` (one entry per model, None where the
-    model has no row): ``err``, ``wer``, ``e``/``s``/``d``/``i`` (errors), ``h`` (hypothesis),
-    ``flags`` and ``ops`` (the word alignment, see :func:`_ops`).
+    The payload is ``{"models": [...], "samples": [...]}``; each sample has ``id``, ``set``
+    (``[dataset, split]``), ``order``, ``idx`` (row index), ``dur``, ``lang``, ``ref`` and ``r``
+    (one entry per model, None where the model has no row): ``err``, ``wer``, ``e``/``s``/``d``/``i``
+    (errors), ``h`` (hypothesis), ``flags``, ``ops`` (the word alignment, see :func:`_ops`),
+    ``seams`` (``[[start_s, kind, cut_s], ...]``) and ``skips`` (``[[start_s, words], ...]``, see
+    :func:`_skips`). A sample is one (dataset, split, sample id).
     """
-    (total,) = con.execute("SELECT count(DISTINCT sample_id) FROM results WHERE run_id = ?", [run_id]).fetchone()
+    (total,) = con.execute("SELECT count(*) FROM (SELECT DISTINCT dataset, split, sample_id FROM results "
+                           "WHERE run_id = ?)", [run_id]).fetchone()
     rows = records(con.execute(
-        "WITH ranked AS (SELECT sample_id, count(error) AS error_rows, "
+        "WITH ranked AS (SELECT dataset, split, sample_id, count(error) AS error_rows, "
         "sum(coalesce(substitutions + deletions + insertions, 0)) AS word_errors, min(sample_index) AS idx "
-        "FROM results WHERE run_id = ? GROUP BY sample_id "
-        "ORDER BY error_rows DESC, word_errors DESC, idx NULLS LAST, sample_id LIMIT ?) "
-        "SELECT r.model, r.sample_id, r.sample_index, r.audio_seconds, r.language, r.reference, r.hypothesis, "
-        "r.reference_norm, r.hypothesis_norm, r.substitutions, r.deletions, r.insertions, r.ref_words, r.error, "
-        "r.truncated, r.truncated_reason, r.looping, r.skipped "
-        "FROM results r JOIN ranked USING (sample_id) WHERE r.run_id = ? "
-        "ORDER BY r.sample_index NULLS LAST, r.sample_id, r.model", [run_id, options.max_samples, run_id]))
+        "FROM results WHERE run_id = ? GROUP BY dataset, split, sample_id "
+        "ORDER BY error_rows DESC, word_errors DESC, idx NULLS LAST, dataset, split, sample_id LIMIT ?) "
+        "SELECT r.model, r.dataset, r.split, r.sample_id, r.sample_index, r.audio_seconds, r.language, r.reference, "
+        "r.hypothesis, r.reference_norm, r.hypothesis_norm, r.substitutions, r.deletions, r.insertions, r.ref_words, "
+        "r.error, r.truncated, r.truncated_reason, r.looping, r.skipped, r.max_deletion_run "
+        "FROM results r JOIN ranked USING (dataset, split, sample_id) WHERE r.run_id = ? "
+        "ORDER BY r.dataset, r.split, r.sample_index NULLS LAST, r.sample_id, r.model",
+        [run_id, options.max_samples, run_id]))
     index = {m: i for i, m in enumerate(models)}
-    kept: dict[str, dict[str, Any]] = {}
+    seams = _seams(con, run_id, [(r["model"], r["sample_id"]) for r in rows if r["error"] is None])
+    kept: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in rows:
-        s = kept.setdefault(r["sample_id"], {
-            "id": r["sample_id"], "order": len(kept), "idx": r["sample_index"], "dur": r["audio_seconds"],
-            "lang": r["language"], "ref": r["reference"], "r": [None] * len(models)})
+        s = kept.setdefault((r["dataset"], r["split"], r["sample_id"]), {
+            "id": r["sample_id"], "set": [r["dataset"], r["split"]], "order": len(kept), "idx": r["sample_index"],
+            "dur": r["audio_seconds"], "lang": r["language"], "ref": r["reference"], "r": [None] * len(models)})
         if r["error"] is not None:
             entry = {"err": r["error"], "wer": None, "e": 0, "s": 0, "d": 0, "i": 0, "h": None, "flags": [],
-                     "ops": []}
+                     "ops": [], "seams": [], "skips": []}
         else:
-            errors = r["substitutions"] + r["deletions"] + r["insertions"]
+            # a language scored by characters has no word counts (NULL)
+            subs, dels, ins = (r[k] or 0 for k in ("substitutions", "deletions", "insertions"))
+            errors = subs + dels + ins
             flags = [name for name in ("truncated", "looping", "skipped") if r[name]]
+            ops = _ops(r["reference_norm"], r["hypothesis_norm"])
             entry = {"err": None, "wer": errors / r["ref_words"] if r["ref_words"] else None, "e": errors,
-                     "s": r["substitutions"], "d": r["deletions"], "i": r["insertions"], "h": r["hypothesis"],
-                     "flags": flags, "ops": _ops(r["reference_norm"], r["hypothesis_norm"])}
+                     "s": subs, "d": dels, "i": ins, "h": r["hypothesis"], "flags": flags, "ops": ops,
+                     "seams": seams.get((r["model"], r["sample_id"]), []),
+                     "skips": _skips(ops, r["ref_words"], r["audio_seconds"], r["max_deletion_run"],
+                                     bool(r["skipped"]))}
         s["r"][index[r["model"]]] = entry
     return {"models": models, "samples": list(kept.values())}, int(total)
+
+
+def comparison(con: Any, run_ids: list[str], options: ReportOptions) -> dict[str, Any]:
+    """The paired comparison of :func:`evaluator.results.compare.compare` as its JSON dict (read
+    generically: ``pairs`` is a list of dicts, ``models`` the sides). With several runs only the
+    pairs across runs that share samples are kept (each run's own pairs are in its section)."""
+    from evaluator.results.compare import compare
+
+    result = compare(con, list(run_ids), resamples=options.resamples, seed=options.seed).to_json_dict()
+    if len(run_ids) > 1:
+        run_of = {m["label"]: m.get("run_id") for m in result.get("models", [])}
+        result["pairs"] = [p for p in result.get("pairs", []) if run_of.get(p["baseline"]) != run_of.get(p["model"])
+                           and p.get("n", 1) > 0]
+    return result
+
+
+def matrix(con: Any, run_id: str, board: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Model x dataset cells (``model``, ``dataset``, ``wer``, ``wer_low``, ``wer_high``, ``n``)
+    of a run over several datasets (a suite run); empty for a run over one dataset/split.
+
+    Hook: reads :mod:`evaluator.results.suite`'s matrix rows where that module provides them
+    (``suite_matrix(con, run_id)``), else builds the cells from the leaderboard rows.
+    """
+    try:
+        from evaluator.results.suite import suite_matrix  # type: ignore[import-not-found]
+    except ImportError:
+        suite_matrix = None
+    if suite_matrix is not None:
+        return [dict(r) for r in suite_matrix(con, run_id)]
+    if len({(r["dataset"], r["split"]) for r in board}) < 2:
+        return []
+    return [{"model": r["model"], "dataset": f"{r['dataset']}/{r['split']}", "wer": r.get("wer"),
+             "wer_low": r.get("wer_low"), "wer_high": r.get("wer_high"), "n": r.get("n")} for r in board]

@@ -1,14 +1,18 @@
-// Sample browser of the self-contained HTML report (inlined by evaluator/html_report.py).
-// Data comes from <script id="sample-data" type="application/json">; text is only ever set with
-// textContent, so transcripts cannot inject markup.
+// Sample browsers of the self-contained HTML report (inlined by evaluator/report/html.py): one per
+// <section class="samples">, each with its data in <script class="sample-data" type="application/json">
+// and its elements found by data-role inside the section. Text is only ever set with textContent,
+// so transcripts cannot inject markup.
 (function () {
   "use strict";
-  const data = JSON.parse(document.getElementById("sample-data").textContent);
+  document.querySelectorAll("section.samples").forEach(init);
+
+function init(root) {
+  const data = JSON.parse(root.querySelector("script.sample-data").textContent);
   const models = data.models;
   const samples = data.samples;
-  const $ = (id) => document.getElementById(id);
+  const $ = (role) => root.querySelector(`[data-role="${role}"]`);
   const text = $("filter-text"), modelSel = $("filter-model"), onlyErr = $("filter-errors"), sortSel = $("sort");
-  const tbody = document.querySelector("#sample-table tbody"), count = $("sample-count"), detail = $("sample-detail");
+  const table = $("table"), tbody = table.querySelector("tbody"), count = $("count"), detail = $("detail");
   let selected = null;
 
   function el(tag, cls, content) {
@@ -58,12 +62,13 @@
     const rows = visible();
     const m = chosen();
     tbody.textContent = "";
-    document.querySelectorAll("#sample-table thead th[data-model]").forEach((th) => {
+    table.querySelectorAll("thead th[data-model]").forEach((th) => {
       th.classList.toggle("sel", m !== null && Number(th.dataset.model) === m);
     });
     for (const s of rows) {
       const tr = el("tr");
       tr.dataset.id = s.id;
+      tr.dataset.key = s.order;
       tr.tabIndex = 0;
       if (selected === s) tr.classList.add("selected");
       tr.appendChild(el("td", "", s.id));
@@ -107,12 +112,14 @@
 
   function show(s) {
     selected = s;
-    tbody.querySelectorAll("tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.id === s.id));
+    tbody.querySelectorAll("tr").forEach((tr) => tr.classList.toggle("selected", Number(tr.dataset.key) === s.order));
     detail.textContent = "";
     const h = el("h3", "", s.id);
     detail.appendChild(h);
-    const facts = [s.dur === null ? null : `${s.dur.toFixed(1)} s`, s.lang, s.idx === null ? null : `row ${s.idx}`];
+    const facts = [s.dur === null ? null : `${s.dur.toFixed(1)} s`, s.lang, s.idx === null ? null : `row ${s.idx}`,
+      s.set ? `${s.set[0]}/${s.set[1]}` : null];
     detail.appendChild(el("p", "note", facts.filter((x) => x).join(" · ")));
+    const player = audioPlayer(s);
     detail.appendChild(el("div", "ref", s.ref || "(empty reference)"));
     const legend = el("div", "legend");
     [["e", "correct"], ["s", "substitution"], ["d", "deletion"], ["i", "insertion"]].forEach(([k, name]) => {
@@ -133,6 +140,7 @@
       title.appendChild(el("span", "stats", stats));
       for (const f of r.flags) title.appendChild(el("span", "flag", f));
       block.appendChild(title);
+      if (player && (r.seams.length || r.skips.length)) block.appendChild(seeks(player, r));
       if (r.err !== null) {
         block.appendChild(el("div", "error-text", r.err));
       } else {
@@ -146,7 +154,49 @@
     });
   }
 
+  // The sample's audio (embedded or a linked file), or why there is none.
+  function audioPlayer(s) {
+    const a = s.audio || { note: "no audio" };
+    if (!a.src) {
+      detail.appendChild(el("p", "audio-missing", `No audio: ${a.note}`));
+      return null;
+    }
+    const player = el("audio");
+    player.controls = true;
+    player.preload = "metadata";
+    player.src = a.src;
+    player.dataset.embedded = a.embedded ? "1" : "0";
+    detail.appendChild(player);
+    return player;
+  }
+
+  // Buttons that play a long file from the start of a seam's overlap or of a skipped stretch.
+  function seeks(player, r) {
+    const box = el("div", "seeks");
+    const play = (t) => {
+      const go = () => { player.currentTime = t; player.play().catch(() => {}); };
+      if (player.readyState >= 1) go(); else player.addEventListener("loadedmetadata", go, { once: true });
+    };
+    for (const [start, kind, cut] of r.seams) {
+      const b = el("button", "seek seek-seam", `▶ ${kind} seam ${start.toFixed(1)} s`);
+      b.dataset.start = start;
+      b.title = `plays from the start of the overlap (${start.toFixed(1)} s); the text switches windows at ` +
+        (cut === null ? "an unknown point" : `${cut.toFixed(1)} s`);
+      b.addEventListener("click", () => play(start));
+      box.appendChild(b);
+    }
+    for (const [start, words] of r.skips) {
+      const b = el("button", "seek seek-skip", `▶ skipped ${words} words ≈ ${start.toFixed(1)} s`);
+      b.dataset.start = start;
+      b.title = "where the missing words start, estimated from their place in the reference";
+      b.addEventListener("click", () => play(start));
+      box.appendChild(b);
+    }
+    return box;
+  }
+
   [text, modelSel, onlyErr, sortSel].forEach((c) => c.addEventListener("input", renderList));
   modelSel.addEventListener("change", () => { renderList(); if (selected) show(selected); });
   renderList();
+}
 })();
