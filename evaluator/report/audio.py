@@ -106,14 +106,18 @@ def _file_link(cell: Any) -> str | None:
     return url
 
 
-def attach_audio(con: Any, run_id: str, payload: dict[str, Any], options: ReportOptions) -> AudioSummary:
+def attach_audio(con: Any, run_id: str, payload: dict[str, Any], options: ReportOptions,
+                 used_bytes: int = 0) -> AudioSummary:
     """Give each sample of the browser's ``payload`` an ``audio`` entry, in payload order:
     ``{"src": data URI, "embedded": true}``, ``{"src": file URL, "embedded": false}`` or
-    ``{"note": why there is none}``. Returns the counts the page states."""
+    ``{"note": why there is none}``. ``used_bytes``: embedded already by the page's other runs (the
+    cap is the page's). Returns the counts the page states."""
+    from evaluator.data.spec import DatasetSpec
+
     summary = AudioSummary()
-    total_cap = int(options.audio_total_mb * 1e6)
+    total_cap = int(options.audio_total_mb * 1e6) - used_bytes
     clip_cap = int(options.audio_clip_mb * 1e6)
-    if total_cap == 0:
+    if options.audio_total_mb == 0:
         for s in payload["samples"]:
             summary.leave_out(s, "audio turned off (--audio-mb 0)")
         return summary
@@ -126,6 +130,8 @@ def attach_audio(con: Any, run_id: str, payload: dict[str, Any], options: Report
             spec = next((p for p in specs if (p.source or "builtin:sample") == key[0]), None)
             if spec is None and len(specs) == 1:  # one dataset: the rows' name is its source as given
                 spec = specs[0]
+            if spec is None and (key[0].startswith("builtin:") or os.path.isabs(key[0])):
+                spec = DatasetSpec(source=key[0])  # a config without a dataset: the rows name a local one
             try:
                 if spec is None:
                     raise ValueError("the run's config does not name it")

@@ -23,7 +23,8 @@ def audio_note(summary: AudioSummary, options: ReportOptions) -> str:
     if options.audio_total_mb == 0:
         return "Audio is turned off (--audio-mb 0)."
     parts = [f"Audio: {summary.embedded:,} clip{'s' if summary.embedded != 1 else ''} embedded "
-             f"({_mb(summary.embedded_bytes)} of the {options.audio_total_mb:g} MB cap, 16 kHz mono Ogg Vorbis; "
+             f"({_mb(summary.embedded_bytes)}; the page embeds {options.audio_total_mb:g} MB at most, "
+             "16 kHz mono Ogg Vorbis; "
              f"a clip over {options.audio_clip_mb:g} MB, or past the cap, is linked when it is a file; "
              f"raise the cap with evaluator report --audio-mb N)"]
     if summary.linked:

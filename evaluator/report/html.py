@@ -52,14 +52,15 @@ def _comparison(con: Any, run_ids: list[str], options: ReportOptions) -> dict[st
         return f"No paired comparison: {exc}"
 
 
-def _run_body(con: Any, run_id: str, options: ReportOptions, sfx: str) -> tuple[str, str, int]:
-    """(the run's sections, its meta line, its number of samples)."""
+def _run_body(con: Any, run_id: str, options: ReportOptions, sfx: str, audio_used: int = 0) -> tuple[str, str, int]:
+    """(the run's sections, its meta line, the bytes of audio it embedded); ``audio_used``: bytes
+    the page's earlier runs embedded."""
     run_info = data.run_info(con, run_id)
     board = data.leaderboard(con, run_id, options)
     models = list(dict.fromkeys(r["model"] for r in board))
     colours = charts.colours(models)
     payload, total = data.samples(con, run_id, models, options)
-    summary = attach_audio(con, run_id, payload, options)
+    summary = attach_audio(con, run_id, payload, options, audio_used)
     parts = [
         sections.leaderboard(board, options, sfx),
         sections.matrix(data.matrix(con, run_id, board), sfx),
@@ -70,7 +71,7 @@ def _run_body(con: Any, run_id: str, options: ReportOptions, sfx: str) -> tuple[
         browser(payload, total, summary, options, sfx),
     ]
     present = {ident for ident, _ in _SECTIONS if f'id="{ident}{sfx}"' in "".join(parts)}
-    return _nav(sfx, present) + "".join(parts), _meta(con, run_id, run_info, board, total), total
+    return _nav(sfx, present) + "".join(parts), _meta(con, run_id, run_info, board, total), summary.embedded_bytes
 
 
 def build_report(con: Any, run_id: str | Sequence[str], options: ReportOptions | None = None) -> str:
@@ -95,10 +96,11 @@ def build_report(con: Any, run_id: str | Sequence[str], options: ReportOptions |
         header, main = f'<div class="meta">{meta}</div>', body
     else:
         title = f"evaluator report · {len(run_ids)} runs: {', '.join(names)}"
-        runs = []
+        runs, audio_used = [], 0
         for k, (r, name) in enumerate(zip(run_ids, names, strict=True)):
             sfx = "" if k == 0 else f"-{k + 1}"
-            body, meta, _ = _run_body(con, r, options, sfx)
+            body, meta, embedded = _run_body(con, r, options, sfx, audio_used)
+            audio_used += embedded
             runs.append(f'<section class="run" id="run-{k + 1}" data-run="{esc(r)}"><h2 class="run-title">'
                         f'{esc(name)}</h2><div class="meta">{meta}</div>{body}</section>')
         across = sections.comparison(_comparison(con, run_ids, options), "-across",

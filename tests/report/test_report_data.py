@@ -96,7 +96,14 @@ def test_clips_past_the_caps_are_linked_files(db: str) -> None:
     assert by_id[LONG_ID]["src"] == (Path(db).parent / "audio" / f"{LONG_ID}.flac").as_uri()
     assert summary.embedded_bytes <= 100_000 and summary.embedded + summary.linked == len(SAMPLES) + 1
     page = build_report(con, RUN, options)
-    assert "of the 0.1 MB cap" in page and "linked as files" in page
+    assert "the page embeds 0.1 MB at most" in page and "linked as files" in page
+
+
+def test_the_cap_is_shared_by_the_pages_runs(db: str) -> None:
+    con = connect_read_only(db)
+    found, _ = data.samples(con, RUN, list(MODELS), ReportOptions())
+    summary = attach_audio(con, RUN, found, ReportOptions(audio_total_mb=0.1), used_bytes=100_000)
+    assert (summary.embedded, summary.linked) == (0, len(SAMPLES) + 1)  # earlier runs used it all up
 
 
 def test_audio_off_reads_no_dataset(db: str) -> None:
