@@ -127,7 +127,8 @@ def attach_audio(con: Any, run_id: str, payload: dict[str, Any], options: Report
     for s in payload["samples"]:
         key = (s["set"][0], s["set"][1])
         if key not in opened:
-            spec = next((p for p in specs if (p.source or "builtin:sample") == key[0]), None)
+            spec = next((p for p in specs if key[0] in (getattr(p, "name", None), p.source or "builtin:sample")),
+                        None)
             if spec is None and len(specs) == 1:  # one dataset: the rows' name is its source as given
                 spec = specs[0]
             if spec is None and (key[0].startswith("builtin:") or os.path.isabs(key[0])):

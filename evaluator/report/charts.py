@@ -118,7 +118,8 @@ def seam_chart(row: dict[str, Any], windows: list[dict[str, Any]], palette: dict
 
 
 def matrix_chart(cells: list[dict[str, Any]], div_id: str) -> str:
-    """A model x dataset heatmap coloured by WER, the value in each cell and its 95% interval on hover."""
+    """A model x dataset heatmap coloured by error rate (WER, or CER for a dataset scored by
+    characters), the value in each cell and its 95% interval on hover."""
     go = plotly()
     models = list(dict.fromkeys(c["model"] for c in cells))
     sets = list(dict.fromkeys(c["dataset"] for c in cells))
@@ -133,11 +134,12 @@ def matrix_chart(cells: list[dict[str, Any]], div_id: str) -> str:
             text[-1].append("" if wer is None else f"{100 * wer:.1f}")
             interval = (f"[{100 * c['wer_low']:.1f}, {100 * c['wer_high']:.1f}]"
                         if c.get("wer_low") is not None and c.get("wer_high") is not None else "no interval")
-            hover[-1].append(f"{escape(m)} · {escape(d)}<br>WER {text[-1][-1] or 'n/a'}% {interval}<br>"
-                             f"{c.get('n') or 0} samples")
+            metric = str(c.get("metric") or "wer").upper()
+            hover[-1].append(f"{escape(m)} · {escape(d)}<br>{metric} {text[-1][-1] or 'n/a'}% {interval}")
     fig = go.Figure(go.Heatmap(z=z, x=sets, y=models, text=text, texttemplate="%{text}", customdata=hover,
                                hovertemplate="%{customdata}<extra></extra>", colorscale="RdYlGn_r",
-                               colorbar={"title": {"text": "WER %"}}, zmin=0))
-    fig.update_layout(title="WER per model and dataset (95% interval on hover)", height=120 + 40 * len(models),
+                               colorbar={"title": {"text": "error rate %"}}, zmin=0))
+    fig.update_layout(title="WER per model and dataset (CER where scored by characters; 95% interval on hover)",
+                      height=120 + 40 * len(models),
                       xaxis={"type": "category"}, yaxis={"type": "category", "autorange": "reversed"})
     return figure_html(fig, div_id)

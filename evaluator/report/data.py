@@ -30,10 +30,27 @@ def run_info(con: Any, run_id: str) -> dict[str, Any]:
     return run[0]
 
 
+def _leaderboard_module() -> Any:
+    """Where the leaderboard queries live: ``evaluator.results.leaderboard`` (split out of compare
+    for issue 18), else ``evaluator.results.compare`` before that split."""
+    try:
+        from evaluator.results import leaderboard as module  # type: ignore[attr-defined]
+    except ImportError:
+        from evaluator.results import compare as module
+    return module
+
+
+def _chunk_key(con: Any) -> str:
+    """The columns that tie a ``chunks`` row to its ``results`` row: with ``dataset`` where the
+    table has it (a suite run's sample ids repeat across datasets)."""
+    (has,) = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'chunks' "
+                         "AND column_name = 'dataset'").fetchone()
+    return "run_id, model, dataset, sample_id" if has else "run_id, model, sample_id"
+
+
 def intervals(con: Any, run_id: str, options: ReportOptions, by: str | None = None) -> list[dict[str, Any]]:
     """Leaderboard rows with bootstrap intervals (``by``: one row per model and group value)."""
-    from evaluator.results.compare import leaderboard_with_intervals
-
+    leaderboard_with_intervals = _leaderboard_module().leaderboard_with_intervals
     columns, rows = leaderboard_with_intervals(con, run_id, by=by, resamples=options.resamples, seed=options.seed)
     return [dict(zip(columns, r, strict=True)) for r in rows]
 
@@ -51,8 +68,7 @@ def leaderboard(con: Any, run_id: str, options: ReportOptions) -> list[dict[str,
 def groups(con: Any, run_id: str, options: ReportOptions) -> tuple[list[tuple[str, list[dict[str, Any]]]], list[str]]:
     """Rows per duration bucket, per language and per metadata key with 2 to ``GROUP_MAX_VALUES``
     values: ``([(by, rows), ...], notes)``, the notes saying which keys were not charted and why."""
-    from evaluator.results.compare import group_choices
-
+    group_choices = _leaderboard_module().group_choices
     (has_metadata,) = con.execute(
         "SELECT count(*) FROM information_schema.columns WHERE table_name = 'results' AND column_name = 'metadata'"
     ).fetchone()
@@ -90,27 +106,31 @@ def long_form(con: Any, run_id: str, options: ReportOptions) -> dict[str, Any]:
         "SELECT model, sample_id, error FROM results WHERE run_id = ? AND error IS NOT NULL "
         "ORDER BY model, sample_id LIMIT ?", [run_id, options.max_flagged]))
     long_rows = records(con.execute(
-        "SELECT r.model, r.sample_id, r.audio_seconds, r.long_form, r.num_chunks, "
+        "SELECT r.model, r.dataset, r.sample_id, r.audio_seconds, r.long_form, r.num_chunks, "
         "(r.substitutions + r.deletions + r.insertions) / nullif(r.ref_words, 0) AS wer, r.completion_ratio, "
         "r.transcribed_until_s, r.untranscribed_speech_s, r.truncated, r.truncated_reason, r.looping, r.skipped, "
         "count(c.chunk_index) AS windows, count(c.seam) FILTER (WHERE c.seam = 'aligned') AS aligned, "
         "count(c.seam) FILTER (WHERE c.seam = 'midpoint') AS midpoint, "
         "count(c.seam) FILTER (WHERE c.seam = 'adjacent') AS adjacent, min(c.seam_matched) AS min_matched, "
         "count(c.error) AS window_errors "
-        "FROM results r LEFT JOIN chunks c USING (run_id, model, sample_id) "
+        f"FROM results r LEFT JOIN chunks c USING ({_chunk_key(con)}) "
         "WHERE r.run_id = ? AND r.error IS NULL AND (r.audio_seconds > ? OR r.num_chunks > 1) "
         "GROUP BY ALL ORDER BY r.model, r.sample_id", [run_id, LONG_SECONDS]))
     seamed = [r for r in long_rows if r["windows"]]
-    seams = [(r, windows(con, run_id, r["model"], r["sample_id"])) for r in seamed[:options.max_seam_charts]]
+    seams = [(r, windows(con, run_id, r["model"], r["sample_id"], r["dataset"]))
+             for r in seamed[:options.max_seam_charts]]
     return {"flagged": flagged, "flagged_total": int(total), "errors": errors, "long": long_rows,
             "seamed_files": len(seamed), "seams": seams}
 
 
-def windows(con: Any, run_id: str, model: str, sample_id: str) -> list[dict[str, Any]]:
+def windows(con: Any, run_id: str, model: str, sample_id: str, dataset: str | None = None) -> list[dict[str, Any]]:
     """The windows (``chunks`` rows) of one long file, in order."""
+    where, args = "run_id = ? AND model = ? AND sample_id = ?", [run_id, model, sample_id]
+    if dataset is not None and "dataset" in _chunk_key(con):
+        where, args = where + " AND dataset = ?", [*args, dataset]
     return records(con.execute(
         "SELECT chunk_index, start_s, end_s, seam, seam_matched, seam_cut_s, error FROM chunks "
-        "WHERE run_id = ? AND model = ? AND sample_id = ? ORDER BY chunk_index", [run_id, model, sample_id]))
+        f"WHERE {where} ORDER BY chunk_index", args))
 
 
 def _ops(reference_norm: str | None, hypothesis_norm: str | None) -> list[Any]:
@@ -161,18 +181,20 @@ def _skips(ops: list[Any], ref_words: int | None, seconds: float | None, longest
     return [[round(seconds * start / ref_words, 1), words] for start, words in runs if words >= wanted]
 
 
-def _seams(con: Any, run_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[list[Any]]]:
-    """(model, sample id) -> ``[[start_s, seam, cut_s], ...]``: each seam of a long file, with the
-    start of the window it joins (the start of the overlap)."""
-    if not keys:
+def _seams(con: Any, run_id: str, sample_ids: set[str]) -> dict[tuple[Any, ...], list[list[Any]]]:
+    """(model, dataset, sample id) -> ``[[start_s, seam, cut_s], ...]``: each seam of a long file,
+    with the start of the window it joins (the start of the overlap). The dataset is None where
+    ``chunks`` has no dataset column."""
+    if not sample_ids:
         return {}
+    dataset = "dataset" if "dataset" in _chunk_key(con) else "NULL"
     rows = con.execute(
-        "SELECT model, sample_id, start_s, seam, seam_cut_s FROM chunks WHERE run_id = ? AND seam IS NOT NULL "
-        "AND sample_id IN (SELECT unnest(?)) ORDER BY model, sample_id, chunk_index",
-        [run_id, sorted({sid for _, sid in keys})]).fetchall()
-    out: dict[tuple[str, str], list[list[Any]]] = {}
-    for model, sid, start, seam, cut in rows:
-        out.setdefault((model, sid), []).append([start, seam, cut])
+        f"SELECT model, {dataset}, sample_id, start_s, seam, seam_cut_s FROM chunks WHERE run_id = ? "
+        "AND seam IS NOT NULL AND sample_id IN (SELECT unnest(?)) ORDER BY model, sample_id, chunk_index",
+        [run_id, sorted(sample_ids)]).fetchall()
+    out: dict[tuple[Any, ...], list[list[Any]]] = {}
+    for model, ds, sid, start, seam, cut in rows:
+        out.setdefault((model, ds, sid), []).append([start, seam, cut])
     return out
 
 
@@ -200,7 +222,8 @@ def samples(con: Any, run_id: str, models: list[str], options: ReportOptions) ->
         "ORDER BY r.dataset, r.split, r.sample_index NULLS LAST, r.sample_id, r.model",
         [run_id, options.max_samples, run_id]))
     index = {m: i for i, m in enumerate(models)}
-    seams = _seams(con, run_id, [(r["model"], r["sample_id"]) for r in rows if r["error"] is None])
+    seams = _seams(con, run_id, {r["sample_id"] for r in rows if r["error"] is None})
+    by_dataset = "dataset" in _chunk_key(con)
     kept: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in rows:
         s = kept.setdefault((r["dataset"], r["split"], r["sample_id"]), {
@@ -217,7 +240,7 @@ def samples(con: Any, run_id: str, models: list[str], options: ReportOptions) ->
             ops = _ops(r["reference_norm"], r["hypothesis_norm"])
             entry = {"err": None, "wer": errors / r["ref_words"] if r["ref_words"] else None, "e": errors,
                      "s": subs, "d": dels, "i": ins, "h": r["hypothesis"], "flags": flags, "ops": ops,
-                     "seams": seams.get((r["model"], r["sample_id"]), []),
+                     "seams": seams.get((r["model"], r["dataset"] if by_dataset else None, r["sample_id"]), []),
                      "skips": _skips(ops, r["ref_words"], r["audio_seconds"], r["max_deletion_run"],
                                      bool(r["skipped"]))}
         s["r"][index[r["model"]]] = entry
@@ -238,20 +261,25 @@ def comparison(con: Any, run_ids: list[str], options: ReportOptions) -> dict[str
     return result
 
 
-def matrix(con: Any, run_id: str, board: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Model x dataset cells (``model``, ``dataset``, ``wer``, ``wer_low``, ``wer_high``, ``n``)
-    of a run over several datasets (a suite run); empty for a run over one dataset/split.
+def matrix(con: Any, run_id: str, board: list[dict[str, Any]], options: ReportOptions) -> list[dict[str, Any]]:
+    """Model x dataset cells (``model``, ``dataset``, ``metric``, ``wer``, ``wer_low``, ``wer_high``:
+    the cell's rate in its metric) of a run over several datasets (a suite run); empty for a run
+    over one dataset/split.
 
-    Hook: reads :mod:`evaluator.results.suite`'s matrix rows where that module provides them
-    (``suite_matrix(con, run_id)``), else builds the cells from the leaderboard rows.
+    From :func:`evaluator.results.suite.matrix_rows` where that module exists (with its
+    ``average`` and ``pooled`` columns), else from the leaderboard rows.
     """
     try:
-        from evaluator.results.suite import suite_matrix  # type: ignore[import-not-found]
+        from evaluator.results import suite  # type: ignore[attr-defined]
     except ImportError:
-        suite_matrix = None
-    if suite_matrix is not None:
-        return [dict(r) for r in suite_matrix(con, run_id)]
+        suite = None
+    if suite is not None:
+        if not suite.is_suite(con, run_id):
+            return []
+        return [{"model": r["model"], "dataset": r["dataset"], "metric": r.get("metric") or "wer",
+                 "wer": r.get("estimate"), "wer_low": r.get("low"), "wer_high": r.get("high")}
+                for r in suite.matrix_rows(con, run_id, resamples=options.resamples, seed=options.seed)]
     if len({(r["dataset"], r["split"]) for r in board}) < 2:
         return []
-    return [{"model": r["model"], "dataset": f"{r['dataset']}/{r['split']}", "wer": r.get("wer"),
-             "wer_low": r.get("wer_low"), "wer_high": r.get("wer_high"), "n": r.get("n")} for r in board]
+    return [{"model": r["model"], "dataset": f"{r['dataset']}/{r['split']}", "metric": "wer", "wer": r.get("wer"),
+             "wer_low": r.get("wer_low"), "wer_high": r.get("wer_high")} for r in board]

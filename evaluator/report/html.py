@@ -63,7 +63,7 @@ def _run_body(con: Any, run_id: str, options: ReportOptions, sfx: str, audio_use
     summary = attach_audio(con, run_id, payload, options, audio_used)
     parts = [
         sections.leaderboard(board, options, sfx),
-        sections.matrix(data.matrix(con, run_id, board), sfx),
+        sections.matrix(data.matrix(con, run_id, board, options), sfx),
         sections.comparison(_comparison(con, [run_id], options), sfx),
         sections.speed(board, colours, sfx),
         sections.breakdowns(con, run_id, options, colours, sfx),
