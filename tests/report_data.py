@@ -6,12 +6,14 @@ database (so the report can embed its audio); the old run's dataset is not on di
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 from typing import Any
 
 import numpy as np
 
+from evaluator.results.records import ChunkRow
 from evaluator.results.store import Store
 from evaluator.scoring.rows import finalize_row
 
@@ -113,6 +115,8 @@ def make_report_db(path: str) -> str:
                    "worker": "w0", "error": None, "seam": seam, "seam_matched": matched, "seam_cut_s": cut}
                   for i, (seam, matched, cut) in enumerate(
                       [(None, None, None), ("aligned", 9, 27.5), ("midpoint", 1, 52.5), ("aligned", 7, 77.0)])]
+        if "dataset" in {f.name for f in dataclasses.fields(ChunkRow)}:  # chunks keyed by dataset (suites)
+            chunks = [{**c, "dataset": name} for c in chunks]
         store.insert_results(rows, chunks)
         store.finish_run(OLD_RUN, "finished", {})
         store.finish_run(RUN, "finished", {})
