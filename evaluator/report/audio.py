@@ -28,6 +28,7 @@ __all__ = ["CLIP_BYTES_PER_SECOND", "AudioSummary", "attach_audio", "encode_clip
 # real time on this 2-core machine, Vorbis at about 70x; Chromium and Firefox play both.)
 CLIP_BYTES_PER_SECOND = 3_600
 _LEVEL = 0.9
+_BLOCK = 16_000  # samples written to the encoder at a time
 _MIME = "audio/ogg"
 
 
@@ -58,7 +59,11 @@ def encode_clip(audio: Any) -> bytes:
     import soundfile as sf
 
     buffer = io.BytesIO()
-    sf.write(buffer, audio, 16_000, format="OGG", subtype="VORBIS", compression_level=_LEVEL)
+    with sf.SoundFile(buffer, "w", 16_000, 1, format="OGG", subtype="VORBIS", compression_level=_LEVEL) as out:
+        # In blocks: one write of about 3 minutes or more crashed libsndfile 1.2.2's Vorbis encoder
+        # (a segmentation fault) here; 1 s blocks encode files of any length.
+        for start in range(0, len(audio), _BLOCK):
+            out.write(audio[start:start + _BLOCK])
     return buffer.getvalue()
 
 

@@ -89,8 +89,8 @@ def comparison(result: dict[str, Any] | str, sfx: str, title: str = "Paired comp
     for p in pairs:
         delta, p_boot = p.get("delta"), p.get("p_value")
         sig = p_boot is not None and p_boot < alpha
-        verdict = ("" if not sig or delta is None else
-                   ' <span class="flag worse">worse</span>' if delta > 0 else ' <span class="flag better">better</span>')
+        verdict = ("" if not sig or delta is None else ' <span class="flag worse">worse</span>' if delta > 0
+                   else ' <span class="flag better">better</span>')
         rows.append([esc(p.get("baseline")), esc(p.get("model"))] + ([esc(p.get("metric"))] if with_metric else []) + [
             pct(_first(p, "baseline_wer", "baseline_rate")), pct(_first(p, "model_wer", "model_rate")),
             "" if delta is None else f"{100 * delta:+.2f}", interval(p.get("delta_low"), p.get("delta_high")),

@@ -16,7 +16,7 @@ import soundfile as sf
 
 from evaluator.cli import main
 from evaluator.report import data
-from evaluator.report.audio import attach_audio
+from evaluator.report.audio import attach_audio, encode_clip
 from evaluator.report.format import p_value
 from evaluator.report.html import ReportOptions, build_report
 from evaluator.results.compare import compare
@@ -84,6 +84,17 @@ def test_audio_embedded_from_the_runs_dataset(db: str) -> None:
         assert abs(_seconds(s["audio"]["src"]) - s["dur"]) < 0.05, s["id"]  # the sample's own clip
     # about 3.6 kB a second, as the cap assumes
     assert summary.embedded_bytes < 4_500 * sum(s["dur"] for s in found["samples"])
+
+
+def test_a_long_clip_encodes_whole() -> None:
+    """Four minutes in one piece (a single libsndfile write of 3 minutes or more crashed the process)."""
+    import numpy as np
+
+    t = np.arange(240 * 16_000) / 16_000
+    encoded = encode_clip((0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32))
+    info = sf.info(io.BytesIO(encoded))
+    assert abs(info.frames / info.samplerate - 240) < 0.05
+    assert len(encoded) < 240 * 4_500
 
 
 def test_clips_past_the_caps_are_linked_files(db: str) -> None:
