@@ -1,4 +1,4 @@
-"""`evaluator report`: a self-contained HTML report of a run."""
+"""`evaluator report`: a self-contained HTML report of one run or several."""
 
 from __future__ import annotations
 
@@ -21,17 +21,22 @@ log = logging.getLogger("evaluator")
 def add_parser(sub: Any) -> None:
     """Add `evaluator report` to the subcommands."""
     rep = sub.add_parser(
-        "report", help="write a self-contained HTML report of a run",
+        "report", help="write a self-contained HTML report of one run or several",
         description="One HTML file that opens from disk with no network: leaderboard with 95% intervals, "
-        "WER against speed, WER per duration bucket and group, long-form flags and seams, and a sample "
-        "browser with word alignments. Needs plotly (pip install 'evaluator[report]').")
+        "the paired comparison with p-values, WER against speed, WER per duration bucket and group, a model x "
+        "dataset matrix, long-form flags and seams, and a sample browser with word alignments and audio. "
+        "Needs plotly (pip install 'evaluator[report]').")
     add_db(rep)
-    rep.add_argument("--run", dest="run_id", help="run id or name (default: the latest run)")
+    rep.add_argument("--run", dest="run_ids", action="append", metavar="RUN",
+                     help="run id or name (default: the latest run); repeat for several runs in one page")
     rep.add_argument("--out", default="report.html", metavar="FILE", help="HTML file to write (default: report.html)")
     rep.add_argument("--max-samples", type=int, default=1000, metavar="N",
                      help="samples in the sample browser at most (default: 1000; the ones with the most errors)")
     rep.add_argument("--resamples", type=int, default=1000, metavar="N", help="bootstrap resamples (default: 1000)")
     rep.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    rep.add_argument("--audio-mb", type=float, default=20.0, metavar="MB",
+                     help="audio embedded in the page at most, in MB of 16 kHz Ogg Vorbis (default: 20; past it clips "
+                     "stored as files are linked; 0: no audio, the dataset is not read)")
     rep.set_defaults(func=command)
 
 
@@ -39,13 +44,14 @@ def command(args: argparse.Namespace) -> int:
     from evaluator.report.html import ReportOptions, build_report
 
     try:
-        options = ReportOptions(max_samples=args.max_samples, resamples=args.resamples, seed=args.seed)
+        options = ReportOptions(max_samples=args.max_samples, resamples=args.resamples, seed=args.seed,
+                                audio_total_mb=args.audio_mb)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     con = open_ro(args.db)
-    run_id = resolve_run(con, args.run_id, args.db)
+    run_ids = list(dict.fromkeys(resolve_run(con, r, args.db) for r in (args.run_ids or [None])))
     try:
-        page = build_report(con, run_id, options)
+        page = build_report(con, run_ids, options)
     except ImportError as exc:
         raise MissingDependencyError(str(exc)) from exc
     except ValueError as exc:
@@ -54,6 +60,8 @@ def command(args: argparse.Namespace) -> int:
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w", encoding="utf-8") as fh:
         fh.write(page)
-    sys.stdout.write(f"wrote {args.out} (run {run_id}, {len(page.encode()) / 1e6:.1f} MB); open it in a browser: "
+    runs = ", ".join(run_ids)
+    sys.stdout.write(f"wrote {args.out} (run{'s' if len(run_ids) > 1 else ''} {runs}, "
+                     f"{len(page.encode()) / 1e6:.1f} MB); open it in a browser: "
                      f"file://{out}\n")
     return 0

@@ -1,6 +1,9 @@
 """The HTML report in a real browser (headless Chromium driven by Playwright): the charts render
 with one mark per model, the filter narrows the sample list, clicking a sample shows its
-alignment, nothing is fetched from the network and the console stays free of errors.
+alignment and an audio player that loads the sample's clip (embedded, or a linked file past the
+cap), a long file plays from a clicked seam or skipped stretch, the paired comparison lists its
+p-values, two runs render in one page, nothing is fetched from the network and the console stays
+free of errors.
 
 Needs the system Chromium (Debian: ``apt-get install -y chromium``; or set ``CHROMIUM`` to a
 Chrome/Chromium binary) and ``pip install playwright`` (its own browser download is not used).
@@ -17,9 +20,11 @@ from typing import Any
 import pytest
 from playwright import sync_api  # noqa: E402
 
-from evaluator.report.html import build_report  # noqa: E402
+from evaluator.report.format import p_value  # noqa: E402
+from evaluator.report.html import ReportOptions, build_report  # noqa: E402
+from evaluator.results.compare import compare  # noqa: E402
 from evaluator.results.store import connect_read_only  # noqa: E402
-from tests.report_data import LONG_ID, MODELS, RUN, SAMPLES, make_report_db  # noqa: E402
+from tests.report_data import LONG_ID, LONG_SECONDS, MODELS, OLD_RUN, RUN, SAMPLES, make_report_db  # noqa: E402
 
 INSTALL = ("no Chromium found: install it (Debian/Ubuntu: `apt-get install -y chromium`) or set CHROMIUM "
            "to a Chrome/Chromium binary")
@@ -37,11 +42,25 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("report-browser")
     make_report_db(str(folder / "results.duckdb"))
-    path = folder / "report.html"
-    path.write_text(build_report(connect_read_only(str(folder / "results.duckdb")), RUN), encoding="utf-8")
+    return folder / "results.duckdb"
+
+
+@pytest.fixture(scope="module")
+def report(db: Path) -> Path:
+    path = db.parent / "report.html"
+    path.write_text(build_report(connect_read_only(str(db)), RUN), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def two_runs(db: Path) -> Path:
+    """Both runs in one page; the long file over the clip limit (linked, not embedded)."""
+    path = db.parent / "two-runs.html"
+    options = ReportOptions(audio_clip_mb=0.1)
+    path.write_text(build_report(connect_read_only(str(db)), [RUN, OLD_RUN], options), encoding="utf-8")
     return path
 
 
@@ -59,8 +78,7 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-@pytest.fixture
-def page(browser: Any, report: Path) -> Iterator[tuple[Any, dict[str, list[str]]]]:
+def _open(browser: Any, report: Path) -> Iterator[tuple[Any, dict[str, list[str]]]]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     seen: dict[str, list[str]] = {"console": [], "network": [], "dialogs": []}
     pg = context.new_page()
@@ -80,6 +98,24 @@ def page(browser: Any, report: Path) -> Iterator[tuple[Any, dict[str, list[str]]
     pg.wait_for_selector("#chart-speed .scatterlayer .point")
     yield pg, seen
     context.close()
+
+
+@pytest.fixture
+def page(browser: Any, report: Path) -> Iterator[tuple[Any, dict[str, list[str]]]]:
+    yield from _open(browser, report)
+
+
+@pytest.fixture
+def page_two(browser: Any, two_runs: Path) -> Iterator[tuple[Any, dict[str, list[str]]]]:
+    yield from _open(browser, two_runs)
+
+
+# the audio element's duration once its metadata loaded (-1: it failed to load)
+DURATION = """a => new Promise(done => {
+  if (a.readyState >= 1) return done(a.duration);
+  a.addEventListener("loadedmetadata", () => done(a.duration));
+  a.addEventListener("error", () => done(-1));
+})"""
 
 
 def rows(pg: Any) -> list[str]:
@@ -159,4 +195,72 @@ def test_clicking_a_sample_shows_its_alignment(page: tuple[Any, dict[str, list[s
     pg.locator('#sample-table tbody tr[data-id="s-their"]').click()
     detail.scroll_into_view_if_needed()
     pg.screenshot(path=str(tmp_path / "sample.png"))
+    assert seen == {"console": [], "network": [], "dialogs": []}
+
+
+def test_sample_audio_loads_with_its_duration(page: tuple[Any, dict[str, list[str]]]) -> None:
+    pg, seen = page
+    for sample_id in ("s-their", "s-short"):
+        pg.locator(f'#sample-table tbody tr[data-id="{sample_id}"]').click()
+        audio = pg.locator("#sample-detail audio")
+        assert audio.count() == 1
+        assert audio.get_attribute("src").startswith("data:audio/ogg;base64,")
+        assert abs(audio.evaluate(DURATION) - SAMPLES[sample_id][1]) < 0.1
+    assert "7 clips embedded" in pg.inner_text("#audio-note")
+    assert seen == {"console": [], "network": [], "dialogs": []}
+
+
+def test_long_file_plays_from_a_seam_and_a_skipped_stretch(page: tuple[Any, dict[str, list[str]]]) -> None:
+    pg, seen = page
+    pg.locator(f'#sample-table tbody tr[data-id="{LONG_ID}"]').click()
+    audio = pg.locator("#sample-detail audio")
+    assert abs(audio.evaluate(DURATION) - LONG_SECONDS) < 0.1
+    block = pg.locator('#sample-detail .model-block[data-model="model-a:x"]')
+    seams = block.locator("button.seek-seam")
+    assert seams.evaluate_all("bs => bs.map(b => Number(b.dataset.start))") == [25.0, 50.0, 75.0]
+    seams.nth(1).click()
+    pg.wait_for_function("t => Math.abs(document.querySelector('#sample-detail audio').currentTime - t) < 1.5", arg=50)
+    skip = block.locator("button.seek-skip")
+    assert skip.count() == 1
+    start = float(skip.get_attribute("data-start"))
+    assert 20 < start < 28
+    skip.click()
+    pg.wait_for_function("t => Math.abs(document.querySelector('#sample-detail audio').currentTime - t) < 1.5",
+                         arg=start)
+    assert seen["console"] == [] and seen["network"] == []
+
+
+def test_page_lists_p_values(page: tuple[Any, dict[str, list[str]]], db: Path) -> None:
+    pg, seen = page
+    pairs = compare(connect_read_only(str(db)), [RUN]).to_json_dict()["pairs"]
+    rows = pg.locator("#compare tbody tr")
+    assert rows.count() == len(pairs) == 3
+    shown = pg.locator("#compare tbody tr").evaluate_all(
+        "rs => rs.map(r => [r.cells[1].textContent, r.querySelector('.p').textContent])")
+    assert sorted(shown) == sorted([p["model"], p_value(p["p_value"])] for p in pairs)
+    assert all(text for _, text in shown)
+    assert "p (bootstrap)" in pg.inner_text("#compare thead")
+    assert seen["console"] == []
+
+
+def test_two_runs_render_in_one_page(page_two: tuple[Any, dict[str, list[str]]]) -> None:
+    pg, seen = page_two
+    assert pg.locator("section.run").count() == 2
+    assert pg.locator("#chart-speed .scatterlayer .trace").count() == len(MODELS)
+    assert pg.locator("#chart-speed-2 .scatterlayer .trace").count() == 1  # the old run's one model
+    first, second = (pg.locator(f"{t} tbody tr").evaluate_all("rs => rs.map(r => r.dataset.id)")
+                     for t in ("#sample-table", "#sample-table-2"))
+    assert set(first) == {*SAMPLES, LONG_ID} and second == ["s-old"]
+    pg.fill("#filter-text", "orange leaves")  # one browser's filter leaves the other alone
+    assert rows(pg) == ["s-river"]
+    assert pg.locator("#sample-table-2 tbody tr").count() == 1
+    pg.locator('#sample-table-2 tbody tr[data-id="s-old"]').click()  # the old run's dataset is gone
+    assert "No audio: dataset" in pg.inner_text("#sample-detail-2")
+    assert "not reachable" in pg.inner_text("#audio-note-2")
+    pg.fill("#filter-text", "")
+    pg.locator(f'#sample-table tbody tr[data-id="{LONG_ID}"]').click()  # over the clip limit: a linked file
+    audio = pg.locator("#sample-detail audio")
+    assert audio.get_attribute("src").startswith("file://")
+    assert abs(audio.evaluate(DURATION) - LONG_SECONDS) < 0.1
+    assert "1 linked as files" in pg.inner_text("#audio-note")
     assert seen == {"console": [], "network": [], "dialogs": []}
