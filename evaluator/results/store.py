@@ -8,6 +8,7 @@ records of :mod:`evaluator.results.records`; the rest of the schema by numbered 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -95,9 +96,33 @@ def _lock_holder(exc: Exception) -> str:
     return f"PID {match.group(1)}" if match else "another process"
 
 
+def _views_sql() -> str:
+    return (Path(__file__).parent / "views.sql").read_text()
+
+
+def _views_current(con: Any) -> bool:
+    """Whether the file's views and macros are this version's (``schema_views`` holds the hash
+    of the ``views.sql`` that made them)."""
+    try:
+        row = con.execute("SELECT sha256 FROM schema_views").fetchone()
+    except Exception:  # a file from before schema_views, or not an evaluator database
+        return False
+    return row is not None and row[0] == hashlib.sha256(_views_sql().encode()).hexdigest()
+
+
 def connect_read_only(path: str, wait: float = READ_WAIT_SECONDS) -> Any:
     """A read-only connection: works while a run writes to the file (it waits for the driver's
-    next pause between writes, at most ``wait`` seconds)."""
+    next pause between writes, at most ``wait`` seconds).
+
+    A file written by an older version (older views or macros, missing columns) is first brought
+    up to date by opening it for writing once, as a run would; where the file is not writable
+    it is read as it is (queries that need the new views then fail naming what is missing)."""
+    con = _connect(path, read_only=True, wait=wait)
+    if _views_current(con) or not os.access(path, os.W_OK):
+        return con
+    con.close()
+    log.info("bringing %s up to date with this version's schema and views", path)
+    Store(path, wait=wait).close()
     return _connect(path, read_only=True, wait=wait)
 
 
@@ -159,7 +184,10 @@ class Store:
                 self.con.execute("ROLLBACK")
                 raise
         self._sync_records()
-        self.con.execute((Path(__file__).parent / "views.sql").read_text())
+        views = _views_sql()
+        self.con.execute(views)
+        self.con.execute("CREATE OR REPLACE TABLE schema_views (sha256 VARCHAR)")
+        self.con.execute("INSERT INTO schema_views VALUES (?)", [hashlib.sha256(views.encode()).hexdigest()])
 
     def _sync_records(self) -> None:
         """Create the record tables, and add the columns a database from an older version lacks."""

@@ -72,7 +72,8 @@ def test_schema_has_tables_and_view(store: Store) -> None:
     _, rows = store.query("SELECT table_name, table_type FROM information_schema.tables ORDER BY table_name")
     assert dict(rows) == {"leaderboard": "VIEW", "leaderboard_languages": "VIEW", "buckets": "VIEW",
                           "results": "BASE TABLE", "runs": "BASE TABLE",
-                          "chunks": "BASE TABLE", "schema_migrations": "BASE TABLE", "run_models": "BASE TABLE",
+                          "chunks": "BASE TABLE", "schema_migrations": "BASE TABLE", "schema_views": "BASE TABLE",
+                          "run_models": "BASE TABLE",
                           "lost_shards": "BASE TABLE", "word_errors": "BASE TABLE", "top_confusions": "VIEW",
                           "intervals": "BASE TABLE"}
     columns, _ = store.query("SELECT * FROM results LIMIT 0")
@@ -502,3 +503,19 @@ def test_read_only_connection_to_missing_file_fails(tmp_path: Path) -> None:
     with pytest.raises(duckdb.Error):
         connect_read_only(str(path))
     assert not path.exists()
+
+
+def test_a_file_from_an_older_version_is_brought_up_to_date_for_readers(tmp_path: Path) -> None:
+    """Read-only commands (leaderboard, report) on a database an older version wrote: its views
+    and macros are this version's before the first query."""
+    db = str(tmp_path / "old.duckdb")
+    Store(db).close()
+    con = duckdb.connect(db)
+    con.execute("DROP MACRO language_metric")  # as before the macro existed
+    con.execute("DROP TABLE schema_views")
+    con.close()
+    ro = connect_read_only(db)
+    try:
+        assert ro.execute("SELECT language_metric('zh'), language_metric('en')").fetchone() == ("cer", "wer")
+    finally:
+        ro.close()
