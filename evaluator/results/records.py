@@ -40,6 +40,7 @@ class ResultRow:
     language: str | None = _col(
         "VARCHAR",
         "the sample's language, canonical code (dataset column or --language; see evaluator.scoring.languages)")
+    language_raw: str | None = _col("VARCHAR", "the sample's language as the dataset wrote it (e.g. zh-TW, nb_no)")
     audio_seconds: float | None = _col("DOUBLE", "audio duration")
     reference: str | None = _col("VARCHAR", "raw reference text")
     hypothesis: str | None = _col("VARCHAR", "raw model output")

@@ -308,7 +308,8 @@ class Scheduler:
             self.recorder.lost(pool, work, reason[:2000])
             return
         rows = [_error_row({"sample_id": s.sample_id, "sample_index": s.index,
-                            "language": self._language(s.language), "reference": s.reference,
+                            "language": self._language(s.language), "language_raw": s.language,
+                            "reference": s.reference,
                             "metadata": metadata_json(s.metadata)}, reason)
                 for s in samples if s.sample_id not in work.skip_ids]
         self._write(pool, rows, [])
@@ -358,7 +359,8 @@ class Scheduler:
 def _error_row(sample: dict[str, Any], reason: str) -> ResultRow:
     """The row of a sample that could not be evaluated: counted, never scored."""
     return ResultRow(sample_id=sample["sample_id"], sample_index=sample.get("sample_index"),
-                     language=sample.get("language"), reference=sample.get("reference"),
+                     language=sample.get("language"), language_raw=sample.get("language_raw"),
+                     reference=sample.get("reference"),
                      audio_seconds=sample.get("audio_seconds"), long_form=sample.get("long_form"),
                      metadata=sample.get("metadata"), error=reason[:2000])
 

@@ -120,11 +120,12 @@ class Prepare:
         try:
             language, error = self.language(sample.language), None
         except LanguageError as exc:  # decided up front for a dataset read whole; per row for a stream
-            language, error = sample.language, error_text(exc)
+            language, error = self.languages.canonical_or_raw(sample.language), error_text(exc)
         return {
             "sample_id": sample.sample_id,
             "sample_index": sample.index,
             "language": language,
+            "language_raw": sample.language,
             "reference": sample.reference,
             **self.fields,
             "long_form": self.long_form.strategy,

@@ -211,6 +211,13 @@ class LanguagePlan:
             return self.values[raw]
         return resolve(raw).code
 
+    def canonical_or_raw(self, raw: str | None) -> str | None:
+        """:meth:`code_of`, or ``raw`` itself when it names no language (for an error row)."""
+        try:
+            return self.code_of(raw)
+        except LanguageError:
+            return raw
+
 
 @dataclass(frozen=True)
 class ModelLanguages:

@@ -1,25 +1,17 @@
 """Bootstrap confidence intervals for corpus error rates, and paired significance tests.
 
-Corpus WER is a ratio of sums, ``sum(S+D+I) / sum(S+D+H)`` over utterances, so it is resampled
-as such: each bootstrap resample draws whole utterances with replacement and recomputes the
-ratio from the resampled sums. Resampling is vectorised, with no Python loop over utterances:
-either a block of resamples is drawn as an index matrix, turned into per-utterance counts with
-one ``np.bincount`` and applied to the count columns with one matrix product; or, when the
-count rows take few distinct values (errors and words of 100k utterances form a few hundred
-distinct pairs), how often each distinct row is drawn is sampled directly as a multinomial,
-which has the same distribution (see :func:`multinomial_sums`).
+Corpus WER is a ratio of sums, ``sum(S+D+I) / sum(S+D+H)``, so each resample draws whole
+utterances with replacement and recomputes the ratio from the resampled sums, vectorised: an
+index matrix counted with one ``np.bincount`` and one matrix product, or, when the count rows take
+few distinct values, a multinomial over the distinct rows (same distribution; :func:`multinomial_sums`).
+Every resampling seeds its own ``numpy.random.default_rng(seed)``; the two sides of a pair share
+their resamples (that is what makes it paired).
 
-Reproducibility: every resampling seeds its own ``numpy.random.default_rng(seed)``; the same
-rows with the same seed give the same interval, whatever else is computed beside them. The two
-sides of a pair share their resamples (that is what makes it paired).
-
-Intervals are percentile intervals (the 2.5th and 97.5th percentiles of the resampled ratios
-for 95%). The paired test resamples both sides of a pair with the same utterances; its interval
-and two-sided p-value come from one rule, so they always agree: the p-value is twice the smaller
-share of resampled differences on either side of zero, the test the percentile interval inverts
-(see :func:`paired_interval_and_p`). The second test is the Wilcoxon signed-rank test
-over per-utterance error-count differences (``scipy.stats.wilcoxon``, zero differences dropped),
-and a sign test (``scipy.stats.binomtest``) over the count of utterances that got better or worse.
+Intervals are percentile intervals (2.5th and 97.5th percentiles for 95%). A paired comparison's
+interval and two-sided p-value come from one rule, so they always agree (the p-value is twice the
+smaller share of draws on either side of zero, the test the interval inverts; see
+:func:`paired_interval_and_p`). The second test is the Wilcoxon signed-rank test over per-utterance
+error differences (``scipy.stats.wilcoxon``, zeros dropped), with a sign test (``binomtest``).
 """
 
 from __future__ import annotations

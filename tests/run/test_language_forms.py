@@ -62,12 +62,14 @@ def test_dataset_language_forms_on_whisper_base(ray_cluster, tmp_path) -> None:
     assert summary.status == "finished"
     con = duckdb.connect(str(db), read_only=True)
     rows = con.execute("SELECT sample_id, language, error, ref_words, char_errors FROM results ORDER BY 1").fetchall()
+    raw = dict(con.execute("SELECT sample_id, language_raw FROM results").fetchall())
     table = con.execute("SELECT language, forms, metric, n, errors FROM leaderboard_languages ORDER BY 1").fetchall()
     columns, board = leaderboard_with_intervals(con, summary.run_id, by="language", resamples=100)
     con.close()
     assert [r[2] for r in rows] == [None] * 6  # was: 5 of 6 error rows
     assert {r[0]: r[1] for r in rows} == {"no-1": "no", "no-2": "no", "zh-1": "zh-Hant", "zh-2": "zh-Hant",
                                           "zh-3": "zh-Hant", "zh-4": "zh"}
+    assert raw == {name: value for name, (_, value) in CLIPS.items()}  # the dataset's own forms are kept
     assert all(r[3] is None and r[4] is not None for r in rows if r[0].startswith("zh"))  # CER, no WER
     assert table == [("no", "no", "wer", 2, 0), ("zh", "zh, zh-Hant", "cer", 4, 0)]
     groups = {dict(zip(columns, r, strict=True))["group"]: dict(zip(columns, r, strict=True))["metric"]
