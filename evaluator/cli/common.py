@@ -114,7 +114,7 @@ def compact_leaderboard(columns: list[str], rows: list[tuple], names: dict[str, 
     scored (with errors and missing only when non-zero), WER with its interval in one cell, CER,
     RTFx and one flags cell naming only what is non-zero. Dataset and split stay only when they
     differ between rows."""
-    from evaluator.cli.tables import flags, interval
+    from evaluator.cli.tables import flags, interval, one_decimal
 
     names = names or {}
     records = [dict(zip(columns, r, strict=True)) for r in rows]
@@ -130,8 +130,7 @@ def compact_leaderboard(columns: list[str], rows: list[tuple], names: dict[str, 
             marks = ", ".join(m for m in ("partial", marks) if m)
         out.append((names.get(r["model"], r["model"]), *(r[c] for c in keep), *(r[c] for c in by_column), samples,
                     interval(r["wer_%"], r["wer_low"], r["wer_high"]),
-                    None if r["cer_%"] is None else f"{r['cer_%']:.1f}",
-                    None if r["rtfx"] is None else f"{r['rtfx']:.1f}", marks))
+                    one_decimal(r["cer_%"]), one_decimal(r["rtfx"]), marks))
     return out_columns, out
 
 
@@ -170,7 +169,7 @@ def languages_pivot(con: Any, run_id: str, names: dict[str, str], width: int) ->
     """A multilingual run's per-language results as one table, model x language (language x
     model when that is too wide), cells WER % (CER % for languages written without spaces);
     ``–`` where a model scored no sample of a language (it does not transcribe it)."""
-    from evaluator.cli.tables import MULTILINGUAL_SQL, natural_width, render
+    from evaluator.cli.tables import MULTILINGUAL_SQL, natural_width, one_decimal, render
 
     if not con.execute(MULTILINGUAL_SQL, [run_id]).fetchone()[0]:
         return ""
@@ -182,7 +181,7 @@ def languages_pivot(con: Any, run_id: str, names: dict[str, str], width: int) ->
     languages = list(dict.fromkeys(r[1] or "?" for r in rows))
     by_chars = {r[1] or "?" for r in rows if r[2] == "cer"}
     cells = {(r[0], r[1] or "?"): "–" if not r[3] else
-             "" if (r[5] if r[2] == "cer" else r[4]) is None else f"{100 * (r[5] if r[2] == 'cer' else r[4]):.1f}"
+             one_decimal(pct(r[5] if r[2] == "cer" else r[4]))
              for r in rows}
     heads = [f"{lang}*" if lang in by_chars else lang for lang in languages]
     note = ("WER % per language" + ("; * CER % (written without spaces)" if by_chars else "")

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["FORMATS", "LEADERBOARD_SQL", "LANGUAGES_SQL", "MULTILINGUAL_SQL", "RUNS_SQL", "STALE_HEARTBEAT_SECONDS",
-           "render", "natural_width", "terminal_width", "wrap", "short_labels", "legend", "interval", "flags"]
+           "render", "natural_width", "terminal_width", "wrap", "short_labels", "legend", "interval", "one_decimal",
+           "flags"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -146,13 +147,24 @@ def legend(names: dict[str, str], width: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def one_decimal(value: float | None, sign: bool = False) -> str:
+    """A percentage to one decimal, rounding half up (``2.15`` -> ``2.2``, as the stored 2-decimal
+    figures read), ``""`` for None."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    if value is None or not math.isfinite(value):
+        return "" if value is None else str(value)
+    text = str(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return f"+{text}" if sign and not text.startswith("-") else text
+
+
 def interval(value: float | None, low: float | None, high: float | None) -> str:
     """``8.9 [3.5–17.9]``: a percentage with its interval, one cell."""
     if value is None:
         return ""
     if low is None or high is None:
-        return f"{value:.1f}"
-    return f"{value:.1f} [{low:.1f}–{high:.1f}]"
+        return one_decimal(value)
+    return f"{one_decimal(value)} [{one_decimal(low)}–{one_decimal(high)}]"
 
 
 def flags(**counts: Any) -> str:
@@ -191,7 +203,8 @@ def _rich_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
+                  title_justify="left")
     for name in columns:
         table.add_column(name, overflow="fold")
     for r in rows:
