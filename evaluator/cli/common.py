@@ -16,6 +16,14 @@ log = logging.getLogger("evaluator")
 DEFAULT_DB = "results.duckdb"
 
 
+def quiet_ray(verbose: bool) -> None:
+    """Ray's own start-up lines (token authentication, dashboard notices) only with ``-v``: its
+    ``ray`` logger, which Ray sets up when imported, shows errors only."""
+    import ray  # noqa: F401  (sets up the "ray" logger, which is then quietened)
+
+    logging.getLogger("ray").setLevel(logging.DEBUG if verbose else logging.ERROR)
+
+
 def add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help=f"DuckDB results file (default: {DEFAULT_DB})")
 

@@ -15,6 +15,7 @@ from evaluator.cli.common import (
     add_db,
     add_wide,
     leaderboard_text,
+    quiet_ray,
 )
 from evaluator.cli.tables import FORMATS
 from evaluator.errors import ConfigError
@@ -245,6 +246,7 @@ def command(args: argparse.Namespace) -> int:
     db = args.db or (config.db if config else DEFAULT_DB)
     if config is not None:  # before the database is created or Ray starts
         _check_models(config)
+    quiet_ray(args.verbose)
     if args.plan and config is not None:  # reads the database if there is one; creates nothing
         connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
         return _print_plan(config, db)
