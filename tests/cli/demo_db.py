@@ -40,8 +40,9 @@ def _hypothesis(reference: str, rate: float, rng: random.Random, by_chars: bool)
 def _row(run_id: str, model: str, index: int, language: str, reference: str, hypothesis: str | None,
          error: str | None = None, **extra: Any) -> dict[str, Any]:
     seconds = 2.0 + index % 7
+    sample_id = f"espeak-{index:03d}" if language == "en" else f"{language}-{index:03d}"  # as builtin:sample's
     row = {"run_id": run_id, "model": model, "backend": model.split(":")[0], "dataset": "builtin:sample",
-           "split": "test", "sample_id": f"{language}-{index:03d}", "sample_index": index, "language": language,
+           "split": "test", "sample_id": sample_id, "sample_index": index, "language": language,
            "audio_seconds": seconds, "reference": reference, "hypothesis": hypothesis, "decode_seconds": 0.01,
            "inference_seconds": None if error else seconds / (20 + len(model) % 7), "device": "cpu", "worker": "w0",
            "error": error, "long_form": "native", "num_chunks": 1, **extra}
