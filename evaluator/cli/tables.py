@@ -198,6 +198,10 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, titl
     return "\n".join(line.rstrip() for line in console.export_text().rstrip("\n").splitlines())
 
 
+# Columns whose cells are all at most this long are not wrapped while others can be.
+NO_WRAP = 26
+
+
 def _rich_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None) -> Any:
     from rich import box
     from rich.table import Table
@@ -205,10 +209,13 @@ def _rich_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
 
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
                   title_justify="left")
-    for name in columns:
-        table.add_column(name, overflow="fold")
-    for r in rows:
-        table.add_row(*(Text(_cell(v)) for v in r))  # Text: no markup, "[x]" stays literal
+    cells = [[_cell(v) for v in r] for r in rows]
+    for i, name in enumerate(columns):
+        # short cells (numbers, specs, flags) stay on one line; long text wraps first
+        widest = max([len(name), *(len(r[i]) for r in cells)]) if cells else len(name)
+        table.add_column(name, overflow="fold", no_wrap=widest <= NO_WRAP)
+    for r in cells:
+        table.add_row(*(Text(c) for c in r))  # Text: no markup, "[x]" stays literal
     return table
 
 
