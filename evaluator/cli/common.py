@@ -148,17 +148,18 @@ def leaderboard_text(con: Any, run_id: str, fmt: str, *, wide: bool = False, by:
     (see :func:`compact_leaderboard`) with a legend of shortened model specs and, for a
     multilingual run, a model x language pivot; ``wide``: every column and the long per-language
     table. csv/json/markdown always carry every column."""
-    from evaluator.cli.tables import legend, render, short_labels, terminal_width
+    from evaluator.cli.tables import legend, natural_width, render, short_labels, terminal_width
 
     columns, rows = leaderboard_table(con, run_id, by, resamples, seed)
     if not rows:
         return ""
     title = f"run {run_id}" + (f" by {by}" if by else "")
-    if fmt != "table" or wide:
+    if fmt != "table" or wide:  # every column; --wide is as wide as it needs (the terminal wraps)
         if fmt == "table":
             columns, rows, held = fold_constant(columns, rows)
             title += f" ({held})" if held else ""
-        languages = "" if by else languages_table(con, run_id, fmt)
+            width = max(width or terminal_width(), natural_width(columns, rows))
+        languages = "" if by else languages_table(con, run_id, fmt, width)
         return render(columns, rows, fmt, title, width=width) + languages
     width = width or terminal_width()
     _, _, held = fold_constant(columns, rows)
@@ -203,12 +204,15 @@ def languages_pivot(con: Any, run_id: str, names: dict[str, str], width: int) ->
                       languages, heads, strict=True)], "table", note, width=width)
 
 
-def languages_table(con: Any, run_id: str, fmt: str) -> str:
+def languages_table(con: Any, run_id: str, fmt: str, width: int | None = None) -> str:
     """The per-language breakdown of a multilingual run, to print under its leaderboard (table
     and markdown formats; csv/json stay one table)."""
-    from evaluator.cli.tables import LANGUAGES_SQL, MULTILINGUAL_SQL, render
+    from evaluator.cli.tables import LANGUAGES_SQL, MULTILINGUAL_SQL, natural_width, render
 
     if fmt not in ("table", "markdown") or not con.execute(MULTILINGUAL_SQL, [run_id]).fetchone()[0]:
         return ""
     cur = con.execute(LANGUAGES_SQL, [run_id, run_id, run_id])
-    return "\n\n" + render([d[0] for d in cur.description], cur.fetchall(), fmt, f"run {run_id} per language")
+    columns, rows = [d[0] for d in cur.description], cur.fetchall()
+    if fmt == "table" and width is not None:
+        width = max(width, natural_width(columns, rows))
+    return "\n\n" + render(columns, rows, fmt, f"run {run_id} per language", width=width)

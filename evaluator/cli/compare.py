@@ -179,7 +179,8 @@ def gate(pairs: list[Any], fail_if_worse: float | None, fail_if_significant: boo
         if fail_if_significant and p.p_value is not None and p.p_value < alpha:
             reasons.append(f"significant: p_boot {p.p_value:.3g} < {alpha:g}")
         if reasons:
-            ci = "" if p.delta_low is None else f" (95% CI {100 * p.delta_low:+.1f} to {100 * p.delta_high:+.1f})"
+            ci = "" if p.delta_low is None or p.delta_high is None else \
+                f" (95% CI {_signed(p.delta_low, None, None)} to {_signed(p.delta_high, None, None)})"
             failures.append(f"{p.model} is worse than {p.baseline} by {points:.2f} {_metric(p)} points{ci} on "
                             f"{p.n} shared samples: {'; '.join(reasons)}")
     return failures

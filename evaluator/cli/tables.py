@@ -193,8 +193,9 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, titl
         return "\n".join(lines)
     from rich.console import Console
 
-    console = Console(width=width or terminal_width(), record=True, file=io.StringIO(), force_terminal=False)
-    console.print(_rich_table(columns, rows, title))
+    width = width or terminal_width()
+    console = Console(width=width, record=True, file=io.StringIO(), force_terminal=False)
+    console.print(_rich_table(columns, rows, title, width))
     return "\n".join(line.rstrip() for line in console.export_text().rstrip("\n").splitlines())
 
 
@@ -202,7 +203,8 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, titl
 NO_WRAP = 26
 
 
-def _rich_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None) -> Any:
+def _rich_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None,
+                width: int | None = None) -> Any:
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -210,10 +212,20 @@ def _rich_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
                   title_justify="left")
     cells = [[_cell(v) for v in r] for r in rows]
+    widest = [max([len(name), *(len(r[i]) for r in cells)]) for i, name in enumerate(columns)]
+    # Short cells (numbers, specs, flags) stay on one line and long text wraps first, as many
+    # short columns (left to right) as fit beside room for the others; the rest wrap too (rich
+    # would crop a no_wrap cell that cannot fit).
+    short = [w <= NO_WRAP for w in widest]
+    room = [min(w, 12) + 2 for w in widest]  # what a wrapping column needs at least
+    keep: set[int] = set()
+    for i in (i for i, s in enumerate(short) if s):
+        kept = keep | {i}
+        need = sum(widest[k] + 2 for k in kept) + sum(room[k] for k in range(len(columns)) if k not in kept)
+        if width is None or need <= width:
+            keep.add(i)
     for i, name in enumerate(columns):
-        # short cells (numbers, specs, flags) stay on one line; long text wraps first
-        widest = max([len(name), *(len(r[i]) for r in cells)]) if cells else len(name)
-        table.add_column(name, overflow="fold", no_wrap=widest <= NO_WRAP)
+        table.add_column(name, overflow="fold", no_wrap=i in keep)
     for r in cells:
         table.add_row(*(Text(c) for c in r))  # Text: no markup, "[x]" stays literal
     return table

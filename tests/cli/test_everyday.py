@@ -64,6 +64,15 @@ def test_models_fits_100_columns(capsys: pytest.CaptureFixture[str], monkeypatch
     assert_fits(out)
 
 
+def test_runs_fits_100_columns_and_csv_keeps_every_column(db: str, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run_cli(["runs", "--db", db], capsys, monkeypatch)
+    assert code == 0 and "96/96" in out and "+3" in out  # the first model and how many more
+    assert_fits(out)
+    _, csv_out, _ = run_cli(["runs", "--db", db, "--format", "csv"], capsys, monkeypatch)
+    assert csv_out.splitlines()[0].split(",")[-1] == "models" and "last_write_s_ago" in csv_out.splitlines()[0]
+
+
 def test_tables_follow_the_terminal_width(db: str, capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     _, narrow, _ = run_cli(["leaderboard", "--db", db, "--run", "demo-multilingual"], capsys, monkeypatch, 72)
