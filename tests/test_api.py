@@ -90,7 +90,6 @@ def test_usage_errors(tmp_path: Path, demo_db: str) -> None:
 
 
 def test_report(demo_db: str, tmp_path: Path) -> None:
-    pytest.importorskip("plotly")
     path = evaluator.open(demo_db).report("demo", tmp_path / "out" / "r.html")
     assert path.exists() and "faster-whisper:base" in path.read_text()
 
@@ -98,8 +97,9 @@ def test_report(demo_db: str, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_example_notebook_runs(tmp_path: Path, tiny_en_available: None) -> None:
     """examples/quickstart.ipynb, executed in a fresh kernel (which starts its own local Ray)."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    import nbclient
+    import nbformat
+
     notebook = nbformat.read(ROOT / "examples" / "quickstart.ipynb", as_version=4)
     nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
