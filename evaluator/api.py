@@ -235,8 +235,8 @@ class Database:
 
     def compare(self, run: str | Sequence[str] | None = None, *, baseline: str | None = None,
                 all_pairs: bool = False, resamples: int = 1000, seed: int = 0) -> Any:
-        """One row per pair, as `evaluator compare --format json` (fractions, not percent):
-        baseline, model, n, baseline_wer, model_wer, delta, delta_low, delta_high, p_value,
+        """One row per pair and metric, as `evaluator compare --format json` (fractions, not
+        percent): baseline, model, metric, n, baseline_rate, model_rate, delta, delta_low, delta_high, p_value,
         wilcoxon_p, better/worse/same, dropped counts. By default each model against
         ``baseline`` (default: the run's first model as given); ``all_pairs``: every pair.
         Several runs: each model against itself in the first run."""

@@ -30,10 +30,12 @@ examples:
   evaluator compare --baseline faster-whisper:base --fail-if-worse 1   # CI gate: exit 1 on a regression
   evaluator compare --format json > comparison.json
 
-delta: model WER - baseline WER in percentage points on the shared samples (negative: the model
-is better). p_boot: paired bootstrap, two-sided; p_wilcoxon: Wilcoxon signed-rank test over the
-per-sample differences in word errors (scipy); small values mean the difference is unlikely to
-be resampling noise.
+delta: model - baseline error rate in percentage points on the shared samples (negative: the
+model is better), in each sample's metric: WER, or CER for languages written without spaces (a
+run with both lists each pair once per metric). p_boot: paired bootstrap, two-sided, from the
+same draws and rule as the interval (the interval excludes zero exactly when p_boot < 0.05);
+p_wilcoxon: Wilcoxon signed-rank test over the per-sample differences in errors (scipy); small
+values mean the difference is unlikely to be resampling noise.
 
 Exit status: 0, or 1 when --fail-if-worse / --fail-if-significant finds a model worse than the
 baseline (each such model is printed with by how much), 2 on a usage error.
@@ -63,18 +65,12 @@ def _signed(value: float | None, low: float | None, high: float | None) -> str:
 def default_baseline(con: Any, run_ids: list[str]) -> str:
     """The baseline when ``--baseline`` is not given: across runs the first run; in one run its
     first model as given to `evaluator run` (runs.config), else the first model by name."""
+    from evaluator.results.compare import model_order
+
     if len(run_ids) > 1:
         return run_ids[0]
-    (config,) = con.execute("SELECT config FROM runs WHERE run_id = ?", [run_ids[0]]).fetchone()
-    stored = {m for (m,) in con.execute("SELECT DISTINCT model FROM results WHERE run_id = ?", [run_ids[0]]).fetchall()}
-    try:
-        given = [m["spec"] for m in json.loads(config).get("models", [])]
-    except (TypeError, ValueError, AttributeError, KeyError):
-        given = []
-    for spec in given:
-        if spec in stored:
-            return spec
-    return min(stored) if stored else ""
+    models = model_order(con, run_ids[0])
+    return models[0] if models else ""
 
 
 def _shown_pairs(c: Any, run_ids: list[str], all_pairs: bool) -> list[Any]:
@@ -108,7 +104,7 @@ def _table(c: Any, pairs: list[Any], fmt: str, width: int | None = None) -> str:
         lost = p.dropped_missing + p.dropped_error + p.dropped_empty_reference
         rows.append((*([] if one else [names.get(p.baseline, p.baseline)]), names.get(p.model, p.model), p.n,
                      *([] if metric else [_metric(p)]),
-                     f"{one_decimal(pct(p.baseline_wer))}→{one_decimal(pct(p.model_wer))}",
+                     f"{one_decimal(pct(p.baseline_rate))}→{one_decimal(pct(p.model_rate))}",
                      _signed(p.delta, p.delta_low, p.delta_high), _p(p.p_value), _p(p.wilcoxon_p),
                      f"{p.better}/{p.worse}", *([lost] if dropped else [])))
     head = f"against {names.get(baselines[0], baselines[0])}" if one and pairs else "paired differences"
@@ -135,25 +131,27 @@ def _render_comparison(c: Any, fmt: str, pairs: list[Any] | None = None) -> str:
         shown = {(p.baseline, p.model) for p in pairs}
         data["pairs"] = [p for p in data["pairs"] if (p["baseline"], p["model"]) in shown]
         return json.dumps(data, indent=2, default=str, allow_nan=False)
-    note = (f"p_boot: paired bootstrap, two-sided ({c.resamples} resamples, seed {c.seed}); p_wilcoxon: "
-            f"{c.second_test}. Only samples present, error-free and with a non-empty reference on both sides "
+    note = (f"p_boot: {c.p_value_method} ({c.resamples} resamples, seed {c.seed}); p_wilcoxon: "
+            f"{c.second_test}. Each sample counts in its language's metric (wer, or cer for languages written "
+            "without spaces); only samples present, error-free and with a non-empty reference on both sides "
             "count; the rest are listed under dropped.")
     if fmt == "table":
         return _table(c, pairs, fmt) + ("\n\n" + wrap(note, terminal_width()) if pairs else "")
     models = render(
-        ["model", "dataset", "split", "n", "wer_%", "wer_low", "wer_high", "cer_%", "rtfx"],
+        ["model", "dataset", "split", "n", "wer_%", "wer_low", "wer_high", "cer_%", "cer_low", "cer_high", "rtfx"],
         [(m["label"], m["dataset"], m["split"], m["scored"], pct(m["wer"]), pct(m["wer_low"]), pct(m["wer_high"]),
-          pct(m["cer"]), None if m["rtfx"] is None else round(m["rtfx"], 1)) for m in c.models], fmt)
+          pct(m["cer"]), pct(m.get("cer_low")), pct(m.get("cer_high")),
+          None if m["rtfx"] is None else round(m["rtfx"], 1)) for m in c.models], fmt)
     pair_rows = []
     for p in pairs:
         dropped = [f"{k} {v}" for k, v in (("missing", p.dropped_missing), ("error", p.dropped_error),
                                           ("empty ref", p.dropped_empty_reference)) if v]
-        pair_rows.append((p.baseline, p.model, _metric(p).lower(), p.n, pct(p.baseline_wer), pct(p.model_wer),
+        pair_rows.append((p.baseline, p.model, _metric(p).lower(), p.n, pct(p.baseline_rate), pct(p.model_rate),
                           pct(p.delta), pct(p.delta_low), pct(p.delta_high), _p(p.p_value), _p(p.wilcoxon_p),
                           p.better, p.worse, p.same, ", ".join(dropped) or "0"))
     table = render(["baseline", "model", "metric", "n", "base_%", "model_%", "delta_pp", "low_pp", "high_pp",
                     "p_boot", "p_wilcoxon", "better", "worse", "same", "dropped"], pair_rows, fmt)
-    parts = [f"**WER with 95% intervals** (runs {', '.join(c.run_ids)})\n\n" + models, "",
+    parts = [f"**WER and CER with 95% intervals** (runs {', '.join(c.run_ids)})\n\n" + models, "",
              "**paired differences** (model - baseline, percentage points)\n\n" + table, "", note]
     for p in pairs:
         if p.regressions:
@@ -188,9 +186,11 @@ def gate(pairs: list[Any], fail_if_worse: float | None, fail_if_significant: boo
 
 def add_parser(sub: Any) -> None:
     """Add `evaluator compare` to the subcommands."""
-    cmp = sub.add_parser("compare", help="paired comparison against a baseline: WER difference, interval, p-values",
+    cmp = sub.add_parser("compare", help="paired comparison against a baseline: WER/CER difference, interval, "
+                         "p-values",
                          description="Compare each model with a baseline on the samples both scored: the WER "
-                         "difference (model - baseline) with its paired-bootstrap 95% interval, a paired-bootstrap "
+                         "difference (CER for languages written without spaces; model - baseline) with its "
+                         "paired-bootstrap 95% interval, a paired-bootstrap "
                          "p-value, the Wilcoxon signed-rank p-value over per-sample error differences, how "
                          "many samples got better/worse, how many were dropped and why (missing on one side, "
                          "an error row, an empty reference), and the largest regressions. The baseline is "
@@ -205,7 +205,8 @@ def add_parser(sub: Any) -> None:
                      help="the model every other is compared with (a model spec, model@run, or a run id); "
                      "default: the run's first model as given to `evaluator run` (across runs: the first run)")
     cmp.add_argument("--all-pairs", action="store_true",
-                     help="every pair of models (in one run: the lower-WER model of each pair as its baseline)")
+                     help="every pair of models (in one run: the model listed first in the run as each pair's "
+                     "baseline)")
     cmp.add_argument("--format", choices=("table", "markdown", "json"), default="table",
                      help="table: compact, sized to the terminal; markdown/json: every column "
                      "(json: fractions, not percent)")
