@@ -165,7 +165,7 @@ def leaderboard_text(con: Any, run_id: str, fmt: str, *, wide: bool = False, by:
         return render(columns, rows, fmt, title, width=width) + languages
     width = width or terminal_width()
     _, _, held = fold_constant(columns, rows)
-    title += f" ({held})" if held else ""
+    title += f" ({held.replace('ranked_by', 'ranked by')})" if held else ""
     names = short_labels([r[0] for r in rows])
     compact_columns, compact_rows = compact_leaderboard(columns, rows, names, by)
     parts = [render(compact_columns, compact_rows, "table", title, width=width)]

@@ -195,8 +195,9 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, titl
 
     width = width or terminal_width()
     console = Console(width=width, record=True, file=io.StringIO(), force_terminal=False)
-    console.print(_rich_table(columns, rows, title, width))
-    return "\n".join(line.rstrip() for line in console.export_text().rstrip("\n").splitlines())
+    console.print(_rich_table(columns, rows, None, width))
+    lines = [line.rstrip() for line in console.export_text().rstrip("\n").splitlines()]
+    return "\n".join(([wrap(title, width)] if title else []) + lines)  # the title as wide as the terminal
 
 
 # Columns whose cells are all at most this long are not wrapped while others can be.
