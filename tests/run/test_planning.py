@@ -4,6 +4,7 @@ resolve to nothing (evaluator/models/files.py), and `evaluator run --plan`."""
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -430,7 +431,7 @@ def test_cli_plan_on_a_simulated_mac(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert code == 0
     assert not db.exists()
     assert "plan on a Ray cluster of 10 CPUs, 1 mps, 14.9 GiB memory" in out
-    table = [[cell.strip() for cell in line.split("\u2502")[1:-1]] for line in out.splitlines() if "\u2502" in line]
+    table = [re.split(r"\s{2,}", line.strip()) for line in out.splitlines() if line.startswith(("faster", "transf"))]
     rows = {row[0]: row[1:4] for row in table}
     assert rows["faster-whisper:tiny.en"] == ["cpu", "9", "1"]
     assert rows["transformers:tiny.en"] == ["mps", "1", "1"]
