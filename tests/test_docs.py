@@ -22,7 +22,7 @@ CHEAP = {"leaderboard", "compare", "sql", "errors", "show", "runs", "report", "m
 # Placeholders the docs use, and what they stand for in the test database.
 PLACEHOLDERS = {"RUN_ID": "demo", "RUN": "demo", "RUN_BEFORE": "finetune", "RUN_AFTER": "demo",
                 "accepted": "finetune", "$CI_COMMIT_SHORT_SHA": "demo", "SAMPLE_ID": "espeak-004",
-                "ID": "espeak-004", "20261128-041314-833e": "demo"}
+                "ID": "espeak-004", "20261128-041314-833e": "demo", "base": "demo", "finetuned": "finetune"}
 SHELL_ENDS = {">", ">>", "|", "&&", ";", "2>&1", "<"}
 FENCE = re.compile(r"^```([\w-]*)\s*$")
 
