@@ -287,9 +287,10 @@ def make_tiny_qwen3_asr(target: Path) -> Path:
     assistant prefill ``language English<asr_text>``."""
     from transformers import Qwen3ASRConfig, Qwen3ASRFeatureExtractor, Qwen3ASRForConditionalGeneration, Qwen3ASRProcessor
 
-    audio_tokens = ["<|audio_pad|>", "<|audio_start|>", "<|audio_end|>", "<asr_text>"]
+    audio_tokens = ["<|audio_pad|>", "<|audio_start|>", "<|audio_end|>"]
     tokenizer = _llm_tokenizer(audio_tokens, extra_special_tokens={
         "audio_token": "<|audio_pad|>", "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>"})
+    tokenizer.add_tokens(["<asr_text>"])  # a plain added token: the processor's parser splits on it
     audio = {"num_mel_bins": 128, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64,
              "d_model": 32, "output_dim": 32, "downsample_hidden_size": 16, "initializer_range": _INIT}
     config = Qwen3ASRConfig(audio_config=audio, text_config=_text_config("qwen3", len(tokenizer), head_dim=16),

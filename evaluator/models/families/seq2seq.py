@@ -1,0 +1,109 @@
+"""Encoder-decoder families: an audio encoder, a text decoder that ``generate`` runs greedily.
+
+- Moonshine (``UsefulSensors/moonshine-tiny``, ``-base``): raw waveform in; no language input
+  (the English checkpoints and the ``moonshine-tiny-<lang>`` ones share one config, so the
+  languages are not declared).
+- Speech2Text (``facebook/s2t-small-librispeech-asr``): filterbank features; no language input.
+- Canary (``nvidia/canary-1b-v2``, ``nvidia/canary-180m-flash`` converted): the decoder prompt
+  names the source and target language (the processor's transcription request); 25 European
+  languages; the language is required.
+- Cohere ASR (``CohereLabs/cohere-transcribe-03-2026``): the processor builds the decoder prompt
+  from the language; 14 languages; the language is required; clips over the feature extractor's
+  ``max_audio_clip_s`` are split by the processor and joined back by its ``decode``.
+
+Each one's upstream recipe: ``processor(audio) -> model.generate(...)`` (``pipeline
+("automatic-speech-recognition")`` for Moonshine and Speech2Text), then the tokens after the
+decoder prompt decoded with special tokens skipped; these recipes do exactly that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from evaluator.data.audio import SAMPLE_RATE
+from evaluator.models.backends.base import Transcription
+from evaluator.models.families.generative import GenerativeRecipe
+
+__all__ = ["CanaryRecipe", "CohereAsrRecipe", "MoonshineRecipe", "Speech2TextRecipe", "SEQ2SEQ_RECIPES"]
+
+CANARY_LANGUAGES = frozenset({
+    "bg", "hr", "cs", "da", "nl", "en", "et", "fi", "fr", "de", "el", "hu", "it", "lv", "lt", "mt", "pl", "pt", "ro",
+    "sk", "sl", "es", "sv", "ru", "uk",
+})
+COHERE_LANGUAGES = frozenset({"ar", "de", "el", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "vi", "zh"})
+
+
+class _PlainEncoderDecoder(GenerativeRecipe):
+    """The processor's features in, the decoder start token as the only prompt."""
+
+    def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
+        return self.processor(audios, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding=True,
+                              return_attention_mask=True)
+
+
+class MoonshineRecipe(_PlainEncoderDecoder):
+    family = "moonshine"
+    model_types = ("moonshine",)
+    model_class = "MoonshineForConditionalGeneration"
+    hub_ids = ("UsefulSensors/moonshine-tiny", "UsefulSensors/moonshine-base")
+    # Raw-waveform convolutions with group norm see the padding: equal lengths only per batch.
+    padding_invariant = False
+
+
+class Speech2TextRecipe(_PlainEncoderDecoder):
+    family = "speech_to_text"
+    model_types = ("speech_to_text",)
+    model_class = "Speech2TextForConditionalGeneration"
+    hub_ids = ("facebook/s2t-small-librispeech-asr", "facebook/s2t-medium-librispeech-asr")
+
+
+class CanaryRecipe(GenerativeRecipe):
+    family = "canary"
+    model_types = ("canary",)
+    model_class = "CanaryForConditionalGeneration"
+    hub_ids = ("nvidia/canary-1b-v2",)
+    options = {"punctuation": True}  # <|pnc|> in the prompt: cased, punctuated output
+    takes_language = True
+    needs_language = True
+    languages = CANARY_LANGUAGES
+
+    def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
+        return self.processor.apply_transcription_request(
+            audio=audios, source_language=_required(language, self.family),
+            punctuation=bool(self.options["punctuation"]),
+        )
+
+
+class CohereAsrRecipe(GenerativeRecipe):
+    family = "cohere_asr"
+    model_types = ("cohere_asr",)
+    model_class = "CohereAsrForConditionalGeneration"
+    hub_ids = ("CohereLabs/cohere-transcribe-03-2026",)
+    options = {"punctuation": True}
+    window_seconds = 35.0  # the feature extractor's max_audio_clip_s
+    takes_language = True
+    needs_language = True
+    languages = COHERE_LANGUAGES
+
+    def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
+        return self.processor(audios, language=_required(language, self.family), sampling_rate=SAMPLE_RATE,
+                              punctuation=bool(self.options["punctuation"]), return_tensors="pt")
+
+    def texts(self, tokens: Any, inputs: Any, languages: list[str | None]) -> list[Transcription]:
+        chunks = inputs.get("audio_chunk_index")
+        texts = self.processor.decode(tokens, skip_special_tokens=True, audio_chunk_index=chunks,
+                                      language=languages[0])
+        return [Transcription(t.strip()) for t in texts]
+
+
+def _required(language: str | None, family: str) -> str:
+    if not language:
+        raise ValueError(f"{family} needs the spoken language of each sample (it cannot detect it): pass "
+                         "--language (e.g. --language en) or use a dataset with a language column")
+    return language
+
+
+SEQ2SEQ_RECIPES: tuple[type[GenerativeRecipe], ...] = (MoonshineRecipe, Speech2TextRecipe, CanaryRecipe,
+                                                        CohereAsrRecipe)
