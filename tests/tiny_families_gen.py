@@ -205,6 +205,44 @@ def make_tiny_cohere_asr(target: Path) -> Path:
     return _save(target, model, CohereAsrProcessor(feature_extractor=extractor, tokenizer=tokenizer))
 
 
+def _spread_codebooks(model: Any) -> None:
+    """Mimi's codebooks start as zeros (every frame would get code 0): random centroids, so the
+    codes, and the transcript, depend on the audio."""
+    import torch
+
+    with torch.no_grad():
+        for name, buffer in model.named_buffers():
+            if name.endswith("codebook.embed_sum"):
+                buffer.copy_(torch.randn_like(buffer))
+
+
+def make_tiny_kyutai_stt(target: Path) -> Path:
+    """Kyutai STT (kyutai/stt-1b-en_fr-trfs, kyutai/stt-2.6b-en-trfs): a Mimi codec turns 24 kHz
+    audio into codebook tokens that a decoder-only transformer reads while it writes text."""
+    from transformers import (KyutaiSpeechToTextConfig, KyutaiSpeechToTextFeatureExtractor,
+                              KyutaiSpeechToTextForConditionalGeneration, KyutaiSpeechToTextProcessor)
+
+    tokenizer = _fast(["<pad>", "<s>", "</s>", "<unk>"], unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
+                      eos_token="</s>")
+    codec = {"model_type": "mimi", "num_quantizers": 8, "audio_channels": 1, "chunk_in_sec": None, "hidden_size": 16,
+             "num_filters": 8, "num_residual_layers": 1, "upsampling_ratios": [8, 6, 5, 4], "codebook_size": 16,
+             "vector_quantization_hidden_dimension": 16, "upsample_groups": 16, "num_hidden_layers": 1,
+             "num_attention_heads": 2, "num_key_value_heads": 2, "sliding_window": 4, "codebook_dim": 16,
+             "use_cache": False}
+    config = KyutaiSpeechToTextConfig(
+        codebook_vocab_size=2049, vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+        num_attention_heads=2, max_position_embeddings=4096, sliding_window=512, ffn_dim=38, num_codebooks=8,
+        audio_bos_token_id=2048, audio_pad_token_id=2048, pad_token_id=0, bos_token_id=1, codec_config=codec,
+        initializer_range=_INIT, tie_word_embeddings=False,
+    )
+    _seeded()
+    model = KyutaiSpeechToTextForConditionalGeneration(config).eval()
+    _spread_codebooks(model)
+    _quiet_token(model, [0, 2])
+    extractor = KyutaiSpeechToTextFeatureExtractor(sampling_rate=24000)
+    return _save(target, model, KyutaiSpeechToTextProcessor(feature_extractor=extractor, tokenizer=tokenizer))
+
+
 # ---------------------------------------------------------------------------------------------
 # Speech LLMs
 # ---------------------------------------------------------------------------------------------
@@ -355,6 +393,7 @@ GEN_FAMILIES: dict[str, Callable[[Path], Path]] = {
     "speech_to_text": make_tiny_speech_to_text,
     "canary": make_tiny_canary,
     "cohere_asr": make_tiny_cohere_asr,
+    "kyutai_speech_to_text": make_tiny_kyutai_stt,
     "qwen2_audio": make_tiny_qwen2_audio,
     "granite_speech": make_tiny_granite_speech,
     "qwen3_asr": make_tiny_qwen3_asr,

@@ -11,6 +11,11 @@
   from the language; 14 languages; the language is required; clips over the feature extractor's
   ``max_audio_clip_s`` are split by the processor and joined back by its ``decode``.
 
+- Kyutai STT (``kyutai/stt-1b-en_fr-trfs``, ``kyutai/stt-2.6b-en-trfs``): a Mimi codec reads
+  24 kHz audio (clips are resampled from 16 kHz with soxr) and the decoder writes one text token
+  per 80 ms frame, so ``generate`` itself sets the length from the audio; a batch pads to its
+  longest clip and every row then runs that long, so batches hold clips of equal length.
+
 Each one's upstream recipe: ``processor(audio) -> model.generate(...)`` (``pipeline
 ("automatic-speech-recognition")`` for Moonshine and Speech2Text), then the tokens after the
 decoder prompt decoded with special tokens skipped; these recipes do exactly that.
@@ -26,7 +31,7 @@ from evaluator.data.audio import SAMPLE_RATE
 from evaluator.models.backends.base import Transcription
 from evaluator.models.families.generative import GenerativeRecipe
 
-__all__ = ["CanaryRecipe", "CohereAsrRecipe", "MoonshineRecipe", "Speech2TextRecipe", "SEQ2SEQ_RECIPES"]
+__all__ = ["CanaryRecipe", "CohereAsrRecipe", "KyutaiSttRecipe", "MoonshineRecipe", "Speech2TextRecipe", "SEQ2SEQ_RECIPES"]
 
 CANARY_LANGUAGES = frozenset({
     "bg", "hr", "cs", "da", "nl", "en", "et", "fi", "fr", "de", "el", "hu", "it", "lv", "lt", "mt", "pl", "pt", "ro",
@@ -98,6 +103,34 @@ class CohereAsrRecipe(GenerativeRecipe):
         return [Transcription(t.strip()) for t in texts]
 
 
+class KyutaiSttRecipe(GenerativeRecipe):
+    family = "kyutai_speech_to_text"
+    model_types = ("kyutai_speech_to_text",)
+    model_class = "KyutaiSpeechToTextForConditionalGeneration"
+    hub_ids = ("kyutai/stt-1b-en_fr-trfs", "kyutai/stt-2.6b-en-trfs")
+    padding_invariant = False
+
+    def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
+        import soxr
+
+        rate = int(self.processor.feature_extractor.sampling_rate)
+        resampled = [a if rate == SAMPLE_RATE else soxr.resample(a, SAMPLE_RATE, rate).astype(np.float32)
+                     for a in audios]
+        return self.processor(audio=resampled, sampling_rate=rate, return_tensors="pt", padding=True)
+
+    def prompt_length(self, inputs: Any) -> int:
+        return 1  # the text start token
+
+    def generate_kwargs(self, cap: int) -> dict[str, Any]:
+        kwargs = {"num_beams": int(self.options["num_beams"]), "do_sample": False}
+        if self.options["max_new_tokens"] is not None:  # else one token per audio frame, as generate sets
+            kwargs["max_new_tokens"] = int(self.options["max_new_tokens"])
+        return kwargs
+
+    def capped(self, row: list[int], cap: int) -> bool:
+        return False  # it writes until the audio ends, no end-of-text token
+
+
 def _required(language: str | None, family: str) -> str:
     if not language:
         raise ValueError(f"{family} needs the spoken language of each sample (it cannot detect it): pass "
@@ -106,4 +139,4 @@ def _required(language: str | None, family: str) -> str:
 
 
 SEQ2SEQ_RECIPES: tuple[type[GenerativeRecipe], ...] = (MoonshineRecipe, Speech2TextRecipe, CanaryRecipe,
-                                                        CohereAsrRecipe)
+                                                        CohereAsrRecipe, KyutaiSttRecipe)
