@@ -24,71 +24,19 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from evaluator.data.sources import AssembleJob, ChunkJob, Sample, Shard, metadata_json
+from evaluator.data.sources import AssembleJob, ChunkJob, Shard, metadata_json
 from evaluator.results.records import ChunkRow, ResultRow
+from evaluator.run.interfaces import Executor, Outcome, Recorder, Work
 from evaluator.scoring.languages import LanguageError, LanguagePlan
 from evaluator.scoring.longform import LongForm, Window
 
-__all__ = ["Outcome", "Executor", "Recorder", "Pool", "Scheduler", "Work"]
+__all__ = ["Outcome", "Executor", "Recorder", "Pool", "Scheduler", "Work"]  # the first three re-exported
 
 log = logging.getLogger(__name__)
 
-Work = Shard | ChunkJob | AssembleJob
 _KIND = {Shard: "shard", ChunkJob: "chunks", AssembleJob: "assemble"}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What came back for one call to an actor.
-
-    Attributes:
-        value: the call's return value (when ``failure`` is None).
-        failure: ``None``, ``"raised"`` (the call raised; the actor lives) or ``"died"`` (the
-            actor is gone). A failed ``info`` call is a load failure.
-        message: the error's most useful line.
-    """
-
-    value: Any = None
-    failure: str | None = None
-    message: str = ""
-
-
-class Executor(Protocol):
-    """Starts actors and runs calls on them; calls complete in any order."""
-
-    def start(self, pool: Pool) -> tuple[Any, Any]:
-        """Start an actor for ``pool``; returns (actor, ticket of its ``info`` call, which
-        completes when the model has loaded)."""
-
-    def submit(self, actor: Any, kind: str, work: Work) -> Any:
-        """Run ``work`` (``kind``: shard, chunks or assemble) on ``actor``; returns a ticket."""
-
-    def wait(self, tickets: Sequence[Any], timeout: float) -> list[tuple[Any, Outcome]]:
-        """Tickets that completed (at least one unless ``timeout`` passed), with outcomes."""
-
-    def release(self, actor: Any) -> float | None:
-        """Stop an actor; returns its peak memory in MiB if it could say."""
-
-    def abandon(self, actor: Any) -> None:
-        """Stop an actor that never started (asks it nothing)."""
-
-
-class Recorder(Protocol):
-    """Where finished rows go (the driver: DuckDB)."""
-
-    def write(self, pool: Pool, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
-        """Store a batch of rows (with their windows) in one transaction."""
-
-    def lost(self, pool: Pool, shard: Shard, reason: str) -> None:
-        """Record a shard whose samples could not be named."""
-
-    def name_samples(self, shard: Shard) -> Sequence[Sample]:
-        """The samples of a shard, without audio (for error rows); may raise."""
-
-    def tick(self) -> None:
-        """Called after each wait for results, even when nothing came (flushes, heartbeats)."""
 
 
 @dataclass

@@ -1,0 +1,118 @@
+"""`evaluator compare`: paired comparison of models with intervals and p-values."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from evaluator.cli.common import (
+    add_bootstrap,
+    add_db,
+    open_ro,
+    pct,
+    resolve_run,
+    short,
+)
+
+log = logging.getLogger("evaluator")
+
+
+COMPARE_EPILOG = """
+examples:
+  evaluator compare --db results.duckdb                         # models of the latest run
+  evaluator compare --baseline faster-whisper:base --top 3
+  evaluator compare --run RUN_BEFORE --run RUN_AFTER            # same models, two runs
+  evaluator compare --format json > comparison.json
+
+delta: model WER - baseline WER in percentage points on the shared samples (negative: the model
+is better). p_boot: paired bootstrap, two-sided; p_wilcoxon: Wilcoxon signed-rank test over the
+per-sample differences in word errors (scipy); small values mean the difference is unlikely to
+be resampling noise.
+"""
+
+
+def _p(value: float | None) -> str | None:
+    return None if value is None else f"{value:.3g}"
+
+
+def _render_comparison(c: Any, fmt: str) -> str:
+    import json
+
+    from evaluator.cli.tables import render
+
+    if fmt == "json":
+        return json.dumps(c.to_json_dict(), indent=2, default=str, allow_nan=False)
+    several = len(c.run_ids) > 1
+    models = render(
+        ["model", "dataset", "split", "n", "wer_%", "wer_low", "wer_high", "cer_%", "rtfx"],
+        [(m["label"], m["dataset"], m["split"], m["scored"], pct(m["wer"]), pct(m["wer_low"]), pct(m["wer_high"]),
+          pct(m["cer"]), None if m["rtfx"] is None else round(m["rtfx"], 1)) for m in c.models],
+        fmt, title=f"run{'s' if several else ''} {', '.join(c.run_ids)}: WER with 95% intervals")
+    pair_rows = []
+    for p in c.pairs:
+        dropped = [f"{k} {v}" for k, v in (("missing", p.dropped_missing), ("error", p.dropped_error),
+                                          ("empty ref", p.dropped_empty_reference)) if v]
+        pair_rows.append((p.baseline, p.model, p.n, pct(p.baseline_wer), pct(p.model_wer), pct(p.delta),
+                          pct(p.delta_low), pct(p.delta_high), _p(p.p_value), _p(p.wilcoxon_p), p.better,
+                          p.worse, p.same, ", ".join(dropped) or "0"))
+    pairs = render(["baseline", "model", "n", "base_%", "model_%", "delta_pp", "low_pp", "high_pp", "p_boot",
+                    "p_wilcoxon", "better", "worse", "same", "dropped"], pair_rows, fmt,
+                   title="paired differences (model - baseline, percentage points)")
+    note = (f"p_boot: paired bootstrap, two-sided ({c.resamples} resamples, seed {c.seed}); p_wilcoxon: "
+            f"{c.second_test}. Only samples present, error-free and with a non-empty reference on both sides "
+            "count; the rest are listed under dropped.")
+    parts = [models, "", pairs, "", note]
+    for p in c.pairs:
+        if not p.regressions:
+            continue
+        parts += ["", render(["sample_id", "errors", "reference", "baseline", "model"],
+                             [(r.sample_id, f"{r.baseline_errors} -> {r.model_errors}", short(r.reference),
+                               short(r.baseline_hypothesis), short(r.model_hypothesis)) for r in p.regressions],
+                             fmt, title=f"largest regressions: {p.model} vs {p.baseline}")]
+        if fmt == "markdown":
+            parts[-1] = f"**largest regressions: {p.model} vs {p.baseline}**\n\n" + parts[-1]
+    if fmt == "markdown":
+        parts[0] = f"**WER with 95% intervals** (runs {', '.join(c.run_ids)})\n\n" + parts[0]
+        parts[2] = "**paired differences** (model - baseline, percentage points)\n\n" + parts[2]
+    return "\n".join(parts)
+
+
+def add_parser(sub: Any) -> None:
+    """Add `evaluator compare` to the subcommands."""
+    cmp = sub.add_parser("compare", help="paired comparison of models: WER difference, interval, p-values",
+                         description="Compare every pair of models on the samples both scored: the WER difference "
+                         "(model - baseline) with its paired-bootstrap 95% interval, a paired-bootstrap "
+                         "p-value, the Wilcoxon signed-rank p-value over per-sample error differences, how "
+                         "many samples got better/worse, how many were dropped and why (missing on one side, "
+                         "an error row, an empty reference), and the largest regressions. Pairs: the models "
+                         "of one run against each other; with several --run, also each model against itself "
+                         "across runs (labelled model@run).",
+                         epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_db(cmp)
+    cmp.add_argument("--run", dest="run_ids", action="append", metavar="RUN",
+                     help="run id or name to read; repeat to compare runs, the first being the baseline "
+                     "(default: the latest run)")
+    cmp.add_argument("--baseline", metavar="MODEL",
+                     help="compare only against this model (a model spec, model@run, or a run id); default: "
+                     "in each pair of one run, the model with the lower WER")
+    cmp.add_argument("--format", choices=("table", "markdown", "json"), default="table",
+                     help="json: fractions, not percent (default: table)")
+    add_bootstrap(cmp)
+    cmp.add_argument("--top", type=int, default=3, metavar="K",
+                     help="regressions listed per pair: the samples whose errors grew most (default: 3; 0: none)")
+    cmp.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    from evaluator.results.compare import compare
+
+    con = open_ro(args.db)
+    run_ids = [resolve_run(con, r, args.db) for r in args.run_ids or [None]]
+    comparison = compare(con, run_ids, baseline=args.baseline, resamples=args.resamples, seed=args.seed,
+                         top=args.top)
+    sys.stdout.write(_render_comparison(comparison, args.format) + "\n")
+    if not comparison.pairs:
+        log.warning("nothing to compare: the runs hold one model each and no model appears in two runs")
+    return 0

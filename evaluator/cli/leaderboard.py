@@ -1,0 +1,69 @@
+"""`evaluator leaderboard`: corpus WER/CER with intervals and RTFx per model."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from evaluator.cli.common import (
+    DEFAULT_DB,
+    add_bootstrap,
+    add_db,
+    fold_constant,
+    languages_table,
+    leaderboard_table,
+    open_ro,
+    resolve_run,
+)
+from evaluator.cli.tables import FORMATS
+from evaluator.errors import ConfigError
+
+log = logging.getLogger("evaluator")
+
+
+LEADERBOARD_EPILOG = """
+examples:
+  evaluator leaderboard --db results.duckdb
+  evaluator leaderboard --by bucket                    # per duration bucket
+  evaluator leaderboard --by gender --format markdown  # per value of a dataset column
+
+wer_low/wer_high: 95% percentile bootstrap interval, in percent (resamples and seed set by
+--resamples/--seed). The same intervals are stored at the end of a run in the `intervals` table.
+"""
+
+
+def add_parser(sub: Any) -> None:
+    """Add `evaluator leaderboard` to the subcommands."""
+    lb = sub.add_parser("leaderboard", help="print corpus WER (with 95%% intervals), CER and RTFx per model",
+                        description="Corpus WER/CER (errors summed over samples) and RTFx per model, in percent, "
+                        "with a 95% bootstrap interval of WER (wer_low, wer_high: whole samples resampled, "
+                        "corpus WER recomputed). --by splits every model's row by a column.",
+                        epilog=LEADERBOARD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_db(lb)
+    lb.add_argument("--run", dest="run_id", help="run id or name (default: the latest run)")
+    lb.add_argument("--by", metavar="COLUMN",
+                    help="one row per model and value of COLUMN: language, bucket (duration: <10s, 10-30s, "
+                    "30s-2min, 2-10min, >10min) or any column of the dataset kept in results.metadata "
+                    "(e.g. speaker, gender, accent); an unknown name lists the valid ones")
+    add_bootstrap(lb)
+    lb.add_argument("--format", choices=FORMATS, default="table")
+    lb.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    from evaluator.cli.tables import render
+
+    con = open_ro(args.db)
+    run_id = resolve_run(con, args.run_id, args.db)
+    columns, rows = leaderboard_table(con, run_id, args.by, args.resamples, args.seed)
+    if not rows:
+        raise ConfigError(f"run {run_id!r} has no results in {args.db or DEFAULT_DB}")
+    title = f"run {run_id}" + (f" by {args.by}" if args.by else "")
+    if args.format == "table":
+        columns, rows, held = fold_constant(columns, rows)
+        title += f" ({held})" if held else ""
+    languages = "" if args.by else languages_table(con, run_id, args.format)
+    sys.stdout.write(render(columns, rows, args.format, title) + languages + "\n")
+    return 0
