@@ -80,8 +80,12 @@ def _seeded() -> None:
 
 def make_tiny_moonshine(target: Path) -> Path:
     """Moonshine (raw 16 kHz waveform in, ``Wav2Vec2Processor``), as UsefulSensors/moonshine-*."""
-    from transformers import (MoonshineConfig, MoonshineForConditionalGeneration, Wav2Vec2FeatureExtractor,
-                              Wav2Vec2Processor)
+    from transformers import (
+        MoonshineConfig,
+        MoonshineForConditionalGeneration,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2Processor,
+    )
 
     tokenizer = _fast(["<unk>", "<s>", "</s>"], unk_token="<unk>", bos_token="<s>", eos_token="</s>",
                       pad_token="</s>")
@@ -105,8 +109,13 @@ def make_tiny_speech_to_text(target: Path) -> Path:
     import json
 
     import sentencepiece as spm
-    from transformers import (Speech2TextConfig, Speech2TextFeatureExtractor, Speech2TextForConditionalGeneration,
-                              Speech2TextProcessor, Speech2TextTokenizer)
+    from transformers import (
+        Speech2TextConfig,
+        Speech2TextFeatureExtractor,
+        Speech2TextForConditionalGeneration,
+        Speech2TextProcessor,
+        Speech2TextTokenizer,
+    )
 
     target.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -161,8 +170,14 @@ def _nemo_tokenizer(languages: Sequence[str]):
 def make_tiny_canary(target: Path) -> Path:
     """Canary (nvidia/canary-1b-v2): FastConformer encoder, transformer decoder prompted with
     source/target language tokens through the processor's chat template."""
-    from transformers import (CanaryConfig, CanaryDecoderConfig, CanaryForConditionalGeneration, CanaryProcessor,
-                              ParakeetEncoderConfig, ParakeetFeatureExtractor)
+    from transformers import (
+        CanaryConfig,
+        CanaryDecoderConfig,
+        CanaryForConditionalGeneration,
+        CanaryProcessor,
+        ParakeetEncoderConfig,
+        ParakeetFeatureExtractor,
+    )
     from transformers.models.canary.processing_canary import LANGUAGE_CODE_TO_NAME
 
     tokenizer = _nemo_tokenizer(sorted(LANGUAGE_CODE_TO_NAME))
@@ -187,8 +202,12 @@ def make_tiny_canary(target: Path) -> Path:
 def make_tiny_cohere_asr(target: Path) -> Path:
     """Cohere ASR (CohereLabs/cohere-transcribe-*): FastConformer encoder, decoder prompted by
     the processor with the language."""
-    from transformers import (CohereAsrConfig, CohereAsrFeatureExtractor, CohereAsrForConditionalGeneration,
-                              CohereAsrProcessor)
+    from transformers import (
+        CohereAsrConfig,
+        CohereAsrFeatureExtractor,
+        CohereAsrForConditionalGeneration,
+        CohereAsrProcessor,
+    )
     from transformers.models.cohere_asr.processing_cohere_asr import LANGUAGES
 
     tokenizer = _nemo_tokenizer(sorted(LANGUAGES))
@@ -219,8 +238,12 @@ def _spread_codebooks(model: Any) -> None:
 def make_tiny_kyutai_stt(target: Path) -> Path:
     """Kyutai STT (kyutai/stt-1b-en_fr-trfs, kyutai/stt-2.6b-en-trfs): a Mimi codec turns 24 kHz
     audio into codebook tokens that a decoder-only transformer reads while it writes text."""
-    from transformers import (KyutaiSpeechToTextConfig, KyutaiSpeechToTextFeatureExtractor,
-                              KyutaiSpeechToTextForConditionalGeneration, KyutaiSpeechToTextProcessor)
+    from transformers import (
+        KyutaiSpeechToTextConfig,
+        KyutaiSpeechToTextFeatureExtractor,
+        KyutaiSpeechToTextForConditionalGeneration,
+        KyutaiSpeechToTextProcessor,
+    )
 
     tokenizer = _fast(["<pad>", "<s>", "</s>", "<unk>"], unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
                       eos_token="</s>")
@@ -284,8 +307,12 @@ def _finish_llm(target: Path, model: Any, processor: Any) -> Path:
 def make_tiny_qwen2_audio(target: Path) -> Path:
     """Qwen2-Audio-Instruct (Qwen/Qwen2-Audio-7B-Instruct): Whisper-style encoder + Qwen2; the
     processor's own default chat template."""
-    from transformers import (Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor,
-                              WhisperFeatureExtractor)
+    from transformers import (
+        Qwen2AudioConfig,
+        Qwen2AudioForConditionalGeneration,
+        Qwen2AudioProcessor,
+        WhisperFeatureExtractor,
+    )
 
     tokenizer = _llm_tokenizer(["<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"])
     audio = {"model_type": "qwen2_audio_encoder", "num_mel_bins": 80, "encoder_layers": 1,
@@ -301,8 +328,12 @@ def make_tiny_qwen2_audio(target: Path) -> Path:
 def make_tiny_granite_speech(target: Path) -> Path:
     """Granite Speech (ibm-granite/granite-speech-3.3-*): conformer encoder, Q-Former projector,
     Granite LM; the prompt holds ``<|audio|>`` in a plain-string user turn."""
-    from transformers import (GraniteSpeechConfig, GraniteSpeechFeatureExtractor,
-                              GraniteSpeechForConditionalGeneration, GraniteSpeechProcessor)
+    from transformers import (
+        GraniteSpeechConfig,
+        GraniteSpeechFeatureExtractor,
+        GraniteSpeechForConditionalGeneration,
+        GraniteSpeechProcessor,
+    )
 
     tokenizer = _llm_tokenizer(["<|audio|>"])
     encoder = {"input_dim": 160, "num_layers": 1, "hidden_dim": 32, "feedforward_mult": 2, "num_heads": 2,
@@ -323,7 +354,12 @@ def make_tiny_granite_speech(target: Path) -> Path:
 def make_tiny_qwen3_asr(target: Path) -> Path:
     """Qwen3-ASR (Qwen/Qwen3-ASR-*): transcription request; the language is forced by an
     assistant prefill ``language English<asr_text>``."""
-    from transformers import Qwen3ASRConfig, Qwen3ASRFeatureExtractor, Qwen3ASRForConditionalGeneration, Qwen3ASRProcessor
+    from transformers import (
+        Qwen3ASRConfig,
+        Qwen3ASRFeatureExtractor,
+        Qwen3ASRForConditionalGeneration,
+        Qwen3ASRProcessor,
+    )
 
     audio_tokens = ["<|audio_pad|>", "<|audio_start|>", "<|audio_end|>"]
     tokenizer = _llm_tokenizer(audio_tokens, extra_special_tokens={
@@ -359,8 +395,12 @@ def make_tiny_glmasr(target: Path) -> Path:
 
 def make_tiny_audioflamingo3(target: Path) -> Path:
     """Audio Flamingo 3 (nvidia/audio-flamingo-3-hf): Whisper-style encoder + Qwen2; transcription request."""
-    from transformers import (AudioFlamingo3Config, AudioFlamingo3ForConditionalGeneration, AudioFlamingo3Processor,
-                              WhisperFeatureExtractor)
+    from transformers import (
+        AudioFlamingo3Config,
+        AudioFlamingo3ForConditionalGeneration,
+        AudioFlamingo3Processor,
+        WhisperFeatureExtractor,
+    )
 
     tokenizer = _llm_tokenizer(["<sound>"])
     audio = {"num_mel_bins": 128, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,

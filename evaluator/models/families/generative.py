@@ -2,16 +2,18 @@
 ``generate`` greedily, decode only the newly generated tokens.
 
 A family (:mod:`~evaluator.models.families.seq2seq`, :mod:`~evaluator.models.families.speech_llm`)
-subclasses :class:`GenerativeRecipe` and says, in class attributes and two or three small hooks,
+subclasses :class:`GenerativeFamily` and says, in class attributes and two or three small hooks,
 what its model card does: which class loads it, how the processor turns audio (and the
 language or prompt) into model inputs, and how many leading tokens of ``generate``'s output are
-the prompt. Everything else (batching, token budgets, dtype and device moves, end-of-text and
-cap detection) is here, once.
+the prompt. Everything else (token budgets, dtype and device moves, end-of-text and cap
+detection) is here, once.
 
-Batching never changes answers: samples are grouped by language (a prompt per language) and
-sorted by duration; families whose inputs depend on how much padding a batch adds
-(``padding_invariant = False``: raw-waveform encoders with group norm, feature extractors that
-normalise over the padded array) only batch clips of equal length.
+Batching never changes answers: a batch is split by language (a prompt per language) and,
+for families whose inputs depend on how much padding a batch adds (``pads_safely = False``:
+raw-waveform encoders with group norm, feature extractors that normalise over the padded array,
+Kyutai's frame-count generation), into clips of equal length. The backend already batches that
+way (see :class:`~evaluator.models.families.base.Family`); the split here keeps the adapter
+right when it is called directly.
 
 Imported only inside actors: torch and transformers are imported in functions.
 """
@@ -25,13 +27,14 @@ import numpy as np
 
 from evaluator.data.audio import SAMPLE_RATE
 from evaluator.errors import ConfigError
-from evaluator.models.backends.base import Transcription
+from evaluator.models.families.base import Family, Transcription, pretrained_kwargs
+from evaluator.scoring.languages import Language
 
-__all__ = ["GENERATION_OPTIONS", "GenerativeRecipe", "check_options"]
+__all__ = ["GENERATION_OPTIONS", "GenerativeFamily", "check_generation"]
 
-# Options every generative family takes (a family may add its own, e.g. ``prompt``).
+# Options every generative family takes besides the shared ones (a family may add its own,
+# e.g. ``prompt``).
 GENERATION_OPTIONS: Mapping[str, Any] = {
-    "batch_size": 8,
     "num_beams": 1,  # greedy, no sampling
     "max_new_tokens": None,  # None: scaled with the audio (tokens_per_second, at least min_new_tokens)
     "tokens_per_second": 10.0,
@@ -39,9 +42,9 @@ GENERATION_OPTIONS: Mapping[str, Any] = {
 }
 
 
-def check_options(options: Mapping[str, Any]) -> None:
+def check_generation(options: Mapping[str, Any]) -> None:
     """Raise ``ConfigError`` for generation options out of range."""
-    for key in ("batch_size", "num_beams", "min_new_tokens"):
+    for key in ("num_beams", "min_new_tokens"):
         if int(options[key]) < 1:
             raise ConfigError(f"{key} must be at least 1, got {options[key]}")
     if options["max_new_tokens"] is not None and int(options["max_new_tokens"]) < 1:
@@ -50,65 +53,51 @@ def check_options(options: Mapping[str, Any]) -> None:
         raise ConfigError(f"tokens_per_second must be positive, got {options['tokens_per_second']}")
 
 
-class GenerativeRecipe:
-    """One loaded generative speech model, run the way its model card runs it.
+class GenerativeFamily(Family):
+    """A generative checkpoint, run the way its model card runs it.
 
-    Class attributes (the family's facts; no heavy import needed to read them):
-        family: the family's name (``evaluator models`` lists it).
-        model_types: the ``config.json`` ``model_type`` values it covers.
+    Besides :class:`~evaluator.models.families.base.Family`'s attributes:
         model_class: the transformers class that loads the checkpoint.
-        hub_ids: example hub ids a user would pass.
-        options: the family's options beyond :data:`GENERATION_OPTIONS`, with defaults.
-        window_seconds: the longest audio it takes in one pass when the feature extractor
-            does not say (``chunk_length`` or ``max_audio_clip_s`` in its preprocessor config).
-        takes_language: the model is told the spoken language (prompt token or instruction).
-        needs_language: it cannot run without one (no detection).
+        family_options: the family's options beyond :data:`GENERATION_OPTIONS` (``options``
+            is both together).
         languages: canonical codes it transcribes; ``None``: not declared (any).
-        padding_invariant: a clip's transcript does not depend on the padding its batch adds.
         left_pad: decoder-only model: pad prompts on the left so generation continues them.
     """
 
-    family: ClassVar[str]
-    model_types: ClassVar[tuple[str, ...]]
     model_class: ClassVar[str]
-    hub_ids: ClassVar[tuple[str, ...]] = ()
-    options: ClassVar[Mapping[str, Any]] = {}
-    window_seconds: ClassVar[float] = 30.0
-    takes_language: ClassVar[bool] = False
-    needs_language: ClassVar[bool] = False
+    family_options: ClassVar[Mapping[str, Any]] = {}
     languages: ClassVar[frozenset[str] | None] = None
-    padding_invariant: ClassVar[bool] = True
     left_pad: ClassVar[bool] = False
+    pads_safely = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.options = {**GENERATION_OPTIONS, **cls.family_options}
 
     @classmethod
-    def all_options(cls) -> dict[str, Any]:
-        """Every option the family takes, with its default."""
-        return {**GENERATION_OPTIONS, **cls.options}
+    def supported_languages(cls, config: Mapping[str, Any], model: str) -> frozenset[str] | None:
+        return cls.languages
 
     @classmethod
-    def window_from_preprocessor(cls, preprocessor: Mapping[str, Any]) -> float:
-        """The window (seconds): the feature extractor's limit when it states one, else the family's."""
-        for key in ("max_audio_clip_s", "chunk_length"):
-            value = preprocessor.get(key)
-            if isinstance(value, int | float) and value > 0:
-                return float(value)
-        return cls.window_seconds
+    def language_code(cls, language: Language) -> str | None:
+        """The canonical code, when the family declares no languages or knows this one."""
+        return language.code if cls.languages is None or language.code in cls.languages else None
 
-    def __init__(self, path: str, target: Any, dtype: Any, options: Mapping[str, Any], revision: str | None = None):
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        check_generation(options)
+
+    def __init__(self, source: str, device: Any, dtype: Any, options: Mapping[str, Any]):
         import transformers
 
-        self.options = {**self.all_options(), **options}
-        check_options(self.options)
-        extra = {"revision": revision} if revision else {}
-        self.processor = transformers.AutoProcessor.from_pretrained(path, **extra)
+        super().__init__(source, device, dtype, {**self.options, **options})
+        self.check_options(self.options)
+        extra = pretrained_kwargs(self.options)
+        self.processor = transformers.AutoProcessor.from_pretrained(source, **extra)
         if self.left_pad:
             self.processor.tokenizer.padding_side = "left"
-        self.model = getattr(transformers, self.model_class).from_pretrained(path, dtype=dtype, **extra)
-        self.model.to(target).eval()
-        self.path = path
-        self.target = target
-        self.dtype = dtype
-        self.batch_size = int(self.options["batch_size"])
+        self.model = getattr(transformers, self.model_class).from_pretrained(source, dtype=dtype, **extra)
+        self.model.to(device).eval()
         gen = self.model.generation_config
         eos = gen.eos_token_id if gen.eos_token_id is not None else self.model.config.get_text_config().eos_token_id
         self.eos: set[int] = set() if eos is None else ({int(e) for e in eos} if isinstance(eos, list | tuple)
@@ -144,9 +133,9 @@ class GenerativeRecipe:
     def generate_kwargs(self, cap: int) -> dict[str, Any]:
         return {"max_new_tokens": cap, "num_beams": int(self.options["num_beams"]), "do_sample": False}
 
-    def transcribe_batch(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
-        """Transcribe clips (16 kHz mono float32) in groups of one language, sorted by length;
-        the results come back in the input order."""
+    def transcribe(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
+        """Transcribe clips (16 kHz mono float32) in groups of one language (and of one length
+        unless :attr:`pads_safely`); the results come back in the input order."""
         results: list[Transcription | None] = [None] * len(audios)
         for group, language in self.groups(audios, languages):
             for i, result in zip(group, self.run_group([audios[i] for i in group], language), strict=True):
@@ -157,12 +146,8 @@ class GenerativeRecipe:
         keyed: dict[tuple[str | None, int], list[int]] = {}
         for i, (audio, language) in enumerate(zip(audios, languages, strict=True)):
             key_language = language if self.takes_language else None
-            keyed.setdefault((key_language, 0 if self.padding_invariant else len(audio)), []).append(i)
-        out: list[tuple[list[int], str | None]] = []
-        for (language, _), indices in keyed.items():
-            indices.sort(key=lambda i: len(audios[i]))
-            out += [(indices[k:k + self.batch_size], language) for k in range(0, len(indices), self.batch_size)]
-        return out
+            keyed.setdefault((key_language, 0 if self.pads_safely else len(audio)), []).append(i)
+        return [(indices, language) for (language, _), indices in keyed.items()]
 
     def run_group(self, audios: list[np.ndarray], language: str | None) -> list[Transcription]:
         import dataclasses
@@ -196,6 +181,6 @@ class GenerativeRecipe:
             if key in skip:
                 continue
             if isinstance(value, torch.Tensor):
-                value = value.to(self.target, self.dtype) if value.is_floating_point() else value.to(self.target)
+                value = value.to(self.device, self.dtype) if value.is_floating_point() else value.to(self.device)
             moved[key] = value
         return moved

@@ -29,9 +29,10 @@ import numpy as np
 
 from evaluator.data.audio import SAMPLE_RATE
 from evaluator.models.backends.base import Transcription
-from evaluator.models.families.generative import GenerativeRecipe
+from evaluator.models.families.generative import GenerativeFamily
 
-__all__ = ["CanaryRecipe", "CohereAsrRecipe", "KyutaiSttRecipe", "MoonshineRecipe", "Speech2TextRecipe", "SEQ2SEQ_RECIPES"]
+__all__ = ["CanaryFamily", "CohereAsrFamily", "KyutaiSttFamily", "MoonshineFamily", "SEQ2SEQ_FAMILIES",
+           "Speech2TextFamily"]
 
 CANARY_LANGUAGES = frozenset({
     "bg", "hr", "cs", "da", "nl", "en", "et", "fi", "fr", "de", "el", "hu", "it", "lv", "lt", "mt", "pl", "pt", "ro",
@@ -40,7 +41,7 @@ CANARY_LANGUAGES = frozenset({
 COHERE_LANGUAGES = frozenset({"ar", "de", "el", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "vi", "zh"})
 
 
-class _PlainEncoderDecoder(GenerativeRecipe):
+class _PlainEncoderDecoder(GenerativeFamily):
     """The processor's features in, the decoder start token as the only prompt."""
 
     def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
@@ -48,52 +49,64 @@ class _PlainEncoderDecoder(GenerativeRecipe):
                               return_attention_mask=True)
 
 
-class MoonshineRecipe(_PlainEncoderDecoder):
-    family = "moonshine"
+class MoonshineFamily(_PlainEncoderDecoder):
+    name = "moonshine"
+    kind = "seq2seq"
+    description = "Moonshine (Useful Sensors): small encoder-decoder on the raw waveform"
+    architectures = ("MoonshineForConditionalGeneration",)
     model_types = ("moonshine",)
     model_class = "MoonshineForConditionalGeneration"
-    hub_ids = ("UsefulSensors/moonshine-tiny", "UsefulSensors/moonshine-base")
+    examples = ("UsefulSensors/moonshine-tiny", "UsefulSensors/moonshine-base")
     # Raw-waveform convolutions with group norm see the padding: equal lengths only per batch.
-    padding_invariant = False
+    pads_safely = False
 
 
-class Speech2TextRecipe(_PlainEncoderDecoder):
-    family = "speech_to_text"
+class Speech2TextFamily(_PlainEncoderDecoder):
+    name = "speech2text"
+    kind = "seq2seq"
+    description = "Speech2Text (Meta, fairseq S2T): filterbank encoder-decoder"
+    architectures = ("Speech2TextForConditionalGeneration",)
     model_types = ("speech_to_text",)
     model_class = "Speech2TextForConditionalGeneration"
-    hub_ids = ("facebook/s2t-small-librispeech-asr", "facebook/s2t-medium-librispeech-asr")
+    examples = ("facebook/s2t-small-librispeech-asr", "facebook/s2t-medium-librispeech-asr")
 
 
-class CanaryRecipe(GenerativeRecipe):
-    family = "canary"
+class CanaryFamily(GenerativeFamily):
+    name = "canary"
+    kind = "seq2seq"
+    description = "Canary (NVIDIA): FastConformer encoder-decoder prompted with the language"
+    architectures = ("CanaryForConditionalGeneration",)
     model_types = ("canary",)
     model_class = "CanaryForConditionalGeneration"
-    hub_ids = ("nvidia/canary-1b-v2",)
-    options = {"punctuation": True}  # <|pnc|> in the prompt: cased, punctuated output
+    examples = ("nvidia/canary-1b-v2",)
+    family_options = {"punctuation": True}  # <|pnc|> in the prompt: cased, punctuated output
     takes_language = True
     needs_language = True
     languages = CANARY_LANGUAGES
 
     def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
         return self.processor.apply_transcription_request(
-            audio=audios, source_language=_required(language, self.family),
+            audio=audios, source_language=_required(language, self.name),
             punctuation=bool(self.options["punctuation"]),
         )
 
 
-class CohereAsrRecipe(GenerativeRecipe):
-    family = "cohere_asr"
+class CohereAsrFamily(GenerativeFamily):
+    name = "cohere-asr"
+    kind = "seq2seq"
+    description = "Cohere Transcribe: conformer encoder-decoder prompted with the language"
+    architectures = ("CohereAsrForConditionalGeneration",)
     model_types = ("cohere_asr",)
     model_class = "CohereAsrForConditionalGeneration"
-    hub_ids = ("CohereLabs/cohere-transcribe-03-2026",)
-    options = {"punctuation": True}
+    examples = ("CohereLabs/cohere-transcribe-03-2026",)
+    family_options = {"punctuation": True}
     window_seconds = 35.0  # the feature extractor's max_audio_clip_s
     takes_language = True
     needs_language = True
     languages = COHERE_LANGUAGES
 
     def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
-        return self.processor(audios, language=_required(language, self.family), sampling_rate=SAMPLE_RATE,
+        return self.processor(audios, language=_required(language, self.name), sampling_rate=SAMPLE_RATE,
                               punctuation=bool(self.options["punctuation"]), return_tensors="pt")
 
     def texts(self, tokens: Any, inputs: Any, languages: list[str | None]) -> list[Transcription]:
@@ -103,12 +116,15 @@ class CohereAsrRecipe(GenerativeRecipe):
         return [Transcription(t.strip()) for t in texts]
 
 
-class KyutaiSttRecipe(GenerativeRecipe):
-    family = "kyutai_speech_to_text"
+class KyutaiSttFamily(GenerativeFamily):
+    name = "kyutai-stt"
+    kind = "seq2seq"
+    description = "Kyutai STT: streaming decoder over Mimi codec tokens (24 kHz)"
+    architectures = ("KyutaiSpeechToTextForConditionalGeneration",)
     model_types = ("kyutai_speech_to_text",)
     model_class = "KyutaiSpeechToTextForConditionalGeneration"
-    hub_ids = ("kyutai/stt-1b-en_fr-trfs", "kyutai/stt-2.6b-en-trfs")
-    padding_invariant = False
+    examples = ("kyutai/stt-1b-en_fr-trfs", "kyutai/stt-2.6b-en-trfs")
+    pads_safely = False
 
     def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
         import soxr
@@ -138,5 +154,5 @@ def _required(language: str | None, family: str) -> str:
     return language
 
 
-SEQ2SEQ_RECIPES: tuple[type[GenerativeRecipe], ...] = (MoonshineRecipe, Speech2TextRecipe, CanaryRecipe,
-                                                        CohereAsrRecipe, KyutaiSttRecipe)
+SEQ2SEQ_FAMILIES: tuple[type[GenerativeFamily], ...] = (MoonshineFamily, Speech2TextFamily, CanaryFamily,
+                                                        CohereAsrFamily, KyutaiSttFamily)

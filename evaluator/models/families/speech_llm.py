@@ -22,10 +22,10 @@ import numpy as np
 
 from evaluator.data.audio import SAMPLE_RATE
 from evaluator.models.backends.base import Transcription
-from evaluator.models.families.generative import GenerativeRecipe
+from evaluator.models.families.generative import GenerativeFamily
 
-__all__ = ["AudioFlamingo3Recipe", "GlmAsrRecipe", "GraniteSpeechRecipe", "Qwen2AudioRecipe", "Qwen3AsrRecipe",
-           "SPEECH_LLM_RECIPES", "VoxtralRecipe"]
+__all__ = ["AudioFlamingo3Family", "GlmAsrFamily", "GraniteSpeechFamily", "Qwen2AudioFamily", "Qwen3AsrFamily",
+           "SPEECH_LLM_FAMILIES", "VoxtralFamily"]
 
 QWEN3_ASR_LANGUAGES = frozenset({
     "ar", "yue", "zh", "cs", "da", "nl", "en", "fil", "fi", "fr", "de", "el", "hi", "hu", "id", "it", "ja", "ko", "mk",
@@ -45,7 +45,7 @@ def language_name(code: str) -> str:
         return code
 
 
-class _SpeechLLM(GenerativeRecipe):
+class _SpeechLLM(GenerativeFamily):
     left_pad = True
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -55,7 +55,7 @@ class _SpeechLLM(GenerativeRecipe):
             self.takes_language = True  # type: ignore[misc]  # per instance: the prompt names it
 
 
-class _ChatRecipe(_SpeechLLM):
+class _ChatFamily(_SpeechLLM):
     """The model's chat template, one user turn: the audio and the ``prompt`` instruction."""
 
     audio_in_text: ClassVar[bool] = False  # the template takes a string turn holding the audio token
@@ -82,26 +82,32 @@ class _ChatRecipe(_SpeechLLM):
                               return_tensors="pt", padding=True)
 
 
-class GraniteSpeechRecipe(_ChatRecipe):
-    family = "granite_speech"
+class GraniteSpeechFamily(_ChatFamily):
+    name = "granite-speech"
+    kind = "speech-llm"
+    description = "Granite Speech (IBM): conformer + Q-Former + Granite LM, chat prompt"
+    architectures = ("GraniteSpeechForConditionalGeneration",)
     model_types = ("granite_speech",)
     model_class = "GraniteSpeechForConditionalGeneration"
-    hub_ids = ("ibm-granite/granite-speech-3.3-2b", "ibm-granite/granite-speech-3.3-8b")
-    options = {"prompt": "can you transcribe the speech into a written format?"}  # the model card's
+    examples = ("ibm-granite/granite-speech-3.3-2b", "ibm-granite/granite-speech-3.3-8b")
+    family_options = {"prompt": "can you transcribe the speech into a written format?"}  # the model card's
     audio_in_text = True
     # Granite Speech 3.3: English ASR (and X->English translation); other languages via the prompt.
     languages = frozenset({"en"})
 
 
-class Qwen2AudioRecipe(_ChatRecipe):
-    family = "qwen2_audio"
+class Qwen2AudioFamily(_ChatFamily):
+    name = "qwen2-audio"
+    kind = "speech-llm"
+    description = "Qwen2-Audio (Alibaba): Whisper-style encoder + Qwen2 LM, chat prompt"
+    architectures = ("Qwen2AudioForConditionalGeneration",)
     model_types = ("qwen2_audio",)
     model_class = "Qwen2AudioForConditionalGeneration"
-    hub_ids = ("Qwen/Qwen2-Audio-7B-Instruct",)
-    options = {"prompt": "Transcribe the speech into text."}
+    examples = ("Qwen/Qwen2-Audio-7B-Instruct",)
+    family_options = {"prompt": "Transcribe the speech into text."}
 
 
-class _RequestRecipe(_SpeechLLM):
+class _RequestFamily(_SpeechLLM):
     """``processor.apply_transcription_request``: the released template writes the prompt."""
 
     language_argument: ClassVar[str | None] = None  # the request's keyword for the language
@@ -119,37 +125,46 @@ class _RequestRecipe(_SpeechLLM):
         return self.processor.apply_transcription_request(audio=list(audios), **self.request_kwargs(language))
 
 
-class GlmAsrRecipe(_RequestRecipe):
-    family = "glmasr"
+class GlmAsrFamily(_RequestFamily):
+    name = "glmasr"
+    kind = "speech-llm"
+    description = "GLM-ASR (Zhipu): Whisper-style encoder + Llama LM, transcription request"
+    architectures = ("GlmAsrForConditionalGeneration",)
     model_types = ("glmasr",)
     model_class = "GlmAsrForConditionalGeneration"
-    hub_ids = ("zai-org/GLM-ASR-Nano-2512",)
-    options = {"prompt": None}  # None: the processor's default_transcription_prompt
+    examples = ("zai-org/GLM-ASR-Nano-2512",)
+    family_options = {"prompt": None}  # None: the processor's default_transcription_prompt
 
 
-class AudioFlamingo3Recipe(_RequestRecipe):
-    family = "audioflamingo3"
+class AudioFlamingo3Family(_RequestFamily):
+    name = "audioflamingo3"
+    kind = "speech-llm"
+    description = "Audio Flamingo 3 (NVIDIA): Whisper-style encoder + Qwen2 LM, transcription request"
+    architectures = ("AudioFlamingo3ForConditionalGeneration",)
     model_types = ("audioflamingo3",)
     model_class = "AudioFlamingo3ForConditionalGeneration"
-    hub_ids = ("nvidia/audio-flamingo-3-hf",)
-    options = {"prompt": None}
+    examples = ("nvidia/audio-flamingo-3-hf",)
+    family_options = {"prompt": None}
 
 
-class Qwen3AsrRecipe(_RequestRecipe):
+class Qwen3AsrFamily(_RequestFamily):
     """Qwen3-ASR: given a language, the request prefills ``language <Name><asr_text>`` so the model
     writes only the text; given none, it writes ``language <Name><asr_text>text`` itself, and the
     processor's parser returns the language (stored as ``detected_language``) and the text."""
 
-    family = "qwen3_asr"
+    name = "qwen3-asr"
+    kind = "speech-llm"
+    description = "Qwen3-ASR (Alibaba): audio encoder + Qwen3 LM, transcription request with the language"
+    architectures = ("Qwen3ASRForConditionalGeneration",)
     model_types = ("qwen3_asr",)
     model_class = "Qwen3ASRForConditionalGeneration"
-    hub_ids = ("Qwen/Qwen3-ASR-1.7B-hf", "Qwen/Qwen3-ASR-0.6B-hf")
-    options = {"prompt": None}  # context words (the system prompt); None: empty
+    examples = ("Qwen/Qwen3-ASR-1.7B-hf", "Qwen/Qwen3-ASR-0.6B-hf")
+    family_options = {"prompt": None}  # context words (the system prompt); None: empty
     language_argument = "language"
     takes_language = True
     languages = QWEN3_ASR_LANGUAGES
     # Its feature extractor normalises over the padded batch: equal lengths only per batch.
-    padding_invariant = False
+    pads_safely = False
 
     def texts(self, tokens: Any, inputs: Any, languages: list[str | None]) -> list[Transcription]:
         parsed = self.processor.decode(tokens, return_format="parsed")
@@ -160,14 +175,17 @@ class Qwen3AsrRecipe(_RequestRecipe):
         return out
 
 
-class VoxtralRecipe(_RequestRecipe):
+class VoxtralFamily(_RequestFamily):
     """Voxtral: the request needs the checkpoint's id (``model_id``) and the language; its
     tokenizer is Mistral's (``pip install mistral-common``)."""
 
-    family = "voxtral"
+    name = "voxtral"
+    kind = "speech-llm"
+    description = "Voxtral (Mistral): Whisper encoder + Mistral LM, transcription request with the language"
+    architectures = ("VoxtralForConditionalGeneration",)
     model_types = ("voxtral",)
     model_class = "VoxtralForConditionalGeneration"
-    hub_ids = ("mistralai/Voxtral-Mini-3B-2507", "mistralai/Voxtral-Small-24B-2507")
+    examples = ("mistralai/Voxtral-Mini-3B-2507", "mistralai/Voxtral-Small-24B-2507")
     language_argument = "language"
     prompt_argument = False
     takes_language = True
@@ -175,10 +193,10 @@ class VoxtralRecipe(_RequestRecipe):
 
     def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
         kwargs = self.request_kwargs(language)
-        return self.processor.apply_transcription_request(audio=list(audios), model_id=self.path,
+        return self.processor.apply_transcription_request(audio=list(audios), model_id=self.source,
                                                           sampling_rate=SAMPLE_RATE, **kwargs)
 
 
-SPEECH_LLM_RECIPES: tuple[type[GenerativeRecipe], ...] = (
-    GraniteSpeechRecipe, Qwen2AudioRecipe, GlmAsrRecipe, AudioFlamingo3Recipe, Qwen3AsrRecipe, VoxtralRecipe,
+SPEECH_LLM_FAMILIES: tuple[type[GenerativeFamily], ...] = (
+    GraniteSpeechFamily, Qwen2AudioFamily, GlmAsrFamily, AudioFlamingo3Family, Qwen3AsrFamily, VoxtralFamily,
 )
