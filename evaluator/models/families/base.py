@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from evaluator.models.backends.base import Segment, Transcription
+from evaluator.models.backends.base import Backend, Segment, Transcription
 from evaluator.scoring.languages import Language
 
 __all__ = ["KINDS", "SHARED_OPTIONS", "Family", "Segment", "Transcription", "pretrained_kwargs"]
@@ -86,6 +86,9 @@ class Family(ABC):
         needs_language: every sample needs a language (the model cannot detect it).
         detects_language: the model detects the language of a sample given none and returns it.
         default_memory_mb: memory per actor when the weights are not on disk to measure.
+        backend: a Backend class that runs this family as is, instead of the family backend
+            (Whisper: :class:`~evaluator.models.backends.transformers_whisper.TransformersWhisperBackend`);
+            ``None`` for adapters.
 
     Instance attributes (set by ``__init__``):
         pads_safely: padded batches give the same answers as one-at-a-time calls (the feature
@@ -111,6 +114,7 @@ class Family(ABC):
     needs_language: ClassVar[bool] = False
     detects_language: ClassVar[bool] = False
     default_memory_mb: ClassVar[float] = 4000.0
+    backend: ClassVar[type[Backend] | None] = None
 
     pads_safely: bool = True
 
