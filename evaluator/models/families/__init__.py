@@ -17,13 +17,16 @@ from typing import Any
 from evaluator.errors import ConfigError
 from evaluator.models.families.base import KINDS, Family
 from evaluator.models.families.ctc import CTCFamily
+from evaluator.models.families.seq2seq import SEQ2SEQ_FAMILIES
+from evaluator.models.families.speech_llm import SPEECH_LLM_FAMILIES
 from evaluator.models.families.transducer import TransducerFamily
 from evaluator.models.families.whisper import WhisperFamily
 
 __all__ = ["FAMILIES", "Family", "KINDS", "families_table", "family_for", "read_config", "supported_families"]
 
 #: Every family, first match wins.
-FAMILIES: tuple[type[Family], ...] = (WhisperFamily, CTCFamily, TransducerFamily)
+FAMILIES: tuple[type[Family], ...] = (WhisperFamily, CTCFamily, TransducerFamily, *SEQ2SEQ_FAMILIES,
+                                       *SPEECH_LLM_FAMILIES)
 
 
 def supported_families() -> str:
