@@ -184,7 +184,7 @@ def make_tiny_canary(target: Path) -> Path:
     vocab = len(tokenizer)
     encoder = ParakeetEncoderConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                                     num_mel_bins=80, subsampling_factor=8, subsampling_conv_channels=16,
-                                    scale_input=False, initializer_range=_INIT)
+                                    scale_input=False, initializer_range=1.0)  # audio-dependent output
     decoder = CanaryDecoderConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                                   num_attention_heads=2, num_key_value_heads=2, head_dim=16,
                                   max_position_embeddings=256, pad_token_id=2, initializer_range=_INIT)
