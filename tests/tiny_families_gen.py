@@ -220,7 +220,7 @@ def make_tiny_cohere_asr(target: Path) -> Path:
     _seeded()
     model = CohereAsrForConditionalGeneration(config).eval()
     _quiet_token(model, 3)
-    extractor = CohereAsrFeatureExtractor(feature_size=128, dither=0.0)
+    extractor = CohereAsrFeatureExtractor(feature_size=128)  # its deterministic, length-seeded dither
     return _save(target, model, CohereAsrProcessor(feature_extractor=extractor, tokenizer=tokenizer))
 
 

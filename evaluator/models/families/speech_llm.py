@@ -16,12 +16,14 @@ run's config with the others.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from evaluator.data.audio import SAMPLE_RATE
-from evaluator.models.backends.base import Transcription
+from evaluator.errors import MissingDependencyError
+from evaluator.models.families.base import Transcription, pretrained_kwargs
 from evaluator.models.families.generative import GenerativeFamily
 
 __all__ = ["AudioFlamingo3Family", "GlmAsrFamily", "GraniteSpeechFamily", "Qwen2AudioFamily", "Qwen3AsrFamily",
@@ -94,6 +96,18 @@ class GraniteSpeechFamily(_ChatFamily):
     audio_in_text = True
     # Granite Speech 3.3: English ASR (and X->English translation); other languages via the prompt.
     languages = frozenset({"en"})
+
+    def __init__(self, source: str, device: Any, dtype: Any, options: Mapping[str, Any]):
+        import importlib.util
+
+        from transformers import AutoConfig
+
+        if getattr(AutoConfig.from_pretrained(source, **pretrained_kwargs(options)), "has_lora_adapter", False) \
+                and importlib.util.find_spec("peft") is None:
+            # Without peft transformers only warns, and the model transcribes without its LoRA adapter.
+            raise MissingDependencyError(f"{source}: Granite Speech's LoRA adapter needs peft: "
+                                         "pip install 'evaluator[granite-speech]'")
+        super().__init__(source, device, dtype, options)
 
 
 class Qwen2AudioFamily(_ChatFamily):
@@ -195,7 +209,8 @@ class VoxtralFamily(_RequestFamily):
 
     def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
         kwargs = self.request_kwargs(language)
-        return self.processor.apply_transcription_request(audio=list(audios), model_id=self.source,
+        # Arrays go in as WAV bytes (the request format mistral-common reads).
+        return self.processor.apply_transcription_request(audio=list(audios), model_id=self.source, format="wav",
                                                           sampling_rate=SAMPLE_RATE, **kwargs)
 
 
