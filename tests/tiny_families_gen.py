@@ -1,5 +1,6 @@
-"""Tiny random-weight encoder-decoder and speech-LLM checkpoints, built offline from the real
-transformers config, feature-extractor, processor and tokenizer classes.
+"""Tiny random-weight encoder-decoder checkpoints (and the helpers the speech-LLM ones in
+:mod:`tests.tiny_speech_llms` share), built offline from the real transformers config,
+feature-extractor, processor and tokenizer classes.
 
 Each ``make_tiny_<family>(target)`` writes a ``save_pretrained`` folder (config, weights,
 processor, tokenizer, generation config, chat template where the family has one) that
@@ -23,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GEN_FAMILIES", "SENTENCES", "make_tiny"]
+__all__ = ["SENTENCES", "SEQ2SEQ_BUILDERS", "builders", "make_tiny"]
 
 SEED = 0
 SENTENCES = (
@@ -267,154 +268,6 @@ def make_tiny_kyutai_stt(target: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# Speech LLMs
-# ---------------------------------------------------------------------------------------------
-
-def _chatml(audio_text: str) -> str:
-    """A ChatML template (Qwen/GLM/Granite style) that writes ``audio_text`` for each audio item
-    of a structured message, plain strings as they are, and continues an assistant prefill."""
-    return (
-        "{%- for message in messages -%}<|im_start|>{{ message['role'] }}\n"
-        "{%- if message['content'] is string -%}{{ message['content'] }}"
-        "{%- else -%}{%- for item in message['content'] -%}"
-        "{%- if item['type'] == 'audio' -%}" + audio_text +
-        "{%- elif item['type'] == 'text' -%}{{ item['text'] }}{%- endif -%}"
-        "{%- endfor -%}{%- endif -%}<|im_end|>\n{%- endfor -%}"
-        "{%- if add_generation_prompt -%}<|im_start|>assistant\n{%- endif -%}"
-    )
-
-
-def _llm_tokenizer(audio_tokens: Sequence[str], **named: Any):
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", *audio_tokens]
-    tokenizer = _fast(specials, vocab_size=len(specials) + 140, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                      padding_side="left", **named)
-    return tokenizer
-
-
-def _text_config(kind: str, vocab: int, **extra: Any) -> dict[str, Any]:
-    return {"model_type": kind, "vocab_size": vocab, "hidden_size": 32, "intermediate_size": 64,
-            "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
-            "max_position_embeddings": 2048, "initializer_range": _INIT, "pad_token_id": 0, "eos_token_id": 2,
-            "tie_word_embeddings": False, **extra}
-
-
-def _finish_llm(target: Path, model: Any, processor: Any) -> Path:
-    model.eval()
-    _quiet_token(model, [0, 2])
-    return _save(target, model, processor)
-
-
-def make_tiny_qwen2_audio(target: Path) -> Path:
-    """Qwen2-Audio-Instruct (Qwen/Qwen2-Audio-7B-Instruct): Whisper-style encoder + Qwen2; the
-    processor's own default chat template."""
-    from transformers import (
-        Qwen2AudioConfig,
-        Qwen2AudioForConditionalGeneration,
-        Qwen2AudioProcessor,
-        WhisperFeatureExtractor,
-    )
-
-    tokenizer = _llm_tokenizer(["<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"])
-    audio = {"model_type": "qwen2_audio_encoder", "num_mel_bins": 80, "encoder_layers": 1,
-             "encoder_attention_heads": 2, "encoder_ffn_dim": 64, "d_model": 32, "initializer_range": _INIT}
-    config = Qwen2AudioConfig(audio_config=audio, text_config=_text_config("qwen2", len(tokenizer)),
-                              audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"))
-    _seeded()
-    model = Qwen2AudioForConditionalGeneration(config)
-    processor = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=80), tokenizer=tokenizer)
-    return _finish_llm(target, model, processor)
-
-
-def make_tiny_granite_speech(target: Path) -> Path:
-    """Granite Speech (ibm-granite/granite-speech-3.3-*): conformer encoder, Q-Former projector,
-    Granite LM; the prompt holds ``<|audio|>`` in a plain-string user turn."""
-    from transformers import (
-        GraniteSpeechConfig,
-        GraniteSpeechFeatureExtractor,
-        GraniteSpeechForConditionalGeneration,
-        GraniteSpeechProcessor,
-    )
-
-    tokenizer = _llm_tokenizer(["<|audio|>"])
-    encoder = {"input_dim": 160, "num_layers": 1, "hidden_dim": 32, "feedforward_mult": 2, "num_heads": 2,
-               "dim_head": 16, "output_dim": 16, "context_size": 50, "max_pos_emb": 64}
-    projector = {"model_type": "blip_2_qformer", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                 "intermediate_size": 64, "encoder_hidden_size": 32, "initializer_range": _INIT}
-    config = GraniteSpeechConfig(text_config=_text_config("granite", len(tokenizer)), encoder_config=encoder,
-                                 projector_config=projector, has_lora_adapter=False, initializer_range=_INIT,
-                                 audio_token_index=tokenizer.convert_tokens_to_ids("<|audio|>"))
-    _seeded()
-    model = GraniteSpeechForConditionalGeneration(config)
-    tokenizer.chat_template = _chatml("<|audio|>")
-    processor = GraniteSpeechProcessor(audio_processor=GraniteSpeechFeatureExtractor(), tokenizer=tokenizer,
-                                       chat_template=_chatml("<|audio|>"))
-    return _finish_llm(target, model, processor)
-
-
-def make_tiny_qwen3_asr(target: Path) -> Path:
-    """Qwen3-ASR (Qwen/Qwen3-ASR-*): transcription request; the language is forced by an
-    assistant prefill ``language English<asr_text>``."""
-    from transformers import (
-        Qwen3ASRConfig,
-        Qwen3ASRFeatureExtractor,
-        Qwen3ASRForConditionalGeneration,
-        Qwen3ASRProcessor,
-    )
-
-    audio_tokens = ["<|audio_pad|>", "<|audio_start|>", "<|audio_end|>"]
-    tokenizer = _llm_tokenizer(audio_tokens, extra_special_tokens={
-        "audio_token": "<|audio_pad|>", "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>"})
-    tokenizer.add_tokens(["<asr_text>"])  # a plain added token: the processor's parser splits on it
-    audio = {"num_mel_bins": 128, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64,
-             "d_model": 32, "output_dim": 32, "downsample_hidden_size": 16, "initializer_range": _INIT}
-    config = Qwen3ASRConfig(audio_config=audio, text_config=_text_config("qwen3", len(tokenizer), head_dim=16),
-                            audio_token_id=tokenizer.convert_tokens_to_ids("<|audio_pad|>"), pad_token_id=0,
-                            eos_token_id=[2], initializer_range=_INIT)
-    _seeded()
-    model = Qwen3ASRForConditionalGeneration(config)
-    processor = Qwen3ASRProcessor(feature_extractor=Qwen3ASRFeatureExtractor(), tokenizer=tokenizer,
-                                  chat_template=_chatml("<|audio_start|><|audio_pad|><|audio_end|>"))
-    return _finish_llm(target, model, processor)
-
-
-def make_tiny_glmasr(target: Path) -> Path:
-    """GLM-ASR (zai-org/GLM-ASR-Nano-*): Whisper-style encoder + Llama LM; transcription request."""
-    from transformers import GlmAsrConfig, GlmAsrForConditionalGeneration, GlmAsrProcessor, WhisperFeatureExtractor
-
-    tokenizer = _llm_tokenizer(["<|pad|>", "<|begin_of_audio|>", "<|end_of_audio|>"])
-    audio = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-             "num_mel_bins": 128, "initializer_range": _INIT}
-    config = GlmAsrConfig(audio_config=audio, text_config=_text_config("llama", len(tokenizer)),
-                          audio_token_id=tokenizer.convert_tokens_to_ids("<|pad|>"))
-    _seeded()
-    model = GlmAsrForConditionalGeneration(config)
-    processor = GlmAsrProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tokenizer,
-                                chat_template=_chatml("<|begin_of_audio|><|pad|><|end_of_audio|>"))
-    return _finish_llm(target, model, processor)
-
-
-def make_tiny_audioflamingo3(target: Path) -> Path:
-    """Audio Flamingo 3 (nvidia/audio-flamingo-3-hf): Whisper-style encoder + Qwen2; transcription request."""
-    from transformers import (
-        AudioFlamingo3Config,
-        AudioFlamingo3ForConditionalGeneration,
-        AudioFlamingo3Processor,
-        WhisperFeatureExtractor,
-    )
-
-    tokenizer = _llm_tokenizer(["<sound>"])
-    audio = {"num_mel_bins": 128, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-             "hidden_size": 32, "initializer_range": _INIT}
-    config = AudioFlamingo3Config(audio_config=audio, text_config=_text_config("qwen2", len(tokenizer)),
-                                  audio_token_id=tokenizer.convert_tokens_to_ids("<sound>"))
-    _seeded()
-    model = AudioFlamingo3ForConditionalGeneration(config)
-    processor = AudioFlamingo3Processor(feature_extractor=WhisperFeatureExtractor(feature_size=128),
-                                        tokenizer=tokenizer, chat_template=_chatml("<sound>"))
-    return _finish_llm(target, model, processor)
-
-
-# ---------------------------------------------------------------------------------------------
 # Saving
 # ---------------------------------------------------------------------------------------------
 
@@ -428,20 +281,22 @@ def _save(target: Path, model: Any, processor: Any) -> Path:
     return target
 
 
-GEN_FAMILIES: dict[str, Callable[[Path], Path]] = {
+SEQ2SEQ_BUILDERS: dict[str, Callable[[Path], Path]] = {
     "moonshine": make_tiny_moonshine,
     "speech_to_text": make_tiny_speech_to_text,
     "canary": make_tiny_canary,
     "cohere_asr": make_tiny_cohere_asr,
     "kyutai_speech_to_text": make_tiny_kyutai_stt,
-    "qwen2_audio": make_tiny_qwen2_audio,
-    "granite_speech": make_tiny_granite_speech,
-    "qwen3_asr": make_tiny_qwen3_asr,
-    "glmasr": make_tiny_glmasr,
-    "audioflamingo3": make_tiny_audioflamingo3,
 }
 
 
+def builders() -> dict[str, Callable[[Path], Path]]:
+    """Builder key -> builder, for every encoder-decoder and speech-LLM family."""
+    from tests.tiny_speech_llms import SPEECH_LLM_BUILDERS
+
+    return {**SEQ2SEQ_BUILDERS, **SPEECH_LLM_BUILDERS}
+
+
 def make_tiny(family: str, target: Path) -> Path:
-    """Build the tiny checkpoint of ``family`` (a key of :data:`GEN_FAMILIES`) into ``target``."""
-    return GEN_FAMILIES[family](target)
+    """Build the tiny checkpoint of ``family`` (a key of :func:`builders`) into ``target``."""
+    return builders()[family](target)
