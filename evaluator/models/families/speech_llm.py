@@ -201,7 +201,7 @@ class VoxtralFamily(_RequestFamily):
     model_class = "VoxtralForConditionalGeneration"
     examples = ("mistralai/Voxtral-Mini-3B-2507", "mistralai/Voxtral-Small-24B-2507")
     modules = ("mistral_common",)
-    install = "pip install 'evaluator[voxtral]'  (mistral-common: Voxtral's tokenizer)"
+    install = "pip install 'evaluator[voxtral]'"
     language_argument = "language"
     prompt_argument = False
     takes_language = True
