@@ -125,8 +125,9 @@ def _kyutai(processor: Any, audio: np.ndarray) -> Any:
                      return_tensors="pt")
 
 
-def _granite(processor: Any, audio: np.ndarray) -> Any:
-    chat = [{"role": "user", "content": "<|audio|>can you transcribe the speech into a written format?"}]
+def _granite(processor: Any, audio: np.ndarray,
+             instruction: str = "can you transcribe the speech into a written format?") -> Any:
+    chat = [{"role": "user", "content": f"<|audio|>{instruction}"}]
     prompt = processor.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
     return processor(prompt, [audio], return_tensors="pt")
 
@@ -202,3 +203,28 @@ def test_batched_equals_one_at_a_time(family, tiny_gen, clips) -> None:
         texts[batch_size] = [t.text for t in backend.transcribe_batch(audios, languages)]
     assert texts[8] == texts[1]
     assert sum(bool(text) for text in texts[1]) >= len(audios) - 1
+
+
+def test_the_prompt_option_is_the_instruction(tiny_gen, sample_shard, clips) -> None:
+    """``?prompt=`` replaces a chat-template family's ASR instruction, ``{language}`` becoming the
+    sample's language name; the run's transcripts equal the recipe given that instruction."""
+    path = tiny_gen("granite-speech")
+    rows = _worker_rows(path, sample_shard, "&prompt=Write down the {language} words.")
+    ours = [rows[sample_id].hypothesis for sample_id in clips]
+    upstream = _generate("GraniteSpeechForConditionalGeneration", path, list(clips.values()),
+                         lambda p, a: _granite(p, a, "Write down the English words."))
+    assert ours == upstream
+    assert ours != UPSTREAM["granite-speech"](path, list(clips.values()))  # the default instruction differs
+
+
+def test_a_family_that_needs_the_language_refuses_a_sample_without_one(tiny_gen, clips) -> None:
+    from evaluator.models.backends import get_backend
+    from evaluator.scoring.languages import resolve
+
+    path = str(tiny_gen("canary"))
+    cls = get_backend("transformers").for_model(path, {})
+    assert cls.needs_language and cls.language_code(resolve("de")) == "de" and cls.language_code(resolve("ja")) is None
+    assert "fr" in cls.supported_languages(path) and "ja" not in cls.supported_languages(path)
+    backend = cls(path, "cpu", cls.resolve_options({"max_new_tokens": N}, "cpu"), 1)
+    with pytest.raises(ValueError, match="--language"):
+        backend.transcribe_batch([next(iter(clips.values()))], [None])

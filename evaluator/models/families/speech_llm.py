@@ -176,6 +176,7 @@ class Qwen3AsrFamily(_RequestFamily):
     family_options = {"prompt": None}  # context words (the system prompt); None: empty
     language_argument = "language"
     takes_language = True
+    detects_language = True
     languages = QWEN3_ASR_LANGUAGES
     # Its feature extractor normalises over the padded batch: equal lengths only per batch.
     pads_safely = False
