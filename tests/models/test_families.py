@@ -116,7 +116,7 @@ def test_batches_sorted_by_length_and_unpadded_where_padding_changes_answers() -
     lengths = [30, 10, 20, 10, 30, 10]
     assert plan_batches(lengths, None, 2, pads_safely=True) == [[1, 3], [5, 2], [0, 4]]
     assert plan_batches(lengths, None, 2, pads_safely=False) == [[1, 3], [5], [2], [0, 4]]
-    assert plan_batches(lengths, ["en", "fr", "en", "en", "fr", "en"], 8, True) == [[3, 5, 2, 0], [1, 4]]
+    assert plan_batches(lengths, ["en", "fr", "en", "en", "fr", "en"], 8, True) == [[1, 4], [3, 5, 2, 0]]
 
 
 def test_models_table_lists_each_family_with_its_architectures() -> None:
