@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CTC_BUILDERS", "TRANSDUCER_BUILDERS", "built", "make_tiny_parakeet_rnnt", "make_tiny_parakeet_tdt", "recipe"]
+__all__ = ["CTC_BUILDERS", "TRANSDUCER_BUILDERS", "built", "make_tiny_parakeet_rnnt", "make_tiny_parakeet_tdt",
+           "recipe"]
 
 SEED = 0
 LETTERS = list("abcdefghijklmnopqrstuvwxyz'")
@@ -126,8 +127,14 @@ def make_tiny_parakeet_ctc(target: Path) -> Path:
 
 def make_tiny_lasr_ctc(target: Path) -> Path:
     """``LasrForCTC`` (google/medasr): a Conformer CTC on 128 mel bins; <pad> (id 0) is the blank."""
-    from transformers import LasrCTCConfig, LasrEncoderConfig, LasrFeatureExtractor, LasrForCTC, LasrProcessor
-    from transformers import LasrTokenizer
+    from transformers import (
+        LasrCTCConfig,
+        LasrEncoderConfig,
+        LasrFeatureExtractor,
+        LasrForCTC,
+        LasrProcessor,
+        LasrTokenizer,
+    )
 
     _seed()
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), *[(p, -1.0 - i / 100) for i, p in enumerate(_PIECES)]]
