@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from evaluator.data.audio import SAMPLE_RATE, decode_audio
 from evaluator.data.sources import sample_data_dir
