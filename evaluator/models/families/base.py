@@ -139,7 +139,8 @@ class Family(ABC):
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> None:
         """Check the values of the effective options (names are already checked); raise
-        ``ConfigError`` naming the valid range."""
+        ``ConfigError`` naming the valid range. Nothing to check by default."""
+        return None
 
     def __init__(self, source: str, device: Any, dtype: Any, options: Mapping[str, Any]):
         """Load from ``source`` (a local folder or a hub id) onto ``device`` (a ``torch.device``)

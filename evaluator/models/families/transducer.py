@@ -1,8 +1,8 @@
 """Transducers: NVIDIA Parakeet TDT (token-and-duration) and RNN-T (``ParakeetForTDT``, ``ParakeetForRNNT``).
 
 Done as the model card and transformers' ASR pipeline do it: ``processor(audio, sampling_rate=16000)``
-(log-mel features with an attention mask), ``model.generate(**inputs)`` (greedy transducer decoding
-that stops at each clip's last encoder frame), then ``processor.batch_decode(sequences,
+(log-mel features with an attention mask), ``model.generate(**inputs)`` (greedy transducer decoding),
+one clip at a time unless clips have equal lengths (see ``pads_safely`` below), then ``processor.batch_decode(sequences,
 skip_special_tokens=True)``, which keeps legitimate repeats (no CTC grouping for transducers).
 """
 
@@ -48,7 +48,10 @@ class TransducerFamily(Family):
         self.processor = AutoProcessor.from_pretrained(source, **kwargs)
         self.model = model_cls.from_pretrained(source, dtype=dtype, **kwargs)
         self.model.to(device).eval()
-        self.pads_safely = bool(getattr(self.processor.feature_extractor, "return_attention_mask", False))
+        # transformers 5.24's batched transducer generate clamps every clip to the longest clip's last
+        # encoder frame, so a shorter clip keeps emitting past its end (measured here on Parakeet TDT:
+        # batched transcripts differ from one-at-a-time ones): batch only equal-length clips.
+        self.pads_safely = False
         self.warnings.append("the checkpoint's config names no language: the evaluator cannot check that the "
                              "data's language is one the model transcribes")
 
