@@ -69,7 +69,7 @@ class Worker:
     def __init__(self, spec: ModelSpec, device: str, cpu_threads: int, languages: LanguagePlan | str | None,
                  long_form: LongForm):
         started = time.perf_counter()
-        backend_cls = get_backend(spec.backend)
+        backend_cls = get_backend(spec.backend).for_model(spec.model, spec.options_dict())
         self.spec = spec
         self.backend = backend_cls(spec.model, device, spec.options_dict(), cpu_threads)
         self.load_seconds = time.perf_counter() - started

@@ -117,8 +117,9 @@ def check_languages(config: RunConfig, opened: OpenedDataset | None = None) -> S
     """
     opened = opened or open_dataset(config.dataset)
     values, complete = language_values(opened, config.max_samples)
-    models = [ModelLanguages(m.label, get_backend(m.backend).supported_languages(m.model),
-                             get_backend(m.backend).needs_language) for m in config.models]
+    classes = [get_backend(m.backend).for_model(m.model, m.options_dict()) for m in config.models]
+    models = [ModelLanguages(m.label, cls.supported_languages(m.model), cls.needs_language)
+              for m, cls in zip(config.models, classes, strict=True)]
     return settle(config.language, values, models, complete, config.detect_language)
 
 
@@ -176,7 +177,7 @@ def _prepare(config: RunConfig, cluster: dict[str, float], history: dict[tuple[s
              ) -> tuple[list[Plan], list[LongForm], dict[str, Any]]:
     """Check every model (backend installed, options, weights resolvable) and plan its actors;
     returns the plans, the long-form settings and the effective config to record."""
-    backends = {m.label: get_backend(m.backend) for m in config.models}
+    backends = {m.label: get_backend(m.backend).for_model(m.model, m.options_dict()) for m in config.models}
     for cls in backends.values():
         cls.require()  # a missing extra fails here, before any actor starts
     requests = []
@@ -238,7 +239,7 @@ def run_evaluation(
     started = time.perf_counter()
     cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
     plans, long_forms, config_json = _prepare(config, cluster, measured_history(store))
-    backends = {m.label: get_backend(m.backend) for m in config.models}
+    backends = {m.label: get_backend(m.backend).for_model(m.model, m.options_dict()) for m in config.models}
     mps_warning = missing_mps_warning(cluster) if config.device == "auto" and any(
         "mps" in cls.devices for cls in backends.values()) else None
     opened = open_dataset(config.dataset)

@@ -10,7 +10,7 @@ from evaluator.models.backends.faster_whisper import FasterWhisperBackend
 from evaluator.models.backends.lfm_audio import LfmAudioBackend
 from evaluator.models.backends.openai_whisper import OpenAIWhisperBackend
 from evaluator.models.backends.seamless_m4t import SeamlessM4TBackend
-from evaluator.models.backends.transformers_whisper import TransformersWhisperBackend
+from evaluator.models.families.backend import TransformersBackend
 
 __all__ = ["Backend", "Transcription", "BACKENDS", "backend_names", "get_backend"]
 
@@ -19,7 +19,7 @@ BACKENDS: dict[str, type[Backend]] = {
     for cls in (
         FasterWhisperBackend,
         OpenAIWhisperBackend,
-        TransformersWhisperBackend,
+        TransformersBackend,
         SeamlessM4TBackend,
         LfmAudioBackend,
     )

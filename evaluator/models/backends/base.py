@@ -190,6 +190,13 @@ class Backend(ABC):
                             hub=cls.hub_models, revision=options.get("revision"))
 
     @classmethod
+    def for_model(cls, model: str, options: Mapping[str, Any]) -> type[Backend]:
+        """The class that runs ``model`` (called on the driver and in each actor before anything
+        else): this class, unless the backend dispatches on the model (``transformers`` picks a
+        family from the checkpoint's config). Raises ``ConfigError`` for a model it cannot run."""
+        return cls
+
+    @classmethod
     def is_installed(cls) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in cls.modules)
 
