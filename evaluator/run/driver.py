@@ -26,16 +26,11 @@ from datetime import datetime
 from typing import Any
 
 import evaluator
-from evaluator.data.sources import (
-    OpenedDataset,
-    Sample,
-    Shard,
-    language_values,
-    open_dataset,
-    plan_shards,
-    read_shard,
-    resolved_spec,
-)
+from evaluator.data.opened import OpenedDataset
+from evaluator.data.readers import language_values, read_shard
+from evaluator.data.shards import Sample, Shard, plan_shards
+from evaluator.data.sources import open_dataset, resolved_spec
+from evaluator.data.windows import LongForm
 from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.models.backends import get_backend
 from evaluator.models.files import weight_files
@@ -48,7 +43,6 @@ from evaluator.run.nodes import check_dataset_on_nodes, dataset_probe_paths
 from evaluator.run.planning import ModelRequest, Plan, estimate_memory, measured_peaks, plan_models, run_dtype
 from evaluator.run.scheduler import Outcome, Pool, Scheduler
 from evaluator.scoring.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
-from evaluator.scoring.longform import LongForm
 from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 
 __all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "measured_history", "new_run_id",
