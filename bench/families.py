@@ -24,7 +24,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from evaluator.data.audio import SAMPLE_RATE, decode_audio
-from evaluator.data.sources import sample_data_dir
+from evaluator.data.builtin import sample_data_dir
 from evaluator.models.backends import get_backend
 from tests.tiny_families import CTC_BUILDERS, TRANSDUCER_BUILDERS, built
 

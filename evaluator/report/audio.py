@@ -91,10 +91,8 @@ def _open(spec: Any, split: str) -> Any:
 
 
 def _read_row(opened: Any, index: int) -> Any:
-    try:
-        from evaluator.data.readers import read_row
-    except ImportError:  # before evaluator.data was split into readers, read_row lived in sources
-        from evaluator.data.sources import read_row
+    from evaluator.data.readers import read_row
+
     return read_row(opened, index)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from evaluator.report.options import ReportOptions
+from evaluator.results import leaderboard
 
 __all__ = ["LONG_SECONDS", "GROUP_MAX_VALUES", "records", "run_info", "intervals", "leaderboard", "groups",
            "long_form", "samples", "comparison", "matrix"]
@@ -30,16 +31,6 @@ def run_info(con: Any, run_id: str) -> dict[str, Any]:
     return run[0]
 
 
-def _leaderboard_module() -> Any:
-    """Where the leaderboard queries live: ``evaluator.results.leaderboard`` (split out of compare
-    for issue 18), else ``evaluator.results.compare`` before that split."""
-    try:
-        from evaluator.results import leaderboard as module  # type: ignore[attr-defined]
-    except ImportError:
-        from evaluator.results import compare as module
-    return module
-
-
 def _chunk_key(con: Any) -> str:
     """The columns that tie a ``chunks`` row to its ``results`` row: with ``dataset`` where the
     table has it (a suite run's sample ids repeat across datasets)."""
@@ -50,7 +41,7 @@ def _chunk_key(con: Any) -> str:
 
 def intervals(con: Any, run_id: str, options: ReportOptions, by: str | None = None) -> list[dict[str, Any]]:
     """Leaderboard rows with bootstrap intervals (``by``: one row per model and group value)."""
-    leaderboard_with_intervals = _leaderboard_module().leaderboard_with_intervals
+    leaderboard_with_intervals = leaderboard.leaderboard_with_intervals
     columns, rows = leaderboard_with_intervals(con, run_id, by=by, resamples=options.resamples, seed=options.seed)
     return [dict(zip(columns, r, strict=True)) for r in rows]
 
@@ -68,7 +59,7 @@ def leaderboard(con: Any, run_id: str, options: ReportOptions) -> list[dict[str,
 def groups(con: Any, run_id: str, options: ReportOptions) -> tuple[list[tuple[str, list[dict[str, Any]]]], list[str]]:
     """Rows per duration bucket, per language and per metadata key with 2 to ``GROUP_MAX_VALUES``
     values: ``([(by, rows), ...], notes)``, the notes saying which keys were not charted and why."""
-    group_choices = _leaderboard_module().group_choices
+    group_choices = leaderboard.group_choices
     (has_metadata,) = con.execute(
         "SELECT count(*) FROM information_schema.columns WHERE table_name = 'results' AND column_name = 'metadata'"
     ).fetchone()

@@ -117,9 +117,8 @@ def check_languages(config: RunConfig, opened: OpenedDataset | None = None) -> S
     """
     opened = opened or open_dataset(config.dataset)
     values, complete = language_values(opened, config.max_samples)
-    classes = [get_backend(m.backend).for_model(m.model, m.options_dict()) for m in config.models]
-    models = [ModelLanguages(m.label, cls.supported_languages(m.model), cls.needs_language)
-              for m, cls in zip(config.models, classes, strict=True)]
+    models = [ModelLanguages(m.label, (cls := get_backend(m.backend).for_model(m.model, m.options_dict()))
+                             .supported_languages(m.model), cls.needs_language) for m in config.models]
     return settle(config.language, values, models, complete, config.detect_language)
 
 

@@ -31,10 +31,10 @@ def clips(tmp_path_factory: pytest.TempPathFactory, sample_rows) -> tuple[Path, 
 
 def run_worker(model: Path, folder: Path, batch_size: int) -> dict[str, object]:
     """Rows of one shard of the clips through :class:`evaluator.run.actor.Worker`."""
-    from evaluator.scoring.longform import LongForm
-
-    from evaluator.data.sources import ROW_INDEX, Shard
+    from evaluator.data.columns import ROW_INDEX
+    from evaluator.data.shards import Shard
     from evaluator.data.spec import DatasetSpec
+    from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
     from evaluator.run.actor import Worker
 

@@ -59,7 +59,8 @@ def tiny_gen(tmp_path_factory) -> Callable[[str], Path]:
 
 @pytest.fixture(scope="module")
 def sample_shard() -> Any:
-    from evaluator.data.sources import open_dataset, plan_shards, resolved_spec
+    from evaluator.data.shards import plan_shards
+    from evaluator.data.sources import open_dataset, resolved_spec
     from evaluator.data.spec import DatasetSpec
 
     spec = DatasetSpec(source=sample_data_dir())
@@ -77,8 +78,7 @@ def clips() -> dict[str, np.ndarray]:
 
 
 def _worker_rows(path: Path, shard: Any, options: str = "") -> dict[str, Any]:
-    from evaluator.scoring.longform import LongForm
-
+    from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
     from evaluator.run.actor import Worker
 

@@ -24,7 +24,7 @@ SAMPLES = 4
 
 def test_run_on_sample_data(ray_cluster, tmp_path_factory: pytest.TempPathFactory, sample_rows) -> None:
     from evaluator.data.audio import decode_audio
-    from evaluator.data.sources import sample_data_dir
+    from evaluator.data.builtin import sample_data_dir
 
     root = tmp_path_factory.getbasetemp() / "tiny_families"
     models = {name: built(root, name) for name in FAMILIES}

@@ -120,10 +120,14 @@ class Family(ABC):
 
     @classmethod
     def matches(cls, config: Mapping[str, Any]) -> bool:
-        """Whether this family runs a checkpoint with this ``config.json`` (a plain dict)."""
-        if config.get("model_type") in cls.model_types:
-            return True
-        return any(arch in cls.architectures for arch in config.get("architectures") or ())
+        """Whether this family runs a checkpoint with this ``config.json`` (a plain dict): one of
+        its ``architectures`` is listed (when the config and the family both name architectures:
+        a ``wav2vec2`` checkpoint saved as ``Wav2Vec2ForPreTraining`` has no CTC head and is not
+        a CTC model), else its ``model_type`` is."""
+        named = config.get("architectures") or ()
+        if named and cls.architectures:
+            return any(arch in cls.architectures for arch in named)
+        return config.get("model_type") in cls.model_types
 
     @classmethod
     def supported_languages(cls, config: Mapping[str, Any], model: str) -> frozenset[str] | None:
