@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from evaluator.report.options import ReportOptions
-from evaluator.results import leaderboard
+from evaluator.results import leaderboard as board
 
 __all__ = ["LONG_SECONDS", "GROUP_MAX_VALUES", "records", "run_info", "intervals", "leaderboard", "groups",
            "long_form", "samples", "comparison", "matrix"]
@@ -41,7 +41,7 @@ def _chunk_key(con: Any) -> str:
 
 def intervals(con: Any, run_id: str, options: ReportOptions, by: str | None = None) -> list[dict[str, Any]]:
     """Leaderboard rows with bootstrap intervals (``by``: one row per model and group value)."""
-    leaderboard_with_intervals = leaderboard.leaderboard_with_intervals
+    leaderboard_with_intervals = board.leaderboard_with_intervals
     columns, rows = leaderboard_with_intervals(con, run_id, by=by, resamples=options.resamples, seed=options.seed)
     return [dict(zip(columns, r, strict=True)) for r in rows]
 
@@ -59,7 +59,7 @@ def leaderboard(con: Any, run_id: str, options: ReportOptions) -> list[dict[str,
 def groups(con: Any, run_id: str, options: ReportOptions) -> tuple[list[tuple[str, list[dict[str, Any]]]], list[str]]:
     """Rows per duration bucket, per language and per metadata key with 2 to ``GROUP_MAX_VALUES``
     values: ``([(by, rows), ...], notes)``, the notes saying which keys were not charted and why."""
-    group_choices = leaderboard.group_choices
+    group_choices = board.group_choices
     (has_metadata,) = con.execute(
         "SELECT count(*) FROM information_schema.columns WHERE table_name = 'results' AND column_name = 'metadata'"
     ).fetchone()
