@@ -1,11 +1,13 @@
-"""The driver: plans shards, runs one actor pool per model on Ray, streams results into DuckDB.
+"""The driver: checks and plans a run, starts one actor pool per model on Ray, runs the scheduler
+to the end and records the run's accounting.
 
 The scheduling itself (who gets which work, retries, long files) is :mod:`evaluator.run.scheduler`,
-which has no Ray in it; here are its Ray executor and its store recorder. Shards are descriptors
-(dataset spec + row range), never audio. Each idle actor pulls the next shard of its model, so
-fast actors do more. A shard's rows are written in one transaction when the shard completes, so
-an actor that dies mid-shard loses nothing that was written and the shard is re-run elsewhere
-without duplicates. The driver is the only DuckDB writer.
+which has no Ray in it; its Ray executor is :mod:`evaluator.run.executor` and its recorder (rows
+into DuckDB) :mod:`evaluator.run.recorder`. Shards are descriptors (dataset spec + row range),
+never audio. Each idle actor pulls the next shard of its model, so fast actors do more. Rows are
+written in batches, about once a second (one transaction each): a row is stored once, so an actor
+that dies mid-shard loses only the rows not yet back, and ``--resume`` evaluates just those. The
+driver is the only DuckDB writer.
 """
 
 from __future__ import annotations
@@ -16,11 +18,10 @@ import json
 import logging
 import os
 import platform
-import re
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,44 +29,40 @@ from typing import Any
 import evaluator
 from evaluator.data.sources import (
     OpenedDataset,
-    Sample,
-    Shard,
     language_values,
     open_dataset,
     plan_shards,
-    read_shard,
     resolved_spec,
 )
-from evaluator.errors import ConfigError, MissingDependencyError
+from evaluator.errors import MissingDependencyError
 from evaluator.models.backends import get_backend
 from evaluator.models.files import weight_files
-from evaluator.results.records import ChunkRow, LostShard, ResultRow
 from evaluator.results.store import Store
-from evaluator.run.config import RunConfig, run_config_from_json
+from evaluator.run.config import RunConfig
 from evaluator.run.devices import MPS_RESOURCE, missing_mps_warning, plan_device
+from evaluator.run.executor import RayExecutor
 from evaluator.run.hardware import cpu_info
 from evaluator.run.nodes import check_dataset_on_nodes, dataset_probe_paths
-from evaluator.run.planning import ModelRequest, Plan, estimate_memory, measured_peaks, plan_models, run_dtype
-from evaluator.run.scheduler import Outcome, Pool, Scheduler
-from evaluator.scoring.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
+from evaluator.run.planning import ModelRequest, Plan, estimate_memory, plan_models, run_dtype
+from evaluator.run.recorder import (
+    Progress,
+    StoreRecorder,
+    check_resumable,
+    fresh_shards,
+    measured_history,
+    resume_config,
+)
+from evaluator.run.scheduler import Pool, Scheduler
+from evaluator.scoring.languages import ModelLanguages, SettledLanguages, settle
 from evaluator.scoring.longform import LongForm
 from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 
+# Progress, check_resumable, measured_history and resume_config live in evaluator.run.recorder;
+# they are named here too, where callers have always found them.
 __all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "measured_history", "new_run_id",
-           "plan_run",
-           "run_evaluation", "resume_config"]
+           "plan_run", "run_evaluation", "resume_config"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Progress:
-    """Passed to the progress callback after each shard: (model, sample) pairs done so far."""
-
-    done: int
-    total: int | None
-    errors: int
-    audio_seconds: float
 
 
 @dataclass(frozen=True)
@@ -87,31 +84,6 @@ def new_run_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def check_resumable(run: dict[str, Any], versions: dict[str, dict[str, str | None]]) -> None:
-    """Refuse to resume a run whose stored rows were scored with another normalizer or produced
-    with other library versions than this driver has: one run would mix two of them.
-
-    ``run`` is the ``runs`` row; ``versions`` the current library versions per model label.
-    """
-    problems = []
-    if run.get("normalizer_version") not in (None, NORMALIZER_VERSION):
-        problems.append(f"text normalizer {run.get('normalizer_name')} {run['normalizer_version']}, "
-                        f"now {NORMALIZER_NAME} {NORMALIZER_VERSION}")
-    before = json.loads(run.get("library_versions") or "{}")
-    for label, now in versions.items():
-        then = before.get(label)
-        changed = {lib: (then.get(lib), v) for lib, v in now.items() if then is not None and then.get(lib) != v}
-        problems += [f"{label}: {lib} {a}, now {b}" for lib, (a, b) in sorted(changed.items())]
-    if problems:
-        rescore = (f" (a normalizer change alone: `evaluator rescore --run {run.get('run_id')}` scores the stored "
-                   "rows again with the current one, then the run resumes)") if problems[0].startswith("text") else ""
-        raise ConfigError(
-            f"run {run.get('run_id')} cannot be resumed: its rows were made with " + "; ".join(problems)
-            + ". Resuming would mix both in one run: start a new run (without --resume), or reinstall "
-            "the versions the run used" + rescore + "."
-        )
-
-
 def check_languages(config: RunConfig, opened: OpenedDataset | None = None) -> SettledLanguages:
     """Settle the run's languages before Ray or any actor starts: ``--language`` and every value
     of the dataset's language column must name a language, and each model must transcribe them
@@ -126,16 +98,6 @@ def check_languages(config: RunConfig, opened: OpenedDataset | None = None) -> S
     models = [ModelLanguages(m.label, get_backend(m.backend).supported_languages(m.model),
                              get_backend(m.backend).needs_language) for m in config.models]
     return settle(config.language, values, models, complete, config.detect_language)
-
-
-def resume_config(store: Store, run_id: str) -> RunConfig:
-    run = store.get_run(run_id)
-    if run is None:
-        (ids, rows) = store.query("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 5")
-        recent = ", ".join(r[0] for r in rows) or "none"
-        raise ConfigError(f"no run {run_id!r} in {store.path}; recent runs: {recent}")
-
-    return run_config_from_json(json.loads(run["config"]))
 
 
 def _long_form(config: RunConfig, backend: Any) -> LongForm:
@@ -168,14 +130,6 @@ def _device_reason(requested: str, backend: Any, device: str, cluster: dict[str,
     has = [name for name, key in (("cuda", "GPU"), ("mps", MPS_RESOURCE)) if cluster.get(key, 0) >= 1]
     return (f"device {device}: auto takes cuda > mps > cpu among what {backend.name} supports "
             f"({', '.join(backend.devices)}) and the cluster has ({', '.join(has) or 'CPUs only'})")
-
-
-def measured_history(store: Any) -> dict[tuple[str, str], float]:
-    """Peak memory per (model label, device kind) from the runs in ``store`` (a :class:`Store` or a
-    read-only connection), for :func:`plan_run`."""
-    sql = "SELECT models FROM runs WHERE models IS NOT NULL ORDER BY started_at DESC LIMIT 200"
-    rows = store.query(sql)[1] if isinstance(store, Store) else store.execute(sql).fetchall()
-    return measured_peaks(row[0] for row in rows)
 
 
 def _prepare(config: RunConfig, cluster: dict[str, float], history: dict[tuple[str, str], float]
@@ -294,7 +248,7 @@ def run_evaluation(
         # No more actors than shards, unless long files may be split across actors.
         if not long_form.splits:
             size = min(size, max(1, len(shards)))
-        fresh = _fresh_shards(shards, store, run_id, spec.label) if resume else iter(shards)
+        fresh = fresh_shards(shards, store, run_id, spec.label) if resume else iter(shards)
         pools.append(Pool(spec.label, long_form, size, fresh, spec=spec, plan=plan.device_plan))
         log.info("%s: %d actors on %s (%d threads, %.1f GiB each), %d shards", spec.label, size, plan.device,
                  plan.threads, plan.memory_mb / 1024, len(shards))
@@ -306,8 +260,8 @@ def run_evaluation(
         audio_seconds=0.0,
     )
     status = "failed"
-    executor = _RayExecutor(languages.plan)
-    recorder = _StoreRecorder(store, run_id, opened, progress, on_progress)
+    executor = RayExecutor(languages.plan)
+    recorder = StoreRecorder(store, run_id, opened, progress, on_progress)
     scheduler = Scheduler(pools, executor, recorder, max_attempts=config.max_shard_attempts,
                           chunks_per_job=config.chunks_per_job, default_language=languages.plan.default,
                           languages=languages.plan, wait_seconds=1.0)
@@ -364,151 +318,3 @@ def _first_audio(opened: OpenedDataset) -> Any:
     return opened.data[0][opened.columns.audio]
 
 
-def _fresh_shards(shards: Sequence[Shard], store: Store, run_id: str, model: str) -> Iterator[Shard]:
-    """Shards of a resumed run, each told which of its samples are already stored (looked up
-    when the shard is about to be handed out, so nothing grows with the dataset)."""
-    all_done: frozenset[str] | None = None
-    for shard in shards:
-        if shard.size is not None:
-            skip = store.done_ids(run_id, model, shard.start, shard.stop)
-            if len(skip) >= shard.size:
-                continue
-        else:  # streaming: no row ranges, so the model's stored ids
-            all_done = store.done_ids(run_id, model) if all_done is None else all_done
-            skip = all_done
-        yield dataclasses.replace(shard, skip_ids=skip) if skip else shard
-
-
-class _RayExecutor:
-    """The scheduler's executor on Ray: one ``Worker`` actor per slot."""
-
-    def __init__(self, languages: LanguagePlan):
-        self.languages = languages
-
-    def start(self, pool: Pool) -> tuple[Any, Any]:
-        import ray
-
-        from evaluator.run.actor import Worker
-
-        actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=1, **pool.plan.ray_options)
-        actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.languages, pool.long_form)
-        return actor, actor.info.remote()
-
-    def submit(self, actor: Any, kind: str, work: Any) -> Any:
-        method = {"shard": actor.run_shard, "chunks": actor.run_chunks, "assemble": actor.assemble}[kind]
-        return method.remote(work)
-
-    def wait(self, tickets: Sequence[Any], timeout: float) -> list[tuple[Any, Outcome]]:
-        import ray
-
-        ready, rest = ray.wait(list(tickets), num_returns=1, timeout=timeout)
-        if ready and rest:  # take everything already done in one go
-            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
-            ready += more
-        done = []
-        for ref in ready:
-            try:
-                done.append((ref, Outcome(ray.get(ref))))
-            except ray.exceptions.RayActorError as exc:
-                done.append((ref, Outcome(failure="died", message=_first_error_line(exc))))
-            except ray.exceptions.RayTaskError as exc:
-                done.append((ref, Outcome(failure="raised", message=_first_error_line(exc))))
-        return done
-
-    def release(self, actor: Any) -> float | None:
-        import ray
-
-        try:  # the actor's peak memory before it goes
-            return float(ray.get(actor.peak_memory_mb.remote(), timeout=30))
-        except Exception:  # a worker that cannot answer still gets released
-            return None
-        finally:
-            ray.kill(actor)
-
-    def abandon(self, actor: Any) -> None:
-        import ray
-
-        ray.kill(actor)
-
-
-class _StoreRecorder:
-    """The scheduler's recorder: rows into the store (the one writer), progress to the caller.
-
-    Rows are buffered and written in one transaction per second (or per ``FLUSH_ROWS``); between
-    writes the store lets go of the file, so readers can query it during the run. A row not yet
-    written when the driver dies is simply evaluated again by ``--resume``.
-    """
-
-    FLUSH_ROWS = 2000
-    FLUSH_SECONDS = 1.0
-    HEARTBEAT_SECONDS = 15.0
-
-    def __init__(self, store: Store, run_id: str, opened: OpenedDataset, progress: Progress,
-                 on_progress: Callable[[Progress], None] | None):
-        self.store = store
-        self.run_id = run_id
-        self.opened = opened
-        self.progress = progress
-        self.on_progress = on_progress
-        self.rows: list[ResultRow] = []
-        self.chunks: list[ChunkRow] = []
-        self.flushed = self.beat = time.monotonic()
-
-    def write(self, pool: Pool, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
-        for row in rows:
-            row.run_id, row.model, row.backend = self.run_id, pool.label, pool.spec.backend
-            row.dataset, row.split = self.opened.name, self.opened.split
-        for chunk in chunks:
-            chunk.run_id, chunk.model = self.run_id, pool.label
-        self.rows += rows
-        self.chunks += chunks
-        p = self.progress
-        p.done += len(rows)
-        p.errors += sum(1 for r in rows if r.error)
-        p.audio_seconds += sum(r.audio_seconds or 0.0 for r in rows)
-        if self.on_progress and rows:
-            self.on_progress(p)
-        if len(self.rows) >= self.FLUSH_ROWS:
-            self.flush()
-
-    def tick(self) -> None:
-        now = time.monotonic()
-        if self.rows or self.chunks:
-            if now - self.flushed >= self.FLUSH_SECONDS:
-                self.flush()
-        elif now - self.beat >= self.HEARTBEAT_SECONDS:
-            self.store.heartbeat(self.run_id)
-            self.store.release()
-            self.beat = now
-
-    def flush(self) -> None:
-        """Write the buffered rows in one transaction, beat, and let go of the file."""
-        if self.rows or self.chunks:
-            self.store.insert_results(self.rows, self.chunks)
-            self.rows, self.chunks = [], []
-        self.store.heartbeat(self.run_id)
-        self.store.release()
-        self.flushed = self.beat = time.monotonic()
-
-    def lost(self, pool: Pool, shard: Shard, reason: str) -> None:
-        self.store.record_lost_shard(LostShard(self.run_id, pool.label, shard.shard_id, reason))
-
-    def name_samples(self, shard: Shard) -> list[Sample]:
-        return list(read_shard(self.opened, shard, with_audio=False))
-
-
-_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning)\b.*")
-
-
-def _first_error_line(exc: Exception) -> str:
-    """The most useful line of a Ray error: the innermost exception's ``Type: message`` (Ray's
-    actor errors end with lines such as ``ip: ...`` that say nothing about the cause)."""
-    text = str(exc).strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for line in reversed(lines):
-        if _EXCEPTION_LINE.match(line) and not line.startswith(("File ", "^", "~")):
-            return line[:500]
-    for line in reversed(lines):
-        if ": " in line and not line.startswith(("File ", "^", "~")):
-            return line[:500]
-    return (lines[-1] if lines else type(exc).__name__)[:500]
