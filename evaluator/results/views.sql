@@ -36,7 +36,9 @@ GROUP BY run_id, model, dataset, split, language;
 -- (error-free), `missing` planned samples with no row; `partial` when the WER covers fewer
 -- samples than planned (missing rows, error rows or lost shards): never ranked as complete.
 -- `rtfx` is model-only (audio seconds / inference seconds, per actor); `rtfx_e2e` is end to end
--- (audio seconds / wall seconds from the first actor start to the last row, all actors).
+-- (audio seconds / wall seconds from the first actor start to the last row, all actors), over the
+-- model's whole run: in a suite, every dataset's row shows the model's figure over all of them
+-- (the datasets share the model's actors, so there is no wall time per dataset).
 -- Languages: `wer` is pooled over the rows scored by words (languages written without spaces
 -- have no WER), `cer` over every row; `macro_wer`/`macro_cer` are the plain means of the
 -- per-language figures of `leaderboard_languages` (the FLEURS convention) over the `languages`
@@ -79,7 +81,7 @@ WITH per_model AS (
     GROUP BY run_id, model, dataset, split
 ),
 lost AS (
-    SELECT run_id, model, count(*) AS lost_shards FROM lost_shards GROUP BY run_id, model
+    SELECT run_id, model, dataset, count(*) AS lost_shards FROM lost_shards GROUP BY run_id, model, dataset
 ),
 languages AS (
     SELECT run_id, model, dataset, split, count(*) FILTER (WHERE scored > 0) AS languages,
@@ -108,7 +110,8 @@ SELECT
     p.wer,
     p.cer,
     p.rtfx,
-    p.scored_audio_seconds / nullif(m.wall_seconds, 0) AS rtfx_e2e,
+    sum(p.scored_audio_seconds) OVER (PARTITION BY coalesce(p.run_id, m.run_id), coalesce(p.model, m.model))
+        / nullif(m.wall_seconds, 0) AS rtfx_e2e,
     p.audio_hours,
     p.truncated,
     p.completion_ratio,
@@ -124,8 +127,9 @@ SELECT
     g.macro_cer,
     g.lid_mismatches
 FROM per_model p
-FULL OUTER JOIN run_models m ON p.run_id = m.run_id AND p.model = m.model
+FULL OUTER JOIN run_models m ON p.run_id = m.run_id AND p.model = m.model AND p.dataset = m.dataset
 LEFT JOIN lost l ON l.run_id = coalesce(p.run_id, m.run_id) AND l.model = coalesce(p.model, m.model)
+    AND l.dataset = coalesce(p.dataset, m.dataset)
 LEFT JOIN languages g ON g.run_id = p.run_id AND g.model = p.model AND g.dataset = p.dataset
     AND g.split = p.split;
 

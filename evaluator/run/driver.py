@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import itertools
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import platform
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,7 @@ from evaluator.data.sources import (
     plan_shards,
     resolved_spec,
 )
+from evaluator.data.spec import DatasetSpec
 from evaluator.errors import MissingDependencyError
 from evaluator.models.backends import get_backend
 from evaluator.models.files import weight_files
@@ -46,6 +48,7 @@ from evaluator.run.nodes import check_dataset_on_nodes, dataset_probe_paths
 from evaluator.run.planning import ModelRequest, Plan, estimate_memory, plan_models, run_dtype
 from evaluator.run.recorder import (
     Progress,
+    RunDataset,
     StoreRecorder,
     check_resumable,
     fresh_shards,
@@ -53,7 +56,7 @@ from evaluator.run.recorder import (
     resume_config,
 )
 from evaluator.run.scheduler import Pool, Scheduler
-from evaluator.scoring.languages import ModelLanguages, SettledLanguages, settle
+from evaluator.scoring.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
 from evaluator.scoring.longform import LongForm
 from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 
@@ -84,20 +87,39 @@ def new_run_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def check_languages(config: RunConfig, opened: OpenedDataset | None = None) -> SettledLanguages:
-    """Settle the run's languages before Ray or any actor starts: ``--language`` and every value
-    of the dataset's language column must name a language, and each model must transcribe them
-    (see :func:`evaluator.scoring.languages.settle`; a stream's values are checked as far as its first
-    rows go, the rest per row).
+def check_languages(config: RunConfig, opened: Mapping[DatasetSpec, OpenedDataset] | OpenedDataset | None = None
+                    ) -> SettledLanguages:
+    """Settle the run's languages before Ray or any actor starts: ``--language`` (and each
+    dataset's own ``language``) and every value of each dataset's language column must name a
+    language, and each model must transcribe some of them (see
+    :func:`evaluator.scoring.languages.settle`; a stream's values are checked as far as its first
+    rows go, the rest per row). Over a suite, a model that transcribes some datasets' languages
+    but not others gets a warning (its rows in the others are error rows), not a refusal.
+
+    ``opened``: the datasets already opened, by spec (one: a run of one dataset).
 
     Raises:
         LanguageError: with the valid choices.
     """
-    opened = opened or open_dataset(config.dataset)
-    values, complete = language_values(opened, config.max_samples)
+    if isinstance(opened, OpenedDataset):
+        opened = {config.dataset: opened}
+    opened = opened or {}
     models = [ModelLanguages(m.label, get_backend(m.backend).supported_languages(m.model),
                              get_backend(m.backend).needs_language) for m in config.models]
-    return settle(config.language, values, models, complete, config.detect_language)
+    # Per dataset: its values name languages; a model that needs a language meets none missing.
+    anywhere = [ModelLanguages(m.label, None, m.needs_language) for m in models]
+    each = []
+    for spec in config.datasets:
+        ds = opened.get(spec) or open_dataset(spec)
+        values, complete = language_values(ds, spec.max_samples or config.max_samples)
+        each.append(settle(spec.language or config.language, values, anywhere, complete, config.detect_language))
+    used = sorted(set().union(*(e.used for e in each)))
+    # Over the run: each model transcribes some of its languages (warned about the others).
+    over = settle(None, used, models, True, config.detect_language)
+    mapping = {k: v for e in each for k, v in e.plan.values.items()}
+    default = each[0].plan.default if len(each) == 1 else settle(config.language, [], []).plan.default
+    plan = LanguagePlan(default, mapping, config.detect_language)
+    return SettledLanguages(plan, frozenset(used), over.warnings, all(e.complete for e in each))
 
 
 def _long_form(config: RunConfig, backend: Any) -> LongForm:
@@ -187,10 +209,12 @@ def run_evaluation(
     retry_errors: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RunSummary:
-    """Evaluate every model of ``config`` on its dataset; rows land in ``store``.
+    """Evaluate every model of ``config`` on every one of its datasets; rows land in ``store``.
 
-    With ``resume=True``, ``run_id`` names an existing run and only (model, sample) pairs not
-    yet stored are evaluated (``retry_errors`` first deletes the run's error rows).
+    One set of actors per model serves all the datasets (a suite): each model loads once per
+    actor, and its actors pull the shards of every dataset, one dataset after the other. With
+    ``resume=True``, ``run_id`` names an existing run and only (model, dataset, sample) triples
+    not yet stored are evaluated (``retry_errors`` first deletes the run's error rows).
     Ray must be connected (:func:`evaluator.run.cluster.connect_ray`).
     """
     import ray
@@ -201,17 +225,22 @@ def run_evaluation(
     backends = {m.label: get_backend(m.backend) for m in config.models}
     mps_warning = missing_mps_warning(cluster) if config.device == "auto" and any(
         "mps" in cls.devices for cls in backends.values()) else None
-    opened = open_dataset(config.dataset)
+    opened = {spec: open_dataset(spec) for spec in config.datasets}
     languages = check_languages(config, opened)
     if not languages.complete:
         log.info("languages checked on the stream's first rows (%s); later rows are checked as they come",
                  ", ".join(sorted(languages.used)) or "none given")
-    # A local path must exist on every node where actors run: asked before any model loads.
-    check_dataset_on_nodes(dataset_probe_paths(config.dataset.source, _first_audio(opened)),
-                           [p.ray_options for p in plans])
-    # Shards carry the columns settled here, so actors neither detect them nor re-check ids.
-    total_samples, shards = plan_shards(opened, resolved_spec(opened, config.dataset), config.shard_size,
-                                        config.max_samples)
+    datasets = []
+    for spec, name in zip(config.datasets, config.dataset_names(), strict=True):
+        # A local path must exist on every node where actors run: asked before any model loads.
+        check_dataset_on_nodes(dataset_probe_paths(spec.source, _first_audio(opened[spec])),
+                               [p.ray_options for p in plans])
+        # Shards carry the columns settled here, so actors neither detect them nor re-check ids.
+        settled = resolved_spec(opened[spec], spec)
+        total, shards = plan_shards(opened[spec], settled, config.shard_size, spec.max_samples or config.max_samples)
+        datasets.append(RunDataset(settled, name, opened[spec], total, shards))
+    total_samples = None if any(d.total is None for d in datasets) else sum(d.total or 0 for d in datasets)
+    num_shards = sum(len(d.shards) for d in datasets)
 
     run_id = run_id or new_run_id()
     versions = {label: cls.library_versions() for label, cls in backends.items()}
@@ -242,16 +271,20 @@ def run_evaluation(
     already_done = 0
     for spec, plan, long_form in zip(config.models, plans, long_forms, strict=True):
         size = plan.actors
-        store.plan_model(run_id, spec.label, opened.name, opened.split, total_samples)
-        if resume:
-            already_done += len(store.done_ids(run_id, spec.label))
+        for d in datasets:
+            store.plan_model(run_id, spec.label, d.name, d.opened.split, d.total)
+            if resume:
+                already_done += len(store.done_ids(run_id, spec.label, dataset=d.name))
         # No more actors than shards, unless long files may be split across actors.
         if not long_form.splits:
-            size = min(size, max(1, len(shards)))
-        fresh = fresh_shards(shards, store, run_id, spec.label) if resume else iter(shards)
+            size = min(size, max(1, num_shards))
+        # The datasets' shards one after the other, made as actors ask for them.
+        fresh = itertools.chain.from_iterable(
+            fresh_shards(d.shards, store, run_id, spec.label, d.name) if resume else d.shards for d in datasets)
         pools.append(Pool(spec.label, long_form, size, fresh, spec=spec, plan=plan.device_plan))
-        log.info("%s: %d actors on %s (%d threads, %.1f GiB each), %d shards", spec.label, size, plan.device,
-                 plan.threads, plan.memory_mb / 1024, len(shards))
+        log.info("%s: %d actors on %s (%d threads, %.1f GiB each), %d shards%s", spec.label, size, plan.device,
+                 plan.threads, plan.memory_mb / 1024, num_shards,
+                 f" of {len(datasets)} datasets" if len(datasets) > 1 else "")
 
     progress = Progress(
         done=already_done,
@@ -261,7 +294,7 @@ def run_evaluation(
     )
     status = "failed"
     executor = RayExecutor(languages.plan)
-    recorder = StoreRecorder(store, run_id, opened, progress, on_progress)
+    recorder = StoreRecorder(store, run_id, datasets, progress, on_progress)
     scheduler = Scheduler(pools, executor, recorder, max_attempts=config.max_shard_attempts,
                           chunks_per_job=config.chunks_per_job, default_language=languages.plan.default,
                           languages=languages.plan, wait_seconds=1.0)
@@ -290,6 +323,8 @@ def run_evaluation(
             models={
                 p.label: {"device": p.plan.device, "actors": p.size, "restarts": p.restarts,
                           "load_failures": p.load_failures,
+                          # model loads this session: one per actor started, whatever the datasets
+                          "loads": len(p.workers), "datasets": [d.name for d in datasets],
                           # a resumed run keeps the workers of its earlier sessions
                           "workers": (earlier.get(p.label) or {}).get("workers", []) + p.workers,
                           "long_form": dataclasses.asdict(p.long_form),

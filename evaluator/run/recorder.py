@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluator.data.sources import OpenedDataset, Sample, Shard, read_shard
+from evaluator.data.spec import DatasetSpec
 from evaluator.errors import ConfigError
 from evaluator.results.records import ChunkRow, LostShard, ResultRow
 from evaluator.results.store import Store
@@ -23,7 +24,27 @@ from evaluator.run.planning import measured_peaks
 from evaluator.run.scheduler import Pool
 from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 
-__all__ = ["Progress", "StoreRecorder", "check_resumable", "fresh_shards", "measured_history", "resume_config"]
+__all__ = ["Progress", "RunDataset", "StoreRecorder", "check_resumable", "fresh_shards", "measured_history",
+           "resume_config"]
+
+
+@dataclass(frozen=True)
+class RunDataset:
+    """One dataset of a run, as the driver opened and planned it.
+
+    Attributes:
+        spec: the spec its shards carry (columns settled by the driver).
+        name: the name its rows carry (``results.dataset``).
+        opened: the opened dataset (for naming the samples of a shard that failed).
+        total: samples planned (``None``: a stream of unknown length).
+        shards: its shards, made on demand.
+    """
+
+    spec: DatasetSpec
+    name: str
+    opened: OpenedDataset
+    total: int | None
+    shards: Sequence[Shard]
 
 
 @dataclass
@@ -79,17 +100,19 @@ def measured_history(store: Any) -> dict[tuple[str, str], float]:
     return measured_peaks(row[0] for row in rows)
 
 
-def fresh_shards(shards: Sequence[Shard], store: Store, run_id: str, model: str) -> Iterator[Shard]:
-    """Shards of a resumed run, each told which of its samples are already stored (looked up
-    when the shard is about to be handed out, so nothing grows with the dataset)."""
+def fresh_shards(shards: Sequence[Shard], store: Store, run_id: str, model: str,
+                 dataset: str | None = None) -> Iterator[Shard]:
+    """Shards of a resumed run (of one ``dataset``, by name), each told which of its samples are
+    already stored (looked up when the shard is about to be handed out, so nothing grows with
+    the dataset)."""
     all_done: frozenset[str] | None = None
     for shard in shards:
         if shard.size is not None:
-            skip = store.done_ids(run_id, model, shard.start, shard.stop)
+            skip = store.done_ids(run_id, model, shard.start, shard.stop, dataset=dataset)
             if len(skip) >= shard.size:
                 continue
         else:  # streaming: no row ranges, so the model's stored ids
-            all_done = store.done_ids(run_id, model) if all_done is None else all_done
+            all_done = store.done_ids(run_id, model, dataset=dataset) if all_done is None else all_done
             skip = all_done
         yield dataclasses.replace(shard, skip_ids=skip) if skip else shard
 
@@ -106,23 +129,31 @@ class StoreRecorder:
     FLUSH_SECONDS = 1.0
     HEARTBEAT_SECONDS = 15.0
 
-    def __init__(self, store: Store, run_id: str, opened: OpenedDataset, progress: Progress,
+    def __init__(self, store: Store, run_id: str, datasets: Sequence[RunDataset], progress: Progress,
                  on_progress: Callable[[Progress], None] | None):
         self.store = store
         self.run_id = run_id
-        self.opened = opened
+        self.datasets = {d.spec: d for d in datasets}
+        self.only = datasets[0] if len(datasets) == 1 else None
         self.progress = progress
         self.on_progress = on_progress
         self.rows: list[ResultRow] = []
         self.chunks: list[ChunkRow] = []
         self.flushed = self.beat = time.monotonic()
 
-    def write(self, pool: Pool, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
+    def _dataset(self, spec: DatasetSpec | None) -> RunDataset:
+        found = self.datasets.get(spec) if spec is not None else self.only  # type: ignore[arg-type]
+        if found is None:
+            raise KeyError(f"rows of a dataset this run does not have: {spec}")
+        return found
+
+    def write(self, pool: Pool, dataset: DatasetSpec | None, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
+        d = self._dataset(dataset)
         for row in rows:
             row.run_id, row.model, row.backend = self.run_id, pool.label, pool.spec.backend
-            row.dataset, row.split = self.opened.name, self.opened.split
+            row.dataset, row.split = d.name, d.opened.split
         for chunk in chunks:
-            chunk.run_id, chunk.model = self.run_id, pool.label
+            chunk.run_id, chunk.model, chunk.dataset = self.run_id, pool.label, d.name
         self.rows += rows
         self.chunks += chunks
         p = self.progress
@@ -154,7 +185,8 @@ class StoreRecorder:
         self.flushed = self.beat = time.monotonic()
 
     def lost(self, pool: Pool, shard: Shard, reason: str) -> None:
-        self.store.record_lost_shard(LostShard(self.run_id, pool.label, shard.shard_id, reason))
+        name = self._dataset(shard.dataset).name
+        self.store.record_lost_shard(LostShard(self.run_id, pool.label, shard.shard_id, reason, dataset=name))
 
     def name_samples(self, shard: Shard) -> list[Sample]:
-        return list(read_shard(self.opened, shard, with_audio=False))
+        return list(read_shard(self._dataset(shard.dataset).opened, shard, with_audio=False))
