@@ -189,9 +189,13 @@ class Store:
         for name in columns:
             f = next((f for f in dataclasses.fields(record) if f.name == name), None)
             fill = f.metadata.get("backfill") if f is not None else None
-            default = "''" if name in record.KEY else "NULL"
-            values.append(f"coalesce(old.{name}, {fill or default}, {default})" if name in record.KEY or fill
-                          else f"old.{name}")
+            text_key = name in record.KEY and f is not None and f.metadata["sql"].startswith("VARCHAR")
+            if fill:  # a new key column: from the old rows, else ''
+                values.append(f"coalesce(old.{name}, {fill}, '')")
+            elif text_key:  # a key column that could be NULL before
+                values.append(f"coalesce(old.{name}, '')")
+            else:
+                values.append(f"old.{name}")
         self.con.execute("BEGIN TRANSACTION")
         try:
             self.con.execute(create_table_sql(record).replace(f"EXISTS {table} (", f"EXISTS {new} (", 1))
