@@ -25,6 +25,7 @@ examples:
   evaluator compare --baseline faster-whisper:base --top 3
   evaluator compare --run RUN_BEFORE --run RUN_AFTER            # same models, two runs
   evaluator compare --format json > comparison.json
+  evaluator compare --run my-suite-run                           # a suite: also per dataset and average
 
 delta: model WER - baseline WER in percentage points on the shared samples (negative: the model
 is better). p_boot: paired bootstrap, two-sided; p_wilcoxon: Wilcoxon signed-rank test over the
@@ -105,14 +106,51 @@ def add_parser(sub: Any) -> None:
     cmp.set_defaults(func=command)
 
 
+def _suite_pairs(con: Any, run_id: str, baseline: str | None, fmt: str, resamples: int, seed: int
+                 ) -> tuple[str, list[dict[str, Any]]]:
+    """A suite run's models against the baseline (default: the best average) per dataset and over
+    the suite, with a bootstrap stratified by dataset: the rendered table and its records."""
+    import dataclasses
+
+    from evaluator.cli.tables import render
+    from evaluator.results.suite import suite_compare, suite_results
+
+    models = suite_results(con, run_id, resamples, seed)
+    ranked = sorted(models, key=lambda m: (m.average is None, m.average or 0.0))
+    base = baseline if baseline in {m.model for m in models} else ranked[0].model
+    records, rows = [], []
+    for m in models:
+        if m.model == base:
+            continue
+        for d in suite_compare(con, run_id, base, m.model, resamples, seed):
+            records.append({"baseline": base, "model": m.model, **dataclasses.asdict(d)})
+            rows.append((base, m.model, d.dataset, d.metric, d.n, pct(d.baseline), pct(d.model), pct(d.delta),
+                         pct(d.low), pct(d.high), _p(d.p_not_better)))
+    title = ("suite: model - baseline per dataset and over the suite (percentage points; paired bootstrap "
+             "stratified by dataset; p_not_better: share of resamples where the model is not better)")
+    table = render(["baseline", "model", "dataset", "metric", "n", "base_%", "model_%", "delta_pp", "low_pp",
+                    "high_pp", "p_not_better"], rows, fmt, title=title) if fmt != "json" else ""
+    return table, records
+
+
 def command(args: argparse.Namespace) -> int:
+    import json
+
     from evaluator.results.compare import compare
+    from evaluator.results.suite import is_suite
 
     con = open_ro(args.db)
     run_ids = [resolve_run(con, r, args.db) for r in args.run_ids or [None]]
     comparison = compare(con, run_ids, baseline=args.baseline, resamples=args.resamples, seed=args.seed,
                          top=args.top)
-    sys.stdout.write(_render_comparison(comparison, args.format) + "\n")
+    out = _render_comparison(comparison, args.format)
+    if len(run_ids) == 1 and is_suite(con, run_ids[0]):
+        table, records = _suite_pairs(con, run_ids[0], args.baseline, args.format, args.resamples, args.seed)
+        if args.format == "json":
+            out = json.dumps({**json.loads(out), "suite": records}, indent=2, default=str, allow_nan=False)
+        else:
+            out += "\n\n" + table
+    sys.stdout.write(out + "\n")
     if not comparison.pairs:
         log.warning("nothing to compare: the runs hold one model each and no model appears in two runs")
     return 0

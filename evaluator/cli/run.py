@@ -295,14 +295,21 @@ def command(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             log.error("interrupted; finish with: evaluator run --resume <run id> --db %s", db)
             return 130
-        columns, rows = leaderboard_table(store.con, summary.run_id)
-        languages = languages_table(store.con, summary.run_id, args.format)
+        suite = len(config.datasets) > 1
+        if suite:  # one row per model over the suite's datasets
+            from evaluator.cli.leaderboard import suite_printed
+
+            suite_printed(store.con, summary.run_id, args.format)
+        else:
+            columns, rows = leaderboard_table(store.con, summary.run_id)
+            languages = languages_table(store.con, summary.run_id, args.format)
         store.release()
-    title = f"run {summary.run_id}"
-    if args.format == "table":
-        columns, rows, held = fold_constant(columns, rows)
-        title += f" ({held})" if held else ""
-    sys.stdout.write(render(columns, rows, args.format, title=title) + languages + "\n")
+    if not suite:
+        title = f"run {summary.run_id}"
+        if args.format == "table":
+            columns, rows, held = fold_constant(columns, rows)
+            title += f" ({held})" if held else ""
+        sys.stdout.write(render(columns, rows, args.format, title=title) + languages + "\n")
     for label, error in summary.failed_models.items():
         log.error("%s produced no results: %s", label, error)
     log.info("run %s %s in %.1f s: %d rows, %d errors", summary.run_id, summary.status,
