@@ -26,8 +26,8 @@ from evaluator.results.records import (
     RunModel,
     as_record,
     column_names,
-    create_table_sql,
 )
+from evaluator.results.schema import sync_records
 
 __all__ = ["Store", "RESULT_COLUMNS", "CHUNK_COLUMNS", "RECORDS", "connect_read_only"]
 
@@ -158,54 +158,8 @@ class Store:
             except Exception:
                 self.con.execute("ROLLBACK")
                 raise
-        self._sync_records()
+        sync_records(self.con, RECORDS)
         self.con.execute((Path(__file__).parent / "views.sql").read_text())
-
-    def _sync_records(self) -> None:
-        """Create the record tables, add the columns a database from an older version lacks, and
-        rebuild a table whose primary key changed (see migration 007)."""
-        for record in RECORDS:
-            self.con.execute(create_table_sql(record))
-            have = {r[0] for r in self.con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [record.TABLE]).fetchall()}
-            for f in dataclasses.fields(record):
-                if f.name not in have:
-                    sql_type = f.metadata["sql"].replace(" NOT NULL", "")
-                    self.con.execute(f"ALTER TABLE {record.TABLE} ADD COLUMN {f.name} {sql_type}")
-            self._rekey(record)
-
-    def _rekey(self, record: type) -> None:
-        """Rebuild ``record``'s table when its stored primary key is not ``record.KEY`` (a
-        database from before suites keyed rows by run, model and sample): the rows are copied,
-        a new key column filled by its ``backfill`` expression, in one transaction."""
-        found = self.con.execute(
-            "SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = ? "
-            "AND constraint_type = 'PRIMARY KEY'", [record.TABLE]).fetchone()
-        if found is not None and tuple(found[0]) == tuple(record.KEY):
-            return
-        table, new = record.TABLE, f"{record.TABLE}__rekeyed"
-        columns = [*column_names(record), *(extra.split()[0] for extra in record.EXTRA)]
-        values = []
-        for name in columns:
-            f = next((f for f in dataclasses.fields(record) if f.name == name), None)
-            fill = f.metadata.get("backfill") if f is not None else None
-            text_key = name in record.KEY and f is not None and f.metadata["sql"].startswith("VARCHAR")
-            if fill:  # a new key column: from the old rows, else ''
-                values.append(f"coalesce(old.{name}, {fill}, '')")
-            elif text_key:  # a key column that could be NULL before
-                values.append(f"coalesce(old.{name}, '')")
-            else:
-                values.append(f"old.{name}")
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            self.con.execute(create_table_sql(record).replace(f"EXISTS {table} (", f"EXISTS {new} (", 1))
-            self.con.execute(f"INSERT INTO {new} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {table} old")
-            self.con.execute(f"DROP TABLE {table}")
-            self.con.execute(f"ALTER TABLE {new} RENAME TO {table}")
-            self.con.execute("COMMIT")
-        except Exception:
-            self.con.execute("ROLLBACK")
-            raise
 
     # runs -------------------------------------------------------------------------------
     def create_run(self, run_id: str, name: str | None, config: dict[str, Any], *,

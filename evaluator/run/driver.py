@@ -22,7 +22,7 @@ import platform
 import secrets
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 import evaluator
 from evaluator.data.sources import (
     OpenedDataset,
+    Shard,
     language_values,
     open_dataset,
     plan_shards,
@@ -279,8 +280,8 @@ def run_evaluation(
         if not long_form.splits:
             size = min(size, max(1, num_shards))
         # The datasets' shards one after the other, made as actors ask for them.
-        fresh = itertools.chain.from_iterable(
-            fresh_shards(d.shards, store, run_id, spec.label, d.name) if resume else d.shards for d in datasets)
+        fresh = _suite_shards(datasets, store, run_id, spec.label) if resume else itertools.chain.from_iterable(
+            d.shards for d in datasets)
         pools.append(Pool(spec.label, long_form, size, fresh, spec=spec, plan=plan.device_plan))
         log.info("%s: %d actors on %s (%d threads, %.1f GiB each), %d shards%s", spec.label, size, plan.device,
                  plan.threads, plan.memory_mb / 1024, num_shards,
@@ -344,6 +345,12 @@ def run_evaluation(
         store.release()
     return RunSummary(run_id, status, counts["rows"], counts["errors"],
                       time.perf_counter() - started, failed, tuple(warnings))
+
+
+def _suite_shards(datasets: list[RunDataset], store: Store, run_id: str, model: str) -> Iterator[Shard]:
+    """A resumed run's shards of every dataset, one dataset after the other, for one model."""
+    for d in datasets:
+        yield from fresh_shards(d.shards, store, run_id, model, d.name)
 
 
 def _first_audio(opened: OpenedDataset) -> Any:
