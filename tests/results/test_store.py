@@ -71,6 +71,7 @@ def test_migrations_applied_once(db: str) -> None:
 def test_schema_has_tables_and_view(store: Store) -> None:
     _, rows = store.query("SELECT table_name, table_type FROM information_schema.tables ORDER BY table_name")
     assert dict(rows) == {"leaderboard": "VIEW", "leaderboard_languages": "VIEW", "buckets": "VIEW",
+                          "suite_leaderboard": "VIEW",
                           "results": "BASE TABLE", "runs": "BASE TABLE",
                           "chunks": "BASE TABLE", "schema_migrations": "BASE TABLE", "run_models": "BASE TABLE",
                           "lost_shards": "BASE TABLE", "word_errors": "BASE TABLE", "top_confusions": "VIEW",
