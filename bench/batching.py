@@ -20,7 +20,7 @@ import time
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no per-call generation notices in the table
 
 from evaluator.data.audio import SAMPLE_RATE, decode_audio
-from evaluator.data.sources import sample_data_dir
+from evaluator.data.builtin import sample_data_dir
 from evaluator.models.backends import get_backend
 from evaluator.scoring.metrics import corpus_wer, score
 

@@ -43,11 +43,13 @@ def make_folder(folder: str, rows: int, clip_seconds: float) -> None:
 def actor_costs(folder: str, rows: int, shard_size: int) -> dict[str, float]:
     """Seconds per row inside one actor, by stage, without Ray."""
     from evaluator.data.audio import decode_audio
-    from evaluator.data.sources import open_dataset, plan_shards, read_shard, resolved_spec
+    from evaluator.data.readers import read_shard
+    from evaluator.data.shards import plan_shards
+    from evaluator.data.sources import open_dataset, resolved_spec
     from evaluator.data.spec import DatasetSpec
+    from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
     from evaluator.run.actor import Worker
-    from evaluator.scoring.longform import LongForm
     from evaluator.scoring.metrics import score
 
     spec = DatasetSpec(folder)

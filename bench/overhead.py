@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from evaluator.data.sources import sample_data_dir
+from evaluator.data.builtin import sample_data_dir
 
 
 def make_dataset(folder: str, repeat: int) -> list[dict[str, str]]:

@@ -17,7 +17,8 @@ import os
 import tempfile
 import time
 
-from evaluator.results.compare import compare, leaderboard_with_intervals
+from evaluator.results.compare import compare
+from evaluator.results.leaderboard import leaderboard_with_intervals
 from evaluator.results.store import Store
 
 

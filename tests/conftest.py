@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from evaluator.data.sources import sample_data_dir
+from evaluator.data.builtin import sample_data_dir
 from evaluator.models.backends import BACKENDS
 from tests.ray_processes import LocalHead, alive, process_table
 

@@ -61,8 +61,9 @@ def leaderboard_table(con: Any, run_id: str, by: str | None = None, resamples: i
                  seed: int = 0) -> tuple[list[str], list[tuple]]:
     """The printed leaderboard: percent, with WER intervals (and a column for ``by``). Per model it
     says what the figures cover (planned, scored, errors, missing, partial); partial models come
-    after complete ones."""
-    from evaluator.results.compare import leaderboard_with_intervals
+    after complete ones. ``ranked_by``: the metric the rows are ranked by (wer, or cer for languages
+    written without spaces only)."""
+    from evaluator.results.leaderboard import leaderboard_with_intervals
 
     columns, rows = leaderboard_with_intervals(con, run_id, by=by, resamples=resamples, seed=seed,
                                                cer_intervals=False)
@@ -73,7 +74,7 @@ def leaderboard_table(con: Any, run_id: str, by: str | None = None, resamples: i
     head = ["model", "dataset", "split", *([by] if by else ["planned"]), "scored", "errors",
             *([] if by else ["missing", "partial"])]
     out_columns = [*head, "wer_%", "wer_low", "wer_high", "cer_%", "rtfx", *([] if by else ["rtfx_e2e"]),
-                   "audio_min", "completion", "truncated", "looping", "skipped"]
+                   "audio_min", "completion", "truncated", "looping", "skipped", "ranked_by"]
     out = []
     for row in rows:
         r = dict(zip(columns, row, strict=True))
@@ -86,14 +87,14 @@ def leaderboard_table(con: Any, run_id: str, by: str | None = None, resamples: i
         out.append((*first, pct(r["wer"]), pct(r["wer_low"]), pct(r["wer_high"]), pct(r["cer"]), *rtfx,
                     None if r["audio_hours"] is None else round(r["audio_hours"] * 60, 2),
                     None if r["completion_ratio"] is None else round(r["completion_ratio"], 3),
-                    r["truncated"], r["looping"], r["skipped"]))
+                    r["truncated"], r["looping"], r["skipped"], r["metric"]))
     if not by:  # complete models first: a partial WER is never ranked as if complete
         partial = out_columns.index("partial")
         out.sort(key=lambda row: bool(row[partial]))
     return out_columns, out
 
 
-def fold_constant(columns: list[str], rows: list[tuple], names: tuple[str, ...] = ("dataset", "split"),
+def fold_constant(columns: list[str], rows: list[tuple], names: tuple[str, ...] = ("dataset", "split", "ranked_by"),
                    ) -> tuple[list[str], list[tuple], str]:
     """Drop columns whose value is the same on every row (a run has one dataset and split), for a
     narrower table; returns what they held, for the title."""

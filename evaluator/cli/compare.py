@@ -27,10 +27,12 @@ examples:
   evaluator compare --format json > comparison.json
   evaluator compare --run my-suite-run                           # a suite: also per dataset and average
 
-delta: model WER - baseline WER in percentage points on the shared samples (negative: the model
-is better). p_boot: paired bootstrap, two-sided; p_wilcoxon: Wilcoxon signed-rank test over the
-per-sample differences in word errors (scipy); small values mean the difference is unlikely to
-be resampling noise.
+delta: model - baseline error rate in percentage points on the shared samples (negative: the
+model is better), in each sample's metric: WER, or CER for languages written without spaces (a
+run with both lists each pair once per metric). p_boot: paired bootstrap, two-sided, from the
+same draws and rule as the interval (the interval excludes zero exactly when p_boot < 0.05);
+p_wilcoxon: Wilcoxon signed-rank test over the per-sample differences in errors (scipy); small
+values mean the difference is unlikely to be resampling noise.
 """
 
 
@@ -47,22 +49,24 @@ def _render_comparison(c: Any, fmt: str) -> str:
         return json.dumps(c.to_json_dict(), indent=2, default=str, allow_nan=False)
     several = len(c.run_ids) > 1
     models = render(
-        ["model", "dataset", "split", "n", "wer_%", "wer_low", "wer_high", "cer_%", "rtfx"],
+        ["model", "dataset", "split", "n", "wer_%", "wer_low", "wer_high", "cer_%", "cer_low", "cer_high", "rtfx"],
         [(m["label"], m["dataset"], m["split"], m["scored"], pct(m["wer"]), pct(m["wer_low"]), pct(m["wer_high"]),
-          pct(m["cer"]), None if m["rtfx"] is None else round(m["rtfx"], 1)) for m in c.models],
-        fmt, title=f"run{'s' if several else ''} {', '.join(c.run_ids)}: WER with 95% intervals")
+          pct(m["cer"]), pct(m["cer_low"]), pct(m["cer_high"]), None if m["rtfx"] is None else round(m["rtfx"], 1))
+         for m in c.models],
+        fmt, title=f"run{'s' if several else ''} {', '.join(c.run_ids)}: WER and CER with 95% intervals")
     pair_rows = []
     for p in c.pairs:
         dropped = [f"{k} {v}" for k, v in (("missing", p.dropped_missing), ("error", p.dropped_error),
                                           ("empty ref", p.dropped_empty_reference)) if v]
-        pair_rows.append((p.baseline, p.model, p.n, pct(p.baseline_wer), pct(p.model_wer), pct(p.delta),
+        pair_rows.append((p.baseline, p.model, p.metric, p.n, pct(p.baseline_rate), pct(p.model_rate), pct(p.delta),
                           pct(p.delta_low), pct(p.delta_high), _p(p.p_value), _p(p.wilcoxon_p), p.better,
                           p.worse, p.same, ", ".join(dropped) or "0"))
-    pairs = render(["baseline", "model", "n", "base_%", "model_%", "delta_pp", "low_pp", "high_pp", "p_boot",
+    pairs = render(["baseline", "model", "metric", "n", "base_%", "model_%", "delta_pp", "low_pp", "high_pp", "p_boot",
                     "p_wilcoxon", "better", "worse", "same", "dropped"], pair_rows, fmt,
                    title="paired differences (model - baseline, percentage points)")
-    note = (f"p_boot: paired bootstrap, two-sided ({c.resamples} resamples, seed {c.seed}); p_wilcoxon: "
-            f"{c.second_test}. Only samples present, error-free and with a non-empty reference on both sides "
+    note = (f"p_boot: {c.p_value_method} ({c.resamples} resamples, seed {c.seed}); p_wilcoxon: "
+            f"{c.second_test}. Each sample counts in its language's metric (wer, or cer for languages written "
+            "without spaces); only samples present, error-free and with a non-empty reference on both sides "
             "count; the rest are listed under dropped.")
     parts = [models, "", pairs, "", note]
     for p in c.pairs:
@@ -75,15 +79,16 @@ def _render_comparison(c: Any, fmt: str) -> str:
         if fmt == "markdown":
             parts[-1] = f"**largest regressions: {p.model} vs {p.baseline}**\n\n" + parts[-1]
     if fmt == "markdown":
-        parts[0] = f"**WER with 95% intervals** (runs {', '.join(c.run_ids)})\n\n" + parts[0]
+        parts[0] = f"**WER and CER with 95% intervals** (runs {', '.join(c.run_ids)})\n\n" + parts[0]
         parts[2] = "**paired differences** (model - baseline, percentage points)\n\n" + parts[2]
     return "\n".join(parts)
 
 
 def add_parser(sub: Any) -> None:
     """Add `evaluator compare` to the subcommands."""
-    cmp = sub.add_parser("compare", help="paired comparison of models: WER difference, interval, p-values",
+    cmp = sub.add_parser("compare", help="paired comparison of models: WER/CER difference, interval, p-values",
                          description="Compare every pair of models on the samples both scored: the WER difference "
+                         "(CER for languages written without spaces) "
                          "(model - baseline) with its paired-bootstrap 95% interval, a paired-bootstrap "
                          "p-value, the Wilcoxon signed-rank p-value over per-sample error differences, how "
                          "many samples got better/worse, how many were dropped and why (missing on one side, "
@@ -97,7 +102,7 @@ def add_parser(sub: Any) -> None:
                      "(default: the latest run)")
     cmp.add_argument("--baseline", metavar="MODEL",
                      help="compare only against this model (a model spec, model@run, or a run id); default: "
-                     "in each pair of one run, the model with the lower WER")
+                     "in each pair of one run, the model listed first in the run")
     cmp.add_argument("--format", choices=("table", "markdown", "json"), default="table",
                      help="json: fractions, not percent (default: table)")
     add_bootstrap(cmp)

@@ -3,7 +3,7 @@
 Uses the Silero VAD ONNX model that ships inside faster-whisper (offline; needs
 ``pip install 'evaluator[faster-whisper]'``). The file is read in blocks so memory stays
 bounded for hour-long recordings; regions cut at a block edge are re-joined by
-:func:`evaluator.scoring.longform.windows_from_speech`.
+:func:`evaluator.data.windows.windows_from_speech`.
 """
 
 from __future__ import annotations

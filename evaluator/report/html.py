@@ -130,7 +130,7 @@ def _error_bars(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _intervals(con: Any, run_id: str, options: ReportOptions, by: str | None = None) -> list[dict[str, Any]]:
-    from evaluator.results.compare import leaderboard_with_intervals
+    from evaluator.results.leaderboard import leaderboard_with_intervals
 
     columns, rows = leaderboard_with_intervals(con, run_id, by=by, resamples=options.resamples, seed=options.seed)
     return [dict(zip(columns, r, strict=True)) for r in rows]
@@ -206,7 +206,7 @@ def _group_label(value: Any, by: str) -> str:
 
 def _group_charts(con: Any, run_id: str, options: ReportOptions, colours: dict[str, str]) -> tuple[str, str]:
     """Per duration bucket, per language and per metadata key (those with 2 to 30 values)."""
-    from evaluator.results.compare import group_choices
+    from evaluator.results.leaderboard import group_choices
 
     (has_metadata,) = con.execute(
         "SELECT count(*) FROM information_schema.columns WHERE table_name = 'results' AND column_name = 'metadata'"

@@ -1,205 +1,27 @@
-"""Query side of the statistics: leaderboards with bootstrap intervals, per-group breakdowns and
-paired comparisons of models, read from a DuckDB connection (read-only is enough).
+"""Paired comparisons of models on the same samples, read from a DuckDB connection (read-only is
+enough). Each side's own row comes from :func:`evaluator.results.leaderboard.leaderboard_with_intervals`.
 
-Rows are scored as the ``leaderboard`` view scores them (evaluator/results/views.sql): corpus WER and CER
-over error-free rows with a non-empty reference. The point estimates here equal the view's; the
-intervals come from :mod:`evaluator.scoring.stats`.
+Every sample is compared in its language's primary metric: WER for samples scored by words, CER for
+samples of languages written without spaces (scored by characters). A run with both gives each pair
+of models one :class:`PairComparison` per metric (``metric``), never one figure that mixes them.
+The interval and the p-value come from one rule (:func:`evaluator.scoring.stats.paired_interval_and_p`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from evaluator.errors import ConfigError
-from evaluator.scoring.stats import (
-    SECOND_TEST,
-    BootstrapOptions,
-    RatioInterval,
-    group_ratio_intervals,
-    paired_bootstraps,
-)
+from evaluator.results.leaderboard import check_runs, latest_run, leaderboard_with_intervals
+from evaluator.scoring.stats import P_VALUE_METHOD, SECOND_TEST, BootstrapOptions, paired_bootstraps
 
-__all__ = [
-    "BUCKET_SQL",
-    "LEADERBOARD_COLUMNS",
-    "Comparison",
-    "PairComparison",
-    "Regression",
-    "group_choices",
-    "latest_run",
-    "leaderboard_with_intervals",
-    "interval_records",
-    "compare",
-]
+__all__ = ["Comparison", "PairComparison", "Regression", "METRICS", "compare", "model_order"]
 
-# The duration bucket of a row: the `duration_bucket` macro of evaluator/results/views.sql.
-BUCKET_SQL = "duration_bucket(audio_seconds)"
-
-# Groupings that are not metadata keys.
-BUILTIN_GROUPS = ("language", "bucket")
-
-# What `leaderboard_with_intervals` returns, in order ("group" only when `by` is given).
-LEADERBOARD_COLUMNS = (
-    "model", "dataset", "split", "group", "n", "errors", "empty_refs", "scored", "wer", "wer_low", "wer_high",
-    "cer", "cer_low", "cer_high", "rtfx", "audio_hours", "completion_ratio", "truncated", "looping", "skipped",
-)
-
-_SCORED = "error IS NULL AND ref_words > 0"
-# Rows CER is computed over: every language, also those written without spaces (scored by
-# characters only: NULL word counts, no WER; see evaluator.scoring.metrics).
-_CHARS = "error IS NULL AND ref_chars > 0"
-
-
-def latest_run(con: Any) -> str:
-    """The most recently started run's id."""
-    row = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
-    if row is None:
-        raise ConfigError("the database holds no runs yet; run `evaluator run` first")
-    return str(row[0])
-
-
-def _check_runs(con: Any, run_ids: list[str]) -> None:
-    known = [r for (r,) in con.execute("SELECT DISTINCT run_id FROM results ORDER BY run_id").fetchall()]
-    missing = [r for r in run_ids if r not in known]
-    if missing:
-        raise ConfigError(f"no results for run {', '.join(map(repr, missing))}; runs with results: "
-                          f"{', '.join(known) or '(none)'}")
-
-
-def group_choices(con: Any, run_id: str) -> list[str]:
-    """Valid ``by`` values for a run: ``language``, ``bucket`` and the run's metadata keys."""
-    keys = con.execute(
-        "SELECT DISTINCT unnest(json_keys(metadata)) AS k FROM results "
-        "WHERE run_id = ? AND metadata IS NOT NULL ORDER BY k", [run_id]).fetchall()
-    return [*BUILTIN_GROUPS, *(k for (k,) in keys if k not in BUILTIN_GROUPS)]
-
-
-def _group_sql(con: Any, run_id: str, by: str | None) -> tuple[str, list[Any]]:
-    """SQL expression (and its parameters) of the grouping value."""
-    if by is None:
-        return "NULL::VARCHAR", []
-    if by == "language":
-        return "language", []
-    if by == "bucket":
-        return BUCKET_SQL, []
-    choices = group_choices(con, run_id)
-    if by not in choices:
-        raise ConfigError(f"cannot group run {run_id!r} by {by!r}; choose one of: {', '.join(choices)}")
-    return "json_extract_string(metadata, ?)", ['$."' + by.replace('"', '\\"') + '"']
-
-
-def _grouped_counts(con: Any, run_id: str, by: str | None) -> tuple[list[str], list[tuple], list[np.ndarray]]:
-    """Aggregates per (model, dataset, split, group) and, per group, the scored rows' counts
-    (errors, words, char errors, chars), ordered by sample id."""
-    expr, params = _group_sql(con, run_id, by)
-    base = (f"WITH r AS (SELECT *, {expr} AS grp FROM results WHERE run_id = ?), "
-            "g AS (SELECT *, dense_rank() OVER (ORDER BY model, dataset, split, grp NULLS LAST) - 1 AS gid FROM r) ")
-    args = [*params, run_id]
-    cur = con.execute(base + f"""
-        SELECT gid, model, dataset, split, grp AS "group", count(*) AS n,
-            count(*) FILTER (WHERE error IS NOT NULL) AS errors,
-            count(*) FILTER (WHERE error IS NULL AND ref_chars = 0) AS empty_refs,
-            count(*) FILTER (WHERE {_CHARS}) AS scored,
-            sum(substitutions + deletions + insertions) FILTER (WHERE {_SCORED})
-                / nullif(sum(substitutions + deletions + hits) FILTER (WHERE {_SCORED}), 0) AS wer,
-            sum(char_errors) FILTER (WHERE {_CHARS}) / nullif(sum(ref_chars) FILTER (WHERE {_CHARS}), 0) AS cer,
-            sum(audio_seconds) FILTER (WHERE error IS NULL)
-                / nullif(sum(inference_seconds) FILTER (WHERE error IS NULL), 0) AS rtfx,
-            sum(audio_seconds) FILTER (WHERE error IS NULL) / 3600.0 AS audio_hours,
-            sum(hyp_words) FILTER (WHERE {_SCORED}) / nullif(sum(ref_words) FILTER (WHERE {_SCORED}), 0)
-                AS completion_ratio,
-            count(*) FILTER (WHERE truncated) AS truncated,
-            count(*) FILTER (WHERE looping) AS looping,
-            count(*) FILTER (WHERE skipped) AS skipped
-        FROM g GROUP BY gid, model, dataset, split, grp ORDER BY gid""", args)
-    columns = [d[0] for d in cur.description][1:]
-    aggregates = cur.fetchall()
-    arrays = con.execute(base + f"""
-        SELECT gid, coalesce(substitutions + deletions + insertions, 0)::DOUBLE AS e,
-            coalesce(substitutions + deletions + hits, 0)::DOUBLE AS w, coalesce(char_errors, 0)::DOUBLE AS ce,
-            coalesce(ref_chars, 0)::DOUBLE AS rc
-        FROM g WHERE {_CHARS} ORDER BY gid, sample_id""", args).fetchnumpy()
-    gid = np.asarray(arrays["gid"], dtype=np.int64)
-    counts = np.column_stack([np.asarray(arrays[c], dtype=np.float64) for c in ("e", "w", "ce", "rc")])
-    bounds = np.searchsorted(gid, np.arange(len(aggregates) + 1))
-    groups = [counts[bounds[i]:bounds[i + 1]] for i in range(len(aggregates))]
-    return columns, [tuple(a[1:]) for a in aggregates], groups
-
-
-def leaderboard_with_intervals(con: Any, run_id: str, by: str | None = None, resamples: int = 1000,
-                               seed: int = 0, *, cer_intervals: bool = True) -> tuple[list[str], list[tuple]]:
-    """Corpus WER and CER with 95% bootstrap intervals per (model, dataset, split[, group]).
-
-    Args:
-        con: a DuckDB connection to the results database.
-        run_id: the run.
-        by: None for one row per model; ``language``, ``bucket`` (the duration bucket of the
-            ``buckets`` view) or a metadata key for one row per model and group value.
-        resamples / seed: the bootstrap's (see :class:`evaluator.scoring.stats.BootstrapOptions`).
-        cer_intervals: False leaves ``cer_low``/``cer_high`` None (CER's character counts take
-            many distinct values, so its intervals cost more than WER's).
-
-    Returns:
-        ``(columns, rows)``; columns are :data:`LEADERBOARD_COLUMNS` (without ``group`` when
-        ``by`` is None). ``n`` counts every row, ``scored`` the rows with a non-empty reference (WER
-        over those scored by words, CER over all: languages written without spaces have no WER); ``wer``
-        and ``cer`` equal the ``leaderboard`` view's. Rows are sorted by WER (by dataset, split
-        and group first when grouped). Fractions, not percent.
-    """
-    options = BootstrapOptions(resamples=resamples, seed=seed)
-    _check_runs(con, [run_id])
-    columns, aggregates, groups = _grouped_counts(con, run_id, by)
-    # WER and CER apart: each (errors, words) matrix alone has few distinct rows (fast path)
-    wer = group_ratio_intervals([g[:, :2] for g in groups], ((0, 1),), options)
-    cer = group_ratio_intervals([g[:, 2:] for g in groups] if cer_intervals else [], ((0, 1),), options)
-    none = (None,) * 7
-    intervals = [(w[0], cer[i][0] if cer_intervals else RatioInterval(*none)) for i, w in enumerate(wer)]
-    out_columns = [c for c in LEADERBOARD_COLUMNS if by is not None or c != "group"]
-    rows = []
-    for agg, (wer_i, cer_i) in zip(aggregates, intervals, strict=True):
-        record = dict(zip(columns, agg, strict=True))
-        record.update(wer_low=wer_i.low, wer_high=wer_i.high, cer_low=cer_i.low, cer_high=cer_i.high)
-        rows.append(tuple(record[c] for c in out_columns))
-
-    def order(row: tuple) -> tuple:
-        r = dict(zip(out_columns, row, strict=True))
-        group = () if by is None else (r["dataset"], r["split"], r["group"] is None, str(r["group"]))
-        return (*group, r["wer"] is None, r["wer"] or 0.0, r["model"])
-
-    return out_columns, sorted(rows, key=order)
-
-
-def interval_records(con: Any, run_id: str, *, resamples: int = 1000, seed: int = 0,
-                     max_groups: int = 100) -> list[dict[str, Any]]:
-    """Rows for the ``intervals`` table: WER and CER per model overall (``group_by`` NULL), per
-    language, per duration bucket and per metadata key with at most ``max_groups`` values."""
-    keys = group_choices(con, run_id)
-    computed_at = datetime.now(UTC).replace(tzinfo=None)
-    records = []
-    for by in [None, *keys]:
-        if by not in (None, *BUILTIN_GROUPS):
-            (values,) = con.execute("SELECT count(DISTINCT json_extract_string(metadata, ?)) FROM results "
-                                    "WHERE run_id = ?", ['$."' + by.replace('"', '\\"') + '"', run_id]).fetchone()
-            if values > max_groups:
-                continue
-        columns, rows = leaderboard_with_intervals(con, run_id, by=by, resamples=resamples, seed=seed)
-        for row in rows:
-            r = dict(zip(columns, row, strict=True))
-            for metric in ("wer", "cer"):
-                records.append({
-                    "run_id": run_id, "model": r["model"], "dataset": r["dataset"], "split": r["split"],
-                    "group_by": by, "group_value": None if by is None else r["group"], "metric": metric,
-                    "estimate": r[metric], "low": r[f"{metric}_low"], "high": r[f"{metric}_high"],
-                    "n": r["scored"], "resamples": resamples, "seed": seed, "computed_at": computed_at,
-                })
-    return records
-
-
-# --- paired comparison --------------------------------------------------------------------
+# The metrics a pair is compared in, in the order pairs are listed.
+METRICS = ("wer", "cer")
 
 
 @dataclass(frozen=True)
@@ -210,7 +32,8 @@ class Regression:
         sample_id: the sample.
         reference: its reference text (raw).
         baseline_hypothesis / model_hypothesis: both transcripts (raw).
-        baseline_errors / model_errors: word errors (S+D+I) of each side after normalisation.
+        baseline_errors / model_errors: errors of each side after normalisation, in the pair's
+            metric: word errors (S+D+I) for ``wer``, character errors for ``cer``.
     """
 
     sample_id: str
@@ -223,28 +46,35 @@ class Regression:
 
 @dataclass(frozen=True)
 class PairComparison:
-    """``model`` against ``baseline`` on the samples both scored.
+    """``model`` against ``baseline`` on the samples both scored, in one metric.
 
     Attributes:
         baseline / model: side labels (``model`` or ``model@run_id`` when several runs).
-        baseline_wer / model_wer: corpus WER of each side over the shared samples only.
-        delta: ``model_wer - baseline_wer`` (negative: the model is better).
-        delta_low / delta_high: paired-bootstrap 95% interval of ``delta``.
-        p_value: paired-bootstrap two-sided p-value (see :class:`evaluator.scoring.stats.PairedResult`).
+        metric: ``wer`` (samples scored by words) or ``cer`` (samples of languages written without
+            spaces, scored by characters); a run with both has one comparison per metric.
+        baseline_rate / model_rate: corpus error rate (in ``metric``) of each side over the shared
+            samples only.
+        delta: ``model_rate - baseline_rate`` (negative: the model is better).
+        delta_low / delta_high: paired-bootstrap interval of ``delta`` (``confidence`` coverage).
+        p_value: paired-bootstrap two-sided p-value from the same draws and the same rule, so the
+            interval excludes zero exactly when ``p_value < 1 - confidence`` (see
+            :func:`evaluator.scoring.stats.paired_interval_and_p`).
         wilcoxon_p: Wilcoxon signed-rank p-value over per-sample error differences.
         sign_p: sign-test p-value over samples that got better vs worse.
         n: samples compared (present, error-free and with a non-empty reference on both sides).
         better / worse / same: samples with fewer / more / as many errors in ``model``.
         dropped_missing: samples stored on one side only.
         dropped_error: samples present on both sides with an error row on at least one.
-        dropped_empty_reference: samples present and error-free on both but with an empty reference.
+        dropped_empty_reference: samples present and error-free on both but with a reference
+            that is empty after normalization (no words, or for ``cer`` no characters).
         regressions: the samples with the largest increase in errors, worst first.
     """
 
     baseline: str
     model: str
-    baseline_wer: float | None
-    model_wer: float | None
+    metric: str
+    baseline_rate: float | None
+    model_rate: float | None
     delta: float | None
     delta_low: float | None
     delta_high: float | None
@@ -267,11 +97,14 @@ class Comparison:
 
     Attributes:
         run_ids: the runs read, in the order given (the first is the baseline across runs).
-        models: per side: ``label``, ``run_id``, ``model``, ``dataset``, ``split``, ``n``,
-            ``scored``, ``wer``, ``wer_low``, ``wer_high``, ``cer``, ``rtfx`` (fractions; the
-            interval is over all of the side's scored samples).
-        pairs: one :class:`PairComparison` per pair.
+        models: per side, in the order the run lists its models: ``label``, ``run_id``, ``model``,
+            ``dataset``, ``split``, ``n``, ``scored``, ``metric`` (what the side is ranked by),
+            ``wer``, ``wer_low``, ``wer_high``, ``wer_n``, ``cer``, ``cer_low``, ``cer_high``,
+            ``cer_n``, ``rtfx`` (fractions; each interval is over all of the side's samples scored
+            by that metric).
+        pairs: one :class:`PairComparison` per pair and metric.
         resamples / seed / confidence: the bootstrap's.
+        p_value_method: how ``p_value`` and the interval are computed (one rule for both).
         second_test: which non-bootstrap test ``wilcoxon_p`` is.
     """
 
@@ -282,31 +115,44 @@ class Comparison:
     seed: int
     confidence: float = 0.95
     second_test: str = SECOND_TEST
-    p_value_method: str = field(default="paired bootstrap, two-sided, re-centred on zero")
+    p_value_method: str = P_VALUE_METHOD
 
     def to_json_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (fractions, not percent)."""
         return asdict(self)
 
 
+def model_order(con: Any, run_id: str) -> list[str]:
+    """The run's models in the order the run was given them (its config's ``models``); models
+    the config does not list follow, by name."""
+    row = con.execute("SELECT json_extract_string(config, '$.models[*].spec') FROM runs WHERE run_id = ?",
+                      [run_id]).fetchone()
+    listed = [m for m in (row[0] or []) if m is not None] if row else []
+    stored = [m for (m,) in con.execute("SELECT DISTINCT model FROM results WHERE run_id = ? ORDER BY model",
+                                        [run_id]).fetchall()]
+    return [m for m in listed if m in stored] + [m for m in stored if m not in listed]
+
+
 def _sides(con: Any, run_ids: list[str], resamples: int, seed: int) -> list[dict[str, Any]]:
     several = len(run_ids) > 1
     sides = []
     for run_id in run_ids:
-        columns, rows = leaderboard_with_intervals(con, run_id, resamples=resamples, seed=seed, cer_intervals=False)
-        for row in sorted(rows, key=lambda r: r[0]):
+        columns, rows = leaderboard_with_intervals(con, run_id, resamples=resamples, seed=seed)
+        position = {m: i for i, m in enumerate(model_order(con, run_id))}
+        for row in sorted(rows, key=lambda r: (position.get(r[0], len(position)), r[0])):
             r = dict(zip(columns, row, strict=True))
             sides.append({
                 "label": f"{r['model']}@{run_id}" if several else r["model"], "run_id": run_id,
-                **{k: r[k] for k in ("model", "dataset", "split", "n", "scored", "wer", "wer_low", "wer_high",
-                                     "cer", "rtfx")},
+                **{k: r[k] for k in ("model", "dataset", "split", "n", "scored", "metric", "wer", "wer_low",
+                                     "wer_high", "wer_n", "cer", "cer_low", "cer_high", "cer_n", "rtfx")},
             })
     return sides
 
 
 def _candidate_pairs(sides: list[dict[str, Any]], run_ids: list[str], baseline: str | None) -> list[tuple[int, int]]:
     """(baseline side, model side) index pairs: models of one run against each other, and the
-    same model across runs."""
+    same model across runs. Without ``baseline``, the model listed first in the run is the
+    baseline of a pair of one run, and the earlier-listed run of a pair across runs."""
     run_order = {r: i for i, r in enumerate(run_ids)}
     candidates = []
     for i, a in enumerate(sides):
@@ -314,44 +160,44 @@ def _candidate_pairs(sides: list[dict[str, Any]], run_ids: list[str], baseline: 
             b = sides[j]
             if a["run_id"] == b["run_id"] or a["model"] == b["model"]:
                 candidates.append((i, j))
-    if baseline is not None:
-        matches = {i for i, s in enumerate(sides) if baseline in (s["label"], s["model"], s["run_id"])}
-        if not matches:
-            labels = sorted({s["label"] for s in sides} | {s["model"] for s in sides})
-            raise ConfigError(f"baseline {baseline!r} matches no model; choose one of: {', '.join(labels)}"
-                              + (f", or a run id: {', '.join(run_ids)}" if len(run_ids) > 1 else ""))
-        out = []
-        for i, j in candidates:
-            if i in matches and j in matches:
-                first = min((i, j), key=lambda k: (run_order[sides[k]["run_id"]], k))
-                out.append((first, j if first == i else i))
-            elif i in matches or j in matches:
-                out.append((i, j) if i in matches else (j, i))
-        return out
+    if baseline is None:  # sides are in run order, then in the order each run lists its models
+        return candidates
+    matches = {i for i, s in enumerate(sides) if baseline in (s["label"], s["model"], s["run_id"])}
+    if not matches:
+        labels = sorted({s["label"] for s in sides} | {s["model"] for s in sides})
+        raise ConfigError(f"baseline {baseline!r} matches no model; choose one of: {', '.join(labels)}"
+                          + (f", or a run id: {', '.join(run_ids)}" if len(run_ids) > 1 else ""))
     out = []
     for i, j in candidates:
-        a, b = sides[i], sides[j]
-        if a["run_id"] != b["run_id"]:  # same model across runs: the earlier-listed run is the baseline
-            out.append((i, j) if run_order[a["run_id"]] < run_order[b["run_id"]] else (j, i))
-        else:  # same run: the model with the lower WER is the baseline
-            def key(s: dict[str, Any]) -> tuple:
-                return (s["wer"] is None, s["wer"] or 0.0, s["label"])
-            out.append((i, j) if key(a) <= key(b) else (j, i))
+        if i in matches and j in matches:
+            first = min((i, j), key=lambda k: (run_order[sides[k]["run_id"]], k))
+            out.append((first, j if first == i else i))
+        elif i in matches or j in matches:
+            out.append((i, j) if i in matches else (j, i))
     return out
 
 
+_SIDE_COLUMNS = (("present", bool), ("failed", bool), ("by_chars", bool), ("ref_words", np.int64),
+                 ("e", np.float64), ("w", np.float64), ("ce", np.float64), ("rc", np.float64))
+
+
 def _side_arrays(con: Any, run_ids: list[str], sides: list[dict[str, Any]]) -> tuple[dict[str, np.ndarray], Any]:
-    """Per side, dense arrays over every sample key of the runs: present, failed, ref_words,
-    errors, words; and the key table (dataset, split, sample_id) by key code."""
+    """Per side, dense arrays over every sample key of the runs: present, failed, by_chars (scored
+    by characters, or an error row in a language written without spaces), ref_words, word errors
+    and words, char errors and chars; and the key table (dataset, split, sample_id) by key code."""
     placeholders = ", ".join("?" * len(run_ids))
     keys = con.execute(f"SELECT DISTINCT dataset, split, sample_id FROM results WHERE run_id IN ({placeholders}) "
                        "ORDER BY dataset, split, sample_id", run_ids).fetchnumpy()
     data = con.execute(f"""
         WITH k AS (SELECT dataset, split, sample_id, row_number() OVER (ORDER BY dataset, split, sample_id) - 1 AS key
                    FROM (SELECT DISTINCT dataset, split, sample_id FROM results WHERE run_id IN ({placeholders})))
-        SELECT r.run_id, r.model, k.key, r.error IS NOT NULL AS failed, coalesce(r.ref_words, 0) AS ref_words,
+        SELECT r.run_id, r.model, k.key, r.error IS NOT NULL AS failed,
+               CASE WHEN r.error IS NULL THEN r.ref_words IS NULL AND r.ref_chars IS NOT NULL
+                    ELSE language_metric(coalesce(r.language, r.detected_language)) = 'cer' END AS by_chars,
+               coalesce(r.ref_words, 0) AS ref_words,
                coalesce(r.substitutions + r.deletions + r.insertions, 0)::DOUBLE AS e,
-               coalesce(r.substitutions + r.deletions + r.hits, 0)::DOUBLE AS w
+               coalesce(r.substitutions + r.deletions + r.hits, 0)::DOUBLE AS w,
+               coalesce(r.char_errors, 0)::DOUBLE AS ce, coalesce(r.ref_chars, 0)::DOUBLE AS rc
         FROM results r JOIN k USING (dataset, split, sample_id)
         WHERE r.run_id IN ({placeholders}) ORDER BY r.run_id, r.model, k.key""", [*run_ids, *run_ids]).fetchnumpy()
     n_keys = len(keys["sample_id"])
@@ -365,14 +211,36 @@ def _side_arrays(con: Any, run_ids: list[str], sides: list[dict[str, Any]]) -> t
     out = {}
     for side in sides:
         sl = blocks.get((side["run_id"], side["model"]), slice(0, 0))
-        arrays = {name: np.zeros(n_keys, dtype=dtype) for name, dtype in
-                  (("present", bool), ("failed", bool), ("ref_words", np.int64), ("e", np.float64), ("w", np.float64))}
+        arrays = {name: np.zeros(n_keys, dtype=dtype) for name, dtype in _SIDE_COLUMNS}
         idx = key_col[sl]
         arrays["present"][idx] = True
-        for name in ("failed", "ref_words", "e", "w"):
+        for name, _ in _SIDE_COLUMNS[1:]:
             arrays[name][idx] = np.asarray(data[name][sl])
         out[side["label"]] = arrays
     return out, keys
+
+
+def _pair_groups(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray, tuple, np.ndarray]]:
+    """Per metric with samples: (metric, kept sample keys, (missing, failed, empty), counts matrix
+    of baseline errors, baseline units, model errors, model units). A sample is a ``cer`` sample
+    when either side scored it by characters (its language is written without spaces)."""
+    either = a["present"] | b["present"]
+    both = a["present"] & b["present"]
+    by_chars = (a["present"] & a["by_chars"]) | (b["present"] & b["by_chars"])
+    groups = []
+    for metric in METRICS:
+        member = either & (by_chars if metric == "cer" else ~by_chars)
+        if not member.any() and not (metric == "wer" and not either.any()):
+            continue
+        failed = member & both & (a["failed"] | b["failed"])
+        ok = member & both & ~failed
+        err, units = ("ce", "rc") if metric == "cer" else ("e", "w")
+        empty = ok & ((a[units] <= 0) | (b[units] <= 0)) if metric == "cer" else \
+            ok & ((a["ref_words"] <= 0) | (b["ref_words"] <= 0))
+        keep = np.flatnonzero(ok & ~empty)
+        matrix = np.column_stack([a[err][keep], a[units][keep], b[err][keep], b[units][keep]])
+        groups.append((metric, keep, (int((member & ~both).sum()), int(failed.sum()), int(empty.sum())), matrix))
+    return groups
 
 
 def _regressions(con: Any, keys: Any, a: dict[str, Any], b: dict[str, Any], idx: np.ndarray,
@@ -397,20 +265,21 @@ def _regressions(con: Any, keys: Any, a: dict[str, Any], b: dict[str, Any], idx:
 
 def compare(con: Any, run_ids: list[str] | None = None, baseline: str | None = None, resamples: int = 1000,
             seed: int = 0, top: int = 5) -> Comparison:
-    """Paired comparison of every pair of models on the same samples.
+    """Paired comparison of every pair of models on the same samples, per metric.
 
     Pairs are the models of one run against each other and, with several runs, each model
-    against itself in the other runs (labels ``model@run_id``). Only samples present,
-    error-free and with a non-empty reference on both sides count; the rest are counted as
-    dropped, by reason.
+    against itself in the other runs (labels ``model@run_id``). Each pair is compared once per
+    metric its samples are scored in (``wer``, and ``cer`` for languages written without spaces),
+    on the samples present, error-free and with a non-empty reference on both sides; the rest are
+    counted as dropped, by reason.
 
     Args:
         con: a DuckDB connection to the results database.
         run_ids: runs to read (default: the latest run); across runs the first listed is the
             baseline unless ``baseline`` names a run.
         baseline: a model, a ``model@run_id`` label or a run id: only pairs with a matching
-            side, which becomes the baseline. Without it, in one run the model with the lower
-            WER is the baseline of each pair.
+            side, which becomes the baseline. Without it, in one run the model the run lists
+            first is the baseline of each pair (see :func:`model_order`).
         resamples / seed: the bootstrap's.
         top: regressions kept per pair (the samples with the largest increase in errors).
     """
@@ -418,33 +287,22 @@ def compare(con: Any, run_ids: list[str] | None = None, baseline: str | None = N
     if isinstance(top, bool) or not isinstance(top, int) or top < 0:
         raise ConfigError(f"top must be a non-negative integer, got {top!r}")
     run_ids = list(dict.fromkeys(run_ids or [latest_run(con)]))
-    _check_runs(con, run_ids)
+    check_runs(con, run_ids)
     sides = _sides(con, run_ids, resamples, seed)
     pairs = _candidate_pairs(sides, run_ids, baseline)
     arrays, keys = _side_arrays(con, run_ids, sides)
-    matrices, shared, accounting = [], [], []
-    for i, j in pairs:
-        a, b = arrays[sides[i]["label"]], arrays[sides[j]["label"]]
-        either = a["present"] | b["present"]
-        both = a["present"] & b["present"]
-        failed = both & (a["failed"] | b["failed"])
-        ok = both & ~failed
-        empty = ok & ((a["ref_words"] <= 0) | (b["ref_words"] <= 0))
-        keep = np.flatnonzero(ok & ~empty)
-        matrices.append(np.column_stack([a["e"][keep], a["w"][keep], b["e"][keep], b["w"][keep]]))
-        shared.append(keep)
-        accounting.append((int((either & ~both).sum()), int(failed.sum()), int(empty.sum())))
-    results = paired_bootstraps(matrices, options)
+    groups = [((i, j), group) for i, j in pairs
+              for group in _pair_groups(arrays[sides[i]["label"]], arrays[sides[j]["label"]])]
+    results = paired_bootstraps([g[3] for _, g in groups], options)
     out = []
-    for (i, j), m, keep, (missing, failed, empty), res in zip(pairs, matrices, shared, accounting, results,
-                                                             strict=True):
+    for ((i, j), (metric, keep, (missing, failed, empty), m)), res in zip(groups, results, strict=True):
         diff = m[:, 2] - m[:, 0]
         worst = np.flatnonzero(diff > 0)
         worst = worst[np.lexsort((keep[worst], -diff[worst]))][:top]
         regressions = _regressions(con, keys, sides[i], sides[j], keep[worst], m[worst, 0], m[worst, 2])
         out.append(PairComparison(
-            baseline=sides[i]["label"], model=sides[j]["label"], baseline_wer=res.baseline, model_wer=res.model,
-            delta=res.delta, delta_low=res.low, delta_high=res.high, p_value=res.p_value,
+            baseline=sides[i]["label"], model=sides[j]["label"], metric=metric, baseline_rate=res.baseline,
+            model_rate=res.model, delta=res.delta, delta_low=res.low, delta_high=res.high, p_value=res.p_value,
             wilcoxon_p=res.wilcoxon_p, sign_p=res.sign_p, n=res.n, better=res.better, worse=res.worse,
             same=res.same, dropped_missing=missing, dropped_error=failed, dropped_empty_reference=empty,
             regressions=regressions))

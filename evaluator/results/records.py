@@ -83,7 +83,7 @@ class ResultRow:
     warning: str | None = _col("VARCHAR", "a doubt about the input, the row still scored: all-zero audio, "
                                "a clip under 0.1 s")
     metadata: str | None = _col("JSON", "the dataset row's other scalar columns (speaker, gender, accent, ...); "
-                                "values capped at 256 characters, the object at 4 KiB (evaluator/data/sources.py)")
+                                "values capped at 256 characters, the object at 4 KiB (evaluator/data/columns.py)")
 
 
 @dataclass(slots=True)

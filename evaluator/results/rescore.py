@@ -22,7 +22,7 @@ from evaluator.errors import ConfigError
 from evaluator.results.store import Store
 from evaluator.scoring.languages import LanguageError, resolve
 from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
-from evaluator.scoring.rows import SKIP_SECONDS, SKIP_WORDS, finalize_row
+from evaluator.scoring.rows import SKIP_SECONDS, finalize_row
 
 __all__ = ["RescoreResult", "SCORE_COLUMNS", "rescore_run"]
 
@@ -75,8 +75,9 @@ def _rescored(stored: dict[str, Any]) -> dict[str, Any]:
     row["error"] = None
     finalize_row(row)
     deletion_s, untranscribed = stored["max_deletion_run_s"], stored["untranscribed_speech_s"]
+    # finalize_row flagged a long deletion run in the language's unit; the timed signals are kept
     row["skipped"] = bool(row["skipped"] or (deletion_s or 0.0) >= SKIP_SECONDS
-                          or (untranscribed or 0.0) >= SKIP_SECONDS or (row["max_deletion_run"] or 0) >= SKIP_WORDS)
+                          or (untranscribed or 0.0) >= SKIP_SECONDS)
     return {"run_id": stored["run_id"], "model": stored["model"], "dataset": stored["dataset"],
             "sample_id": stored["sample_id"],
             **{c: row[c] for c in SCORE_COLUMNS}}

@@ -358,9 +358,9 @@ class Store:
 
     def save_intervals(self, run_id: str, *, resamples: int = 1000, seed: int = 0) -> int:
         """Compute a run's bootstrap intervals (WER, CER; overall and per group, see
-        :func:`evaluator.results.compare.interval_records`) and replace its rows in ``intervals``.
+        :func:`evaluator.results.leaderboard.interval_records`) and replace its rows in ``intervals``.
         Returns the number of rows written."""
-        from evaluator.results.compare import interval_records
+        from evaluator.results.leaderboard import interval_records
 
         records = interval_records(self.con, run_id, resamples=resamples, seed=seed)
         self.con.execute("BEGIN TRANSACTION")

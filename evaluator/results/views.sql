@@ -1,22 +1,34 @@
 -- The views over `results`, defined once. The store re-creates them each time the driver
 -- opens the database (after the migrations), so they always match this file.
 
--- Per (run, model, dataset, split, language): the per-language breakdown of the leaderboard.
--- `metric` is the language's primary metric: 'cer' for languages written without spaces (the
--- codes of evaluator.languages.SPACELESS; their rows have NULL word counts, so no WER), else 'wer'. `normalizer` names the normalizers its rows
--- were scored with. `lid_mismatches`: rows where the language the model detected (given none)
--- disagrees with the dataset's language, out of `lid_rows` rows with both.
+-- The language a stored value belongs to, without its script ('zh-Hant' -> 'zh'): what
+-- per-language tables group by (evaluator.scoring.languages.language_group).
+CREATE OR REPLACE MACRO language_group(language) AS split_part(language, '-', 1);
+
+-- A language's primary metric: 'cer' for languages written without spaces (the codes of
+-- evaluator.scoring.languages.SPACELESS; their rows have NULL word counts, so no WER), else 'wer'
+-- (also for rows with no language: scored as English).
+CREATE OR REPLACE MACRO language_metric(language) AS
+    CASE WHEN language_group(language) IN ('zh', 'yue', 'ja', 'th', 'lo', 'km', 'my') THEN 'cer' ELSE 'wer' END;
+
+-- Per (run, model, dataset, split, language group): the per-language breakdown of the
+-- leaderboard, one row per language (Chinese in either script is one row, `zh`); `forms` lists
+-- the stored values it covers (zh, zh-Hant). `metric` is the language's primary metric
+-- (`language_metric`). `normalizer` names the normalizers its rows were scored with.
+-- `lid_mismatches`: rows where the language the model detected (given none) disagrees with the
+-- dataset's language group, out of `lid_rows` rows with both.
 CREATE OR REPLACE VIEW leaderboard_languages AS
 SELECT
     run_id,
     model,
     dataset,
     split,
-    language,
+    language_group(language) AS language,
+    string_agg(DISTINCT language, ', ' ORDER BY language) AS forms,
     count(*) AS n,
     count(*) FILTER (WHERE error IS NULL) AS scored,
     count(*) FILTER (WHERE error IS NOT NULL) AS errors,
-    CASE WHEN language IN ('zh', 'zh-Hant', 'yue', 'ja', 'th', 'lo', 'km', 'my') THEN 'cer' ELSE 'wer' END AS metric,
+    language_metric(language_group(language)) AS metric,
     string_agg(DISTINCT split_part(normalizer, ' ', 1), ', ') AS normalizer,
     sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
         / nullif(sum(substitutions + deletions + hits) FILTER (WHERE error IS NULL AND ref_words > 0), 0) AS wer,
@@ -24,11 +36,11 @@ SELECT
         / nullif(sum(ref_chars) FILTER (WHERE error IS NULL AND ref_chars > 0), 0) AS cer,
     count(*) FILTER (WHERE detected_language IS NOT NULL AND language IS NOT NULL) AS lid_rows,
     count(*) FILTER (WHERE detected_language IS NOT NULL AND language IS NOT NULL
-                     AND detected_language <> language) AS lid_mismatches,
+                     AND language_group(detected_language) <> language_group(language)) AS lid_mismatches,
     sum(audio_seconds) FILTER (WHERE error IS NULL)
         / nullif(sum(inference_seconds) FILTER (WHERE error IS NULL), 0) AS rtfx
 FROM results
-GROUP BY run_id, model, dataset, split, language;
+GROUP BY run_id, model, dataset, split, language_group(language);
 
 -- Per (run, model, dataset, split): corpus WER = sum(S+D+I) / sum(S+D+H), never a mean of
 -- per-utterance WERs. Error rows and empty references are counted, not scored.
@@ -143,9 +155,11 @@ CREATE OR REPLACE MACRO duration_bucket(seconds) AS CASE
     ELSE '5: >10min'
 END;
 
--- Corpus WER per duration bucket: where long-form failures show. Scored like the leaderboard
--- (WER over non-empty references; RTFx over every error-free row); a row whose duration is
--- unknown is in its own bucket.
+-- Corpus WER and CER per duration bucket: where long-form failures show. Scored like the
+-- leaderboard: `empty_refs` counts references empty after normalization (no characters, so rows
+-- scored by characters count too), WER over rows scored by words with a non-empty reference, CER
+-- over every row with a non-empty reference, RTFx over every error-free row; a row whose duration
+-- is unknown is in its own bucket.
 CREATE OR REPLACE VIEW buckets AS
 SELECT
     run_id,
@@ -154,9 +168,10 @@ SELECT
     split,
     duration_bucket(audio_seconds) AS bucket,
     count(*) AS n,
-    count(*) FILTER (WHERE ref_words = 0) AS empty_refs,
+    count(*) FILTER (WHERE ref_chars = 0) AS empty_refs,
     sum(substitutions + deletions + insertions) FILTER (WHERE ref_words > 0)
         / nullif(sum(substitutions + deletions + hits) FILTER (WHERE ref_words > 0), 0) AS wer,
+    sum(char_errors) FILTER (WHERE ref_chars > 0) / nullif(sum(ref_chars) FILTER (WHERE ref_chars > 0), 0) AS cer,
     sum(hyp_words) FILTER (WHERE ref_words > 0) / nullif(sum(ref_words) FILTER (WHERE ref_words > 0), 0)
         AS completion_ratio,
     count(*) FILTER (WHERE truncated) AS truncated,

@@ -28,15 +28,12 @@ from datetime import datetime
 from typing import Any
 
 import evaluator
-from evaluator.data.sources import (
-    OpenedDataset,
-    Shard,
-    language_values,
-    open_dataset,
-    plan_shards,
-    resolved_spec,
-)
+from evaluator.data.opened import OpenedDataset
+from evaluator.data.readers import language_values
+from evaluator.data.shards import Shard, plan_shards
+from evaluator.data.sources import open_dataset, resolved_spec
 from evaluator.data.spec import DatasetSpec
+from evaluator.data.windows import LongForm
 from evaluator.errors import MissingDependencyError
 from evaluator.models.backends import get_backend
 from evaluator.models.files import weight_files
@@ -58,7 +55,6 @@ from evaluator.run.recorder import (
 )
 from evaluator.run.scheduler import Pool, Scheduler
 from evaluator.scoring.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
-from evaluator.scoring.longform import LongForm
 from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 
 # Progress, check_resumable, measured_history and resume_config live in evaluator.run.recorder;

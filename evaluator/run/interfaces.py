@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from evaluator.data.sources import AssembleJob, ChunkJob, Sample, Shard
+from evaluator.data.shards import AssembleJob, ChunkJob, Sample, Shard
 from evaluator.data.spec import DatasetSpec
 from evaluator.results.records import ChunkRow, ResultRow
 

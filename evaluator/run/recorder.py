@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evaluator.data.sources import OpenedDataset, Sample, Shard, read_shard
+from evaluator.data.opened import OpenedDataset
+from evaluator.data.readers import read_shard
+from evaluator.data.shards import Sample, Shard
 from evaluator.data.spec import DatasetSpec
 from evaluator.errors import ConfigError
 from evaluator.results.records import ChunkRow, LostShard, ResultRow

@@ -4,10 +4,10 @@ long files put back together, and the promise that every planned sample ends as 
 The loop talks to actors through an :class:`Executor` (Ray in :mod:`evaluator.run.driver`, a fake
 in the tests) and hands finished rows to a :class:`Recorder` (the store). Work items:
 
-- a :class:`~evaluator.data.sources.Shard`: its short samples come back as rows; long samples
+- a :class:`~evaluator.data.shards.Shard`: its short samples come back as rows; long samples
   (``chunked``/``vad``) come back as plans of windows;
-- a :class:`~evaluator.data.sources.ChunkJob`: some windows of one long sample;
-- an :class:`~evaluator.data.sources.AssembleJob`: every window of a long sample, stitched and scored
+- a :class:`~evaluator.data.shards.ChunkJob`: some windows of one long sample;
+- an :class:`~evaluator.data.shards.AssembleJob`: every window of a long sample, stitched and scored
   by an actor (the driver never scores: rows are scored in one place, the actors).
 
 A work item that raises or whose actor dies is retried on another actor up to
@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaluator.data.sources import AssembleJob, ChunkJob, Shard, metadata_json
+from evaluator.data.columns import metadata_json
+from evaluator.data.shards import AssembleJob, ChunkJob, Shard
 from evaluator.data.spec import DatasetSpec
+from evaluator.data.windows import LongForm, Window
 from evaluator.results.records import ChunkRow, ResultRow
 from evaluator.run.interfaces import Executor, Outcome, Recorder, Work
 from evaluator.scoring.languages import LanguageError, LanguagePlan
-from evaluator.scoring.longform import LongForm, Window
 
 __all__ = ["Outcome", "Executor", "Recorder", "Pool", "Scheduler", "Work"]  # the first three re-exported
 

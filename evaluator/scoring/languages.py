@@ -5,8 +5,14 @@ A language may be written as an ISO 639-1 code (``de``), an ISO 639-3/639-2 code
 English name (``German``, ``Mandarin Chinese``); :func:`resolve` turns each into one
 :class:`Language` whose ``code`` is the canonical form stored in ``results.language``: the
 ISO 639-1 code where there is one (the macrolanguage for individual codes: ``cmn`` -> ``zh``,
-``arb`` -> ``ar``), else ISO 639-3; Chinese in Traditional script is ``zh-Hant``. Each backend
-maps the canonical code to its own (:func:`whisper_code`, :func:`seamless_code`).
+``arb`` -> ``ar``, Bokmål ``nb`` -> ``no``), else ISO 639-3; Chinese in Traditional script
+(``zh-TW``, ``zh-HK``, ``zh-Hant``, ``cmn_hant_tw``) is ``zh-Hant``, so a backend that writes the two
+scripts apart (SeamlessM4T's ``cmn_Hant``) still gets the script. :attr:`Language.group` is the
+language without its script (``zh`` for both scripts): per-language tables group by it and its
+primary metric (:func:`primary_metric`: WER, or CER for languages written without spaces) scores
+it. Each backend maps the canonical code to its own (:func:`whisper_code`, :func:`seamless_code`)
+and says which canonical codes its model's vocabulary has (:func:`whisper_languages`: ``yue`` only
+for the large-v3 vocabulary).
 
 Parsing and names come from ``langcodes`` (with ``language_data``), the lists of what Whisper
 and SeamlessM4T v2 write are data here.
@@ -21,20 +27,22 @@ from functools import cache
 from evaluator.errors import ConfigError
 
 __all__ = [
-    "WHISPER_LANGUAGES", "SEAMLESS_LANGUAGES", "SPACELESS", "ACCEPTED_FORMS", "Language", "LanguageError",
-    "LanguagePlan", "resolve", "whisper_code", "seamless_code", "whisper_languages", "seamless_languages",
-    "describe", "ModelLanguages", "SettledLanguages", "settle",
+    "WHISPER_LANGUAGES", "WHISPER_V3_LANGUAGES", "SEAMLESS_LANGUAGES", "SPACELESS", "ACCEPTED_FORMS", "Language",
+    "LanguageError", "LanguagePlan", "resolve", "language_group", "primary_metric", "whisper_code", "seamless_code",
+    "whisper_languages", "seamless_languages", "describe", "ModelLanguages", "SettledLanguages", "settle",
 ]
 
-# Whisper's language tokens (faster_whisper.tokenizer._LANGUAGE_CODES, whisper.tokenizer.LANGUAGES).
+# Whisper's language tokens (faster_whisper.tokenizer._LANGUAGE_CODES, whisper.tokenizer.LANGUAGES):
+# the 99 of every multilingual vocabulary; large-v3's (51866 tokens) adds Cantonese.
 WHISPER_LANGUAGES: tuple[str, ...] = (
     "af", "am", "ar", "as", "az", "ba", "be", "bg", "bn", "bo", "br", "bs", "ca", "cs", "cy", "da", "de",
     "el", "en", "es", "et", "eu", "fa", "fi", "fo", "fr", "gl", "gu", "ha", "haw", "he", "hi", "hr", "ht",
     "hu", "hy", "id", "is", "it", "ja", "jw", "ka", "kk", "km", "kn", "ko", "la", "lb", "ln", "lo", "lt",
     "lv", "mg", "mi", "mk", "ml", "mn", "mr", "ms", "mt", "my", "ne", "nl", "nn", "no", "oc", "pa", "pl",
     "ps", "pt", "ro", "ru", "sa", "sd", "si", "sk", "sl", "sn", "so", "sq", "sr", "su", "sv", "sw", "ta",
-    "te", "tg", "th", "tk", "tl", "tr", "tt", "uk", "ur", "uz", "vi", "yi", "yo", "zh", "yue",
+    "te", "tg", "th", "tk", "tl", "tr", "tt", "uk", "ur", "uz", "vi", "yi", "yo", "zh",
 )
+WHISPER_V3_LANGUAGES: tuple[str, ...] = (*WHISPER_LANGUAGES, "yue")
 # SeamlessM4T v2's text (ASR output) languages, from its model card.
 SEAMLESS_LANGUAGES: frozenset[str] = frozenset((
     "afr", "amh", "arb", "ary", "arz", "asm", "azj", "bel", "ben", "bos", "bul", "cat", "ceb", "ces", "ckb",
@@ -45,13 +53,17 @@ SEAMLESS_LANGUAGES: frozenset[str] = frozenset((
     "sat", "slk", "slv", "sna", "snd", "som", "spa", "srp", "swe", "swh", "tam", "tel", "tgk", "tgl", "tha",
     "tur", "ukr", "urd", "uzn", "vie", "yor", "yue", "zlm", "zsm", "zul",
 ))
-# Languages written without spaces between words: CER is their metric, WER is not reported.
+# Languages written without spaces between words: CER is their metric, WER is not reported
+# (canonical codes; evaluator/results/views.sql names the same list).
 SPACELESS: frozenset[str] = frozenset({"zh", "zh-Hant", "yue", "ja", "th", "lo", "km", "my"})
 ACCEPTED_FORMS = ("an ISO 639-1 code (de), an ISO 639-3 code (deu), a locale (de_de, de-DE, pt-BR) "
                   "or an English name (German)")
 
-# Canonical -> Whisper where the two differ.
-_TO_WHISPER = {"fil": "tl", "jv": "jw", "nb": "no", "zh-Hant": "zh"}
+# Canonical -> Whisper where the two differ (Whisper writes both Chinese scripts as zh).
+_TO_WHISPER = {"fil": "tl", "jv": "jw", "zh-Hant": "zh"}
+# Individual languages stored under another canonical code (Bokmål is what "no" means in Whisper,
+# SeamlessM4T's nob and most datasets; Nynorsk keeps nn).
+_CANONICAL = {"nb": "no"}
 # Canonical -> SeamlessM4T where Seamless names an individual language of a macrolanguage.
 _TO_SEAMLESS = {
     "ar": "arb", "az": "azj", "fa": "pes", "lv": "lvs", "mn": "khk", "ms": "zsm", "ne": "npi", "no": "nob",
@@ -78,9 +90,31 @@ class Language:
     name: str
 
     @property
+    def group(self) -> str:
+        """The language without its script (``zh`` for ``zh-Hant``): what tables group by."""
+        return language_group(self.code) or self.code
+
+    @property
     def spaceless(self) -> bool:
         """Written without spaces between words (CER is the metric)."""
         return self.code in SPACELESS
+
+    @property
+    def metric(self) -> str:
+        """The primary metric: ``cer`` for a language written without spaces, else ``wer``."""
+        return "cer" if self.spaceless else "wer"
+
+
+def language_group(code: str | None) -> str | None:
+    """The group of a stored language value: the part before a script (``zh-Hant`` -> ``zh``);
+    the ``language_group`` macro of evaluator/results/views.sql does the same."""
+    return None if code is None else code.split("-", 1)[0]
+
+
+def primary_metric(code: str | None) -> str:
+    """``cer`` for a canonical code of a language written without spaces, else ``wer`` (also for
+    no language: scored as English); the ``language_metric`` macro of views.sql does the same."""
+    return "cer" if code is not None and (code in SPACELESS or language_group(code) in SPACELESS) else "wer"
 
 
 @cache
@@ -105,7 +139,7 @@ def resolve(value: str) -> Language:
     if parsed is None or parsed.language in (None, "und", "zxx", "mul"):
         raise LanguageError(f"{value!r} is not a language this evaluator knows: give {ACCEPTED_FORMS}")
     macro = parsed.prefer_macrolanguage()
-    code = macro.language
+    code = _CANONICAL.get(macro.language, macro.language)
     if code == "zh" and parsed.maximize().script == "Hant":
         code = "zh-Hant"
     elif code == "zh" and parsed.script == "Hant":
@@ -114,9 +148,10 @@ def resolve(value: str) -> Language:
 
 
 def whisper_code(language: Language) -> str | None:
-    """Whisper's code for a language (``None``: Whisper does not know it)."""
+    """Whisper's code for a language (``None``: no Whisper vocabulary has it; ``yue`` is only in
+    large-v3's, see :func:`whisper_languages`)."""
     code = _TO_WHISPER.get(language.code, language.code)
-    return code if code in WHISPER_LANGUAGES else None
+    return code if code in WHISPER_V3_LANGUAGES else None
 
 
 def seamless_code(language: Language) -> str | None:
@@ -128,9 +163,13 @@ def seamless_code(language: Language) -> str | None:
 
 
 @cache
-def whisper_languages() -> frozenset[str]:
-    """Canonical codes of the languages Whisper writes."""
-    return frozenset(resolve(c).code for c in WHISPER_LANGUAGES)
+def whisper_languages(cantonese: bool = False) -> frozenset[str]:
+    """Canonical codes of the languages a multilingual Whisper vocabulary writes: every code
+    whose :func:`whisper_code` is one of its language tokens (``zh-Hant`` too: Whisper writes it
+    as ``zh``). ``cantonese``: the large-v3 vocabulary, which also has ``yue``."""
+    tokens = WHISPER_V3_LANGUAGES if cantonese else WHISPER_LANGUAGES
+    codes = {resolve(c).code for c in tokens} | set(_TO_WHISPER)
+    return frozenset(c for c in codes if _TO_WHISPER.get(c, c) in tokens)
 
 
 @cache

@@ -5,26 +5,33 @@ long file's chunk transcripts into one row. Used by actors (short samples) and t
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evaluator.scoring.longform import ChunkText, Stitched, TimedWord, Window, parse_segments, stitch
+from evaluator.data.windows import Window
+from evaluator.scoring.languages import language_group
+from evaluator.scoring.merging import ChunkText, Stitched, TimedWord, parse_segments, stitch
 from evaluator.scoring.metrics import Score, score
 
 __all__ = [
-    "LATE_END_SECONDS", "SKIP_WORDS", "SKIP_SECONDS", "MIN_GAP_SECONDS", "Timeline", "timeline_of",
+    "LATE_END_SECONDS", "SKIP_WORDS", "SKIP_CHARS", "SKIP_SECONDS", "skip_units", "MIN_GAP_SECONDS", "Timeline",
+    "timeline_of",
     "speech_gaps", "holes", "untranscribed_speech", "scoring_language", "finalize_row", "assemble_long_form",
 ]
 
 # A transcript whose last words end this long before the audio does (and more than 10% of it)
 # is flagged truncated.
 LATE_END_SECONDS = 30.0
-# A row is flagged `skipped` when SKIP_WORDS+ reference words in a row are missing from the
-# hypothesis, when such a run spans SKIP_SECONDS+ of audio, or when SKIP_SECONDS+ of speech
-# (found by VAD) lie in gaps of MIN_GAP_SECONDS+ between the transcript's timed segments.
+# A row is flagged `skipped` when a run of reference units is missing from the hypothesis that
+# is about SKIP_WORDS words long (SKIP_WORDS words, or for a language written without spaces
+# SKIP_CHARS characters: about as much speech), when such a run spans SKIP_SECONDS+ of audio, or
+# when SKIP_SECONDS+ of speech (found by VAD) lie in gaps of MIN_GAP_SECONDS+ between the
+# transcript's timed segments.
 SKIP_WORDS = 20
+SKIP_CHARS = {"zh": 60, "yue": 60, "ja": 60, "th": 100, "lo": 100, "km": 100, "my": 100}
 SKIP_SECONDS = 10.0
 MIN_GAP_SECONDS = 2.0
 GAP_EDGE_SECONDS = 0.75
@@ -112,22 +119,38 @@ def _merge(regions: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def _deletion_run_seconds(s: Score, timeline: Timeline, duration: float) -> float | None:
-    """Audio seconds of the longest deletion run: the stretch between the hypothesis words on
-    either side of it (normalized word positions mapped onto the raw timed words by
-    proportion), counting only its speech when VAD ran (a pause around a missed sentence is
-    not part of it)."""
-    words = timeline.words
-    if s.max_deletion_run == 0 or s.hyp_words == 0 or not words:
+    """Audio seconds of the longest deletion run: the stretch between the hypothesis units (words,
+    or characters of a language written without spaces) on either side of it (normalized unit
+    positions mapped onto the raw timed units by proportion), counting only its speech when VAD
+    ran (a pause around a missed sentence is not part of it)."""
+    if s.max_deletion_run == 0 or s.hyp_words == 0 or not timeline.words:
+        return None
+    # one time per normalized unit: punctuation is not scored; a character unit of a language
+    # written without spaces counts its letters and marks (what the character alignment counts)
+    times = [w.time for w in timeline.words
+             for _ in range(sum(map(_scored_char, w.text)) if s.by_chars else any(map(_scored_char, w.text)))]
+    if not times:
         return None
 
     def time_of(k: int) -> float:
-        return words[min(len(words) - 1, round(k * len(words) / s.hyp_words))].time
+        return times[min(len(times) - 1, round(k * len(times) / s.hyp_words))]
 
     before = 0.0 if s.deletion_run_at == 0 else time_of(s.deletion_run_at - 1)
     after = duration if s.deletion_run_at >= s.hyp_words else time_of(s.deletion_run_at)
     if timeline.speech is None:
         return round(max(0.0, after - before), 3)
     return round(sum(max(0.0, min(after, e) - max(before, b)) for b, e in _merge(timeline.speech)), 3)
+
+
+def _scored_char(ch: str) -> bool:
+    """A character normalization keeps: a letter, digit or combining mark, not punctuation."""
+    return ch.isalnum() or unicodedata.category(ch).startswith("M")
+
+
+def skip_units(language: str | None) -> int:
+    """Missing units in a row that flag a row ``skipped``: ``SKIP_WORDS`` words, or the characters
+    of about as much speech in a language written without spaces (``SKIP_CHARS``)."""
+    return SKIP_CHARS.get(language_group(language) or "", SKIP_WORDS)
 
 
 def scoring_language(row: dict[str, Any]) -> str | None:
@@ -145,13 +168,14 @@ def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[
     """
     if row.get("error") is not None:
         return row
-    s = score(row["reference"], row.get("hypothesis") or "", scoring_language(row))
+    language = scoring_language(row)
+    s = score(row["reference"], row.get("hypothesis") or "", language)
     until = row.get("transcribed_until_s")
     audio = row.get("audio_seconds") or 0.0
     ends_early = until is not None and audio - until > max(LATE_END_SECONDS, 0.1 * audio)
     deletion_s = untranscribed = None
     if timeline is not None:
-        if timeline.words is not None and s.ref_words and not s.by_chars:
+        if timeline.words is not None and s.ref_words:  # timed units: words, or characters
             deletion_s = _deletion_run_seconds(s, timeline, audio)
         if timeline.speech is not None:
             untranscribed = round(untranscribed_speech(timeline.spans, timeline.speech, audio), 3)
@@ -184,7 +208,8 @@ def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[
         max_deletion_run=s.max_deletion_run,
         max_deletion_run_s=deletion_s,
         untranscribed_speech_s=untranscribed,
-        skipped=(s.max_deletion_run >= SKIP_WORDS or (deletion_s or 0.0) >= SKIP_SECONDS
+        skipped=(s.max_deletion_run >= (skip_units(language) if s.by_chars else SKIP_WORDS)
+                 or (deletion_s or 0.0) >= SKIP_SECONDS
                  or (untranscribed or 0.0) >= SKIP_SECONDS),
     )
     return row

@@ -14,16 +14,20 @@ rows with the same seed give the same interval, whatever else is computed beside
 sides of a pair share their resamples (that is what makes it paired).
 
 Intervals are percentile intervals (the 2.5th and 97.5th percentiles of the resampled ratios
-for 95%). The paired test resamples both sides of a pair with the same utterances; its p-value
-is two-sided (see :func:`paired_bootstrap`). The second test is the Wilcoxon signed-rank test
+for 95%). The paired test resamples both sides of a pair with the same utterances; its interval
+and two-sided p-value come from one rule, so they always agree: the p-value is twice the smaller
+share of resampled differences on either side of zero, the test the percentile interval inverts
+(see :func:`paired_interval_and_p`). The second test is the Wilcoxon signed-rank test
 over per-utterance error-count differences (``scipy.stats.wilcoxon``, zero differences dropped),
 and a sign test (``scipy.stats.binomtest``) over the count of utterances that got better or worse.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -41,7 +45,14 @@ __all__ = [
     "group_ratio_intervals",
     "paired_bootstrap",
     "paired_bootstraps",
+    "paired_interval_and_p",
+    "P_VALUE_METHOD",
 ]
+
+# How the paired-bootstrap p-value is computed (shown in `compare`'s footnote and JSON).
+P_VALUE_METHOD = ("paired bootstrap, two-sided: p = 2 (1 + m) / (B + 1), m the resampled differences on the "
+                  "smaller side of zero, the test the percentile interval inverts (the interval excludes zero exactly "
+                  "when p < 1 - confidence)")
 
 # Name of the second (non-bootstrap) test reported beside the paired bootstrap.
 SECOND_TEST = "Wilcoxon signed-rank over per-utterance error differences"
@@ -112,11 +123,12 @@ class PairedResult:
     Attributes:
         baseline / model: the two corpus error rates (ratios of sums over the shared rows).
         delta: ``model - baseline`` (negative: the model makes fewer errors).
-        low / high: paired-bootstrap percentile interval of ``delta``.
-        p_value: two-sided paired-bootstrap p-value for "no difference": the share of resampled
-            deltas, re-centred on zero, at least as far from zero as the observed delta, with
-            the usual +1 correction: ``(1 + #{|d_b - delta| >= |delta|}) / (resamples + 1)``.
-            A system compared with itself gets exactly 1.
+        low / high: paired-bootstrap percentile interval of ``delta`` (order statistics, see
+            :func:`paired_interval_and_p`).
+        p_value: two-sided paired-bootstrap p-value of the test the interval inverts: twice the
+            smaller share of resampled deltas on either side of zero (capped at 1), so the
+            interval excludes zero exactly when ``p_value < 1 - confidence``. A system compared
+            with itself gets exactly 1.
         wilcoxon_p: Wilcoxon signed-rank p-value over per-utterance error-count differences
             (zero differences dropped; 1.0 when every difference is zero).
         sign_p: two-sided sign-test p-value (binomial, p = 0.5) over ``better`` vs ``worse``.
@@ -307,6 +319,32 @@ def group_ratio_intervals(groups: Sequence[np.ndarray], ratios: Sequence[tuple[i
     return results
 
 
+def paired_interval_and_p(draws: np.ndarray, confidence: float) -> tuple[float | None, float | None, float | None]:
+    """The percentile interval of bootstrap ``draws`` of a difference and the two-sided p-value
+    of the test it inverts, so that the interval excludes zero exactly when ``p < 1 - confidence``.
+
+    With ``B`` draws, ``alpha = 1 - confidence`` and ``m = min(#{d <= 0}, #{d >= 0})`` (the draws on
+    the smaller side of zero): ``p = min(1, 2 * (1 + m) / (B + 1))``, twice the one-sided bootstrap
+    p-value with the usual +1 correction. The interval runs from the ``j``-th smallest draw to the
+    ``j``-th largest (1-based ``j = ceil(alpha * (B + 1) / 2 - 1)``), so its low end is above zero iff
+    ``#{d <= 0} < alpha * (B + 1) / 2 - 1``, i.e. iff that side gives ``p < alpha``; likewise the high
+    end. With too few draws for any ``p < alpha`` (``j < 1``) the interval is widened to hold zero.
+    A difference of exactly zero in every draw (a system against itself) gets ``p = 1``.
+    """
+    if draws.size == 0:
+        return None, None, None
+    ordered = np.sort(draws)
+    size = ordered.size
+    alpha = Fraction(1) - Fraction(str(confidence))
+    j = math.ceil(alpha * (size + 1) / 2 - 1)
+    if j >= 1:
+        low, high = float(ordered[j - 1]), float(ordered[size - j])
+    else:
+        low, high = min(float(ordered[0]), 0.0), max(float(ordered[-1]), 0.0)
+    smaller = min(int((ordered <= 0).sum()), int((ordered >= 0).sum()))
+    return low, high, min(1.0, 2 * (1 + smaller) / (size + 1))
+
+
 def _second_tests(diff: np.ndarray) -> tuple[float | None, float | None]:
     """(Wilcoxon signed-rank p, sign-test p) for per-utterance differences."""
     try:
@@ -363,12 +401,7 @@ def paired_bootstraps(pairs: Sequence[np.ndarray], options: BootstrapOptions | N
         else:
             delta = model - base
             draws = _ratio(s[:, 2], s[:, 3]) - _ratio(s[:, 0], s[:, 1])
-            draws = draws[np.isfinite(draws)]
-            low, high = (float(x) for x in np.percentile(draws, options.percentiles))
-            # Re-centred on zero (the null), compared with the observed delta; the tolerance
-            # keeps float noise from counting a delta of exactly zero as "further than zero".
-            extreme = np.abs(draws - delta) >= abs(delta) - 1e-12
-            p = float((1 + extreme.sum()) / (draws.size + 1))
+            low, high, p = paired_interval_and_p(draws[np.isfinite(draws)], options.confidence)
         results.append(PairedResult(base, model, delta, low, high, p, wilcoxon, sign, n, better, worse,
                                     n - better - worse, options.resamples, options.seed, options.confidence))
     return results

@@ -16,16 +16,12 @@ import pytest
 import soundfile as sf
 
 from evaluator.data.audio import SAMPLE_RATE, decode_audio
-from evaluator.data.sources import (
-    Columns,
-    OpenedDataset,
-    Shard,
-    detect_columns,
-    open_dataset,
-    plan_shards,
-    read_shard,
-    sample_data_dir,
-)
+from evaluator.data.builtin import sample_data_dir
+from evaluator.data.columns import Columns, detect_columns
+from evaluator.data.opened import OpenedDataset
+from evaluator.data.readers import read_shard
+from evaluator.data.shards import Shard, plan_shards
+from evaluator.data.sources import open_dataset
 from evaluator.data.spec import DatasetSpec
 from evaluator.errors import AudioDecodeError, DatasetError
 
@@ -535,7 +531,8 @@ def test_local_dataset_can_be_streamed(tmp_path: Path) -> None:
 
 
 def test_actors_open_the_columns_the_driver_settled_on(tmp_path: Path) -> None:
-    from evaluator.data.sources import ROW_INDEX, resolved_spec
+    from evaluator.data.columns import ROW_INDEX
+    from evaluator.data.sources import resolved_spec
 
     folder = write_audiofolder(tmp_path / "af", ROWS, ("transcription",))
     lines = (folder / "metadata.csv").read_text().splitlines()
@@ -560,7 +557,8 @@ LANGUAGE_VALUES = [
 
 @pytest.mark.parametrize(("values", "max_samples", "streaming", "expected"), LANGUAGE_VALUES)
 def test_language_values(values, max_samples, streaming, expected) -> None:
-    from evaluator.data.sources import OpenedDataset, language_values
+    from evaluator.data.opened import OpenedDataset
+    from evaluator.data.readers import language_values
 
     column = values if values is not None else ["?"]
     data = datasets.Dataset.from_dict({"text": ["x"] * len(column), "language": column},
@@ -621,13 +619,13 @@ def test_metadata_columns_are_kept_per_sample(tmp_path: Path) -> None:
     ({"long": "x" * 1000}, {"long": "x" * 256}),
 ])
 def test_row_metadata(row: dict[str, Any], expected: dict[str, Any]) -> None:
-    from evaluator.data.sources import row_metadata
+    from evaluator.data.columns import row_metadata
 
     assert row_metadata(row, Columns("audio", "text", "id", "language")) == expected
 
 
 def test_row_metadata_json_is_capped() -> None:
-    from evaluator.data.sources import METADATA_MAX_BYTES, metadata_json, row_metadata
+    from evaluator.data.columns import METADATA_MAX_BYTES, metadata_json, row_metadata
 
     row = {f"column_{i:03d}": "v" * 200 for i in range(100)}
     got = row_metadata(row, Columns("audio", "text", None, None))
@@ -640,7 +638,8 @@ def test_row_metadata_json_is_capped() -> None:
 
 @pytest.mark.parametrize("streaming", [False, True])
 def test_class_label_languages_are_read_as_their_names(streaming: bool) -> None:
-    from evaluator.data.sources import OpenedDataset, language_values
+    from evaluator.data.opened import OpenedDataset
+    from evaluator.data.readers import language_values
 
     features = datasets.Features({"audio": datasets.Value("string"), "text": datasets.Value("string"),
                                   "id": datasets.Value("string"),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from evaluator.data.audio import SAMPLE_RATE, decode_audio
-from evaluator.data.sources import sample_data_dir
+from evaluator.data.builtin import sample_data_dir
 from evaluator.errors import ConfigError
 from evaluator.models.backends.base import Transcription
 from tests.tiny_models import offline

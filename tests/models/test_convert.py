@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evaluator.data.sources import sample_data_dir
+from evaluator.data.builtin import sample_data_dir
 
 CLIPS = {
     "human-beckett.flac": "Ever tried. Ever failed. No matter. Try again. Fail again. Fail better.",

@@ -12,7 +12,8 @@ import pytest
 
 from evaluator.cli import main
 from evaluator.errors import ConfigError
-from evaluator.results.compare import compare, group_choices, leaderboard_with_intervals
+from evaluator.results.compare import compare
+from evaluator.results.leaderboard import group_choices, leaderboard_with_intervals
 from evaluator.results.store import Store
 from evaluator.scoring.stats import BootstrapOptions, ratio_interval
 
@@ -37,10 +38,12 @@ def row(run_id: str, model: str, sample_id: str, *, words: int = 10, errors: int
     return r
 
 
-def make_db(path: Path, runs: dict[str, list[dict[str, Any]]]) -> Path:
+def make_db(path: Path, runs: dict[str, list[dict[str, Any]]], models: dict[str, list[str]] | None = None) -> Path:
+    """A database of ``runs``; ``models``: per run, its models in the order the run was given them."""
     with Store(str(path)) as store:
         for i, (run_id, rows) in enumerate(runs.items()):
-            store.create_run(run_id, run_id, {}, evaluator_version="t", normalizer=("n", "1"), host={})
+            config = {"models": [{"spec": m} for m in (models or {}).get(run_id, [])]}
+            store.create_run(run_id, run_id, config, evaluator_version="t", normalizer=("n", "1"), host={})
             store.con.execute("UPDATE runs SET started_at = started_at + INTERVAL (?) SECOND WHERE run_id = ?",
                               [i, run_id])
             store.insert_results(rows)
@@ -168,7 +171,7 @@ def test_dropped_samples_are_counted_by_reason(tmp_path: Path) -> None:
         (pair,) = compare(store.con, ["r"], baseline="a:base", resamples=RESAMPLES).pairs
     assert (pair.dropped_missing, pair.dropped_error, pair.dropped_empty_reference) == (3, 2, 1)
     assert pair.n == 11 - 3 - 2 - 1
-    assert (pair.baseline_wer, pair.model_wer) == (pytest.approx(0.1), pytest.approx(0.2))
+    assert (pair.baseline_rate, pair.model_rate) == (pytest.approx(0.1), pytest.approx(0.2))
     assert pair.delta == pytest.approx(0.1) and pair.worse == pair.n and pair.better == 0
 
 
@@ -189,19 +192,23 @@ def test_regressions_are_the_largest_increases_with_their_texts(tmp_path: Path) 
     assert (pair.better, pair.worse, pair.same) == (1, 4, 1)
 
 
-def test_pairs_and_baselines(db: Path) -> None:
+def test_pairs_and_baselines(tmp_path: Path) -> None:
+    runs = {"run1": random_run("run1", {"a:good": 0.08, "b:bad": 0.2, "c:mid": 0.12}, 120, seed=1)}
+    db = make_db(tmp_path / "o.duckdb", runs, models={"run1": ["c:mid", "b:bad", "a:good"]})
     with Store(str(db)) as store:
         default = compare(store.con, resamples=RESAMPLES, top=0)
         against = compare(store.con, ["run1"], baseline="c:mid", resamples=RESAMPLES, top=0)
         with pytest.raises(ConfigError, match="choose one of: a:good, b:bad, c:mid"):
             compare(store.con, ["run1"], baseline="z:none")
-    wer = {m["label"]: m["wer"] for m in default.models}
-    assert len(default.pairs) == 3
-    for p in default.pairs:  # without --baseline, the lower-WER model is the baseline
-        assert wer[p.baseline] <= wer[p.model] and p.delta >= 0
-        assert p.delta == pytest.approx(p.model_wer - p.baseline_wer)
+    # without --baseline, the model the run lists first is the baseline (not the best, not by name)
+    assert [m["label"] for m in default.models] == ["c:mid", "b:bad", "a:good"]
+    assert [(p.baseline, p.model) for p in default.pairs] == [("c:mid", "b:bad"), ("c:mid", "a:good"),
+                                                                ("b:bad", "a:good")]
+    for p in default.pairs:
+        assert p.metric == "wer"
+        assert p.delta == pytest.approx(p.model_rate - p.baseline_rate)
         assert p.delta_low <= p.delta <= p.delta_high
-    assert [(p.baseline, p.model) for p in against.pairs] == [("c:mid", "a:good"), ("c:mid", "b:bad")]
+    assert [(p.baseline, p.model) for p in against.pairs] == [("c:mid", "b:bad"), ("c:mid", "a:good")]
     bad = next(p for p in against.pairs if p.model == "b:bad")
     assert bad.delta > 0 and bad.p_value < 0.05
 

@@ -9,18 +9,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from evaluator.data.sources import ROW_INDEX, Shard
+from evaluator.data.columns import ROW_INDEX
+from evaluator.data.shards import Shard
 from evaluator.data.spec import DatasetSpec
+from evaluator.data.windows import LongForm
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.records import ResultRow
 from evaluator.run.actor import Worker
-from evaluator.scoring.longform import LongForm
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 
 
 def test_silent_and_tiny_clips_are_scored_with_a_warning(tmp_path: Path, sample_rows) -> None:
-    from evaluator.data.sources import sample_data_dir
+    from evaluator.data.builtin import sample_data_dir
 
     folder = tmp_path / "odd"
     folder.mkdir()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from evaluator.data.audio import SAMPLE_RATE, decode_audio
-from evaluator.data.sources import sample_data_dir
+from evaluator.data.builtin import sample_data_dir
 from evaluator.errors import ConfigError
 from evaluator.models.backends.base import Backend, Transcription
 from evaluator.models.cuda_libs import CTRANSLATE2_LIBRARIES, nvidia_library_dirs, preload_cuda_libraries
@@ -328,11 +328,12 @@ class _RecordingBackend(Backend):
 def test_shard_batches_are_sorted_by_duration_and_rows_keep_order(tmp_path: Path, batch_size: int) -> None:
     import soundfile as sf
 
-    from evaluator.data.sources import ROW_INDEX, Shard
+    from evaluator.data.columns import ROW_INDEX
+    from evaluator.data.shards import Shard
     from evaluator.data.spec import DatasetSpec
+    from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
     from evaluator.run.actor import Worker
-    from evaluator.scoring.longform import LongForm
 
     seconds = [3.0, 0.5, 2.0, 1.0, 2.5]
     with open(tmp_path / "metadata.csv", "w") as fh:
@@ -458,9 +459,9 @@ def test_bundled_tiny_en_records_its_package_and_hash(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.usefixtures("tiny_en_available")
 def test_worker_info_carries_the_weights_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
     from evaluator.run.actor import Worker
-    from evaluator.scoring.longform import LongForm
 
     monkeypatch.setenv("EVALUATOR_CACHE", str(tmp_path))
     worker = Worker(parse_model_spec("faster-whisper:tiny.en"), "cpu", 1, "en", LongForm("native", 30.0, 5.0))

@@ -179,10 +179,11 @@ def test_pooled_and_macro_figures(multilingual_run) -> None:
 
 @pytest.mark.slow
 def test_whisper_detects_the_language_when_none_is_given(tmp_path, base_available) -> None:
-    from evaluator.data.sources import open_dataset, plan_shards, resolved_spec
+    from evaluator.data.shards import plan_shards
+    from evaluator.data.sources import open_dataset, resolved_spec
+    from evaluator.data.windows import LongForm
     from evaluator.run.actor import Worker
     from evaluator.scoring.languages import LanguagePlan
-    from evaluator.scoring.longform import LongForm
 
     # Clips whose language Whisper base detects (it takes espeak-ng's German for Hebrew).
     spec = DatasetSpec(source=str(_folder(tmp_path / "data", {"audioeval-fr-pangrama": None, "espeak-it-1": None})))
@@ -286,13 +287,17 @@ def test_each_whisper_runtime_reports_the_language_it_detected(backend, options,
 
 
 def test_views_know_the_languages_written_without_spaces(tmp_path) -> None:
-    """views.sql names the SPACELESS codes itself; each is a CER language even with no scored row."""
-    from evaluator.scoring.languages import SPACELESS
+    """views.sql names the SPACELESS codes itself; each is a CER language even with no scored row
+    (grouped by language: zh-Hant is a form of zh)."""
+    from evaluator.scoring.languages import SPACELESS, language_group, primary_metric
 
     with Store(str(tmp_path / "r.duckdb")) as store:
         store.insert_results([{**_row(code, code, "x", "x"), "error": "boom"} for code in [*SPACELESS, "de"]])
         _, rows = store.query("SELECT language, metric FROM leaderboard_languages")
-    assert dict(rows) == {**dict.fromkeys(SPACELESS, "cer"), "de": "wer"}
+        _, macros = store.query("SELECT language_metric(c), language_group(c) FROM unnest(?::VARCHAR[]) t(c)",
+                                [[*SPACELESS, "de", "no"]])
+    assert dict(rows) == {**dict.fromkeys({language_group(c) for c in SPACELESS}, "cer"), "de": "wer"}
+    assert macros == [(primary_metric(c), language_group(c)) for c in [*SPACELESS, "de", "no"]]
 
 
 def test_rescore_rewrites_the_intervals(tmp_path) -> None:
@@ -312,10 +317,11 @@ def test_rescore_rewrites_the_intervals(tmp_path) -> None:
 def test_detect_language_counts_disagreements_with_the_dataset(tmp_path, base_available) -> None:
     """--detect-language: Whisper is given no language although the dataset has one; rows keep the
     dataset's language (and its normalizer) and the leaderboard counts where detection disagrees."""
-    from evaluator.data.sources import open_dataset, plan_shards, resolved_spec
+    from evaluator.data.shards import plan_shards
+    from evaluator.data.sources import open_dataset, resolved_spec
+    from evaluator.data.windows import LongForm
     from evaluator.run.actor import Worker
     from evaluator.scoring.languages import ModelLanguages, settle
-    from evaluator.scoring.longform import LongForm
 
     spec = DatasetSpec(source=str(_folder(tmp_path / "data", {"audioeval-fr-pangrama": "fr_fr",
                                                                "espeak-de-1": "German"})))

@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from evaluator.cli import main
-from evaluator.data.sources import DatasetSpec
+from evaluator.data.spec import DatasetSpec
 from evaluator.errors import DatasetError
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.store import Store

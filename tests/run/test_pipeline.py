@@ -12,7 +12,7 @@ import jiwer
 import pytest
 
 from evaluator.cli import main
-from evaluator.data.sources import DatasetSpec
+from evaluator.data.spec import DatasetSpec
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.store import Store
 from evaluator.run.config import RunConfig

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from evaluator.data.sources import AssembleJob, ChunkJob, Sample, Shard
+from evaluator.data.shards import AssembleJob, ChunkJob, Sample, Shard
 from evaluator.data.spec import DatasetSpec
+from evaluator.data.windows import LongForm, plan_windows
 from evaluator.results.records import ChunkRow, ResultRow
 from evaluator.run.scheduler import Outcome, Pool, Scheduler
-from evaluator.scoring.longform import LongForm, plan_windows
 from evaluator.scoring.rows import assemble_long_form, finalize_row
 
 SPEC = DatasetSpec(source="fake")

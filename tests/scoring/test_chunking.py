@@ -6,16 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluator.scoring.longform import (
-    ChunkText,
-    TimedWord,
-    Window,
-    chunk_words,
-    merge_seam,
-    plan_windows,
-    stitch,
-    windows_from_speech,
-)
+from evaluator.data.windows import Window, plan_windows, windows_from_speech
+from evaluator.scoring.merging import ChunkText, TimedWord, chunk_words, merge_seam, stitch
 from evaluator.scoring.metrics import max_repeats, score
 from evaluator.scoring.rows import Timeline, assemble_long_form, finalize_row, holes, untranscribed_speech
 

@@ -9,6 +9,7 @@ from evaluator.models.backends import get_backend
 from evaluator.models.backends.base import whisper_model_languages
 from evaluator.scoring.languages import (
     WHISPER_LANGUAGES,
+    WHISPER_V3_LANGUAGES,
     LanguageError,
     LanguagePlan,
     ModelLanguages,
@@ -48,7 +49,14 @@ FORMS = [
     ("fa", ("fa", "fa", "pes")),
     ("jw", ("jv", "jw", "jav")),  # Whisper's own code for Javanese
     ("tl", ("fil", "tl", "tgl")),
-    ("nb", ("nb", "no", "nob")),
+    ("nb", ("no", "no", "nob")),  # Bokmål: stored and written as Norwegian
+    ("nb_no", ("no", "no", "nob")),  # FLEURS
+    ("Norwegian Bokmål", ("no", "no", "nob")),
+    ("nn-NO", ("nn", "nn", "nno")),  # Nynorsk stays apart
+    ("zh-HK", ("zh-Hant", "zh", "cmn_Hant")),
+    ("zh-Hant", ("zh-Hant", "zh", "cmn_Hant")),
+    ("cmn_hant_tw", ("zh-Hant", "zh", "cmn_Hant")),
+    ("zh-CN", ("zh", "zh", "cmn")),
     ("iw", ("he", "he", "heb")),
     ("haw", ("haw", "haw", None)),  # Whisper only
     ("zu", ("zu", None, "zul")),  # Seamless only
@@ -69,16 +77,19 @@ def test_unknown_values_are_refused_with_the_accepted_forms(value: str) -> None:
 
 
 def test_every_whisper_code_round_trips() -> None:
-    for code in WHISPER_LANGUAGES:
+    for code in WHISPER_V3_LANGUAGES:
         assert whisper_code(resolve(code)) == code
-    assert len(whisper_languages()) == len(WHISPER_LANGUAGES)
+    # every token's language, plus Traditional Chinese (written as zh); yue only in large-v3's
+    assert whisper_languages() == {resolve(c).code for c in WHISPER_LANGUAGES} | {"zh-Hant"}
+    assert whisper_languages(cantonese=True) == whisper_languages() | {"yue"}
+    assert "yue" not in WHISPER_LANGUAGES and len(WHISPER_V3_LANGUAGES) == len(WHISPER_LANGUAGES) + 1
 
 
 @pytest.mark.slow  # imports a model library
 def test_whisper_table_matches_the_installed_library() -> None:
     from faster_whisper import tokenizer
 
-    assert set(WHISPER_LANGUAGES) == set(tokenizer._LANGUAGE_CODES)
+    assert set(WHISPER_V3_LANGUAGES) == set(tokenizer._LANGUAGE_CODES)
 
 
 # backend, model -> languages it transcribes (None: any), needs a language, detects it
@@ -87,6 +98,10 @@ BACKENDS = [
     ("faster-whisper", "base", whisper_languages(), False),
     ("openai-whisper", "openai/whisper-small.en", frozenset({"en"}), False),
     ("transformers", "openai/whisper-base", whisper_languages(), False),
+    ("faster-whisper", "large-v3", whisper_languages(cantonese=True), False),
+    ("faster-whisper", "turbo", whisper_languages(cantonese=True), False),
+    ("transformers", "openai/whisper-large-v3", whisper_languages(cantonese=True), False),
+    ("openai-whisper", "large-v2", whisper_languages(), False),
     ("lfm2.5-audio", "LiquidAI/LFM2.5-Audio-1.5B", frozenset({"en"}), False),
 ]
 
@@ -111,6 +126,36 @@ def test_english_only_whisper_folder_is_recognised(tmp_path) -> None:
     assert whisper_model_languages(str(tmp_path)) == {"en"}
     (tmp_path / "vocabulary.txt").write_text("x\n" * 51865)
     assert whisper_model_languages(str(tmp_path)) == whisper_languages()
+    (tmp_path / "vocabulary.txt").write_text("x\n" * 51866)  # large-v3: has <|yue|>
+    assert whisper_model_languages(str(tmp_path)) == whisper_languages(cantonese=True)
+
+
+# What FLEURS and Common Voice write; every form must reach each backend in a code it writes.
+DATASET_FORMS = ["nb_no", "Norwegian Bokmål", "zh-TW", "zh-HK", "cmn_hant_tw", "zh-Hant", "zh-CN", "cmn_hans_cn"]
+
+
+@pytest.mark.parametrize(("backend", "model", "codes"), [
+    ("faster-whisper", "base", {"no", "zh"}),
+    ("openai-whisper", "large-v3", {"no", "zh"}),
+    ("seamless-m4t", "facebook/seamless-m4t-v2-large", {"nob", "cmn", "cmn_Hant"}),
+])
+def test_dataset_code_forms_reach_each_backend(backend: str, model: str, codes: set[str]) -> None:
+    cls = get_backend(backend)
+    supported = cls.supported_languages(model)
+    languages = [resolve(v) for v in DATASET_FORMS]
+    assert all(lang.code in supported for lang in languages)  # none becomes an error row
+    assert {cls.language_code(lang) for lang in languages} == codes
+    assert {lang.group for lang in languages} == {"no", "zh"}  # one table row each
+    assert {lang.metric for lang in languages if lang.group == "zh"} == {"cer"}
+
+
+def test_cantonese_only_where_the_vocabulary_has_it() -> None:
+    plan = settle(None, ["yue_hant_hk", "zh-TW"], [ModelLanguages("faster-whisper:base", whisper_languages()),
+                                                     ModelLanguages("faster-whisper:large-v3",
+                                                                    whisper_languages(cantonese=True))])
+    assert set(plan.warnings) == {"faster-whisper:base"} and "yue (Cantonese)" in plan.warnings["faster-whisper:base"]
+    assert "yue" in get_backend("seamless-m4t").supported_languages("x")
+    assert get_backend("lfm2.5-audio").supported_languages("LiquidAI/LFM2.5-Audio-1.5B") == {"en"}
 
 
 WHISPER_BASE = ModelLanguages("faster-whisper:base", whisper_languages())

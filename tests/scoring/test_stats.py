@@ -8,6 +8,8 @@ import statistics
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evaluator.errors import ConfigError
 from evaluator.scoring.stats import (
@@ -16,6 +18,7 @@ from evaluator.scoring.stats import (
     multinomial_sums,
     paired_bootstrap,
     paired_bootstraps,
+    paired_interval_and_p,
     ratio_interval,
     resampled_sums,
 )
@@ -97,9 +100,9 @@ def test_paired_interval_matches_an_independent_paired_bootstrap() -> None:
     assert got.delta == pytest.approx((sum(model_e) - sum(base_e)) / sum(words), rel=1e-12)
     assert got.low == pytest.approx(percentile(ref, 2.5), abs=0.35 * spread)
     assert got.high == pytest.approx(percentile(ref, 97.5), abs=0.35 * spread)
-    # the bootstrap p-value: share of re-centred deltas at least as far from 0 as the observed one
-    ref_p = (1 + sum(abs(d - got.delta) >= abs(got.delta) for d in ref)) / (len(ref) + 1)
-    assert got.p_value == pytest.approx(ref_p, abs=0.02)
+    # the bootstrap p-value: twice the smaller share of draws on either side of zero (+1 corrected)
+    smaller = min(sum(d <= 0 for d in ref), sum(d >= 0 for d in ref))
+    assert got.p_value == pytest.approx(min(1.0, 2 * (1 + smaller) / (len(ref) + 1)), abs=0.02)
     diffs = [m - b for m, b in zip(model_e, base_e, strict=True)]
     assert (got.better, got.worse, got.same) == (sum(d < 0 for d in diffs), sum(d > 0 for d in diffs),
                                                  sum(d == 0 for d in diffs))
@@ -128,7 +131,7 @@ def test_a_clear_regression_is_significant() -> None:
     worse = [e + 1 for e in errors]
     got = paired_bootstrap(errors, words, worse, words, BootstrapOptions(resamples=999, seed=0))
     assert got.delta > 0 and got.low > 0
-    assert got.p_value == pytest.approx(1 / 1000)
+    assert got.p_value == pytest.approx(2 / 1000)  # no draw at or below zero: 2 (1 + 0) / (999 + 1)
     assert got.wilcoxon_p < 1e-10 and got.sign_p < 1e-10
     assert (got.better, got.worse) == (0, 200)
 
@@ -195,3 +198,25 @@ def test_option_validation(kwargs: dict, message: str) -> None:
 def test_bad_input(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.integers(1, 12)), min_size=1, max_size=40),
+       st.sampled_from([19, 39, 100, 999, 1000]), st.sampled_from([0.9, 0.95, 0.99]), st.integers(0, 3))
+def test_interval_excludes_zero_exactly_when_p_is_below_alpha(rows, resamples, confidence, seed) -> None:
+    """One rule for both: the percentile interval excludes zero iff p < 1 - confidence."""
+    base_e, model_e, words = ([r[i] for r in rows] for i in range(3))
+    got = paired_bootstrap(base_e, words, model_e, words,
+                           BootstrapOptions(resamples=resamples, seed=seed, confidence=confidence))
+    excludes = got.low > 0 or got.high < 0
+    assert excludes == (got.p_value < round(1 - confidence, 10))
+    assert got.low <= got.high
+
+
+def test_paired_interval_and_p_on_known_draws() -> None:
+    draws = np.array([-0.01] * 24 + [0.02] * 975)  # 24 of 999 at or below zero
+    low, high, p = paired_interval_and_p(draws, 0.95)
+    assert p == pytest.approx(2 * 25 / 1000) and p == 0.05  # not below 0.05 ...
+    assert low < 0  # ... so the interval holds zero
+    low, high, p = paired_interval_and_p(np.array([-0.01] * 23 + [0.02] * 976), 0.95)
+    assert p < 0.05 and low > 0

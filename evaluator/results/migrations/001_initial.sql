@@ -16,6 +16,6 @@ CREATE TABLE runs (
 );
 
 -- The results table (and chunks, run_models, lost_shards) is created from the typed records in
--- evaluator/records.py by the store, which also adds columns an older database lacks.
+-- evaluator/results/records.py by the store, which also adds columns an older database lacks.
 
--- The views over `results` (leaderboard, buckets) are defined in evaluator/views.sql.
+-- The views over `results` (leaderboard, buckets) are defined in evaluator/results/views.sql.

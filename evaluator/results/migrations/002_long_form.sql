@@ -1,2 +1,2 @@
--- Long-form columns of `results` and the `chunks` table: now fields of evaluator/records.py
+-- Long-form columns of `results` and the `chunks` table: now fields of evaluator/results/records.py
 -- (ResultRow, ChunkRow), created and added by the store. Kept so migration numbers stay stable.

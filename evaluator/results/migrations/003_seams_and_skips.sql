@@ -1,2 +1,2 @@
--- Seam and skip columns: now fields of evaluator/records.py (ResultRow, ChunkRow), created and
+-- Seam and skip columns: now fields of evaluator/results/records.py (ResultRow, ChunkRow), created and
 -- added by the store. Kept so migration numbers stay stable.

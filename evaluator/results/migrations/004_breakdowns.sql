@@ -1,5 +1,5 @@
 -- Breakdowns and error bars: stored bootstrap intervals. (results.metadata, the dataset row's
--- other columns, is a field of evaluator/records.py.)
+-- other columns, is a field of evaluator/results/records.py.)
 
 -- 95% bootstrap intervals of corpus WER and CER, written at the end of a run (Store.save_intervals).
 -- group_by NULL: the whole (model, dataset, split); else language, bucket or a metadata key, with

@@ -1,96 +1,25 @@
-"""Long-form audio: window plans with provenance, and stitching chunk transcripts back together.
+"""Stitching chunk transcripts of a long file back together.
 
-Strategies (``--long-form``):
-
-- ``native``: the backend's own long-form algorithm sees the whole file.
-- ``none``: the evaluator does no chunking; the model gets the whole file in one call (for the
-  Whisper runtimes this is their own long-form loop, so it equals ``native``).
-- ``chunked``: fixed windows with overlap; consecutive transcripts are merged inside their time
-  overlap by aligning words (never at a match outside it), so no word is lost or doubled at a
-  seam; how each seam was merged is recorded.
-- ``vad``: windows cut at silences found by a voice-activity detector; no overlap needed.
+Consecutive transcripts are merged inside their time overlap by aligning units (never at a
+match outside it), so no word is lost or doubled at a seam; how each seam was merged is
+recorded. A unit is a word, or one character in scripts written without spaces between words
+(Chinese, Japanese, Thai, Lao, Khmer, Burmese; see :mod:`evaluator.scoring.units`), so those
+align and cut by character, with or without timestamps. Windows are planned by :mod:`evaluator.data.windows`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from evaluator.data.windows import Window
+from evaluator.scoring.units import Unit, is_spaceless_char, join_units, units
+
 __all__ = [
-    "LongForm", "Window", "ChunkText", "TimedWord", "Seam", "Stitched",
-    "plan_windows", "windows_from_speech", "parse_segments", "chunk_words", "merge_seam", "stitch",
+    "ChunkText", "TimedWord", "Seam", "Stitched", "parse_segments", "chunk_words", "merge_seam", "stitch",
 ]
-
-
-@dataclass(frozen=True)
-class LongForm:
-    """How one model's actors treat audio longer than ``window`` seconds.
-
-    Attributes:
-        strategy: ``native``, ``none`` (whole file to the backend), ``chunked`` or ``vad``.
-        window: longest window handed to the model (``chunked`` window, ``vad`` limit).
-        overlap: overlap between ``chunked`` windows.
-    """
-
-    strategy: str
-    window: float
-    overlap: float
-
-    @property
-    def splits(self) -> bool:
-        return self.strategy in ("chunked", "vad")
-
-
-@dataclass(frozen=True)
-class Window:
-    """One chunk of a file: ``index`` in the file's plan, ``start``/``end`` in seconds."""
-
-    index: int
-    start: float
-    end: float
-
-
-def plan_windows(duration: float, window: float, overlap: float) -> list[Window]:
-    """Windows of ``window`` seconds stepping by ``window - overlap`` that cover ``duration``.
-
-    The last window is moved back to end at ``duration`` (more overlap) rather than being a
-    sliver, so every window is at most ``window`` long.
-    """
-    if window <= 0 or not 0 <= overlap < window:
-        raise ValueError(f"need window > 0 and 0 <= overlap < window, got window={window}, overlap={overlap}")
-    if duration <= window:
-        return [Window(0, 0.0, duration)]
-    step = window - overlap
-    count = math.ceil((duration - window) / step) + 1
-    windows = []
-    for i in range(count):
-        start = min(i * step, duration - window)
-        windows.append(Window(i, round(start, 3), round(min(start + window, duration), 3)))
-    return windows
-
-
-def windows_from_speech(speech: Sequence[tuple[float, float]], duration: float, max_window: float) -> list[Window]:
-    """Group speech regions (start, end seconds) into windows no longer than ``max_window``,
-    cutting only in the silences between regions. A single region longer than the limit is
-    split into equal parts (the one place a word may be cut)."""
-    windows: list[tuple[float, float]] = []
-    for start, end in speech:
-        start, end = max(0.0, start), min(duration, end)
-        if end <= start:
-            continue
-        if windows and end - windows[-1][0] <= max_window:
-            windows[-1] = (windows[-1][0], end)
-            continue
-        if end - start > max_window:
-            parts = math.ceil((end - start) / max_window)
-            size = (end - start) / parts
-            windows.extend((start + i * size, start + (i + 1) * size) for i in range(parts))
-        else:
-            windows.append((start, end))
-    return [Window(i, round(s, 3), round(e, 3)) for i, (s, e) in enumerate(windows)]
 
 
 _WORD = re.compile(r"[\w']+")
@@ -107,10 +36,13 @@ ANCHOR_SECONDS = 1.0  # ... unless the windows put two matched timed words withi
 
 @dataclass(frozen=True)
 class TimedWord:
-    """A hypothesis word with its (estimated) time in the file: the middle of the word."""
+    """A hypothesis unit (a word, or a character of a script written without spaces) with its
+    (estimated) time in the file: the middle of the unit. ``space``: a space came before it in
+    its text (joining puts one back)."""
 
     text: str
     time: float
+    space: bool = True
 
 
 @dataclass(frozen=True)
@@ -140,7 +72,8 @@ class Seam:
         method: ``aligned`` (cut at the middle word the two windows agree on inside their
             overlap), ``midpoint`` (the alignment was weak: cut at the middle of the overlap by
             time), or ``adjacent`` (the windows do not overlap: texts joined).
-        matched: words the alignment matched inside the overlap.
+        matched: units (words, or characters of scripts written without spaces) the alignment
+            matched inside the overlap.
         cut_s: where in the file the text switches from the left window to this one.
     """
 
@@ -155,8 +88,9 @@ class Stitched:
     """A long file's stitched transcript.
 
     Attributes:
-        text: the words joined with spaces.
-        words: each word with its estimated time in the file.
+        text: the units joined as written (spaces between words, none between the characters
+            of a script written without spaces).
+        words: each unit (word, or character of such a script) with its estimated time in the file.
         seams: one per window after the first.
         spans: stretches of the file the transcript covers: timed segments (absolute), or whole
             windows with text when the backend gives no timestamps.
@@ -174,25 +108,33 @@ def _key(word: str) -> str:
 
 def _spread(text: str, start: float, end: float,
             speech: Sequence[tuple[float, float]] | None = None) -> list[TimedWord]:
-    """Words of ``text`` placed over [start, end] in proportion to their length, and only over
-    the parts of it that are speech when VAD regions are given (a segment or window that
-    begins with silence then puts its first word where the speech begins)."""
-    words = text.split()
+    """Units of ``text`` (words; characters of scripts written without spaces, see
+    :func:`evaluator.scoring.units.units`) placed over [start, end] in proportion to their length,
+    and only over the parts of it that are speech when VAD regions are given (a segment or window
+    that begins with silence then puts its first unit where the speech begins)."""
+    words = units(text)
     parts = [(max(a, start), min(b, end)) for a, b in speech or () if min(b, end) - max(a, start) > 0]
     if sum(b - a for a, b in parts) < MIN_SPEECH_SECONDS:
         parts = [(start, end)]
     total_time = sum(b - a for a, b in parts)
-    total = sum(len(w) + 1 for w in words)
+    sizes = [_size(w.text) for w in words]
+    total = sum(sizes)
     out, before = [], 0
-    for w in words:
-        offset = (before + (len(w) + 1) / 2) / total * total_time
+    for w, size in zip(words, sizes, strict=True):
+        offset = (before + size / 2) / total * total_time
         for a, b in parts:
             if offset <= b - a or (a, b) == parts[-1]:
-                out.append(TimedWord(w, a + min(offset, b - a)))
+                out.append(TimedWord(w.text, a + min(offset, b - a), w.space))
                 break
             offset -= b - a
-        before += len(w) + 1
+        before += size
     return out
+
+
+def _size(unit: str) -> int:
+    """A unit's share of speaking time: a character of a script written without spaces counts
+    one, a word its letters and a space."""
+    return 1 if is_spaceless_char(unit[0]) else len(unit) + 1
 
 
 def parse_segments(raw: Any) -> tuple[tuple[float, float, str], ...] | None:
@@ -318,4 +260,4 @@ def stitch(chunks: Sequence[ChunkText]) -> Stitched:
                                      index=chunk.window.index)
             seams.append(seam)
         previous = chunk
-    return Stitched(" ".join(w.text for w in words), words, seams, sorted(spans))
+    return Stitched(join_units([Unit(w.text, w.space) for w in words]), words, seams, sorted(spans))

@@ -1,0 +1,39 @@
+"""Source: a folder of Parquet or Arrow files (as a Hugging Face hub dataset is stored: e.g.
+``data/test-00000-of-00001.parquet``), or one such file, through ``datasets``' own ``parquet`` and
+``arrow`` loaders.
+
+Splits come from the file names as on the hub (``test-*.parquet``, ``test/``...; a folder without
+such names is one ``train`` split). An ``Audio`` column is read undecoded (its bytes or path);
+a column of structs with ``bytes``/``path`` or of paths works too. The loaders copy the rows into
+``datasets``' memory-mapped cache once; nothing is held in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evaluator.data import paths
+
+__all__ = ["COLUMNAR_EXTENSIONS", "columnar_kind", "load_columnar"]
+
+COLUMNAR_EXTENSIONS = {".parquet": "parquet", ".arrow": "arrow", ".tar": "webdataset"}
+
+
+def columnar_kind(path: str) -> str | None:
+    """``parquet``, ``arrow`` or ``webdataset`` for a file of that kind or a folder holding such
+    files (Parquet first when a folder holds several kinds); None otherwise."""
+    if not paths.isdir(path):
+        ext = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
+        return COLUMNAR_EXTENSIONS.get(ext)
+    found = {COLUMNAR_EXTENSIONS.get("." + f.rsplit(".", 1)[-1].lower()) for f in paths.files_under(path) if "." in f}
+    return next((kind for kind in ("parquet", "arrow", "webdataset") if kind in found), None)
+
+
+def load_columnar(kind: str, path: str, features: Any = None) -> Any:
+    """``datasets.load_dataset(kind, data_dir=folder)`` (or ``data_files=file``): a dict of
+    datasets by split."""
+    import datasets
+
+    if paths.isdir(path):
+        return datasets.load_dataset(kind, data_dir=path, features=features)
+    return datasets.load_dataset(kind, data_files={"train": path}, features=features)
