@@ -158,6 +158,9 @@ def _prepare(config: RunConfig, cluster: dict[str, float], history: dict[tuple[s
     backends = {m.label: get_backend(m.backend) for m in config.models}
     for cls in backends.values():
         cls.require()  # a missing extra fails here, before any actor starts
+    if any(d.long_form == "vad" for d in config.datasets) and importlib.util.find_spec("faster_whisper") is None:
+        raise MissingDependencyError("a dataset's vad long-form strategy uses faster-whisper's Silero VAD: "
+                                     "pip install 'evaluator[faster-whisper]'")
     requests = []
     long_forms = []
     config_json = config.to_json_dict()

@@ -26,6 +26,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 F32 = parse_model_spec("faster-whisper:tiny.en?compute_type=float32")
 F32_BEAM = parse_model_spec("faster-whisper:tiny.en?compute_type=float32&beam_size=2")
 NAMES = ("calls", "meet", "books")
+EXTRA = {"books": ", long_form: chunked, language: en"}
+CHUNKS = {"chunk_seconds": 4.0, "chunk_overlap": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,9 @@ def folders(tmp_path_factory, sample_rows):
             shutil.copy(f"{sample_data_dir()}/{row['file_name']}", folder / row["file_name"])
         write_metadata(folder, [{"file_name": r["file_name"], "transcription": r["transcription"]} for r in rows])
     suite = root / "suite.yaml"
-    suite.write_text("datasets:\n" + "".join(f"  - {{name: {n}, source: data/{n}}}\n" for n in NAMES))
+    # books: its own long-form strategy (4 s windows) and language, the others the run's
+    suite.write_text("datasets:\n" + "".join(f"  - {{name: {n}, source: data/{n}{EXTRA.get(n, '')}}}\n"
+                                             for n in NAMES))
     return root
 
 
@@ -50,7 +54,8 @@ def folders(tmp_path_factory, sample_rows):
 def suite_run(ray_cluster, folders):
     db = folders / "suite.duckdb"
     code = main(["run", "--suite", str(folders / "suite.yaml"), "--model", F32.label, "--model", F32_BEAM.label,
-                 "--db", str(db), "--actors-per-model", "1", "--name", "suite"])
+                 "--db", str(db), "--actors-per-model", "1", "--name", "suite", "--chunk-seconds", "4",
+                 "--chunk-overlap", "1"])
     assert code == 0
     return db
 
@@ -70,9 +75,10 @@ def test_one_run_gives_each_dataset_the_wer_of_its_own_run(suite_run, folders):
     db = folders / "separate.duckdb"
     with Store(str(db)) as store:
         for name in NAMES:
-            spec = DatasetSpec(str(folders / "data" / name), name=name)
-            summary = run_evaluation(RunConfig(models=(F32, F32_BEAM), dataset=spec, db=str(db), actors_per_model=1),
-                                     store)
+            extra = {"long_form": "chunked", "language": "en"} if name in EXTRA else {}
+            spec = DatasetSpec(str(folders / "data" / name), name=name, **extra)
+            config = RunConfig(models=(F32, F32_BEAM), dataset=spec, db=str(db), actors_per_model=1, **CHUNKS)
+            summary = run_evaluation(config, store)
             assert summary.status == "finished"
     separate = _wers(db)
     assert separate.keys() == suite.keys()
@@ -84,6 +90,8 @@ def test_models_load_once_per_actor_for_the_whole_suite(suite_run):
     con = duckdb.connect(str(suite_run), read_only=True)
     try:
         (models, rows) = con.execute("SELECT models, (SELECT count(*) FROM results) FROM runs").fetchone()
+        strategies = dict(con.execute("SELECT dataset, string_agg(DISTINCT long_form, ',') || ' ' || max(num_chunks) "
+                                      "FROM results GROUP BY dataset").fetchall())
     finally:
         con.close()
     for label in (F32.label, F32_BEAM.label):
@@ -91,6 +99,9 @@ def test_models_load_once_per_actor_for_the_whole_suite(suite_run):
         assert (info["actors"], info["loads"], len(info["workers"])) == (1, 1, 1)
         assert info["datasets"] == list(NAMES)
     assert rows == 12  # 2 models x 3 datasets x 2 clips, ids 0 and 1 in each dataset
+    # one dataset in windows, on the same actors that read the others whole
+    assert strategies["calls"] == strategies["meet"] == "native 1"
+    assert strategies["books"].startswith("chunked ") and int(strategies["books"].split()[1]) > 1
 
 
 def test_average_and_pooled_rows(suite_run):
