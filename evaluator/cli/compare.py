@@ -29,6 +29,7 @@ examples:
   evaluator compare --run RUN_BEFORE --run RUN_AFTER            # same models, two runs
   evaluator compare --baseline faster-whisper:base --fail-if-worse 1   # CI gate: exit 1 on a regression
   evaluator compare --format json > comparison.json
+  evaluator compare --run my-suite-run                           # a suite: also per dataset and average
 
 delta: model - baseline error rate in percentage points on the shared samples (negative: the
 model is better), in each sample's metric: WER, or CER for languages written without spaces (a
@@ -225,9 +226,39 @@ def add_parser(sub: Any) -> None:
     cmp.set_defaults(func=command)
 
 
+def _suite_pairs(con: Any, run_id: str, baseline: str | None, fmt: str, resamples: int, seed: int
+                 ) -> tuple[str, list[dict[str, Any]]]:
+    """A suite run's models against the baseline (default: the best average) per dataset and over
+    the suite, with a bootstrap stratified by dataset: the rendered table and its records."""
+    import dataclasses
+
+    from evaluator.cli.tables import render
+    from evaluator.results.suite import suite_compare, suite_results
+
+    models = suite_results(con, run_id, resamples, seed)
+    ranked = sorted(models, key=lambda m: (m.average is None, m.average or 0.0))
+    base = baseline if baseline in {m.model for m in models} else ranked[0].model
+    records, rows = [], []
+    for m in models:
+        if m.model == base:
+            continue
+        for d in suite_compare(con, run_id, base, m.model, resamples, seed):
+            records.append({"baseline": base, "model": m.model, **dataclasses.asdict(d)})
+            rows.append((base, m.model, d.dataset, d.metric, d.n, pct(d.baseline), pct(d.model), pct(d.delta),
+                         pct(d.low), pct(d.high), _p(d.p_not_better)))
+    title = ("suite: model - baseline per dataset and over the suite (percentage points; paired bootstrap "
+             "stratified by dataset; p_not_better: share of resamples where the model is not better)")
+    table = render(["baseline", "model", "dataset", "metric", "n", "base_%", "model_%", "delta_pp", "low_pp",
+                    "high_pp", "p_not_better"], rows, fmt, title=title) if fmt != "json" else ""
+    return table, records
+
+
 def command(args: argparse.Namespace) -> int:
+    import json
+
     from evaluator.errors import ConfigError
     from evaluator.results.compare import compare
+    from evaluator.results.suite import is_suite
 
     if args.fail_if_worse is not None and args.fail_if_worse < 0:
         raise ConfigError(f"--fail-if-worse takes a non-negative number of percentage points, got {args.fail_if_worse}")
@@ -244,7 +275,14 @@ def command(args: argparse.Namespace) -> int:
         comparison, shown = everything, list(everything.pairs)
     else:
         comparison, shown = against, gated
-    sys.stdout.write(_render_comparison(comparison, args.format, shown) + "\n")
+    out = _render_comparison(comparison, args.format, shown)
+    if len(run_ids) == 1 and is_suite(con, run_ids[0]):  # per dataset and over the suite, stratified
+        table, records = _suite_pairs(con, run_ids[0], baseline, args.format, args.resamples, args.seed)
+        if args.format == "json":
+            out = json.dumps({**json.loads(out), "suite": records}, indent=2, default=str, allow_nan=False)
+        else:
+            out += "\n\n" + table
+    sys.stdout.write(out + "\n")
     if not shown:
         log.warning("nothing to compare: the runs hold one model each and no model appears in two runs")
     if args.fail_if_worse is None and not args.fail_if_significant:

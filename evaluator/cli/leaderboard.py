@@ -27,6 +27,12 @@ examples:
   evaluator leaderboard --db results.duckdb
   evaluator leaderboard --by bucket                    # per duration bucket
   evaluator leaderboard --by gender --format markdown  # per value of a dataset column
+  evaluator leaderboard --by dataset                   # a suite run: one row per model and dataset
+
+A run of several datasets (a suite) prints one row per model: each dataset's WER (CER for
+languages written without spaces) with its interval, the average (the unweighted mean of the
+datasets' figures, as the Open ASR Leaderboard ranks), the pooled WER over all rows, RTFx over
+the suite (docs/suites.md).
 
 The table shows WER with its 95% percentile bootstrap interval in one cell ("8.9 [3.5–17.9]",
 percent; resamples and seed set by --resamples/--seed) and flags only when non-zero; --wide,
@@ -55,10 +61,27 @@ def add_parser(sub: Any) -> None:
     lb.set_defaults(func=command)
 
 
+def suite_printed(con: Any, run_id: str, fmt: str, resamples: int = 1000, seed: int = 0) -> bool:
+    """Print a suite run's table (one row per model over its datasets); False for a run of one
+    dataset."""
+    from evaluator.cli.tables import render
+    from evaluator.results.suite import is_suite, suite_results, suite_table
+
+    if not is_suite(con, run_id):
+        return False
+    columns, rows = suite_table(suite_results(con, run_id, resamples, seed), compact=fmt in ("table", "markdown"))
+    title = f"run {run_id}: WER % [95% interval] per dataset; average = mean of the datasets' WERs"
+    sys.stdout.write(render(columns, rows, fmt, title) + "\n")
+    return True
+
+
 def command(args: argparse.Namespace) -> int:
     con = open_ro(args.db)
     run_id = resolve_run(con, args.run_id, args.db)
-    text = leaderboard_text(con, run_id, args.format, wide=args.wide, by=args.by, resamples=args.resamples,
+    if args.by is None and suite_printed(con, run_id, args.format, args.resamples, args.seed):
+        return 0
+    by = None if args.by == "dataset" else args.by  # the long form of a suite: the per-dataset rows
+    text = leaderboard_text(con, run_id, args.format, wide=args.wide, by=by, resamples=args.resamples,
                             seed=args.seed)
     if not text:
         raise ConfigError(f"run {run_id!r} has no results in {args.db or DEFAULT_DB}")

@@ -37,12 +37,29 @@ examples:
   evaluator run --dataset openslr/librispeech_asr --dataset-config clean --split test \\
                 --model faster-whisper:Systran/faster-whisper-small --max-samples 200
   evaluator run --config run.yaml                                 # same keys as the flags
+  evaluator run --suite open-asr-en --model faster-whisper:base     # a preset suite: 8 test sets, one run
+  evaluator run --suite fleurs --languages en,de --model faster-whisper:base
+  evaluator run --suite my_suite.yaml --model ... --model ...       # see docs/suites.md
+  evaluator run --dataset ./calls --dataset ./meetings --model ... # several datasets, one run
   evaluator run --resume 20261124-140102-ab12 --db results.duckdb # finish an interrupted run
 
 model specs are BACKEND:MODEL[?option=value&...], e.g. faster-whisper:base?beam_size=5.
 Exit status: 0 when the run finished (even with some error rows), 1 when every sample
 failed, 2 on a usage error, 130 when interrupted (resume it with --resume RUN_ID).
 """
+
+
+def _add_suite(data: dict[str, Any], args: argparse.Namespace) -> None:
+    """The suite's datasets into the config mapping (``--suite`` wins over a config file's ``suite``)."""
+    from evaluator.data.suites import load_suite
+
+    if args.dataset or data.get("dataset"):
+        raise ConfigError("give the datasets either with --suite or with --dataset, not both")
+    languages = args.languages.split(",") if args.languages else data.pop("languages", None)
+    suite = load_suite(str(args.suite or data["suite"]), languages, args.mirror or data.pop("mirror", None))
+    data.pop("suite", None)
+    data["datasets"] = list(suite.datasets)
+    data.setdefault("name", suite.name)
 
 
 def _run_config(args: argparse.Namespace) -> Any:
@@ -59,6 +76,10 @@ def _run_config(args: argparse.Namespace) -> Any:
             raise ConfigError(f"cannot read config file {args.config}: {exc}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"{args.config} must hold a mapping of option names to values")
+    if args.suite or data.get("suite"):
+        _add_suite(data, args)
+    elif args.languages:
+        raise ConfigError("--languages picks the languages of a --suite (fleurs, common-voice)")
     flags = {
         "dataset": args.dataset, "config": args.dataset_config, "split": args.split,
         "streaming": args.streaming, "audio_column": args.audio_column,
@@ -180,10 +201,19 @@ def add_parser(sub: Any) -> None:
     run.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC",
                      help="model spec BACKEND:MODEL[?opt=val]; repeat to compare models")
     g = run.add_argument_group("dataset")
-    g.add_argument("--dataset", metavar="SOURCE",
+    g.add_argument("--dataset", metavar="SOURCE", action="append",
                    help="hub id, save_to_disk folder, audiofolder folder, or builtin:sample (default, "
                    "24 short clips) / builtin:long (15- and 4-minute recordings) / builtin:repeats (a "
-                   "16-minute recording whose sentences recur seconds apart)")
+                   "16-minute recording whose sentences recur seconds apart); repeat for several datasets in "
+                   "one run (each named by the last part of its source)")
+    g.add_argument("--suite", metavar="FILE|NAME",
+                   help="evaluate every model on every dataset of a suite, in one run: a YAML file (see "
+                   "docs/suites.md) or a preset: open-asr-en, fleurs, common-voice")
+    g.add_argument("--languages", metavar="L1,L2",
+                   help="with a per-language --suite (fleurs, common-voice): the languages, e.g. en,de")
+    g.add_argument("--mirror", metavar="DIR",
+                   help="with --suite: local copies of hub datasets, DIR/ORG/NAME/CONFIG, used instead of the hub "
+                   "where present")
     g.add_argument("--dataset-config", "--subset", dest="dataset_config", metavar="NAME",
                    help="hub dataset configuration (load_dataset's second argument)")
     g.add_argument("--split", help="split (default: the only split, else 'test')")
@@ -266,9 +296,16 @@ def command(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             log.error("interrupted; finish with: evaluator run --resume <run id> --db %s", db)
             return 130
-        board = leaderboard_text(store.con, summary.run_id, args.format, wide=args.wide)
+        board = ""
+        if len(config.datasets) > 1:  # one row per model over the suite's datasets (printed here)
+            from evaluator.cli.leaderboard import suite_printed
+
+            suite_printed(store.con, summary.run_id, args.format)
+        else:
+            board = leaderboard_text(store.con, summary.run_id, args.format, wide=args.wide)
         store.release()
-    sys.stdout.write(board + "\n")
+    if board:
+        sys.stdout.write(board + "\n")
     for label, error in summary.failed_models.items():
         log.error("%s produced no results: %s", label, error)
     log.info("run %s %s in %.1f s: %d rows, %d errors", summary.run_id, summary.status,

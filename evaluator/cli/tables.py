@@ -60,7 +60,7 @@ WITH counts AS (
     FROM results GROUP BY run_id
 ), plans AS (
     SELECT run_id, sum(planned) AS planned, count(*) FILTER (WHERE planned IS NULL) AS unknown,
-           string_agg(model, ', ' ORDER BY model) AS models
+           string_agg(DISTINCT model, ', ' ORDER BY model) AS models  -- a row per model and dataset
     FROM run_models GROUP BY run_id
 ), lost AS (
     SELECT run_id, count(*) AS lost_shards FROM lost_shards GROUP BY run_id

@@ -65,11 +65,13 @@ class AssembleJob:
         sample: the row's fields known before transcription (id, reference, duration, ...).
         windows: the file's plan.
         chunks: one dict per window as the actors returned it (text, segments, speech, error).
+        dataset: the dataset the sample is from (where its row is recorded).
     """
 
     sample: dict[str, Any]
     windows: tuple[Any, ...]
     chunks: tuple[dict[str, Any], ...]
+    dataset: DatasetSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,13 @@ class DatasetSpec:
         format: the source's kind when its name does not say (a manifest named ``.txt``): one of
             :data:`FORMATS` (``None``: detected from the path). See
             :func:`evaluator.data.sources.source_kind`.
+        name: the short name results and tables use for this dataset (a suite entry's ``name``,
+            e.g. ``ami``); ``None`` names it by its source. Stored as ``results.dataset``.
+        language: language of this dataset's samples with none of their own (overrides the
+            run's ``--language`` for this dataset).
+        max_samples: evaluate only its first N samples (overrides the run's ``--max-samples``).
+        long_form: long-form strategy for this dataset (``native``, ``chunked``, ``vad``,
+            ``none``); ``None`` takes the run's.
     """
 
     source: str | None = None
@@ -44,6 +51,10 @@ class DatasetSpec:
     id_column: str | None = None
     language_column: str | None = None
     format: str | None = None
+    name: str | None = None
+    language: str | None = None
+    max_samples: int | None = None
+    long_form: str | None = None
 
     def location(self) -> tuple[str | None, str | None]:
         """(format, source without its ``FORMAT:`` prefix): the prefix wins over :attr:`format`."""

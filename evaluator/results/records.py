@@ -17,8 +17,10 @@ from typing import Any, ClassVar
 __all__ = ["ResultRow", "ChunkRow", "RunModel", "LostShard", "column_names", "create_table_sql", "as_record"]
 
 
-def _col(sql: str, doc: str, default: Any = None) -> Any:
-    return field(default=default, metadata={"sql": sql, "doc": doc})
+def _col(sql: str, doc: str, default: Any = None, backfill: str | None = None) -> Any:
+    """A column: SQL type, meaning; ``backfill``: the SQL expression (over the old table as
+    ``old``) that fills it in rows stored before it existed, when the table is rebuilt for a new key."""
+    return field(default=default, metadata={"sql": sql, "doc": doc, "backfill": backfill})
 
 
 @dataclass(slots=True)
@@ -27,13 +29,14 @@ class ResultRow:
     NULL scores: counted by the leaderboard, never scored."""
 
     TABLE: ClassVar[str] = "results"
-    KEY: ClassVar[tuple[str, ...]] = ("run_id", "model", "sample_id")
+    KEY: ClassVar[tuple[str, ...]] = ("run_id", "model", "dataset", "sample_id")
     EXTRA: ClassVar[tuple[str, ...]] = ("created_at TIMESTAMP NOT NULL DEFAULT current_timestamp",)
 
     run_id: str = _col("VARCHAR NOT NULL", "the run")
     model: str = _col("VARCHAR NOT NULL", "model spec, e.g. faster-whisper:tiny.en")
     backend: str = _col("VARCHAR NOT NULL", "backend name")
-    dataset: str = _col("VARCHAR NOT NULL", "dataset name")
+    dataset: str = _col("VARCHAR NOT NULL", "the dataset's name in the run: a suite entry's `name`, else its source "
+                        "(hub id or path); unique within a run")
     split: str = _col("VARCHAR NOT NULL", "dataset split")
     sample_id: str = _col("VARCHAR NOT NULL", "sample id (the id column, else the global row index)")
     sample_index: int | None = _col("BIGINT", "row position (NULL when streaming)")
@@ -89,11 +92,14 @@ class ChunkRow:
     """One window of a long file transcribed in windows (``chunked``/``vad``)."""
 
     TABLE: ClassVar[str] = "chunks"
-    KEY: ClassVar[tuple[str, ...]] = ("run_id", "model", "sample_id", "chunk_index")
+    KEY: ClassVar[tuple[str, ...]] = ("run_id", "model", "dataset", "sample_id", "chunk_index")
     EXTRA: ClassVar[tuple[str, ...]] = ()
 
     run_id: str = _col("VARCHAR NOT NULL", "the run")
     model: str = _col("VARCHAR NOT NULL", "model spec")
+    dataset: str = _col("VARCHAR NOT NULL", "the long file's dataset (results.dataset)", "",
+                        backfill="(SELECT any_value(r.dataset) FROM results r WHERE r.run_id = old.run_id "
+                                 "AND r.model = old.model AND r.sample_id = old.sample_id)")
     sample_id: str = _col("VARCHAR NOT NULL", "the long file")
     chunk_index: int = _col("INTEGER NOT NULL", "window position in the file's plan")
     start_s: float = _col("DOUBLE NOT NULL", "window start (s in file)")
@@ -112,16 +118,17 @@ class RunModel:
     """What a run planned for one model and what it covered: the leaderboard's accounting."""
 
     TABLE: ClassVar[str] = "run_models"
-    KEY: ClassVar[tuple[str, ...]] = ("run_id", "model")
+    KEY: ClassVar[tuple[str, ...]] = ("run_id", "model", "dataset")
     EXTRA: ClassVar[tuple[str, ...]] = ()
 
     run_id: str = _col("VARCHAR NOT NULL", "the run")
     model: str = _col("VARCHAR NOT NULL", "model spec")
-    dataset: str | None = _col("VARCHAR", "dataset name")
+    dataset: str = _col("VARCHAR NOT NULL", "dataset name (results.dataset): one row per model and dataset", "")
     split: str | None = _col("VARCHAR", "dataset split")
     planned: int | None = _col("BIGINT", "samples the run was asked for (NULL: unknown, a stream)")
     wall_seconds: float | None = _col(
-        "DOUBLE", "end-to-end time: first actor start to last row, summed over resumed sessions")
+        "DOUBLE", "the model's end-to-end time: first actor start to last row, summed over resumed sessions; the "
+        "same on each of its datasets' rows (a suite's datasets share the model's actors)")
     status: str | None = _col("VARCHAR", "running | complete | failed (could not load; rows are errors)")
     error: str | None = _col("VARCHAR", "why the model failed")
 
@@ -132,13 +139,16 @@ class LostShard:
     nothing is lost silently, and retried by ``--resume``."""
 
     TABLE: ClassVar[str] = "lost_shards"
-    KEY: ClassVar[tuple[str, ...]] = ("run_id", "model", "shard_id")
+    KEY: ClassVar[tuple[str, ...]] = ("run_id", "model", "dataset", "shard_id")
     EXTRA: ClassVar[tuple[str, ...]] = ("lost_at TIMESTAMP NOT NULL DEFAULT current_timestamp",)
 
     run_id: str = _col("VARCHAR NOT NULL", "the run")
     model: str = _col("VARCHAR NOT NULL", "model spec")
-    shard_id: int = _col("INTEGER NOT NULL", "position in the run's shard plan")
+    shard_id: int = _col("INTEGER NOT NULL", "position in the dataset's shard plan")
     reason: str | None = _col("VARCHAR", "the last failure")
+    dataset: str = _col("VARCHAR NOT NULL", "the shard's dataset (results.dataset)", "",
+                        backfill="(SELECT any_value(m.dataset) FROM run_models m WHERE m.run_id = old.run_id "
+                                 "AND m.model = old.model)")
 
 
 Record = ResultRow | ChunkRow | RunModel | LostShard

@@ -32,7 +32,7 @@ SCORE_COLUMNS = (
     "substitutions", "deletions", "insertions", "hyp_words", "char_errors", "completion_ratio", "repetition",
     "max_insertion_run", "max_repeats", "looping", "truncated", "truncated_reason", "max_deletion_run", "skipped",
 )
-_READ = ("run_id", "model", "sample_id", "language", "detected_language", "reference", "hypothesis",
+_READ = ("run_id", "model", "dataset", "sample_id", "language", "detected_language", "reference", "hypothesis",
          "audio_seconds", "transcribed_until_s", "truncated_reason", "token_cap_hit", "max_deletion_run_s",
          "untranscribed_speech_s")
 # What "changed" compares: the language, the normalized texts and the counts.
@@ -78,7 +78,8 @@ def _rescored(stored: dict[str, Any]) -> dict[str, Any]:
     # finalize_row flagged a long deletion run in the language's unit; the timed signals are kept
     row["skipped"] = bool(row["skipped"] or (deletion_s or 0.0) >= SKIP_SECONDS
                           or (untranscribed or 0.0) >= SKIP_SECONDS)
-    return {"run_id": stored["run_id"], "model": stored["model"], "sample_id": stored["sample_id"],
+    return {"run_id": stored["run_id"], "model": stored["model"], "dataset": stored["dataset"],
+            "sample_id": stored["sample_id"],
             **{c: row[c] for c in SCORE_COLUMNS}}
 
 

@@ -27,8 +27,8 @@ from evaluator.results.records import (
     RunModel,
     as_record,
     column_names,
-    create_table_sql,
 )
+from evaluator.results.schema import sync_records
 
 __all__ = ["Store", "RESULT_COLUMNS", "CHUNK_COLUMNS", "RECORDS", "connect_read_only"]
 
@@ -183,22 +183,11 @@ class Store:
             except Exception:
                 self.con.execute("ROLLBACK")
                 raise
-        self._sync_records()
+        sync_records(self.con, RECORDS)
         views = _views_sql()
         self.con.execute(views)
         self.con.execute("CREATE OR REPLACE TABLE schema_views (sha256 VARCHAR)")
         self.con.execute("INSERT INTO schema_views VALUES (?)", [hashlib.sha256(views.encode()).hexdigest()])
-
-    def _sync_records(self) -> None:
-        """Create the record tables, and add the columns a database from an older version lacks."""
-        for record in RECORDS:
-            self.con.execute(create_table_sql(record))
-            have = {r[0] for r in self.con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [record.TABLE]).fetchall()}
-            for f in dataclasses.fields(record):
-                if f.name not in have:
-                    sql_type = f.metadata["sql"].replace(" NOT NULL", "")
-                    self.con.execute(f"ALTER TABLE {record.TABLE} ADD COLUMN {f.name} {sql_type}")
 
     # runs -------------------------------------------------------------------------------
     def create_run(self, run_id: str, name: str | None, config: dict[str, Any], *,
@@ -302,26 +291,28 @@ class Store:
 
     # accounting -------------------------------------------------------------------------
     def plan_model(self, run_id: str, model: str, dataset: str, split: str, planned: int | None) -> None:
-        """Record what a run plans for a model (a resume keeps the earlier sessions' time)."""
+        """Record what a run plans for a model on one dataset (a resume keeps the earlier
+        sessions' time)."""
         self.con.execute(
             "INSERT INTO run_models (run_id, model, dataset, split, planned, wall_seconds, status) "
-            "VALUES (?, ?, ?, ?, ?, 0, 'running') ON CONFLICT (run_id, model) DO UPDATE SET "
+            "VALUES (?, ?, ?, ?, ?, 0, 'running') ON CONFLICT (run_id, model, dataset) DO UPDATE SET "
             "planned = excluded.planned, status = 'running', error = NULL",
             [run_id, model, dataset, split, planned])
 
     def finish_model(self, run_id: str, model: str, wall_seconds: float, status: str, error: str | None) -> None:
-        """Add a session's end-to-end seconds to a model and set its final status."""
+        """Add a session's end-to-end seconds to a model (each of its datasets' rows) and set its
+        final status."""
         self.con.execute(
             "UPDATE run_models SET wall_seconds = coalesce(wall_seconds, 0) + ?, status = ?, error = ? "
             "WHERE run_id = ? AND model = ?", [wall_seconds, status, error, run_id, model])
 
     def record_lost_shard(self, lost: LostShard) -> None:
-        self.con.execute("INSERT OR REPLACE INTO lost_shards (run_id, model, shard_id, reason) VALUES (?, ?, ?, ?)",
-                         [lost.run_id, lost.model, lost.shard_id, lost.reason])
+        self.con.execute("INSERT OR REPLACE INTO lost_shards (run_id, model, dataset, shard_id, reason) "
+                         "VALUES (?, ?, ?, ?, ?)", [lost.run_id, lost.model, lost.dataset, lost.shard_id, lost.reason])
 
-    def lost_shard_ids(self, run_id: str, model: str) -> frozenset[int]:
-        rows = self.con.execute("SELECT shard_id FROM lost_shards WHERE run_id = ? AND model = ?",
-                                [run_id, model]).fetchall()
+    def lost_shard_ids(self, run_id: str, model: str, dataset: str | None = None) -> frozenset[int]:
+        rows = self.con.execute("SELECT shard_id FROM lost_shards WHERE run_id = ? AND model = ? "
+                                "AND (? IS NULL OR dataset = ?)", [run_id, model, dataset, dataset]).fetchall()
         return frozenset(r[0] for r in rows)
 
     def forget_lost_shards(self, run_id: str) -> int:
@@ -339,8 +330,9 @@ class Store:
         self.con.execute("BEGIN TRANSACTION")
         try:
             self.con.execute(
-                "DELETE FROM chunks WHERE run_id = ? AND (model, sample_id) IN "
-                "(SELECT model, sample_id FROM results WHERE run_id = ? AND error IS NOT NULL)", [run_id, run_id])
+                "DELETE FROM chunks WHERE run_id = ? AND (model, dataset, sample_id) IN "
+                "(SELECT model, dataset, sample_id FROM results WHERE run_id = ? AND error IS NOT NULL)",
+                [run_id, run_id])
             self.con.execute("DELETE FROM results WHERE run_id = ? AND error IS NOT NULL", [run_id])
             self.con.execute("COMMIT")
         except Exception:
@@ -349,10 +341,14 @@ class Store:
         return int(n)
 
     def done_ids(self, run_id: str, model: str, start: int | None = None,
-                 stop: int | None = None) -> frozenset[str]:
-        """Sample ids of a model already stored in a run (optionally within a row range)."""
+                 stop: int | None = None, *, dataset: str | None = None) -> frozenset[str]:
+        """Sample ids of a model already stored in a run (optionally of one dataset, within a
+        row range)."""
         sql = "SELECT sample_id FROM results WHERE run_id = ? AND model = ?"
         params: list[Any] = [run_id, model]
+        if dataset is not None:
+            sql += " AND dataset = ?"
+            params.append(dataset)
         if start is not None and stop is not None:
             sql += " AND sample_index >= ? AND sample_index < ?"
             params += [start, stop]

@@ -48,7 +48,9 @@ GROUP BY run_id, model, dataset, split, language_group(language);
 -- (error-free), `missing` planned samples with no row; `partial` when the WER covers fewer
 -- samples than planned (missing rows, error rows or lost shards): never ranked as complete.
 -- `rtfx` is model-only (audio seconds / inference seconds, per actor); `rtfx_e2e` is end to end
--- (audio seconds / wall seconds from the first actor start to the last row, all actors).
+-- (audio seconds / wall seconds from the first actor start to the last row, all actors), over the
+-- model's whole run: in a suite, every dataset's row shows the model's figure over all of them
+-- (the datasets share the model's actors, so there is no wall time per dataset).
 -- Languages: `wer` is pooled over the rows scored by words (languages written without spaces
 -- have no WER), `cer` over every row; `macro_wer`/`macro_cer` are the plain means of the
 -- per-language figures of `leaderboard_languages` (the FLEURS convention) over the `languages`
@@ -91,7 +93,7 @@ WITH per_model AS (
     GROUP BY run_id, model, dataset, split
 ),
 lost AS (
-    SELECT run_id, model, count(*) AS lost_shards FROM lost_shards GROUP BY run_id, model
+    SELECT run_id, model, dataset, count(*) AS lost_shards FROM lost_shards GROUP BY run_id, model, dataset
 ),
 languages AS (
     SELECT run_id, model, dataset, split, count(*) FILTER (WHERE scored > 0) AS languages,
@@ -120,7 +122,8 @@ SELECT
     p.wer,
     p.cer,
     p.rtfx,
-    p.scored_audio_seconds / nullif(m.wall_seconds, 0) AS rtfx_e2e,
+    sum(p.scored_audio_seconds) OVER (PARTITION BY coalesce(p.run_id, m.run_id), coalesce(p.model, m.model))
+        / nullif(m.wall_seconds, 0) AS rtfx_e2e,
     p.audio_hours,
     p.truncated,
     p.completion_ratio,
@@ -136,8 +139,9 @@ SELECT
     g.macro_cer,
     g.lid_mismatches
 FROM per_model p
-FULL OUTER JOIN run_models m ON p.run_id = m.run_id AND p.model = m.model
+FULL OUTER JOIN run_models m ON p.run_id = m.run_id AND p.model = m.model AND p.dataset = m.dataset
 LEFT JOIN lost l ON l.run_id = coalesce(p.run_id, m.run_id) AND l.model = coalesce(p.model, m.model)
+    AND l.dataset = coalesce(p.dataset, m.dataset)
 LEFT JOIN languages g ON g.run_id = p.run_id AND g.model = p.model AND g.dataset = p.dataset
     AND g.split = p.split;
 
@@ -195,3 +199,51 @@ SELECT
     row_number() OVER (PARTITION BY run_id, model ORDER BY count DESC, op, ref_word, hyp_word) AS rank,
     row_number() OVER (PARTITION BY run_id, model, op ORDER BY count DESC, ref_word, hyp_word) AS op_rank
 FROM word_errors;
+
+-- Per (run, model) over all of a run's datasets (a suite; evaluator/results/suite.py adds the
+-- intervals): `average` is the unweighted mean of the per-dataset figures, as the Open ASR
+-- Leaderboard ranks models (each dataset's corpus WER, or its CER when its languages are written
+-- without spaces: `metric` says which, `mixed` when both), NULL unless the model has a figure on
+-- every dataset of the run; `pooled_wer` is one corpus WER over the word-scored rows of all
+-- datasets; `rtfx` is over every error-free row of the suite, `rtfx_e2e` the model's end to end;
+-- `per_dataset` lists each dataset's figure; `partial` when any dataset is.
+CREATE OR REPLACE VIEW suite_leaderboard AS
+WITH figures AS (
+    SELECT run_id, model, dataset, split, partial, scored, errors, rtfx_e2e,
+           CASE WHEN wer IS NULL AND cer IS NOT NULL THEN 'cer' ELSE 'wer' END AS metric,
+           coalesce(wer, cer) AS value
+    FROM leaderboard
+),
+run_datasets AS (
+    SELECT run_id, count(DISTINCT dataset) AS datasets FROM run_models GROUP BY run_id
+),
+pooled AS (
+    SELECT run_id, model,
+           sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
+               / nullif(sum(substitutions + deletions + hits) FILTER (WHERE error IS NULL AND ref_words > 0), 0)
+               AS pooled_wer,
+           sum(audio_seconds) FILTER (WHERE error IS NULL)
+               / nullif(sum(inference_seconds) FILTER (WHERE error IS NULL), 0) AS rtfx,
+           sum(audio_seconds) FILTER (WHERE error IS NULL) / 3600.0 AS audio_hours
+    FROM results
+    GROUP BY run_id, model
+)
+SELECT
+    f.run_id,
+    f.model,
+    count(*) AS datasets,
+    CASE WHEN count(DISTINCT f.metric) = 1 THEN any_value(f.metric) ELSE 'mixed' END AS metric,
+    CASE WHEN count(f.value) = coalesce(any_value(d.datasets), count(*)) THEN avg(f.value) END AS average,
+    any_value(p.pooled_wer) AS pooled_wer,
+    any_value(p.rtfx) AS rtfx,
+    any_value(f.rtfx_e2e) AS rtfx_e2e,
+    any_value(p.audio_hours) AS audio_hours,
+    sum(f.scored) AS scored,
+    sum(f.errors) AS errors,
+    bool_or(f.partial) OR count(*) < coalesce(any_value(d.datasets), count(*)) AS partial,
+    list({'dataset': f.dataset, 'split': f.split, 'metric': f.metric, 'value': f.value} ORDER BY f.dataset)
+        AS per_dataset
+FROM figures f
+LEFT JOIN run_datasets d ON d.run_id = f.run_id
+LEFT JOIN pooled p ON p.run_id = f.run_id AND p.model = f.model
+GROUP BY f.run_id, f.model;

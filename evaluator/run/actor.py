@@ -17,6 +17,7 @@ hypotheses.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import socket
@@ -84,6 +85,23 @@ class Worker:
         self.prepare = Prepare(spec.label, languages, self.supported, long_form,
                                {"device": self.backend.device, "worker": self.name})
         self.transcribe = Transcribe(self.backend, languages, long_form, self.name)
+        self._per_dataset: dict[DatasetSpec, tuple[Prepare, Transcribe, LongForm]] = {}
+
+    def _stages(self, spec: DatasetSpec) -> tuple[Prepare, Transcribe, LongForm]:
+        """The stages for one dataset: with its own long-form strategy and default language where
+        it names them (a suite entry's ``long_form``, ``language``), else the run's."""
+        if spec.long_form in (None, self.long_form.strategy) and spec.language is None:
+            return self.prepare, self.transcribe, self.long_form
+        if spec not in self._per_dataset:
+            lf = dataclasses.replace(self.long_form, strategy=spec.long_form or self.long_form.strategy)
+            languages = self.languages
+            if spec.language:
+                languages = dataclasses.replace(languages, default=resolve(spec.language).code)
+            self._per_dataset[spec] = (
+                Prepare(self.spec.label, languages, self.supported, lf, {"device": self.backend.device,
+                                                                         "worker": self.name}),
+                Transcribe(self.backend, languages, lf, self.name), lf)
+        return self._per_dataset[spec]
 
     def info(self) -> dict[str, Any]:
         """What was loaded, where: recorded in the run."""
@@ -122,16 +140,17 @@ class Worker:
         proportion to audio length.
         """
         opened = self._open(shard.dataset)
-        items = [self.prepare(sample) for sample in read_shard(opened, shard)]
-        self.transcribe.items(items)
+        prepare, transcribe, long_form = self._stages(shard.dataset)
+        items = [prepare(sample) for sample in read_shard(opened, shard)]
+        transcribe.items(items)
         rows: list[dict[str, Any]] = []
         chunk_rows: list[dict[str, Any]] = []
         long: list[dict[str, Any]] = []
         for item in items:
             if item.windows is None:
-                rows.append(score(item, self.long_form.window))
+                rows.append(score(item, long_form.window))
             elif opened.streaming:  # no random access: the windows are transcribed here
-                chunks = self.transcribe.windows(item.cell, item.windows, item.row["language"])
+                chunks = transcribe.windows(item.cell, item.windows, item.row["language"])
                 row, done = assemble_long_form(item.row, item.windows, chunks)
                 rows.append(row)
                 chunk_rows += done
@@ -147,4 +166,5 @@ class Worker:
     def run_chunks(self, job: ChunkJob) -> list[dict[str, Any]]:
         """Transcribe some windows of one long sample; one dict per window."""
         sample = read_row(self._open(job.dataset), job.sample_index)
-        return self.transcribe.windows(sample.audio, list(job.windows), self.prepare.language(sample.language))
+        prepare, transcribe, _ = self._stages(job.dataset)
+        return transcribe.windows(sample.audio, list(job.windows), prepare.language(sample.language))

@@ -1,15 +1,18 @@
 """Run configuration: a frozen dataclass validated at the boundary and stored as JSON in ``runs``.
 
 Models are :class:`~evaluator.models.spec.ModelSpec` (``backend:model[?key=value]``), the
-dataset a :class:`~evaluator.data.spec.DatasetSpec`.
+datasets :class:`~evaluator.data.spec.DatasetSpec` (one, or a suite's entries: see
+:mod:`evaluator.data.suites`). A config stored by an older version, with one ``dataset``, reads as
+a run of that one dataset.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from evaluator.data.spec import DatasetSpec
@@ -19,6 +22,7 @@ from evaluator.models.spec import ModelSpec, parse_model_spec
 __all__ = [
     "RunConfig",
     "run_config_from_json",
+    "dataset_name",
     "DEVICES",
     "LONG_FORM_STRATEGIES",
 ]
@@ -33,7 +37,9 @@ class RunConfig:
 
     Attributes:
         models: the models to compare, each with its own actor pool.
-        dataset: what to evaluate on.
+        datasets: what to evaluate on: every model on every dataset, in one run (a suite). Their
+            names (``DatasetSpec.name``, else the source) must differ.
+        dataset: the first of ``datasets`` (given alone: a run of that one dataset).
         db: path of the DuckDB results file.
         name: a human label for the run.
         device: ``auto`` (cuda > mps > cpu among what the backend supports), ``cpu``,
@@ -61,7 +67,8 @@ class RunConfig:
     """
 
     models: tuple[ModelSpec, ...]
-    dataset: DatasetSpec = field(default_factory=DatasetSpec)
+    dataset: DatasetSpec | None = None
+    datasets: tuple[DatasetSpec, ...] = ()
     db: str = "results.duckdb"
     name: str | None = None
     device: str = "auto"
@@ -80,6 +87,12 @@ class RunConfig:
     chunks_per_job: int = 4
 
     def __post_init__(self) -> None:
+        datasets = tuple(self.datasets) or (self.dataset or DatasetSpec(),)
+        if self.dataset is not None and self.datasets and self.dataset != datasets[0]:
+            raise ConfigError("give the run's datasets as `datasets` (or one `dataset`), not both")
+        object.__setattr__(self, "datasets", datasets)
+        object.__setattr__(self, "dataset", datasets[0])
+        _check_datasets(datasets)
         if not self.models:
             raise ConfigError("no model given: pass --model BACKEND:MODEL (e.g. faster-whisper:tiny.en)")
         labels = [m.label for m in self.models]
@@ -111,8 +124,13 @@ class RunConfig:
         if self.max_shard_attempts < 1:
             raise ConfigError(f"max_shard_attempts must be at least 1, got {self.max_shard_attempts}")
 
+    def dataset_names(self) -> tuple[str, ...]:
+        """The name each dataset's rows carry (``results.dataset``), in order."""
+        return tuple(dataset_name(d) for d in self.datasets)
+
     def to_json_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        del data["dataset"]  # the first of `datasets`
         data["models"] = [
             {"spec": m.label, "backend": m.backend, "model": m.model, "options": m.options_dict()}
             for m in self.models
@@ -127,9 +145,16 @@ class RunConfig:
         models = data.pop("models", None) or data.pop("model", None)
         if isinstance(models, str):
             models = [models]
-        dataset_fields = {f.name for f in dataclasses.fields(DatasetSpec)}
-        run_fields = {f.name for f in dataclasses.fields(cls)} - {"models", "dataset"}
+        run_fields = {f.name for f in dataclasses.fields(cls)} - {"models", "dataset", "datasets"}
+        dataset_fields = {f.name for f in dataclasses.fields(DatasetSpec)} - run_fields
         ds_kwargs: dict[str, Any] = {}
+        datasets: tuple[DatasetSpec, ...] = tuple(data.pop("datasets", None) or ())
+        if isinstance(data.get("dataset"), list | tuple):  # a repeated --dataset
+            sources = [str(s) for s in data.pop("dataset")]
+            if len(sources) == 1:
+                data["dataset"] = sources[0]
+            else:
+                datasets += _named(sources)
         if "dataset" in data:
             ds_kwargs["source"] = data.pop("dataset")
         run_kwargs: dict[str, Any] = {}
@@ -144,12 +169,52 @@ class RunConfig:
         specs = tuple(
             m if isinstance(m, ModelSpec) else parse_model_spec(str(m)) for m in (models or ())
         )
+        if datasets:
+            if ds_kwargs:  # dataset options of a suite go into its entries
+                raise ConfigError(f"{', '.join(sorted(ds_kwargs))}: with several datasets (a suite), give "
+                                  "dataset options per entry of the suite file")
+            specs_ds = tuple(d if isinstance(d, DatasetSpec) else DatasetSpec(**d) for d in datasets)
+            return cls(models=specs, datasets=tuple(d.resolved() for d in specs_ds), **run_kwargs)
         return cls(models=specs, dataset=DatasetSpec(**ds_kwargs).resolved(), **run_kwargs)
 
 
+def dataset_name(spec: DatasetSpec) -> str:
+    """The name a dataset's rows carry: its ``name``, else its source (the bundled sample set:
+    ``builtin:sample``)."""
+    return spec.name or spec.source or "builtin:sample"
+
+
+def _named(sources: list[str]) -> tuple[DatasetSpec, ...]:
+    """Datasets of a repeated ``--dataset``, each named by the last part of its source (with a
+    number where two would share a name)."""
+    out = []
+    seen: dict[str, int] = {}
+    for source in sources:
+        base = os.path.basename(source.rstrip("/")) or source
+        seen[base] = seen.get(base, 0) + 1
+        out.append(DatasetSpec(source=source, name=base if seen[base] == 1 else f"{base}-{seen[base]}"))
+    return tuple(out)
+
+
+def _check_datasets(datasets: tuple[DatasetSpec, ...]) -> None:
+    names = [dataset_name(d) for d in datasets]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"datasets named twice: {', '.join(twice)}; give each suite entry its own `name`")
+    for d in datasets:
+        if d.max_samples is not None and d.max_samples < 1:
+            raise ConfigError(f"{dataset_name(d)}: max_samples must be at least 1, got {d.max_samples}")
+        if d.long_form is not None and d.long_form not in LONG_FORM_STRATEGIES:
+            raise ConfigError(f"{dataset_name(d)}: unknown long-form strategy {d.long_form!r}; valid: "
+                              + ", ".join(LONG_FORM_STRATEGIES))
+
+
 def run_config_from_json(data: Mapping[str, Any]) -> RunConfig:
-    """Rebuild a RunConfig from ``RunConfig.to_json_dict()`` output (as stored in ``runs``)."""
+    """Rebuild a RunConfig from ``RunConfig.to_json_dict()`` output (as stored in ``runs``); a
+    config stored before suites, with one ``dataset``, is a run of that dataset."""
     data = dict(data)
-    dataset = DatasetSpec(**data.pop("dataset"))
+    stored = data.pop("datasets", None) or [data.pop("dataset")]
+    data.pop("dataset", None)
+    datasets = tuple(DatasetSpec(**d) for d in stored)
     models = tuple(parse_model_spec(m["spec"]) for m in data.pop("models"))
-    return RunConfig(models=models, dataset=dataset, **data)
+    return RunConfig(models=models, datasets=datasets, **data)

@@ -1,65 +1,68 @@
-"""The driver: plans shards, runs one actor pool per model on Ray, streams results into DuckDB.
+"""The driver: checks and plans a run, starts one actor pool per model on Ray, runs the scheduler
+to the end and records the run's accounting.
 
 The scheduling itself (who gets which work, retries, long files) is :mod:`evaluator.run.scheduler`,
-which has no Ray in it; here are its Ray executor and its store recorder. Shards are descriptors
-(dataset spec + row range), never audio. Each idle actor pulls the next shard of its model, so
-fast actors do more. A shard's rows are written in one transaction when the shard completes, so
-an actor that dies mid-shard loses nothing that was written and the shard is re-run elsewhere
-without duplicates. The driver is the only DuckDB writer.
+which has no Ray in it; its Ray executor is :mod:`evaluator.run.executor` and its recorder (rows
+into DuckDB) :mod:`evaluator.run.recorder`. Shards are descriptors (dataset spec + row range),
+never audio. Each idle actor pulls the next shard of its model, so fast actors do more. Rows are
+written in batches, about once a second (one transaction each): a row is stored once, so an actor
+that dies mid-shard loses only the rows not yet back, and ``--resume`` evaluates just those. The
+driver is the only DuckDB writer.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import itertools
 import json
 import logging
 import os
 import platform
-import re
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import evaluator
 from evaluator.data.opened import OpenedDataset
-from evaluator.data.readers import language_values, read_shard
-from evaluator.data.shards import Sample, Shard, plan_shards
+from evaluator.data.readers import language_values
+from evaluator.data.shards import Shard, plan_shards
 from evaluator.data.sources import open_dataset, resolved_spec
+from evaluator.data.spec import DatasetSpec
 from evaluator.data.windows import LongForm
-from evaluator.errors import ConfigError, MissingDependencyError
+from evaluator.errors import MissingDependencyError
 from evaluator.models.backends import get_backend
 from evaluator.models.files import weight_files
-from evaluator.results.records import ChunkRow, LostShard, ResultRow
 from evaluator.results.store import Store
-from evaluator.run.config import RunConfig, run_config_from_json
+from evaluator.run.config import RunConfig
 from evaluator.run.devices import MPS_RESOURCE, missing_mps_warning, plan_device
+from evaluator.run.executor import RayExecutor
 from evaluator.run.hardware import cpu_info
 from evaluator.run.nodes import check_dataset_on_nodes, dataset_probe_paths
-from evaluator.run.planning import ModelRequest, Plan, estimate_memory, measured_peaks, plan_models, run_dtype
-from evaluator.run.scheduler import Outcome, Pool, Scheduler
+from evaluator.run.planning import ModelRequest, Plan, estimate_memory, plan_models, run_dtype
+from evaluator.run.recorder import (
+    Progress,
+    RunDataset,
+    StoreRecorder,
+    check_resumable,
+    fresh_shards,
+    measured_history,
+    resume_config,
+)
+from evaluator.run.scheduler import Pool, Scheduler
 from evaluator.scoring.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
 from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 
+# Progress, check_resumable, measured_history and resume_config live in evaluator.run.recorder;
+# they are named here too, where callers have always found them.
 __all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "measured_history", "new_run_id",
-           "plan_run",
-           "run_evaluation", "resume_config"]
+           "plan_run", "run_evaluation", "resume_config"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Progress:
-    """Passed to the progress callback after each shard: (model, sample) pairs done so far."""
-
-    done: int
-    total: int | None
-    errors: int
-    audio_seconds: float
 
 
 @dataclass(frozen=True)
@@ -81,55 +84,39 @@ def new_run_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def check_resumable(run: dict[str, Any], versions: dict[str, dict[str, str | None]]) -> None:
-    """Refuse to resume a run whose stored rows were scored with another normalizer or produced
-    with other library versions than this driver has: one run would mix two of them.
+def check_languages(config: RunConfig, opened: Mapping[DatasetSpec, OpenedDataset] | OpenedDataset | None = None
+                    ) -> SettledLanguages:
+    """Settle the run's languages before Ray or any actor starts: ``--language`` (and each
+    dataset's own ``language``) and every value of each dataset's language column must name a
+    language, and each model must transcribe some of them (see
+    :func:`evaluator.scoring.languages.settle`; a stream's values are checked as far as its first
+    rows go, the rest per row). Over a suite, a model that transcribes some datasets' languages
+    but not others gets a warning (its rows in the others are error rows), not a refusal.
 
-    ``run`` is the ``runs`` row; ``versions`` the current library versions per model label.
-    """
-    problems = []
-    if run.get("normalizer_version") not in (None, NORMALIZER_VERSION):
-        problems.append(f"text normalizer {run.get('normalizer_name')} {run['normalizer_version']}, "
-                        f"now {NORMALIZER_NAME} {NORMALIZER_VERSION}")
-    before = json.loads(run.get("library_versions") or "{}")
-    for label, now in versions.items():
-        then = before.get(label)
-        changed = {lib: (then.get(lib), v) for lib, v in now.items() if then is not None and then.get(lib) != v}
-        problems += [f"{label}: {lib} {a}, now {b}" for lib, (a, b) in sorted(changed.items())]
-    if problems:
-        rescore = (f" (a normalizer change alone: `evaluator rescore --run {run.get('run_id')}` scores the stored "
-                   "rows again with the current one, then the run resumes)") if problems[0].startswith("text") else ""
-        raise ConfigError(
-            f"run {run.get('run_id')} cannot be resumed: its rows were made with " + "; ".join(problems)
-            + ". Resuming would mix both in one run: start a new run (without --resume), or reinstall "
-            "the versions the run used" + rescore + "."
-        )
-
-
-def check_languages(config: RunConfig, opened: OpenedDataset | None = None) -> SettledLanguages:
-    """Settle the run's languages before Ray or any actor starts: ``--language`` and every value
-    of the dataset's language column must name a language, and each model must transcribe them
-    (see :func:`evaluator.scoring.languages.settle`; a stream's values are checked as far as its first
-    rows go, the rest per row).
+    ``opened``: the datasets already opened, by spec (one: a run of one dataset).
 
     Raises:
         LanguageError: with the valid choices.
     """
-    opened = opened or open_dataset(config.dataset)
-    values, complete = language_values(opened, config.max_samples)
+    if isinstance(opened, OpenedDataset):
+        opened = {config.dataset: opened}
+    opened = opened or {}
     models = [ModelLanguages(m.label, (cls := get_backend(m.backend).for_model(m.model, m.options_dict()))
                              .supported_languages(m.model), cls.needs_language) for m in config.models]
-    return settle(config.language, values, models, complete, config.detect_language)
-
-
-def resume_config(store: Store, run_id: str) -> RunConfig:
-    run = store.get_run(run_id)
-    if run is None:
-        (ids, rows) = store.query("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 5")
-        recent = ", ".join(r[0] for r in rows) or "none"
-        raise ConfigError(f"no run {run_id!r} in {store.path}; recent runs: {recent}")
-
-    return run_config_from_json(json.loads(run["config"]))
+    # Per dataset: its values name languages; a model that needs a language meets none missing.
+    anywhere = [ModelLanguages(m.label, None, m.needs_language) for m in models]
+    each = []
+    for spec in config.datasets:
+        ds = opened.get(spec) or open_dataset(spec)
+        values, complete = language_values(ds, spec.max_samples or config.max_samples)
+        each.append(settle(spec.language or config.language, values, anywhere, complete, config.detect_language))
+    used = sorted(set().union(*(e.used for e in each)))
+    # Over the run: each model transcribes some of its languages (warned about the others).
+    over = settle(None, used, models, True, config.detect_language)
+    mapping = {k: v for e in each for k, v in e.plan.values.items()}
+    default = each[0].plan.default if len(each) == 1 else settle(config.language, [], []).plan.default
+    plan = LanguagePlan(default, mapping, config.detect_language)
+    return SettledLanguages(plan, frozenset(used), over.warnings, all(e.complete for e in each))
 
 
 def _long_form(config: RunConfig, backend: Any) -> LongForm:
@@ -164,14 +151,6 @@ def _device_reason(requested: str, backend: Any, device: str, cluster: dict[str,
             f"({', '.join(backend.devices)}) and the cluster has ({', '.join(has) or 'CPUs only'})")
 
 
-def measured_history(store: Any) -> dict[tuple[str, str], float]:
-    """Peak memory per (model label, device kind) from the runs in ``store`` (a :class:`Store` or a
-    read-only connection), for :func:`plan_run`."""
-    sql = "SELECT models FROM runs WHERE models IS NOT NULL ORDER BY started_at DESC LIMIT 200"
-    rows = store.query(sql)[1] if isinstance(store, Store) else store.execute(sql).fetchall()
-    return measured_peaks(row[0] for row in rows)
-
-
 def _prepare(config: RunConfig, cluster: dict[str, float], history: dict[tuple[str, str], float]
              ) -> tuple[list[Plan], list[LongForm], dict[str, Any]]:
     """Check every model (backend installed, options, weights resolvable) and plan its actors;
@@ -179,6 +158,9 @@ def _prepare(config: RunConfig, cluster: dict[str, float], history: dict[tuple[s
     backends = {m.label: get_backend(m.backend).for_model(m.model, m.options_dict()) for m in config.models}
     for cls in backends.values():
         cls.require()  # a missing extra fails here, before any actor starts
+    if any(d.long_form == "vad" for d in config.datasets) and importlib.util.find_spec("faster_whisper") is None:
+        raise MissingDependencyError("a dataset's vad long-form strategy uses faster-whisper's Silero VAD: "
+                                     "pip install 'evaluator[faster-whisper]'")
     requests = []
     long_forms = []
     config_json = config.to_json_dict()
@@ -227,10 +209,12 @@ def run_evaluation(
     retry_errors: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RunSummary:
-    """Evaluate every model of ``config`` on its dataset; rows land in ``store``.
+    """Evaluate every model of ``config`` on every one of its datasets; rows land in ``store``.
 
-    With ``resume=True``, ``run_id`` names an existing run and only (model, sample) pairs not
-    yet stored are evaluated (``retry_errors`` first deletes the run's error rows).
+    One set of actors per model serves all the datasets (a suite): each model loads once per
+    actor, and its actors pull the shards of every dataset, one dataset after the other. With
+    ``resume=True``, ``run_id`` names an existing run and only (model, dataset, sample) triples
+    not yet stored are evaluated (``retry_errors`` first deletes the run's error rows).
     Ray must be connected (:func:`evaluator.run.cluster.connect_ray`).
     """
     import ray
@@ -241,17 +225,22 @@ def run_evaluation(
     backends = {m.label: get_backend(m.backend).for_model(m.model, m.options_dict()) for m in config.models}
     mps_warning = missing_mps_warning(cluster) if config.device == "auto" and any(
         "mps" in cls.devices for cls in backends.values()) else None
-    opened = open_dataset(config.dataset)
+    opened = {spec: open_dataset(spec) for spec in config.datasets}
     languages = check_languages(config, opened)
     if not languages.complete:
         log.info("languages checked on the stream's first rows (%s); later rows are checked as they come",
                  ", ".join(sorted(languages.used)) or "none given")
-    # A local path must exist on every node where actors run: asked before any model loads.
-    check_dataset_on_nodes(dataset_probe_paths(config.dataset.source, _first_audio(opened)),
-                           [p.ray_options for p in plans])
-    # Shards carry the columns settled here, so actors neither detect them nor re-check ids.
-    total_samples, shards = plan_shards(opened, resolved_spec(opened, config.dataset), config.shard_size,
-                                        config.max_samples)
+    datasets = []
+    for spec, name in zip(config.datasets, config.dataset_names(), strict=True):
+        # A local path must exist on every node where actors run: asked before any model loads.
+        check_dataset_on_nodes(dataset_probe_paths(spec.source, _first_audio(opened[spec])),
+                               [p.ray_options for p in plans])
+        # Shards carry the columns settled here, so actors neither detect them nor re-check ids.
+        settled = resolved_spec(opened[spec], spec)
+        total, shards = plan_shards(opened[spec], settled, config.shard_size, spec.max_samples or config.max_samples)
+        datasets.append(RunDataset(settled, name, opened[spec], total, shards))
+    total_samples = None if any(d.total is None for d in datasets) else sum(d.total or 0 for d in datasets)
+    num_shards = sum(len(d.shards) for d in datasets)
 
     run_id = run_id or new_run_id()
     versions = {label: cls.library_versions() for label, cls in backends.items()}
@@ -282,16 +271,20 @@ def run_evaluation(
     already_done = 0
     for spec, plan, long_form in zip(config.models, plans, long_forms, strict=True):
         size = plan.actors
-        store.plan_model(run_id, spec.label, opened.name, opened.split, total_samples)
-        if resume:
-            already_done += len(store.done_ids(run_id, spec.label))
+        for d in datasets:
+            store.plan_model(run_id, spec.label, d.name, d.opened.split, d.total)
+            if resume:
+                already_done += len(store.done_ids(run_id, spec.label, dataset=d.name))
         # No more actors than shards, unless long files may be split across actors.
         if not long_form.splits:
-            size = min(size, max(1, len(shards)))
-        fresh = _fresh_shards(shards, store, run_id, spec.label) if resume else iter(shards)
+            size = min(size, max(1, num_shards))
+        # The datasets' shards one after the other, made as actors ask for them.
+        fresh = _suite_shards(datasets, store, run_id, spec.label) if resume else itertools.chain.from_iterable(
+            d.shards for d in datasets)
         pools.append(Pool(spec.label, long_form, size, fresh, spec=spec, plan=plan.device_plan))
-        log.info("%s: %d actors on %s (%d threads, %.1f GiB each), %d shards", spec.label, size, plan.device,
-                 plan.threads, plan.memory_mb / 1024, len(shards))
+        log.info("%s: %d actors on %s (%d threads, %.1f GiB each), %d shards%s", spec.label, size, plan.device,
+                 plan.threads, plan.memory_mb / 1024, num_shards,
+                 f" of {len(datasets)} datasets" if len(datasets) > 1 else "")
 
     progress = Progress(
         done=already_done,
@@ -300,8 +293,8 @@ def run_evaluation(
         audio_seconds=0.0,
     )
     status = "failed"
-    executor = _RayExecutor(languages.plan)
-    recorder = _StoreRecorder(store, run_id, opened, progress, on_progress)
+    executor = RayExecutor(languages.plan)
+    recorder = StoreRecorder(store, run_id, datasets, progress, on_progress)
     scheduler = Scheduler(pools, executor, recorder, max_attempts=config.max_shard_attempts,
                           chunks_per_job=config.chunks_per_job, default_language=languages.plan.default,
                           languages=languages.plan, wait_seconds=1.0)
@@ -330,6 +323,8 @@ def run_evaluation(
             models={
                 p.label: {"device": p.plan.device, "actors": p.size, "restarts": p.restarts,
                           "load_failures": p.load_failures,
+                          # model loads this session: one per actor started, whatever the datasets
+                          "loads": len(p.workers), "datasets": [d.name for d in datasets],
                           # a resumed run keeps the workers of its earlier sessions
                           "workers": (earlier.get(p.label) or {}).get("workers", []) + p.workers,
                           "long_form": dataclasses.asdict(p.long_form),
@@ -351,6 +346,12 @@ def run_evaluation(
                       time.perf_counter() - started, failed, tuple(warnings))
 
 
+def _suite_shards(datasets: list[RunDataset], store: Store, run_id: str, model: str) -> Iterator[Shard]:
+    """A resumed run's shards of every dataset, one dataset after the other, for one model."""
+    for d in datasets:
+        yield from fresh_shards(d.shards, store, run_id, model, d.name)
+
+
 def _first_audio(opened: OpenedDataset) -> Any:
     """The first sample's undecoded audio cell (a path for an audiofolder), None if streaming."""
     if opened.streaming or not opened.num_rows:
@@ -358,151 +359,3 @@ def _first_audio(opened: OpenedDataset) -> Any:
     return opened.data[0][opened.columns.audio]
 
 
-def _fresh_shards(shards: Sequence[Shard], store: Store, run_id: str, model: str) -> Iterator[Shard]:
-    """Shards of a resumed run, each told which of its samples are already stored (looked up
-    when the shard is about to be handed out, so nothing grows with the dataset)."""
-    all_done: frozenset[str] | None = None
-    for shard in shards:
-        if shard.size is not None:
-            skip = store.done_ids(run_id, model, shard.start, shard.stop)
-            if len(skip) >= shard.size:
-                continue
-        else:  # streaming: no row ranges, so the model's stored ids
-            all_done = store.done_ids(run_id, model) if all_done is None else all_done
-            skip = all_done
-        yield dataclasses.replace(shard, skip_ids=skip) if skip else shard
-
-
-class _RayExecutor:
-    """The scheduler's executor on Ray: one ``Worker`` actor per slot."""
-
-    def __init__(self, languages: LanguagePlan):
-        self.languages = languages
-
-    def start(self, pool: Pool) -> tuple[Any, Any]:
-        import ray
-
-        from evaluator.run.actor import Worker
-
-        actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=1, **pool.plan.ray_options)
-        actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.languages, pool.long_form)
-        return actor, actor.info.remote()
-
-    def submit(self, actor: Any, kind: str, work: Any) -> Any:
-        method = {"shard": actor.run_shard, "chunks": actor.run_chunks, "assemble": actor.assemble}[kind]
-        return method.remote(work)
-
-    def wait(self, tickets: Sequence[Any], timeout: float) -> list[tuple[Any, Outcome]]:
-        import ray
-
-        ready, rest = ray.wait(list(tickets), num_returns=1, timeout=timeout)
-        if ready and rest:  # take everything already done in one go
-            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
-            ready += more
-        done = []
-        for ref in ready:
-            try:
-                done.append((ref, Outcome(ray.get(ref))))
-            except ray.exceptions.RayActorError as exc:
-                done.append((ref, Outcome(failure="died", message=_first_error_line(exc))))
-            except ray.exceptions.RayTaskError as exc:
-                done.append((ref, Outcome(failure="raised", message=_first_error_line(exc))))
-        return done
-
-    def release(self, actor: Any) -> float | None:
-        import ray
-
-        try:  # the actor's peak memory before it goes
-            return float(ray.get(actor.peak_memory_mb.remote(), timeout=30))
-        except Exception:  # a worker that cannot answer still gets released
-            return None
-        finally:
-            ray.kill(actor)
-
-    def abandon(self, actor: Any) -> None:
-        import ray
-
-        ray.kill(actor)
-
-
-class _StoreRecorder:
-    """The scheduler's recorder: rows into the store (the one writer), progress to the caller.
-
-    Rows are buffered and written in one transaction per second (or per ``FLUSH_ROWS``); between
-    writes the store lets go of the file, so readers can query it during the run. A row not yet
-    written when the driver dies is simply evaluated again by ``--resume``.
-    """
-
-    FLUSH_ROWS = 2000
-    FLUSH_SECONDS = 1.0
-    HEARTBEAT_SECONDS = 15.0
-
-    def __init__(self, store: Store, run_id: str, opened: OpenedDataset, progress: Progress,
-                 on_progress: Callable[[Progress], None] | None):
-        self.store = store
-        self.run_id = run_id
-        self.opened = opened
-        self.progress = progress
-        self.on_progress = on_progress
-        self.rows: list[ResultRow] = []
-        self.chunks: list[ChunkRow] = []
-        self.flushed = self.beat = time.monotonic()
-
-    def write(self, pool: Pool, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
-        for row in rows:
-            row.run_id, row.model, row.backend = self.run_id, pool.label, pool.spec.backend
-            row.dataset, row.split = self.opened.name, self.opened.split
-        for chunk in chunks:
-            chunk.run_id, chunk.model = self.run_id, pool.label
-        self.rows += rows
-        self.chunks += chunks
-        p = self.progress
-        p.done += len(rows)
-        p.errors += sum(1 for r in rows if r.error)
-        p.audio_seconds += sum(r.audio_seconds or 0.0 for r in rows)
-        if self.on_progress and rows:
-            self.on_progress(p)
-        if len(self.rows) >= self.FLUSH_ROWS:
-            self.flush()
-
-    def tick(self) -> None:
-        now = time.monotonic()
-        if self.rows or self.chunks:
-            if now - self.flushed >= self.FLUSH_SECONDS:
-                self.flush()
-        elif now - self.beat >= self.HEARTBEAT_SECONDS:
-            self.store.heartbeat(self.run_id)
-            self.store.release()
-            self.beat = now
-
-    def flush(self) -> None:
-        """Write the buffered rows in one transaction, beat, and let go of the file."""
-        if self.rows or self.chunks:
-            self.store.insert_results(self.rows, self.chunks)
-            self.rows, self.chunks = [], []
-        self.store.heartbeat(self.run_id)
-        self.store.release()
-        self.flushed = self.beat = time.monotonic()
-
-    def lost(self, pool: Pool, shard: Shard, reason: str) -> None:
-        self.store.record_lost_shard(LostShard(self.run_id, pool.label, shard.shard_id, reason))
-
-    def name_samples(self, shard: Shard) -> list[Sample]:
-        return list(read_shard(self.opened, shard, with_audio=False))
-
-
-_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning)\b.*")
-
-
-def _first_error_line(exc: Exception) -> str:
-    """The most useful line of a Ray error: the innermost exception's ``Type: message`` (Ray's
-    actor errors end with lines such as ``ip: ...`` that say nothing about the cause)."""
-    text = str(exc).strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for line in reversed(lines):
-        if _EXCEPTION_LINE.match(line) and not line.startswith(("File ", "^", "~")):
-            return line[:500]
-    for line in reversed(lines):
-        if ": " in line and not line.startswith(("File ", "^", "~")):
-            return line[:500]
-    return (lines[-1] if lines else type(exc).__name__)[:500]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from evaluator.data.shards import AssembleJob, ChunkJob, Sample, Shard
+from evaluator.data.spec import DatasetSpec
 from evaluator.results.records import ChunkRow, ResultRow
 
 if TYPE_CHECKING:
@@ -60,8 +61,9 @@ class Executor(Protocol):
 class Recorder(Protocol):
     """Where finished rows go (the driver: DuckDB)."""
 
-    def write(self, pool: Pool, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
-        """Store a batch of rows (with their windows) in one transaction."""
+    def write(self, pool: Pool, dataset: DatasetSpec | None, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
+        """Store a batch of rows (with their windows) of one dataset (the work item's; ``None``
+        from an assembly job made without one) in one transaction."""
 
     def lost(self, pool: Pool, shard: Shard, reason: str) -> None:
         """Record a shard whose samples could not be named."""

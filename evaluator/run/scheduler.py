@@ -28,6 +28,7 @@ from typing import Any
 
 from evaluator.data.columns import metadata_json
 from evaluator.data.shards import AssembleJob, ChunkJob, Shard
+from evaluator.data.spec import DatasetSpec
 from evaluator.data.windows import LongForm, Window
 from evaluator.results.records import ChunkRow, ResultRow
 from evaluator.run.interfaces import Executor, Outcome, Recorder, Work
@@ -111,6 +112,7 @@ class _LongSample:
 
     sample: dict[str, Any]
     windows: list[Window]
+    dataset: DatasetSpec
     chunks: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -143,7 +145,7 @@ class Scheduler:
         self.wait_seconds = wait_seconds
         self.load_timeout = load_timeout
         self.pending: dict[Any, tuple[_Slot, str]] = {}
-        self.long: dict[tuple[str, str], _LongSample] = {}
+        self.long: dict[tuple[str, DatasetSpec, str], _LongSample] = {}  # (model, dataset, sample id)
         self.first_ready: float | None = None
 
     def _language(self, raw: str | None) -> str | None:
@@ -218,13 +220,14 @@ class Scheduler:
             self._requeue(pool, slot.work, slot.attempt, outcome.message)
         elif kind == "shard":
             assert isinstance(slot.work, Shard)
-            self._write(pool, outcome.value["rows"], outcome.value["chunks"])
+            self._write(pool, slot.work.dataset, outcome.value["rows"], outcome.value["chunks"])
             self._plan_long(pool, slot.work, outcome.value["long"])
         elif kind == "chunks":
             assert isinstance(slot.work, ChunkJob)
             self._collect_chunks(pool, slot.work, outcome.value)
         else:
-            self._write(pool, outcome.value["rows"], outcome.value["chunks"])
+            assert isinstance(slot.work, AssembleJob)
+            self._write(pool, slot.work.dataset, outcome.value["rows"], outcome.value["chunks"])
         slot.work = None
         self._dispatch(slot)
 
@@ -282,7 +285,7 @@ class Scheduler:
             self._give_up(pool, work, reason)
         for key in [k for k in self.long if k[0] == pool.label]:
             state = self.long.pop(key)
-            self._write(pool, [_error_row(state.sample, reason)], [])
+            self._write(pool, state.dataset, [_error_row(state.sample, reason)], [])
         self._wake(pool)
 
     def _requeue(self, pool: Pool, work: Work, attempt: int, reason: str) -> None:
@@ -294,7 +297,7 @@ class Scheduler:
     def _give_up(self, pool: Pool, work: Work, reason: str) -> None:
         """Record every sample (or window) that cannot be evaluated as an error."""
         if isinstance(work, AssembleJob):
-            self._write(pool, [_error_row(work.sample, reason)], [])
+            self._write(pool, work.dataset, [_error_row(work.sample, reason)], [])
             return
         if isinstance(work, ChunkJob):
             chunks = [{"chunk_index": w.index, "error": reason[:2000]} for w in work.windows]
@@ -312,7 +315,7 @@ class Scheduler:
                             "reference": s.reference,
                             "metadata": metadata_json(s.metadata)}, reason)
                 for s in samples if s.sample_id not in work.skip_ids]
-        self._write(pool, rows, [])
+        self._write(pool, work.dataset, rows, [])
 
     # long files -------------------------------------------------------------------------
     def _plan_long(self, pool: Pool, shard: Shard, long: list[dict[str, Any]]) -> None:
@@ -320,8 +323,8 @@ class Scheduler:
         jobs = []
         for item in long:
             sample, windows = item["sample"], list(item["windows"])
-            key = (pool.label, sample["sample_id"])
-            self.long[key] = _LongSample(sample, windows)
+            key = (pool.label, shard.dataset, sample["sample_id"])
+            self.long[key] = _LongSample(sample, windows, shard.dataset)
             if not windows:  # nothing to transcribe (e.g. VAD found no speech)
                 self._complete_long(pool, key)
                 continue
@@ -333,7 +336,7 @@ class Scheduler:
             pool.queue.appendleft((job, 0))
 
     def _collect_chunks(self, pool: Pool, job: ChunkJob, chunks: list[dict[str, Any]]) -> None:
-        key = (pool.label, job.sample_id)
+        key = (pool.label, job.dataset, job.sample_id)
         state = self.long.get(key)
         if state is None:  # the model failed meanwhile and the sample is already an error row
             return
@@ -341,18 +344,18 @@ class Scheduler:
         if len(state.chunks) >= len(state.windows):
             self._complete_long(pool, key)
 
-    def _complete_long(self, pool: Pool, key: tuple[str, str]) -> None:
+    def _complete_long(self, pool: Pool, key: tuple[str, DatasetSpec, str]) -> None:
         """Every window is back: an actor stitches and scores the file (first in the queue)."""
         state = self.long.pop(key)
         if pool.failed:
-            self._write(pool, [_error_row(state.sample, pool.failed)], [])
+            self._write(pool, state.dataset, [_error_row(state.sample, pool.failed)], [])
             return
-        pool.queue.appendleft((AssembleJob(state.sample, tuple(state.windows), tuple(state.chunks)), 0))
+        pool.queue.appendleft((AssembleJob(state.sample, tuple(state.windows), tuple(state.chunks), state.dataset), 0))
 
     # rows -------------------------------------------------------------------------------
-    def _write(self, pool: Pool, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
+    def _write(self, pool: Pool, dataset: DatasetSpec | None, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
         if rows or chunks:
-            self.recorder.write(pool, rows, chunks)
+            self.recorder.write(pool, dataset, rows, chunks)
             pool.last_row_at = self.clock()
 
 

@@ -71,6 +71,7 @@ def test_migrations_applied_once(db: str) -> None:
 def test_schema_has_tables_and_view(store: Store) -> None:
     _, rows = store.query("SELECT table_name, table_type FROM information_schema.tables ORDER BY table_name")
     assert dict(rows) == {"leaderboard": "VIEW", "leaderboard_languages": "VIEW", "buckets": "VIEW",
+                          "suite_leaderboard": "VIEW",
                           "results": "BASE TABLE", "runs": "BASE TABLE",
                           "chunks": "BASE TABLE", "schema_migrations": "BASE TABLE", "schema_views": "BASE TABLE",
                           "run_models": "BASE TABLE",
@@ -305,7 +306,7 @@ def test_lost_shard_makes_model_partial(store: Store) -> None:
 
     store.plan_model(RUN, MODEL, "sample", "test", None)  # a stream: size unknown
     store.insert_results([result("0-0", "a", "a")])
-    store.record_lost_shard(LostShard(RUN, MODEL, 3, "stream unreadable"))
+    store.record_lost_shard(LostShard(RUN, MODEL, 3, "stream unreadable", dataset="sample"))
     (row,) = leaderboard(store)
     assert (row["planned"], row["missing"], row["lost_shards"], row["partial"]) == (None, None, 1, True)
     assert store.lost_shard_ids(RUN, MODEL) == {3}
@@ -461,7 +462,8 @@ def test_a_failed_long_file_can_be_retried_with_its_windows(store: Store) -> Non
     """--retry-errors on a long file whose window failed: its chunk rows go with its error row,
     so the re-assembled file and its windows can be written again."""
     def window(i: int, error: str | None = None) -> dict[str, Any]:
-        return {"run_id": RUN, "model": MODEL, "sample_id": "long", "chunk_index": i, "start_s": 25.0 * i,
+        return {"run_id": RUN, "model": MODEL, "dataset": "sample", "sample_id": "long", "chunk_index": i,
+                "start_s": 25.0 * i,
                 "end_s": 25.0 * i + 30, "hypothesis": None if error else "a", "error": error}
 
     kept = [window(0)]

@@ -128,7 +128,8 @@ class FakeRecorder:
     chunks: list[ChunkRow] = field(default_factory=list)
     lost_shards: list[tuple[str, int, str]] = field(default_factory=list)
 
-    def write(self, pool: Pool, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
+    def write(self, pool: Pool, dataset: DatasetSpec | None, rows: list[ResultRow], chunks: list[ChunkRow]) -> None:
+        assert dataset == SPEC, f"rows recorded under {dataset}, not the work item's dataset"
         for row in rows:
             key = (pool.label, row.sample_id)
             assert key not in self.rows, f"duplicate row {key}"

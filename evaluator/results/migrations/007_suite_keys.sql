@@ -1,0 +1,6 @@
+-- Suites: one run evaluates several datasets, whose sample ids may repeat (row indexes), so rows
+-- are keyed by (run_id, model, dataset, sample_id): `results`, `chunks` (which gains `dataset`),
+-- `run_models` (one row per model and dataset) and `lost_shards` (which gains `dataset`). Those
+-- tables are made from the typed records of evaluator/results/records.py; the store rebuilds a
+-- table whose stored key differs from its record's (Store._rekey), filling the new `dataset`
+-- columns of older rows from the run's one dataset. Kept so migration numbers stay stable.
