@@ -202,10 +202,13 @@ def add_parser(sub: Any) -> None:
                      help="model spec BACKEND:MODEL[?opt=val]; repeat to compare models")
     g = run.add_argument_group("dataset")
     g.add_argument("--dataset", metavar="SOURCE", action="append",
-                   help="hub id, save_to_disk folder, audiofolder folder, or builtin:sample (default, "
-                   "24 short clips) / builtin:long (15- and 4-minute recordings) / builtin:repeats (a "
-                   "16-minute recording whose sentences recur seconds apart); repeat for several datasets in "
-                   "one run (each named by the last part of its source)")
+                   help="hub id; or a path or fsspec URL (s3://, gs://, hf://) to a save_to_disk folder, "
+                   "audiofolder, NeMo manifest (.json/.jsonl), Kaldi data dir (wav.scp + text), Common Voice "
+                   "folder (clips/ + test.tsv), CSV/TSV manifest, or a folder of Parquet/Arrow/WebDataset .tar "
+                   "files (FORMAT:PATH names the format: nemo:, kaldi:, csv:, ...; see docs/datasets.md); or "
+                   "builtin:sample (default, 24 short clips) / builtin:multilingual / builtin:long (15- and "
+                   "4-minute recordings) / builtin:repeats; repeat for several datasets in one run (each named "
+                   "by the last part of its source)")
     g.add_argument("--suite", metavar="FILE|NAME",
                    help="evaluate every model on every dataset of a suite, in one run: a YAML file (see "
                    "docs/suites.md) or a preset: open-asr-en, fleurs, common-voice")
