@@ -71,7 +71,10 @@ def suite_printed(con: Any, run_id: str, fmt: str, resamples: int = 1000, seed: 
         return False
     columns, rows = suite_table(suite_results(con, run_id, resamples, seed), compact=fmt in ("table", "markdown"))
     title = f"run {run_id}: WER % [95% interval] per dataset; average = mean of the datasets' WERs"
-    sys.stdout.write(render(columns, rows, fmt, title) + "\n")
+    from evaluator.cli.tables import natural_width, terminal_width
+
+    width = max(terminal_width(), natural_width(columns, rows))  # a column per dataset: never wrap headers
+    sys.stdout.write(render(columns, rows, fmt, title, width=width) + "\n")
     return True
 
 
