@@ -24,9 +24,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.tiny_families import _seed as _seeded
+
 __all__ = ["SENTENCES", "SEQ2SEQ_BUILDERS", "builders", "make_tiny"]
 
-SEED = 0
 SENTENCES = (
     "the quick brown fox jumps over the lazy dog",
     "hello world",
@@ -67,12 +68,6 @@ def _quiet_token(model: Any, token_id: int | Sequence[int], amount: float = 50.0
             head.bias[ids] -= amount
         else:
             head.weight[ids] *= 0.0
-
-
-def _seeded() -> None:
-    import torch
-
-    torch.manual_seed(SEED)
 
 
 # ---------------------------------------------------------------------------------------------
