@@ -49,7 +49,7 @@ def actor_costs(folder: str, rows: int, shard_size: int) -> dict[str, float]:
     from evaluator.data.spec import DatasetSpec
     from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
-    from evaluator.run.actor import Worker
+    from evaluator.run.execute.actor import Worker
     from evaluator.scoring.metrics import score
 
     spec = DatasetSpec(folder)
@@ -85,9 +85,9 @@ def end_to_end(folder: str, rows: int, shard_size: int, actors: int) -> dict[str
     from evaluator.data.spec import DatasetSpec
     from evaluator.models.spec import parse_model_spec
     from evaluator.results.store import Store
-    from evaluator.run.cluster import connect_ray
-    from evaluator.run.config import RunConfig
     from evaluator.run.driver import run_evaluation
+    from evaluator.run.plan.cluster import connect_ray
+    from evaluator.run.plan.config import RunConfig
 
     connect_ray("local", num_cpus=actors)  # its own cluster, never one running here
     db = os.path.join(folder, f"ceiling-{rows}.duckdb")

@@ -38,9 +38,9 @@ def one_run(folder: str, shard_size: int) -> dict:
     from evaluator.data.spec import DatasetSpec
     from evaluator.models.spec import parse_model_spec
     from evaluator.results.store import Store
-    from evaluator.run.cluster import connect_ray
-    from evaluator.run.config import RunConfig
     from evaluator.run.driver import run_evaluation
+    from evaluator.run.plan.cluster import connect_ray
+    from evaluator.run.plan.config import RunConfig
 
     connect_ray()
     db = os.path.join(folder, "bench.duckdb")

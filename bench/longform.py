@@ -28,9 +28,9 @@ from evaluator.data.builtin import builtin_dir
 from evaluator.data.spec import DatasetSpec
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.store import Store
-from evaluator.run.cluster import connect_ray
-from evaluator.run.config import RunConfig
 from evaluator.run.driver import run_evaluation
+from evaluator.run.plan.cluster import connect_ray
+from evaluator.run.plan.config import RunConfig
 
 # (label, option added to the model spec, --long-form)
 STRATEGIES = (

@@ -65,8 +65,8 @@ def evaluator_run(folder: str, model: str, threads: int, actors: int, db: str) -
     from evaluator.data.spec import DatasetSpec
     from evaluator.models.spec import parse_model_spec
     from evaluator.results.store import Store
-    from evaluator.run.config import RunConfig
     from evaluator.run.driver import run_evaluation
+    from evaluator.run.plan.config import RunConfig
 
     config = RunConfig(models=(parse_model_spec(f"faster-whisper:{model}"),), dataset=DatasetSpec(folder),
                        db=db, actors_per_model=actors, cpus_per_actor=threads, shard_size=8)
@@ -93,7 +93,7 @@ def main() -> None:
 
     import ray
 
-    from evaluator.run.cluster import connect_ray
+    from evaluator.run.plan.cluster import connect_ray
 
     with tempfile.TemporaryDirectory() as tmp:
         rows = make_dataset(tmp, args.repeat)

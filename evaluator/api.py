@@ -136,9 +136,9 @@ def evaluate(models: Sequence[str] | str, dataset: str = "builtin:sample", db: s
     from evaluator.cli.common import quiet_ray
     from evaluator.cli.run import QUIET_WORKERS
     from evaluator.results.store import Store
-    from evaluator.run.cluster import connect_ray
-    from evaluator.run.config import RunConfig
     from evaluator.run.driver import resume_config, run_evaluation
+    from evaluator.run.plan.cluster import connect_ray
+    from evaluator.run.plan.config import RunConfig
 
     if retry_errors and not resume:
         raise ConfigError("retry_errors only applies with resume=RUN_ID")

@@ -63,7 +63,7 @@ def _add_suite(data: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def _run_config(args: argparse.Namespace) -> Any:
-    from evaluator.run.config import RunConfig
+    from evaluator.run.plan.config import RunConfig
 
     data: dict[str, Any] = {}
     if args.config:
@@ -270,8 +270,8 @@ def add_parser(sub: Any) -> None:
 
 def command(args: argparse.Namespace) -> int:
     from evaluator.results.store import Store
-    from evaluator.run.cluster import connect_ray
     from evaluator.run.driver import resume_config, run_evaluation
+    from evaluator.run.plan.cluster import connect_ray
 
     if args.retry_errors and not args.resume:
         raise ConfigError("--retry-errors only applies with --resume RUN_ID")

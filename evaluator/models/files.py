@@ -5,7 +5,7 @@ A model spec names a local path, a bundled alias (``tiny.en``, ``base``: see
 :func:`locate_model` says which, and raises ``ConfigError`` for a name that resolves to nothing:
 a local path that does not exist, or a hub id that is not in the local cache while the hub is
 unreachable (``HF_HUB_OFFLINE=1`` or no network). The located files also give the size of the
-weights for the memory plan (:mod:`evaluator.run.planning`). Nothing heavy is imported here.
+weights for the memory plan (:mod:`evaluator.run.plan.placement`). Nothing heavy is imported here.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""Running a job on Ray: the run configuration, planning of devices and memory, the cluster and
-its nodes, the scheduler, the actor's pipeline of stages and the driver (the one DuckDB writer).
+"""Running a job on Ray, in two rooms: :mod:`evaluator.run.plan` (configuration, devices,
+placement and memory, cluster and nodes) and :mod:`evaluator.run.execute` (scheduler, executor,
+actor, stages, recorder). :mod:`evaluator.run.driver` wires them together and is the one DuckDB
+writer.
 
 May import every lower layer (data, scoring, models, results); never report or cli.
 """

@@ -1,9 +1,9 @@
 """The driver: checks and plans a run, starts one actor pool per model on Ray, runs the scheduler
 to the end and records the run's accounting.
 
-The scheduling itself (who gets which work, retries, long files) is :mod:`evaluator.run.scheduler`,
-which has no Ray in it; its Ray executor is :mod:`evaluator.run.executor` and its recorder (rows
-into DuckDB) :mod:`evaluator.run.recorder`. Shards are descriptors (dataset spec + row range),
+The scheduling itself (who gets which work, retries, long files) is :mod:`evaluator.run.execute.scheduler`,
+which has no Ray in it; its Ray executor is :mod:`evaluator.run.execute.executor` and its recorder (rows
+into DuckDB) :mod:`evaluator.run.execute.recorder`. Shards are descriptors (dataset spec + row range),
 never audio. Each idle actor pulls the next shard of its model, so fast actors do more. Rows are
 written in batches, about once a second (one transaction each): a row is stored once, so an actor
 that dies mid-shard loses only the rows not yet back, and ``--resume`` evaluates just those. The
@@ -38,13 +38,9 @@ from evaluator.errors import MissingDependencyError
 from evaluator.models.backends import get_backend
 from evaluator.models.files import weight_files
 from evaluator.results.store import Store
-from evaluator.run.config import RunConfig
-from evaluator.run.devices import MPS_RESOURCE, missing_mps_warning, plan_device
-from evaluator.run.executor import RayExecutor
-from evaluator.run.hardware import cpu_info
-from evaluator.run.nodes import check_dataset_on_nodes, dataset_probe_paths
-from evaluator.run.planning import ModelRequest, Plan, estimate_memory, plan_models, run_dtype
-from evaluator.run.recorder import (
+from evaluator.run.execute.executor import RayExecutor
+from evaluator.run.execute.interfaces import Pool
+from evaluator.run.execute.recorder import (
     Progress,
     RunDataset,
     StoreRecorder,
@@ -53,11 +49,16 @@ from evaluator.run.recorder import (
     measured_history,
     resume_config,
 )
-from evaluator.run.scheduler import Pool, Scheduler
+from evaluator.run.execute.scheduler import Scheduler
+from evaluator.run.plan.config import RunConfig
+from evaluator.run.plan.devices import MPS_RESOURCE, missing_mps_warning, plan_device
+from evaluator.run.plan.hardware import cpu_info
+from evaluator.run.plan.nodes import check_dataset_on_nodes, dataset_probe_paths
+from evaluator.run.plan.placement import ModelRequest, Plan, estimate_memory, plan_models, run_dtype
 from evaluator.scoring.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
 from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 
-# Progress, check_resumable, measured_history and resume_config live in evaluator.run.recorder;
+# Progress, check_resumable, measured_history and resume_config live in evaluator.run.execute.recorder;
 # they are named here too, where callers have always found them.
 __all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "measured_history", "new_run_id",
            "plan_run", "run_evaluation", "resume_config"]
@@ -215,7 +216,7 @@ def run_evaluation(
     actor, and its actors pull the shards of every dataset, one dataset after the other. With
     ``resume=True``, ``run_id`` names an existing run and only (model, dataset, sample) triples
     not yet stored are evaluated (``retry_errors`` first deletes the run's error rows).
-    Ray must be connected (:func:`evaluator.run.cluster.connect_ray`).
+    Ray must be connected (:func:`evaluator.run.plan.cluster.connect_ray`).
     """
     import ray
 

@@ -14,8 +14,8 @@ import pytest
 from evaluator.data.spec import DatasetSpec
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.store import Store
-from evaluator.run.config import RunConfig
 from evaluator.run.driver import run_evaluation
+from evaluator.run.plan.config import RunConfig
 from tests.conftest import make_audiofolder
 from tests.data import layouts
 

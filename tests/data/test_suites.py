@@ -11,7 +11,7 @@ from evaluator.data.spec import DatasetSpec
 from evaluator.data.suites import load_suite, preset_names
 from evaluator.errors import ConfigError
 from evaluator.models.spec import parse_model_spec
-from evaluator.run.config import RunConfig, run_config_from_json
+from evaluator.run.plan.config import RunConfig, run_config_from_json
 from tests.data.suite_mirror import build_mirror
 
 ESB = "hf-audio/esb-datasets-test-only-sorted"

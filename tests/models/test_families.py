@@ -13,7 +13,7 @@ from evaluator.models.backends import get_backend
 from evaluator.models.families import FAMILIES, families_table, family_for, read_config
 from evaluator.models.families.backend import TransformersBackend, plan_batches
 from evaluator.models.files import weight_files
-from evaluator.run.planning import estimate_memory
+from evaluator.run.plan.placement import estimate_memory
 
 
 def checkpoint(tmp_path: Path, name: str, config: dict, params: int = 0) -> Path:

@@ -30,13 +30,13 @@ def clips(tmp_path_factory: pytest.TempPathFactory, sample_rows) -> tuple[Path, 
 
 
 def run_worker(model: Path, folder: Path, batch_size: int) -> dict[str, object]:
-    """Rows of one shard of the clips through :class:`evaluator.run.actor.Worker`."""
+    """Rows of one shard of the clips through :class:`evaluator.run.execute.actor.Worker`."""
     from evaluator.data.columns import ROW_INDEX
     from evaluator.data.shards import Shard
     from evaluator.data.spec import DatasetSpec
     from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
-    from evaluator.run.actor import Worker
+    from evaluator.run.execute.actor import Worker
 
     spec = DatasetSpec(source=str(folder), id_column=ROW_INDEX, audio_column="audio", text_column="transcription")
     worker = Worker(parse_model_spec(f"transformers:{model}?batch_size={batch_size}"), "cpu", 1, None,

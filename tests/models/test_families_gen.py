@@ -80,7 +80,7 @@ def clips() -> dict[str, np.ndarray]:
 def _worker_rows(path: Path, shard: Any, options: str = "") -> dict[str, Any]:
     from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
-    from evaluator.run.actor import Worker
+    from evaluator.run.execute.actor import Worker
 
     spec = parse_model_spec(f"transformers:{path}?max_new_tokens={N}{options}")
     out = Worker(spec, "cpu", 1, "en", LongForm("chunked", 30.0, 5.0)).run_shard(shard)

@@ -15,7 +15,7 @@ from evaluator.data.spec import DatasetSpec
 from evaluator.data.windows import LongForm
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.records import ResultRow
-from evaluator.run.actor import Worker
+from evaluator.run.execute.actor import Worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 

@@ -13,8 +13,8 @@ from evaluator.errors import ConfigError
 from evaluator.models.backends import backend_names, get_backend
 from evaluator.models.backends.faster_whisper import FasterWhisperBackend
 from evaluator.models.spec import ModelSpec, parse_model_spec
-from evaluator.run.config import RunConfig, run_config_from_json
-from evaluator.run.devices import MPS_RESOURCE, plan_device
+from evaluator.run.plan.config import RunConfig, run_config_from_json
+from evaluator.run.plan.devices import MPS_RESOURCE, plan_device
 
 FW = "faster-whisper"
 

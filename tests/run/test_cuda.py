@@ -7,8 +7,8 @@ import pytest
 
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.store import Store
-from evaluator.run.config import RunConfig
 from evaluator.run.driver import run_evaluation
+from evaluator.run.plan.config import RunConfig
 
 
 def _has_cuda() -> bool:

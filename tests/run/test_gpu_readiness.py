@@ -23,7 +23,7 @@ from evaluator.errors import ConfigError
 from evaluator.models.backends.base import Backend, Transcription
 from evaluator.models.cuda_libs import CTRANSLATE2_LIBRARIES, nvidia_library_dirs, preload_cuda_libraries
 from evaluator.models.provenance import WeightsSource, describe_weights, sha256_file, weight_files
-from evaluator.run.devices import MPS_CLUSTER_RECIPE, MPS_ENV, MPS_RESOURCE, missing_mps_warning, plan_device
+from evaluator.run.plan.devices import MPS_CLUSTER_RECIPE, MPS_ENV, MPS_RESOURCE, missing_mps_warning, plan_device
 
 SAMPLES = Path(sample_data_dir())
 
@@ -333,7 +333,7 @@ def test_shard_batches_are_sorted_by_duration_and_rows_keep_order(tmp_path: Path
     from evaluator.data.spec import DatasetSpec
     from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
-    from evaluator.run.actor import Worker
+    from evaluator.run.execute.actor import Worker
 
     seconds = [3.0, 0.5, 2.0, 1.0, 2.5]
     with open(tmp_path / "metadata.csv", "w") as fh:
@@ -461,7 +461,7 @@ def test_bundled_tiny_en_records_its_package_and_hash(tmp_path: Path) -> None:
 def test_worker_info_carries_the_weights_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
-    from evaluator.run.actor import Worker
+    from evaluator.run.execute.actor import Worker
 
     monkeypatch.setenv("EVALUATOR_CACHE", str(tmp_path))
     worker = Worker(parse_model_spec("faster-whisper:tiny.en"), "cpu", 1, "en", LongForm("native", 30.0, 5.0))

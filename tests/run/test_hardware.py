@@ -6,7 +6,7 @@ import platform
 
 import pytest
 
-from evaluator.run.hardware import _isa_level, _parse_darwin_features, _parse_proc_cpuinfo, cpu_info
+from evaluator.run.plan.hardware import _isa_level, _parse_darwin_features, _parse_proc_cpuinfo, cpu_info
 
 X86_BASE = {"fpu", "sse", "sse2", "ssse3", "sse4_1", "sse4_2", "popcnt"}
 AVX2 = X86_BASE | {"avx", "avx2", "fma", "f16c"}

@@ -18,8 +18,8 @@ from evaluator.data.spec import DatasetSpec
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.rescore import rescore_run
 from evaluator.results.store import Store
-from evaluator.run.config import RunConfig
 from evaluator.run.driver import check_resumable, run_evaluation
+from evaluator.run.plan.config import RunConfig
 from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION, score
 
 # float32: int8 transcripts differ between CPUs, and WER is asserted here.
@@ -84,12 +84,12 @@ def test_builtin_multilingual_has_six_languages_and_a_spaceless_one() -> None:
     ({"espeak-de-1": None}, ["--model", "seamless-m4t:facebook/seamless-m4t-v2-large"], "needs the spoken language"),
 ])
 def test_languages_are_refused_before_ray_starts(tmp_path, monkeypatch, caplog, languages, extra, message) -> None:
-    import evaluator.run.cluster
+    import evaluator.run.plan.cluster
 
     def no_ray(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("Ray was started")
 
-    monkeypatch.setattr(evaluator.run.cluster, "connect_ray", no_ray)
+    monkeypatch.setattr(evaluator.run.plan.cluster, "connect_ray", no_ray)
     # the models need not be installed or cached: the languages are refused first
     monkeypatch.setattr("evaluator.models.backends.base.Backend.require", classmethod(lambda cls: None))
     monkeypatch.setattr("evaluator.models.backends.base.Backend.check_model",
@@ -182,7 +182,7 @@ def test_whisper_detects_the_language_when_none_is_given(tmp_path, base_availabl
     from evaluator.data.shards import plan_shards
     from evaluator.data.sources import open_dataset, resolved_spec
     from evaluator.data.windows import LongForm
-    from evaluator.run.actor import Worker
+    from evaluator.run.execute.actor import Worker
     from evaluator.scoring.languages import LanguagePlan
 
     # Clips whose language Whisper base detects (it takes espeak-ng's German for Hebrew).
@@ -320,7 +320,7 @@ def test_detect_language_counts_disagreements_with_the_dataset(tmp_path, base_av
     from evaluator.data.shards import plan_shards
     from evaluator.data.sources import open_dataset, resolved_spec
     from evaluator.data.windows import LongForm
-    from evaluator.run.actor import Worker
+    from evaluator.run.execute.actor import Worker
     from evaluator.scoring.languages import ModelLanguages, settle
 
     spec = DatasetSpec(source=str(_folder(tmp_path / "data", {"audioeval-fr-pangrama": "fr_fr",

@@ -25,9 +25,9 @@ from evaluator.data.spec import DatasetSpec
 from evaluator.errors import DatasetError
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.store import Store
-from evaluator.run.config import RunConfig
 from evaluator.run.driver import run_evaluation
-from evaluator.run.nodes import actor_nodes, check_dataset_on_nodes, dataset_probe_paths
+from evaluator.run.plan.config import RunConfig
+from evaluator.run.plan.nodes import actor_nodes, check_dataset_on_nodes, dataset_probe_paths
 from tests.conftest import make_audiofolder
 from tests.ray_processes import kill_trees
 

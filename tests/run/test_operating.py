@@ -119,7 +119,7 @@ def test_killed_driver_run_is_interrupted_then_resumed_and_its_leftovers_stopped
         if run.poll() is None:
             run.kill()
     time.sleep(3)
-    from evaluator.run.cluster import orphaned_ray_processes
+    from evaluator.run.plan.cluster import orphaned_ray_processes
 
     left = [p.pid for p in orphaned_ray_processes()]
     assert left, "a killed driver's local cluster left nothing behind (Ray changed?)"
@@ -155,8 +155,8 @@ def test_streaming_run_whose_actors_keep_dying_accounts_for_every_sample(ray_clu
     from evaluator.cli.tables import LEADERBOARD_SQL
     from evaluator.data.spec import DatasetSpec
     from evaluator.models.spec import parse_model_spec
-    from evaluator.run.config import RunConfig
     from evaluator.run.driver import run_evaluation
+    from evaluator.run.plan.config import RunConfig
 
     db = str(tmp_path / "dying.duckdb")
     config = RunConfig(db=db, models=(parse_model_spec("faster-whisper:tiny.en?compute_type=float32"),),

@@ -15,8 +15,8 @@ from evaluator.cli import main
 from evaluator.data.spec import DatasetSpec
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.store import Store
-from evaluator.run.config import RunConfig
 from evaluator.run.driver import run_evaluation
+from evaluator.run.plan.config import RunConfig
 from evaluator.scoring.metrics import normalize
 from tests.conftest import assert_survived, make_audiofolder
 from tests.ray_processes import own_ray_workers

@@ -1,4 +1,4 @@
-"""Placement (evaluator/run/planning.py) on simulated clusters, memory estimates, model names that
+"""Placement (evaluator/run/plan/placement.py) on simulated clusters, memory estimates, model names that
 resolve to nothing (evaluator/models/files.py), and `evaluator run --plan`."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from evaluator.errors import ConfigError
 from evaluator.models.backends import get_backend
 from evaluator.models.files import ModelLocation, WeightFiles, locate_model, looks_like_path, weight_files
-from evaluator.run.config import RunConfig
-from evaluator.run.devices import MPS_RESOURCE, plan_device
-from evaluator.run.planning import (
+from evaluator.run.plan.config import RunConfig
+from evaluator.run.plan.devices import MPS_RESOURCE, plan_device
+from evaluator.run.plan.placement import (
     MEASURED_MARGIN,
     MemoryEstimate,
     ModelRequest,
@@ -419,10 +419,10 @@ def test_cli_plan_on_a_simulated_mac(tmp_path: Path, monkeypatch: pytest.MonkeyP
     creates no database."""
     import ray
 
-    import evaluator.run.cluster
+    import evaluator.run.plan.cluster
     from evaluator.cli import main
 
-    monkeypatch.setattr(evaluator.run.cluster, "connect_ray", lambda *a, **k: None)
+    monkeypatch.setattr(evaluator.run.plan.cluster, "connect_ray", lambda *a, **k: None)
     monkeypatch.setattr(ray, "cluster_resources", lambda: dict(MAC_16GB))
     db = tmp_path / "results.duckdb"
     code = main(["run", "--plan", "--db", str(db), "--model", "faster-whisper:tiny.en",

@@ -15,7 +15,7 @@ from evaluator.data.shards import AssembleJob, ChunkJob, Sample, Shard
 from evaluator.data.spec import DatasetSpec
 from evaluator.data.windows import LongForm, plan_windows
 from evaluator.results.records import ChunkRow, ResultRow
-from evaluator.run.scheduler import Outcome, Pool, Scheduler
+from evaluator.run.execute.scheduler import Outcome, Pool, Scheduler
 from evaluator.scoring.rows import assemble_long_form, finalize_row
 
 SPEC = DatasetSpec(source="fake")

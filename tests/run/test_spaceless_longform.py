@@ -15,8 +15,8 @@ import soundfile as sf
 from evaluator.data.spec import DatasetSpec
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.store import Store
-from evaluator.run.config import RunConfig
 from evaluator.run.driver import run_evaluation
+from evaluator.run.plan.config import RunConfig
 from tests.perfect_backend import RATE, SECONDS, _script, ramp
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,8 @@ from evaluator.data.spec import DatasetSpec
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.store import Store
 from evaluator.results.suite import suite_results
-from evaluator.run.config import RunConfig
 from evaluator.run.driver import run_evaluation
+from evaluator.run.plan.config import RunConfig
 from tests.conftest import write_metadata
 from tests.data.suite_mirror import build_mirror
 

@@ -127,7 +127,7 @@ class Backend(ABC):
         hub_models: other model names are Hugging Face hub ids, checked against the local cache
             (False, the default: the library resolves them itself).
         default_memory_mb: memory per actor (MiB) assumed when the weights are not on disk yet
-            (see :mod:`evaluator.run.planning`).
+            (see :mod:`evaluator.run.plan.placement`).
         runtime_memory_mb: memory of an actor besides its weights (MiB): Python, the Ray worker,
             the library, activations; measured with tiny models on CPU.
         large_model: a large model: on CPU, few actors with many threads rather than one per core.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluator.errors import ConfigError
-from evaluator.run.devices import local_custom_resources
+from evaluator.run.plan.devices import local_custom_resources
 
 __all__ = ["Connection", "connect_ray", "running_local_cluster", "orphaned_ray_processes", "stop_orphans"]
 

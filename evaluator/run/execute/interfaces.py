@@ -4,18 +4,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from evaluator.data.shards import AssembleJob, ChunkJob, Sample, Shard
 from evaluator.data.spec import DatasetSpec
+from evaluator.data.windows import LongForm
 from evaluator.results.records import ChunkRow, ResultRow
 
-if TYPE_CHECKING:
-    from evaluator.run.scheduler import Pool
-
-__all__ = ["Work", "Outcome", "Executor", "Recorder"]
+__all__ = ["Work", "Outcome", "Pool", "Slot", "Executor", "Recorder"]
 
 # A work item for an actor: a shard of samples, some windows of a long sample, or a long sample's
 # windows to stitch and score.
@@ -36,6 +35,73 @@ class Outcome:
     value: Any = None
     failure: str | None = None
     message: str = ""
+
+
+@dataclass
+class Pool:
+    """One model's actors and its queue of work, with attempt counts.
+
+    Attributes:
+        label: the model spec's label.
+        long_form: how the model's actors handle long audio.
+        size: actors to start.
+        fresh: shards not yet handed out, made on demand.
+        spec / plan: what the executor needs to start an actor (model spec, device plan).
+    """
+
+    label: str
+    long_form: LongForm
+    size: int
+    fresh: Iterator[Shard]
+    spec: Any = None
+    plan: Any = None
+    queue: deque[tuple[Work, int]] = field(default_factory=deque)  # retries and windows: first
+    lookahead: Shard | None = None
+    actors: list[Slot] = field(default_factory=list)
+    idle: list[Slot] = field(default_factory=list)  # loaded actors waiting for windows
+    in_flight: int = 0  # shards and chunk jobs out: they may bring more work
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    restarts: int = 0
+    load_failures: int = 0
+    failed: str | None = None
+    started_at: float | None = None
+    last_row_at: float | None = None
+
+    def has_work(self) -> bool:
+        if self.queue:
+            return True
+        if self.lookahead is None:
+            self.lookahead = next(self.fresh, None)
+        return self.lookahead is not None
+
+    def take(self) -> tuple[Work, int]:
+        """The next work item and how many attempts it has had."""
+        if self.queue:
+            return self.queue.popleft()
+        if not self.has_work():
+            raise IndexError("no work left")
+        work, self.lookahead = self.lookahead, None
+        assert work is not None
+        return work, 0
+
+    @property
+    def wall_seconds(self) -> float:
+        """End to end: first actor start to last row (0 if nothing ran)."""
+        if self.started_at is None or self.last_row_at is None:
+            return 0.0
+        return max(0.0, self.last_row_at - self.started_at)
+
+
+@dataclass(eq=False)
+class Slot:
+    """One actor of a pool: the work it holds and how it started."""
+
+    pool: Pool
+    actor: Any
+    work: Work | None = None
+    attempt: int = 0
+    info: dict[str, Any] | None = None
+    started: float = 0.0
 
 
 class Executor(Protocol):

@@ -8,7 +8,7 @@
 4. :func:`score`: the reference and hypothesis become a scored row
    (:func:`evaluator.scoring.rows.finalize_row`).
 
-The actor (:mod:`evaluator.run.actor`) wires these once per shard. A sample that fails in any
+The actor (:mod:`evaluator.run.execute.actor`) wires these once per shard. A sample that fails in any
 stage becomes a row with ``error`` set, never an empty hypothesis.
 """
 

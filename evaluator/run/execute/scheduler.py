@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from evaluator.data.columns import metadata_json
 from evaluator.data.shards import AssembleJob, ChunkJob, Shard
 from evaluator.data.spec import DatasetSpec
-from evaluator.data.windows import LongForm, Window
+from evaluator.data.windows import Window
 from evaluator.results.records import ChunkRow, ResultRow
-from evaluator.run.interfaces import Executor, Outcome, Recorder, Work
+from evaluator.run.execute.interfaces import Executor, Outcome, Pool, Recorder, Slot, Work
 from evaluator.scoring.languages import LanguageError, LanguagePlan
 
 __all__ = ["Outcome", "Executor", "Recorder", "Pool", "Scheduler", "Work"]  # the first three re-exported
@@ -39,71 +38,6 @@ __all__ = ["Outcome", "Executor", "Recorder", "Pool", "Scheduler", "Work"]  # th
 log = logging.getLogger(__name__)
 
 _KIND = {Shard: "shard", ChunkJob: "chunks", AssembleJob: "assemble"}
-
-
-@dataclass
-class Pool:
-    """One model's actors and its queue of work, with attempt counts.
-
-    Attributes:
-        label: the model spec's label.
-        long_form: how the model's actors handle long audio.
-        size: actors to start.
-        fresh: shards not yet handed out, made on demand.
-        spec / plan: what the executor needs to start an actor (model spec, device plan).
-    """
-
-    label: str
-    long_form: LongForm
-    size: int
-    fresh: Iterator[Shard]
-    spec: Any = None
-    plan: Any = None
-    queue: deque[tuple[Work, int]] = field(default_factory=deque)  # retries and windows: first
-    lookahead: Shard | None = None
-    actors: list[_Slot] = field(default_factory=list)
-    idle: list[_Slot] = field(default_factory=list)  # loaded actors waiting for windows
-    in_flight: int = 0  # shards and chunk jobs out: they may bring more work
-    workers: list[dict[str, Any]] = field(default_factory=list)
-    restarts: int = 0
-    load_failures: int = 0
-    failed: str | None = None
-    started_at: float | None = None
-    last_row_at: float | None = None
-
-    def has_work(self) -> bool:
-        if self.queue:
-            return True
-        if self.lookahead is None:
-            self.lookahead = next(self.fresh, None)
-        return self.lookahead is not None
-
-    def take(self) -> tuple[Work, int]:
-        """The next work item and how many attempts it has had."""
-        if self.queue:
-            return self.queue.popleft()
-        if not self.has_work():
-            raise IndexError("no work left")
-        work, self.lookahead = self.lookahead, None
-        assert work is not None
-        return work, 0
-
-    @property
-    def wall_seconds(self) -> float:
-        """End to end: first actor start to last row (0 if nothing ran)."""
-        if self.started_at is None or self.last_row_at is None:
-            return 0.0
-        return max(0.0, self.last_row_at - self.started_at)
-
-
-@dataclass(eq=False)
-class _Slot:
-    pool: Pool
-    actor: Any
-    work: Work | None = None
-    attempt: int = 0
-    info: dict[str, Any] | None = None
-    started: float = 0.0
 
 
 @dataclass
@@ -144,7 +78,7 @@ class Scheduler:
         self.clock = clock
         self.wait_seconds = wait_seconds
         self.load_timeout = load_timeout
-        self.pending: dict[Any, tuple[_Slot, str]] = {}
+        self.pending: dict[Any, tuple[Slot, str]] = {}
         self.long: dict[tuple[str, DatasetSpec, str], _LongSample] = {}  # (model, dataset, sample id)
         self.first_ready: float | None = None
 
@@ -163,11 +97,11 @@ class Scheduler:
         if pool.started_at is None:
             pool.started_at = self.clock()
         actor, ticket = self.executor.start(pool)
-        slot = _Slot(pool, actor, started=self.clock())
+        slot = Slot(pool, actor, started=self.clock())
         pool.actors.append(slot)
         self.pending[ticket] = (slot, "info")
 
-    def _release(self, slot: _Slot) -> None:
+    def _release(self, slot: Slot) -> None:
         slot.pool.actors.remove(slot)
         peak = self.executor.release(slot.actor)
         if slot.info is not None and peak is not None:
@@ -199,7 +133,7 @@ class Scheduler:
                 self._load_failed(slot, f"the actor did not start and load within {self.load_timeout:.0f} s (no "
                                         "node has the resources it asks for, or its load hangs)")
 
-    def _handle(self, slot: _Slot, kind: str, outcome: Outcome) -> None:
+    def _handle(self, slot: Slot, kind: str, outcome: Outcome) -> None:
         pool = slot.pool
         if kind in ("shard", "chunks"):
             pool.in_flight -= 1
@@ -231,7 +165,7 @@ class Scheduler:
         slot.work = None
         self._dispatch(slot)
 
-    def _dispatch(self, slot: _Slot) -> None:
+    def _dispatch(self, slot: Slot) -> None:
         pool = slot.pool
         if not pool.failed and not pool.has_work() and pool.long_form.splits and pool.in_flight:
             pool.idle.append(slot)  # work in flight may still hand back windows or assemblies
@@ -251,7 +185,7 @@ class Scheduler:
             self._dispatch(pool.idle.pop())
 
     # failures ---------------------------------------------------------------------------
-    def _load_failed(self, slot: _Slot, message: str) -> None:
+    def _load_failed(self, slot: Slot, message: str) -> None:
         pool = slot.pool
         pool.actors.remove(slot)
         pool.load_failures += 1
@@ -263,7 +197,7 @@ class Scheduler:
         elif not pool.actors and (pool.has_work() or any(k[0] == pool.label for k in self.long)):
             self._fail(pool, f"model failed to load ({pool.load_failures} tries): {message}")
 
-    def _died(self, slot: _Slot, message: str) -> None:
+    def _died(self, slot: Slot, message: str) -> None:
         pool = slot.pool
         pool.actors.remove(slot)
         if slot.work is not None:

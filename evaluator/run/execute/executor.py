@@ -1,5 +1,5 @@
-"""The scheduler's executor on Ray: each slot is one ``Worker`` actor (:mod:`evaluator.run.actor`);
-calls are Ray tasks on it, and a Ray failure becomes an :class:`~evaluator.run.interfaces.Outcome`
+"""The scheduler's executor on Ray: each slot is one ``Worker`` actor (:mod:`evaluator.run.execute.actor`);
+calls are Ray tasks on it, and a Ray failure becomes an :class:`~evaluator.run.execute.interfaces.Outcome`
 whose message is the error's most useful line."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from evaluator.run.interfaces import Outcome
-from evaluator.run.scheduler import Pool
+from evaluator.run.execute.interfaces import Outcome, Pool
 from evaluator.scoring.languages import LanguagePlan
 
 __all__ = ["RayExecutor", "first_error_line"]
@@ -24,7 +23,7 @@ class RayExecutor:
     def start(self, pool: Pool) -> tuple[Any, Any]:
         import ray
 
-        from evaluator.run.actor import Worker
+        from evaluator.run.execute.actor import Worker
 
         actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=1, **pool.plan.ray_options)
         actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.languages, pool.long_form)

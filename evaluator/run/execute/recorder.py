@@ -21,9 +21,9 @@ from evaluator.data.spec import DatasetSpec
 from evaluator.errors import ConfigError
 from evaluator.results.records import ChunkRow, LostShard, ResultRow
 from evaluator.results.store import Store
-from evaluator.run.config import RunConfig, run_config_from_json
-from evaluator.run.planning import measured_peaks
-from evaluator.run.scheduler import Pool
+from evaluator.run.execute.interfaces import Pool
+from evaluator.run.plan.config import RunConfig, run_config_from_json
+from evaluator.run.plan.placement import measured_peaks
 from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
 
 __all__ = ["Progress", "RunDataset", "StoreRecorder", "check_resumable", "fresh_shards", "measured_history",

@@ -29,7 +29,7 @@ from typing import Any
 
 from evaluator.errors import ConfigError
 from evaluator.models.files import WeightFiles
-from evaluator.run.devices import MPS_RESOURCE, DevicePlan
+from evaluator.run.plan.devices import MPS_RESOURCE, DevicePlan
 
 __all__ = [
     "DTYPE_BYTES",
@@ -72,7 +72,7 @@ class ModelRequest:
 
     Attributes:
         label: the model spec's label.
-        device: the device chosen for it (:func:`evaluator.run.devices.plan_device`).
+        device: the device chosen for it (:func:`evaluator.run.plan.devices.plan_device`).
         memory: memory per actor (:func:`estimate_memory`).
         long_form: how long audio is handled, in words.
         large: a large model (the backend's ``large_model``): few CPU actors with many threads.

@@ -9,7 +9,7 @@ Two kinds of work arrive from the driver:
 - a :class:`~evaluator.data.shards.ChunkJob`: some windows of one long sample, each read from the
   file by seeking (memory is bounded by the window, not the file).
 
-The work flows one way through the stages of :mod:`evaluator.run.stages` (read, prepare,
+The work flows one way through the stages of :mod:`evaluator.run.execute.stages` (read, prepare,
 transcribe, score); this module loads the model and wires them. Per-sample failures (audio that
 does not decode, inference that raises) become rows with ``error`` set; they never become empty
 hypotheses.
@@ -35,8 +35,8 @@ from evaluator.models.backends import get_backend
 from evaluator.models.provenance import describe_weights
 from evaluator.models.spec import ModelSpec
 from evaluator.results.records import ChunkRow, ResultRow
-from evaluator.run.hardware import cpu_info
-from evaluator.run.stages import Prepare, Transcribe, error_text, plan_long_sample, score
+from evaluator.run.execute.stages import Prepare, Transcribe, error_text, plan_long_sample, score
+from evaluator.run.plan.hardware import cpu_info
 from evaluator.scoring.languages import LanguagePlan, resolve
 from evaluator.scoring.rows import assemble_long_form
 
