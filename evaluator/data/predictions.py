@@ -164,6 +164,8 @@ def read_predictions(path: str) -> Predictions:
     with open(path, encoding="utf-8") as fh:
         text = fh.read()
     name = os.path.basename(path)
+    if not text.strip():
+        raise DatasetError(f"{path} holds no predictions (the file is empty)")
     lower = name.lower()
     stripped = text.lstrip()
     if lower.endswith((".json", ".jsonl", ".manifest")) or stripped.startswith("{"):
