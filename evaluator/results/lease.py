@@ -38,7 +38,8 @@ try:
 except ImportError:  # Windows: heartbeats alone
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["BEAT_SECONDS", "LEASE_SECONDS", "Holder", "Lease", "lease_state", "live_holders", "find_live"]
+__all__ = ["BEAT_SECONDS", "LEASE_SECONDS", "Holder", "Lease", "find_live", "lease_state", "live_holders", "refusal",
+           "settled_status"]
 
 #: How often a holder rewrites its heartbeat.
 BEAT_SECONDS = 5.0
@@ -156,6 +157,21 @@ def find_live(db: str, ref: str) -> Holder | None:
     """The live holder of the run ``ref`` names (its id, or its name), if any: read from the lease
     files alone, without opening the database."""
     return next((h for h in live_holders(db).values() if ref in (h.run_id, h.name)), None)
+
+
+def settled_status(db: str, run_id: str, status: str, live: dict[str, Holder] | None = None) -> str:
+    """A run's status as its lease tells it: ``running`` while a live driver holds it (whatever
+    its heartbeat in the database says: a reader holding the file delays that one), and
+    ``interrupted`` for a ``running`` run whose driver is gone. Without a lease file (a run that
+    ended, or one from before leases), ``status`` as the database has it.
+
+    ``live``: :func:`live_holders` of ``db``, when already read."""
+    live = live_holders(db) if live is None else live
+    if run_id in live:
+        return "running"
+    if status == "running" and lease_state(db, run_id)[0] in ("gone", "expired"):
+        return "interrupted"
+    return status
 
 
 def refusal(holder: Holder, db: str) -> str:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evaluator.errors import mask_credentials
 from evaluator.results.locking import READ_WAIT_SECONDS, WRITE_WAIT_SECONDS, connect
 from evaluator.results.records import (
     ChunkRow,
@@ -223,6 +224,9 @@ class Store:
             if not data:
                 continue
             items = [as_record(record, r) for r in data]
+            for item in items:  # an error may quote a URL with its credentials: never stored
+                if isinstance(getattr(item, "error", None), str):
+                    item.error = mask_credentials(item.error)
             cols = column_names(record)
             batches.append((record.TABLE, cols, pa.table({c: [getattr(r, c) for r in items] for c in cols})))
         if not batches:
