@@ -26,7 +26,8 @@ from evaluator.results.lease import Lease, find_live, refusal
 from evaluator.results.locking import READ_WAIT_SECONDS, connect
 from evaluator.results.store import Store
 from evaluator.run.driver import RunSummary, check_languages, new_run_id, run_evaluation
-from evaluator.run.plan.cluster import Connection, connect_ray, use_cluster_token
+from evaluator.run.plan import cluster
+from evaluator.run.plan.cluster import Connection, use_cluster_token
 from evaluator.run.plan.config import RunConfig, run_config_from_json
 
 __all__ = ["Session", "check_models", "database_path", "find_run", "prepare", "resume_command"]
@@ -112,10 +113,11 @@ def check_models(config: RunConfig) -> None:
         base.require()
         options = spec.options_dict()
         location = base.check_model(spec.model, options)
+        kind = getattr(location, "kind", None)
         dispatches = base.for_model.__func__ is not Backend.for_model.__func__  # type: ignore[attr-defined]
         if not dispatches:
             _options_checked(base, options, config.device, tuple(base.devices))
-        elif location.kind in ("path", "hub-cache", "bundled"):  # the checkpoint says which class runs it
+        elif kind in ("path", "hub-cache", "bundled"):  # the checkpoint says which class runs it
             cls = base.for_model(spec.model, options)
             _options_checked(cls, options, config.device, tuple(cls.devices))
         # (a hub checkpoint not downloaded yet: its class, and so its options, are known once it is)
@@ -162,7 +164,7 @@ class Session:
         prepare()
         self.lease = Lease.take(self.db, self.run_id, self.config.name, force=self.force)
         try:
-            self.connection = connect_ray(self.config.address, self.num_cpus, env_vars=self.env_vars)
+            self.connection = cluster.connect_ray(self.config.address, self.num_cpus, env_vars=self.env_vars)
             self.store = Store(self.db)  # the write lock: only once the cluster is joined
         except BaseException:
             self._close()
