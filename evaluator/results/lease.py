@@ -226,7 +226,11 @@ class Lease:
         """The lease file, opened and locked (exclusive); RunBusyError while another holds it."""
         deadline = time.monotonic() + 0.5  # a reader's momentary check holds a shared lock
         while True:
-            fh = open(path, "a+")  # noqa: SIM115  (kept open, and locked, while the run goes on)
+            try:
+                fh = open(path, "a+")  # noqa: SIM115  (kept open, and locked, while the run goes on)
+            except FileNotFoundError:  # the folder went with another run's last lease just now
+                path.parent.mkdir(parents=True, exist_ok=True)
+                continue
             if fcntl is None:
                 return fh
             try:
@@ -269,6 +273,8 @@ class Lease:
         with contextlib.suppress(OSError):
             self.path.unlink()
         self._fh.close()
+        with contextlib.suppress(OSError):  # the last lease of the database: the folder goes too
+            self.path.parent.rmdir()
 
     def __enter__(self) -> Lease:
         return self

@@ -185,11 +185,11 @@ class Session:
         if self.store is not None:
             self.store.close()
             self.store = None
-        if not self._existed:
-            self._drop_if_empty()
         if self.lease is not None:
             self.lease.release()
             self.lease = None
+        if not self._existed:
+            self._drop_if_empty()
         if self.stop_local_ray and self.connection is not None and not self.connection.joined:
             import ray
 
@@ -212,5 +212,3 @@ class Session:
             for path in (self.db, f"{self.db}.wal"):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(path)
-            with contextlib.suppress(OSError):
-                os.rmdir(f"{self.db}.leases")
