@@ -81,6 +81,11 @@ def find_run(db: str, ref: str) -> tuple[str, RunConfig]:
         if ref in (run_id, name):
             import json
 
+            if "://***@" in config:
+                raise ConfigError(
+                    f"run {run_id} read a dataset from a URL with credentials, which are never stored, so it "
+                    "cannot be resumed from its record: give the credentials through the environment (~/.netrc, "
+                    "cloud credentials) instead of the URL, and start a new run")
             return run_id, run_config_from_json(json.loads(config))
     listed = ", ".join(f"{i} ({n})" if n else i for i, n, _ in rows[:10]) or "none"
     raise ConfigError(f"no run {ref!r} in {db}; runs (id, name), latest first: {listed}")

@@ -67,6 +67,11 @@ def _user() -> str:
         return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 
+def _program() -> str:
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    return "evaluator" if name == "__main__.py" else name  # `python -m evaluator.cli`
+
+
 def run_origin() -> dict[str, Any]:
     """The run's origin: user, host, PID, working directory, command (credentials masked),
     evaluator version and commit, Ray job and submission ids."""
@@ -75,7 +80,7 @@ def run_origin() -> dict[str, Any]:
         "hostname": socket.gethostname(),
         "driver_pid": os.getpid(),
         "cwd": os.getcwd(),
-        "command": mask_credentials(" ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])),
+        "command": mask_credentials(" ".join([_program(), *sys.argv[1:]])),
         "evaluator_version": evaluator.__version__,
         "evaluator_commit": evaluator_commit(),
         **ray_job(),

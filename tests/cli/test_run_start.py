@@ -218,3 +218,12 @@ def test_runs_show_prints_what_produced_the_run(tmp_path: Path, capsys: pytest.C
     assert main(["runs", "--db", db, "--show", "r1", "--format", "json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["origin"]["ray_submission_id"] == "raysubmit_X1" and info["lease"]["state"] == "free"
+
+
+def test_a_run_whose_dataset_url_had_credentials_is_stored_masked_and_not_resumed(tmp_path: Path, caplog) -> None:
+    db = str(tmp_path / "r.duckdb")
+    config = {"models": [], "datasets": [{"source": "https://***@h/m.csv"}]}
+    with Store(db) as store:
+        store.create_run("r1", "n", config, evaluator_version="t", normalizer=("n", "1"), host={})
+    assert main(["run", "--resume", "r1", "--db", db]) == 2
+    assert "credentials, which are never stored" in caplog.records[-1].getMessage()
