@@ -261,6 +261,13 @@ def add_parser(sub: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    if args.resume:  # a live run is refused before anything heavy is imported: at once
+        from evaluator.errors import RunBusyError
+        from evaluator.results.lease import find_live, refusal
+
+        holder = find_live(args.db or DEFAULT_DB, args.resume)
+        if holder is not None:
+            raise RunBusyError(refusal(holder, args.db or DEFAULT_DB))
     from evaluator.run import launch
 
     launch.prepare()  # the cluster's token, before anything imports Ray
