@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import evaluator
 from evaluator.cli import main
 from evaluator.errors import RunBusyError
 from evaluator.results.lease import LEASE_SECONDS, Lease, lease_state
@@ -68,7 +69,9 @@ def test_a_reader_holding_the_file_never_makes_a_live_run_look_interrupted(tmp_p
     _run(db, heartbeat_minutes_ago=10)
     with Lease.take(db, "r1", "nightly"):
         assert _status(db, capsys) == "running"
+        assert list(evaluator.open(db).runs()["status"]) == ["running"]  # the Python API says the same
     assert _status(db, capsys) == "interrupted"
+    assert list(evaluator.open(db).runs()["status"]) == ["interrupted"]
 
 
 def _hold_and_die(db: str, started) -> None:  # another process: takes the lease, dies without letting go
