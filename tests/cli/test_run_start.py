@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,43 @@ def test_a_run_whose_dataset_url_had_credentials_is_stored_masked_and_not_resume
         store.create_run("r1", "n", config, evaluator_version="t", normalizer=("n", "1"), host={})
     assert main(["run", "--resume", "r1", "--db", db]) == 2
     assert "credentials, which are never stored" in caplog.records[-1].getMessage()
+
+
+def test_the_token_is_sent_when_there_is_one_and_no_mode_is_chosen(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from evaluator.run.plan.cluster import use_cluster_token
+
+    # as before Ray is imported (a process that imported it first is made to read the mode again:
+    # tests/run/test_cluster_token.py); this process's Ray keeps its own settings
+    monkeypatch.delitem(sys.modules, "ray", raising=False)
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert not use_cluster_token() and "RAY_AUTH_MODE" not in os.environ  # no token: nothing to send
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("abc")
+    assert use_cluster_token() and os.environ["RAY_AUTH_MODE"] == "token"
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # the user's choice stands
+    assert not use_cluster_token() and os.environ["RAY_AUTH_MODE"] == "disabled"
+
+
+def test_a_refused_join_names_the_token_and_never_ray_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evaluator.run.plan.cluster import _join_failure
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
+    failure = ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379")
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    no_mode = str(_join_failure("10.0.0.1:6379", failure))
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    no_token = str(_join_failure("10.0.0.1:6379", failure))
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("abc")
+    wrong = str(_join_failure("10.0.0.1:6379", failure))
+    assert "copy its token to" in no_mode and "ray get-auth-token" in no_mode
+    assert "there is no token" in no_token
+    assert "may not be this cluster's" in wrong
+    for message in (no_mode, no_token, wrong):
+        assert message.startswith("cannot join the Ray cluster at 10.0.0.1:6379: Failed to connect")
+        assert "--address local" in message and "ray stop" not in message
