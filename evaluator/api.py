@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluator.errors import ConfigError, MissingDependencyError
+from evaluator.errors import ConfigError, DatasetError, MissingDependencyError, mask_credentials
 
 __all__ = ["Run", "Database", "evaluate", "open"]
 
@@ -94,22 +94,10 @@ class _Bar:
             self.bar.close()
 
 
-def _check_models(config: Any) -> None:
-    """As `evaluator run` does before Ray starts: a missing extra, a model name that resolves
-    to nothing, a language a model cannot transcribe stop here with one message."""
-    from evaluator.models.backends import get_backend
-    from evaluator.run.driver import check_languages
-
-    for spec in config.models:
-        cls = get_backend(spec.backend)
-        cls.require()
-        cls.check_model(spec.model, spec.options_dict())
-    check_languages(config)
-
-
 def evaluate(models: Sequence[str] | str, dataset: str = "builtin:sample", db: str | os.PathLike[str] = DEFAULT_DB,
              *, address: str | None = None, num_cpus: int | None = None, resume: str | None = None,
-             retry_errors: bool = False, progress: bool = True, verbose: bool = False, **options: Any) -> Run:
+             retry_errors: bool = False, force: bool = False, progress: bool = True, verbose: bool = False,
+             **options: Any) -> Run:
     """Evaluate ``models`` on ``dataset``; every (model, sample) lands as a row in ``db``.
 
     The same driver as `evaluator run`: Ray is joined (``address``, ``RAY_ADDRESS``, a cluster
@@ -122,8 +110,10 @@ def evaluate(models: Sequence[str] | str, dataset: str = "builtin:sample", db: s
         db: the DuckDB results file (created if missing).
         address: the Ray cluster to join; ``"local"``: always a new local cluster.
         num_cpus: CPUs of a new local cluster.
-        resume: a run id to finish (only what it has not stored yet); ``models``/``dataset``
+        resume: a run id or name to finish (only what it has not stored yet); ``models``/``dataset``
             are then taken from the stored run. ``retry_errors``: re-evaluate its error rows.
+            Refused (``RunBusyError``) while a live driver holds the run; ``force`` takes over
+            a run whose driver on another machine stopped beating.
         progress: show a progress bar (a widget in Jupyter).
         verbose: let Ray's own start-up lines through.
         **options: every other `evaluator run` option by its long name with underscores
@@ -133,37 +123,37 @@ def evaluate(models: Sequence[str] | str, dataset: str = "builtin:sample", db: s
     Raises:
         ConfigError, DatasetError, MissingDependencyError: with the fix, before Ray starts.
     """
+    from evaluator.run import launch
+
+    launch.prepare()  # the cluster's token, before anything imports Ray
     from evaluator.cli.common import quiet_ray
     from evaluator.cli.run import QUIET_WORKERS
-    from evaluator.results.store import Store
-    from evaluator.run.driver import resume_config, run_evaluation
-    from evaluator.run.plan.cluster import connect_ray
     from evaluator.run.plan.config import RunConfig
 
     if retry_errors and not resume:
-        raise ConfigError("retry_errors only applies with resume=RUN_ID")
-    db = os.fspath(db)
-    config: Any = None
-    if not resume:
-        config = RunConfig.from_mapping({**options, "models": [models] if isinstance(models, str) else list(models),
-                                         "dataset": dataset, "db": db, "address": address})
-        _check_models(config)
+        raise ConfigError("retry_errors only applies with resume=RUN")
+    try:
+        db = launch.database_path(os.fspath(db))
+        run_id = None
+        if resume:  # refused at once while a live driver holds the run
+            run_id, config = launch.find_run(db, resume)
+        else:
+            config = RunConfig.from_mapping({**options, "models": [models] if isinstance(models, str) else list(models),
+                                             "dataset": dataset, "db": db, "address": address})
+        launch.check_models(config)  # before Ray starts or the database opens
+    except (ConfigError, DatasetError) as exc:
+        masked = mask_credentials(str(exc))
+        if masked == str(exc):
+            raise
+        raise type(exc)(masked) from None  # a dataset URL's credentials never reach a message
     quiet_ray(verbose)
-    with Store(db) as store:
-        if resume:
-            config = resume_config(store, resume)
-            _check_models(config)
-        connection = connect_ray(config.address, num_cpus, env_vars=None if verbose else QUIET_WORKERS)
-        bar = _Bar(progress)
-        try:
-            summary = run_evaluation(config, store, run_id=resume, resume=bool(resume), retry_errors=retry_errors,
-                                     on_progress=bar)
-        finally:
-            bar.close()
-            if not connection.joined:
-                import ray
-
-                ray.shutdown()
+    bar = _Bar(progress)
+    try:
+        with launch.Session(config, db, run_id=run_id, force=force, num_cpus=num_cpus,
+                            env_vars=None if verbose else QUIET_WORKERS, stop_local_ray=True) as session:
+            summary = session.run(retry_errors=retry_errors, on_progress=bar)
+    finally:
+        bar.close()
     return Run(summary.run_id, db, summary.status, summary.rows, summary.errors, summary.wall_seconds,
                dict(summary.failed_models), tuple(summary.warnings))
 
@@ -216,9 +206,14 @@ class Database:
         from datetime import UTC, datetime
 
         from evaluator.cli.tables import RUNS_SQL, STALE_HEARTBEAT_SECONDS
+        from evaluator.results.lease import live_holders, settled_status
 
         now = datetime.now(UTC).replace(tzinfo=None)
-        return self._read(lambda con: con.execute(RUNS_SQL, [now, STALE_HEARTBEAT_SECONDS, now]).df())
+        frame = self._read(lambda con: con.execute(RUNS_SQL, [now, STALE_HEARTBEAT_SECONDS, now]).df())
+        live = live_holders(self.path)  # a live driver's run is running, a gone driver's interrupted
+        frame["status"] = [settled_status(self.path, r, s, live) for r, s in zip(frame["run_id"], frame["status"],
+                                                                                strict=True)]
+        return frame
 
     def leaderboard(self, run: str | None = None, *, by: str | None = None, resamples: int = 1000,
                     seed: int = 0) -> Any:

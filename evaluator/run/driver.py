@@ -17,10 +17,8 @@ import importlib.util
 import itertools
 import json
 import logging
-import os
 import platform
 import secrets
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ from evaluator.data.shards import Shard, plan_shards
 from evaluator.data.sources import open_dataset, resolved_spec
 from evaluator.data.spec import DatasetSpec
 from evaluator.data.windows import LongForm
-from evaluator.errors import MissingDependencyError
+from evaluator.errors import MissingDependencyError, mask_credentials
 from evaluator.models.backends import get_backend
 from evaluator.models.files import weight_files
 from evaluator.results.predictions import unmatched_predictions
@@ -51,6 +49,7 @@ from evaluator.run.execute.recorder import (
     resume_config,
 )
 from evaluator.run.execute.scheduler import Scheduler
+from evaluator.run.origin import run_origin
 from evaluator.run.plan.config import RunConfig
 from evaluator.run.plan.devices import MPS_RESOURCE, missing_mps_warning, plan_device
 from evaluator.run.plan.hardware import cpu_info
@@ -132,11 +131,11 @@ def _long_form(config: RunConfig, backend: Any) -> LongForm:
 
 
 def _host_info() -> dict[str, Any]:
+    """Where and by whom the run was made (:func:`evaluator.run.origin.run_origin`), on what."""
     import ray
 
     return {
-        "hostname": socket.gethostname(),
-        "driver_pid": os.getpid(),
+        **run_origin(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "ray": ray.__version__,
@@ -256,7 +255,8 @@ def run_evaluation(
             log.info("deleted %d error rows to retry them", store.delete_errors(run_id))
     else:
         store.create_run(
-            run_id, config.name, config_json, evaluator_version=evaluator.__version__,
+            run_id, config.name, json.loads(mask_credentials(json.dumps(config_json))),
+            evaluator_version=evaluator.__version__,
             normalizer=(NORMALIZER_NAME, NORMALIZER_VERSION), host=_host_info(),
         )
         store.update_run(run_id, library_versions=versions)  # known even if this driver dies
