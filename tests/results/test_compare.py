@@ -196,8 +196,9 @@ def test_pairs_and_baselines(tmp_path: Path) -> None:
     runs = {"run1": random_run("run1", {"a:good": 0.08, "b:bad": 0.2, "c:mid": 0.12}, 120, seed=1)}
     db = make_db(tmp_path / "o.duckdb", runs, models={"run1": ["c:mid", "b:bad", "a:good"]})
     with Store(str(db)) as store:
-        default = compare(store.con, resamples=RESAMPLES, top=0)
+        default = compare(store.con, resamples=RESAMPLES, top=0, all_pairs=True)
         against = compare(store.con, ["run1"], baseline="c:mid", resamples=RESAMPLES, top=0)
+        first = compare(store.con, ["run1"], resamples=RESAMPLES, top=0)
         with pytest.raises(ConfigError, match="choose one of: a:good, b:bad, c:mid"):
             compare(store.con, ["run1"], baseline="z:none")
     # without --baseline, the model the run lists first is the baseline (not the best, not by name)
@@ -209,22 +210,28 @@ def test_pairs_and_baselines(tmp_path: Path) -> None:
         assert p.delta == pytest.approx(p.model_rate - p.baseline_rate)
         assert p.delta_low <= p.delta <= p.delta_high
     assert [(p.baseline, p.model) for p in against.pairs] == [("c:mid", "b:bad"), ("c:mid", "a:good")]
+    assert first.pairs == against.pairs
     bad = next(p for p in against.pairs if p.model == "b:bad")
     assert bad.delta > 0 and bad.p_value < 0.05
 
 
 def test_two_runs_of_two_models(tmp_path: Path) -> None:
     runs = {"r1": random_run("r1", {"a:x": 0.1, "b:y": 0.2}, 40, seed=1),
-            "r2": random_run("r2", {"a:x": 0.1, "b:y": 0.2}, 40, seed=2)}
+            "r2": random_run("r2", {"a:x": 0.1, "b:y": 0.2}, 40, seed=1)}
     path = make_db(tmp_path / "t.duckdb", runs)
     with Store(str(path)) as store:
         c = compare(store.con, ["r1", "r2"], resamples=RESAMPLES, top=0)
+        every = compare(store.con, ["r1", "r2"], resamples=RESAMPLES, top=0, all_pairs=True)
         by_run = compare(store.con, ["r1", "r2"], baseline="r2", resamples=RESAMPLES, top=0)
     assert [m["label"] for m in c.models] == ["a:x@r1", "b:y@r1", "a:x@r2", "b:y@r2"]
-    assert {(p.baseline, p.model) for p in c.pairs} == {
-        ("a:x@r1", "b:y@r1"), ("a:x@r2", "b:y@r2"), ("a:x@r1", "a:x@r2"), ("b:y@r1", "b:y@r2")}
-    assert {(p.baseline, p.model) for p in by_run.pairs} == {
-        ("a:x@r2", "b:y@r2"), ("a:x@r2", "a:x@r1"), ("b:y@r2", "b:y@r1")}
+    # the first run is the baseline: its first model against its second, each model against itself
+    assert [(p.baseline, p.model) for p in c.pairs] == [
+        ("a:x@r1", "b:y@r1"), ("a:x@r1", "a:x@r2"), ("b:y@r1", "b:y@r2")]
+    assert [(p.baseline, p.model) for p in by_run.pairs] == [
+        ("a:x@r2", "a:x@r1"), ("b:y@r2", "b:y@r1"), ("a:x@r2", "b:y@r2")]
+    labels = ["a:x@r1", "b:y@r1", "a:x@r2", "b:y@r2"]  # every two sides once, the earlier the baseline
+    assert [(p.baseline, p.model) for p in every.pairs] == [
+        (labels[i], labels[j]) for i in range(4) for j in range(i + 1, 4)]
 
 
 def test_save_intervals_stores_overall_and_group_rows(db: Path) -> None:
