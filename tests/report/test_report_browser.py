@@ -232,7 +232,7 @@ def test_long_file_plays_from_a_seam_and_a_skipped_stretch(page: tuple[Any, dict
 
 def test_page_lists_p_values(page: tuple[Any, dict[str, list[str]]], db: Path) -> None:
     pg, seen = page
-    pairs = compare(connect_read_only(str(db)), [RUN]).to_json_dict()["pairs"]
+    pairs = compare(connect_read_only(str(db)), [RUN], all_pairs=True).to_json_dict()["pairs"]
     rows = pg.locator("#compare tbody tr")
     assert rows.count() == len(pairs) == 3
     shown = pg.locator("#compare tbody tr").evaluate_all(
