@@ -22,10 +22,10 @@ RESAMPLES = 300
 
 def row(run_id: str, model: str, sample_id: str, *, words: int = 10, errors: int = 1, error: str | None = None,
         audio_seconds: float | None = 4.0, language: str | None = "en", metadata: dict | None = None,
-        hypothesis: str | None = None) -> dict[str, Any]:
+        hypothesis: str | None = None, dataset: str = "ds") -> dict[str, Any]:
     """A result row: ``errors`` substitutions out of ``words`` reference words."""
     r: dict[str, Any] = {
-        "run_id": run_id, "model": model, "backend": model.split(":")[0], "dataset": "ds", "split": "test",
+        "run_id": run_id, "model": model, "backend": model.split(":")[0], "dataset": dataset, "split": "test",
         "sample_id": sample_id, "language": language, "audio_seconds": audio_seconds,
         "reference": f"reference of {sample_id}", "hypothesis": hypothesis or f"{model} says {sample_id}",
         "error": error, "metadata": json.dumps(metadata) if metadata else None,
@@ -38,8 +38,10 @@ def row(run_id: str, model: str, sample_id: str, *, words: int = 10, errors: int
     return r
 
 
-def make_db(path: Path, runs: dict[str, list[dict[str, Any]]], models: dict[str, list[str]] | None = None) -> Path:
-    """A database of ``runs``; ``models``: per run, its models in the order the run was given them."""
+def make_db(path: Path, runs: dict[str, list[dict[str, Any]]], models: dict[str, list[str]] | None = None,
+            finished: bool = False) -> Path:
+    """A database of ``runs``; ``models``: per run, its models in the order the run was given them;
+    ``finished``: every run marked finished (else they stay ``running``)."""
     with Store(str(path)) as store:
         for i, (run_id, rows) in enumerate(runs.items()):
             config = {"models": [{"spec": m} for m in (models or {}).get(run_id, [])]}
@@ -47,6 +49,8 @@ def make_db(path: Path, runs: dict[str, list[dict[str, Any]]], models: dict[str,
             store.con.execute("UPDATE runs SET started_at = started_at + INTERVAL (?) SECOND WHERE run_id = ?",
                               [i, run_id])
             store.insert_results(rows)
+            if finished:
+                store.finish_run(run_id, "finished", {})
     return path
 
 
