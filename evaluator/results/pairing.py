@@ -24,11 +24,13 @@ DURATION_TOLERANCE = 0.01
 
 @dataclass(frozen=True)
 class Side:
-    """One model of one run. ``label``: the model, or ``model@run_id`` when several runs are read."""
+    """One model of one run. ``label``: the model, or ``model@run`` when several runs are read
+    (``run``: the run's name when the runs read have distinct names, else its id)."""
 
     label: str
     run_id: str
     model: str
+    run: str = ""
 
 
 def model_order(con: Any, run_id: str) -> list[str]:
@@ -44,8 +46,13 @@ def model_order(con: Any, run_id: str) -> list[str]:
 
 def sides(con: Any, run_ids: list[str]) -> list[Side]:
     """Every (run, model), in the order the runs are given, then the order each run lists its models."""
+    placeholders = ", ".join("?" * len(run_ids))
+    names = dict(con.execute(f"SELECT run_id, name FROM runs WHERE run_id IN ({placeholders})", run_ids).fetchall())
+    named = [names.get(r) for r in run_ids]
+    shown = named if all(named) and len(set(named)) == len(named) else run_ids
     several = len(run_ids) > 1
-    return [Side(f"{m}@{r}" if several else m, r, m) for r in run_ids for m in model_order(con, r)]
+    return [Side(f"{m}@{shown[k]}" if several else m, r, m, str(shown[k]))
+            for k, r in enumerate(run_ids) for m in model_order(con, r)]
 
 
 def select_pairs(all_sides: list[Side], baseline: str | None, all_pairs: bool = False) -> list[tuple[int, int]]:
@@ -54,9 +61,9 @@ def select_pairs(all_sides: list[Side], baseline: str | None, all_pairs: bool = 
     ``all_pairs``: every two sides, the earlier one (run order, then the run's model order) the
     baseline. Otherwise every side is compared with one baseline side:
 
-    - no ``baseline``, or ``baseline`` a run id: that run (default: the first) is the baseline
-      run; a model it holds is compared with itself there, any other side with the baseline
-      run's first model;
+    - no ``baseline``, or ``baseline`` a run (its id, or its name when labels use names): that
+      run (default: the first) is the baseline run; a model it holds is compared with itself
+      there, any other side with the baseline run's first model;
     - ``baseline`` a model or ``model@run`` label: every other side against it (a model in
       several runs: its side in the earliest run).
     """
@@ -65,7 +72,9 @@ def select_pairs(all_sides: list[Side], baseline: str | None, all_pairs: bool = 
     if not all_sides:
         return []
     run_ids = list(dict.fromkeys(s.run_id for s in all_sides))
-    base_run = run_ids[0] if baseline is None else baseline if baseline in run_ids else None
+    runs = {s.run: s.run_id for s in all_sides} | {r: r for r in run_ids}  # a run by name or id
+    models = {s.model for s in all_sides}
+    base_run = run_ids[0] if baseline is None else None if baseline in models else runs.get(baseline)
     if base_run is not None:
         first = next((i for i, s in enumerate(all_sides) if s.run_id == base_run), None)
         if first is None:
@@ -77,7 +86,8 @@ def select_pairs(all_sides: list[Side], baseline: str | None, all_pairs: bool = 
     if not matches:
         labels = sorted({s.label for s in all_sides} | {s.model for s in all_sides})
         raise ConfigError(f"baseline {baseline!r} matches no model; choose one of: {', '.join(labels)}"
-                          + (f", or a run id: {', '.join(run_ids)}" if len(run_ids) > 1 else ""))
+                          + (f", or a run: {', '.join(dict.fromkeys(s.run for s in all_sides))}"
+                             if len(run_ids) > 1 else ""))
     first = matches[0]
     return [(first, j) for j in range(len(all_sides)) if j != first]
 
