@@ -120,7 +120,7 @@ def check_same_samples(con: Any, run_ids: list[str], limit: int = 5) -> None:
     more = f" (and {total - len(rows)} more)" if total > len(rows) else ""
     raise ConfigError(f"the runs hold different data under the same sample ids, so they cannot be paired: {named}"
                       f"{more}. Compare runs that read the same version of the dataset, or give the changed "
-                      "dataset another name (--dataset NAME=PATH)")
+                      "dataset another name (`name:` in a suite file)")
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,15 @@ def test_a_model_added_later_compares_with_the_first_run(tmp_path: Path, capsys:
     assert main(["compare", "--db", str(path), "--run", "first", "--run", "later", "--fail-if-worse", "100",
                  "--allow-errors", "--resamples", "100"]) == 0
     assert "1 model checked" in capsys.readouterr().err
+    # one leaderboard of both runs' models, best first
+    assert main(["leaderboard", "--db", str(path), "--run", "first", "--run", "later", "--format", "json",
+                 "--resamples", "100"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["run"], r["model"]) for r in rows] == [("later", "faster-whisper:small"),
+                                                      ("first", "faster-whisper:base")]
+    assert rows[0]["wer_%"] < rows[1]["wer_%"]
+    assert main(["leaderboard", "--db", str(path), "--run", "first", "--run", "later", "--resamples", "100"]) == 0
+    assert "runs first, later" in capsys.readouterr().out
 
 
 def test_runs_with_other_references_under_the_same_ids_are_refused(tmp_path: Path) -> None:
