@@ -26,10 +26,16 @@ examples:
   evaluator compare --db results.duckdb                         # each model against the first one
   evaluator compare --baseline faster-whisper:base --top 3
   evaluator compare --all-pairs                                 # every pair of models
-  evaluator compare --run RUN_BEFORE --run RUN_AFTER            # same models, two runs
+  evaluator compare --run RUN_BEFORE --run RUN_AFTER            # two runs: the same models, or one added later
   evaluator compare --baseline faster-whisper:base --fail-if-worse 1   # CI gate: exit 1 on a regression
   evaluator compare --format json > comparison.json
-  evaluator compare --run my-suite-run                           # a suite: also per dataset and average
+  evaluator compare --format csv > pairs.csv                     # one row per pair, dataset and metric
+  evaluator compare --run my-suite-run                           # several datasets: per dataset and overall
+
+Each pair is compared per dataset, on the samples both models scored there (n), and, when it
+spans several datasets, once more over all of them ("all"; the bootstrap resamples within each
+dataset). Runs pair their samples by dataset and sample id; samples whose reference or audio
+duration differ between the runs are refused.
 
 delta: model - baseline error rate in percentage points on the shared samples (negative: the
 model is better), in each sample's metric: WER, or CER for languages written without spaces (a
@@ -38,8 +44,10 @@ same draws and rule as the interval (the interval excludes zero exactly when p_b
 p_wilcoxon: Wilcoxon signed-rank test over the per-sample differences in errors (scipy); small
 values mean the difference is unlikely to be resampling noise.
 
-Exit status: 0, or 1 when --fail-if-worse / --fail-if-significant finds a model worse than the
-baseline (each such model is printed with by how much), 2 on a usage error.
+Exit status: 0; with --fail-if-worse / --fail-if-significant, 1 when a model is worse than the
+baseline (each such pair printed with by how much), 3 when the comparison cannot tell: a pair
+with no paired samples, a model covering less of the baseline's samples than --min-coverage, a
+model's run not finished, or error rows without --allow-errors (docs/ci.md); 2 on a usage error.
 """
 
 
