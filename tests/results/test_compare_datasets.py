@@ -142,3 +142,14 @@ def test_runs_with_other_references_under_the_same_ids_are_refused(tmp_path: Pat
     assert "ds sample s003 (reference differs between runs first, later)" in message
     assert "ds sample s007 (audio duration differs" in message
     assert "s001" not in message
+
+
+def test_python_api_gives_the_cli_pairs(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import evaluator
+
+    frame = evaluator.open(str(db)).compare(resamples=100)
+    assert main(["compare", "--db", str(db), "--format", "json", "--resamples", "100", "--top", "0"]) == 0
+    pairs = json.loads(capsys.readouterr().out)["pairs"]
+    columns = ["baseline", "model", "dataset", "n", "delta", "p_value"]
+    assert frame[columns].to_dict("records") == [{k: p[k] for k in columns} for p in pairs]
+    assert len(frame) == 6 and len(evaluator.open(str(db)).compare(resamples=100, all_pairs=True)) == 9
