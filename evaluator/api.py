@@ -230,23 +230,22 @@ class Database:
 
     def compare(self, run: str | Sequence[str] | None = None, *, baseline: str | None = None,
                 all_pairs: bool = False, resamples: int = 1000, seed: int = 0) -> Any:
-        """One row per pair and metric, as `evaluator compare --format json` (fractions, not
-        percent): baseline, model, metric, n, baseline_rate, model_rate, delta, delta_low, delta_high, p_value,
-        wilcoxon_p, better/worse/same, dropped counts. By default each model against
-        ``baseline`` (default: the run's first model as given); ``all_pairs``: every pair.
-        Several runs: each model against itself in the first run."""
+        """One row per pair, dataset and metric, as `evaluator compare --format json` (fractions, not
+        percent): baseline, model, dataset (``overall``: over every dataset of the pair, resampled
+        within each), datasets, metric, n (samples both scored), baseline_rate, model_rate, delta,
+        delta_low, delta_high, p_value, wilcoxon_p, better/worse/same, dropped counts, coverage and
+        error-row counts. By default each model against ``baseline`` (default: the first run's
+        first model as given); ``all_pairs``: every pair. ``run`` may be a list of runs: their
+        models compare like models of one run, a model in the first run against itself there."""
         from dataclasses import asdict
 
-        from evaluator.cli.compare import _shown_pairs, default_baseline
         from evaluator.results.compare import compare
 
         def read(con: Any) -> Any:
             runs = [run] if run is None or isinstance(run, str) else list(run)
             run_ids = list(dict.fromkeys(self._run_id(con, r) for r in runs))
-            base = None if all_pairs else baseline or default_baseline(con, run_ids)
-            c = compare(con, run_ids, baseline=base, resamples=resamples, seed=seed, top=0)
-            pairs = _shown_pairs(c, list(c.run_ids), all_pairs)
-            records = [{k: v for k, v in asdict(p).items() if k != "regressions"} for p in pairs]
+            c = compare(con, run_ids, baseline=baseline, resamples=resamples, seed=seed, top=0, all_pairs=all_pairs)
+            records = [{k: v for k, v in asdict(p).items() if k != "regressions"} for p in c.pairs]
             return _pandas().DataFrame.from_records(records)
 
         return self._read(read)
