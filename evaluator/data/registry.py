@@ -149,8 +149,7 @@ def dataset_help() -> str:
     sources = all_sources()
     hub = next((s.summary for s in sources if s.fallback), "")
     rest = "; ".join(s.summary for s in sources if not s.fallback)
-    return (f"NAME=SOURCE or SOURCE: {hub}; or a path or fsspec URL (s3://, gs://, hf://) to {rest} "
+    return (f"{hub}; or a path or fsspec URL (s3://, gs://, hf://) to {rest}, or a folder holding one manifest "
             f"(FORMAT:PATH names the format: {', '.join(s.name + ':' for s in sources)}; see docs/datasets.md); "
             "or builtin:sample (default, 24 short clips) / builtin:multilingual / builtin:long / builtin:repeats. "
-            "NAME= names the dataset in every table (default: the last part of its path); repeat for several "
-            "datasets in one run")
+            "NAME= names it in every table (default: the last part of its path); repeat for several datasets")

@@ -554,7 +554,8 @@ def test_actors_open_the_columns_the_driver_settled_on(tmp_path: Path) -> None:
     assert actor.columns == driver.columns
     assert [s.sample_id for s in read_all(actor)] == [f"clip{i}.wav" for i in range(len(ROWS))]
     hub = saved(tmp_path / "ds", hf_dataset(ROWS, {"audio": "audio", "text": "text"}))
-    assert resolved_spec(open_dataset(DatasetSpec(source=str(hub))), DatasetSpec(source=str(hub))).id_column == ROW_INDEX
+    no_ids = DatasetSpec(source=str(hub))
+    assert resolved_spec(open_dataset(no_ids), no_ids).id_column == ROW_INDEX
 
 
 # language values, max_samples, streaming -> (distinct values, complete)

@@ -342,7 +342,8 @@ def test_keyed_file_finds_every_key(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert not keyed.KeyedFile(str(tmp_path / "absent"))
 
 
-@pytest.mark.parametrize(("text", "lines"), [("a one\nb two\na three\n", "1 and 3"), ("a one\nb two\nb three\n", "2 and 3"),
+@pytest.mark.parametrize(("text", "lines"), [("a one\nb two\na three\n", "1 and 3"),
+                                            ("a one\nb two\nb three\n", "2 and 3"),
                                             ("b one\na two\nb three\n", "1 and 3")])
 def test_repeated_utterance_ids_in_kaldi_text_are_refused(tmp_path: Path, text: str, lines: str) -> None:
     folder = _kaldi(tmp_path, f"a {ROWS[0]['path']}\n", text)

@@ -76,7 +76,7 @@ def load_audiofolder(folder: str) -> Any:
     return datasets.DatasetDict(splits)
 
 
-SOURCES = (Source("audiofolder", "an audiofolder (audio files + metadata.csv with file_name,transcription; or "
-                  "one sub-folder per split holding one)", lambda spec, path: load_audiofolder(path),
+SOURCES = (Source("audiofolder", "an audiofolder (audio + metadata.csv with file_name,transcription; or a "
+                  "sub-folder per split)", lambda spec, path: load_audiofolder(path),
                   detect=is_audiofolder, order=40, urls=False,
                   ids="the id column, else file_name as the metadata file writes it", natural_id="file_name"),)

@@ -51,7 +51,11 @@ def _folder_of(kind: str) -> Any:
     return lambda path: paths.isdir(path) and columnar_kind(path) == kind
 
 
-SOURCES = tuple(Source(kind, f"a folder of {ext} files (or one)", lambda spec, path, kind=kind: load_columnar(kind, path),
+def _loader(kind: str) -> Any:
+    return lambda spec, path: load_columnar(kind, path)
+
+
+SOURCES = tuple(Source(kind, f"{ext} files", _loader(kind),
                        detect=_folder_of(kind), extensions=(ext,), order=60 + k,
                        ids="the id column, else the row index")
                 for k, (ext, kind) in enumerate(COLUMNAR_EXTENSIONS.items()) if kind != "webdataset")

@@ -60,6 +60,6 @@ def load_webdataset(path: str) -> Any:
     return load_columnar("webdataset", path, features=webdataset_features(path))
 
 
-SOURCES = (Source("webdataset", "a folder of WebDataset .tar shards (or one)", lambda spec, path: load_webdataset(path),
+SOURCES = (Source("webdataset", "WebDataset .tar shards", lambda spec, path: load_webdataset(path),
                   detect=lambda path: paths.isdir(path) and columnar_kind(path) == "webdataset", extensions=(".tar",),
                   order=62, ids="the sample key (__key__)"),)
