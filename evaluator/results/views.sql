@@ -259,8 +259,9 @@ WITH seen AS (
     SELECT run_id, dataset, any_value(split) AS split, count(DISTINCT sample_id) AS stored FROM results
     GROUP BY run_id, dataset
     UNION ALL
-    SELECT m.run_id, m.dataset, m.split, 0 FROM run_models m
-    WHERE NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = m.run_id AND r.dataset = m.dataset)
+    SELECT run_id, dataset, split, 0 FROM run_models
+    UNION ALL
+    SELECT run_id, dataset, split, 0 FROM dataset_fingerprints
 ),
 each AS (
     SELECT run_id, dataset, any_value(split) AS split, max(stored) AS stored FROM seen GROUP BY run_id, dataset
