@@ -82,6 +82,32 @@ def _write(con: Any, run_id: str, d: DatasetRead, fp: Fingerprint) -> None:
         raise
 
 
+def _check_names(con: Any, run_id: str, names: list[str]) -> None:
+    """A run's stored rows carry the names its datasets have now (a run recorded when a dataset
+    was named by its absolute path does not)."""
+    stored = [n for (n,) in con.execute("SELECT DISTINCT dataset FROM results WHERE run_id = ? ORDER BY 1",
+                                        [run_id]).fetchall()]
+    other = [n for n in stored if n not in names]
+    if other:
+        raise DatasetError(f"run {run_id} stored its rows under the dataset name {', '.join(other)}, which this "
+                           f"version names {', '.join(names)}: resuming would evaluate every sample again under "
+                           "the new name; start a new run (without --resume)")
+
+
+def _check_old_ids(con: Any, run_id: str, name: str, digests: dict[str, str]) -> None:
+    """The sample ids a run stored before fingerprints still name samples of the dataset (they
+    were row indexes where the data had no id column; now they are file names or paths)."""
+    stored = [i for (i,) in con.execute("SELECT DISTINCT sample_id FROM results WHERE run_id = ? AND dataset = ? "
+                                        "ORDER BY 1", [run_id, name]).fetchall()]
+    lost = [i for i in stored if i not in digests]
+    if lost:
+        raise DatasetError(
+            f"run {run_id} stored {len(lost)} sample ids of dataset {name} that are not its ids now "
+            f"({', '.join(lost[:_NAMED])}{', ...' if len(lost) > _NAMED else ''}): the run was recorded by an "
+            "older version, whose ids were row indexes where the data had no id column; resuming would "
+            "evaluate those samples again under their new ids: start a new run (without --resume)")
+
+
 def _stored_audio(con: Any, run_id: str, dataset: str, default: bool) -> bool:
     row = con.execute("SELECT audio FROM dataset_fingerprints WHERE run_id = ? AND dataset = ?",
                       [run_id, dataset]).fetchone()
@@ -105,12 +131,15 @@ def record_datasets(store: Any, run_id: str, datasets: Sequence[DatasetRead], *,
         verify = [verify_audio] * len(datasets)
     prints = [fingerprint(d.opened, d.total, v) for d, v in zip(datasets, verify, strict=True)]
     if resume:
+        _check_names(store.con, run_id, [d.name for d in datasets])
         for d, fp in zip(datasets, prints, strict=True):
             before = stored_digests(store.con, run_id, d.name)
             if before and fp.value is not None:
                 diff = changed_samples(before, fp.digests)
                 if any(diff.values()):
                     raise _refusal(d.name, run_id, diff)
+            elif not before and fp.value is not None:  # a run recorded before fingerprints
+                _check_old_ids(store.con, run_id, d.name, fp.digests)
     for d, fp in zip(datasets, prints, strict=True):
         _write(store.con, run_id, d, fp)
     return prints

@@ -130,3 +130,20 @@ def test_a_database_from_before_fingerprints_lists_its_datasets(tmp_path: Path) 
         (row,) = dataset_identity(store.con, "old")
     assert row["dataset"] == "/home/me/data/calls/" and row["name_key"] == "calls"
     assert row["fingerprint"] is None and "row index" in row["ids"]
+
+
+def test_resume_of_a_run_recorded_before_fingerprints_refuses_ids_and_names_that_changed(tmp_path: Path) -> None:
+    folder = audiofolder(tmp_path / "calls", ROWS[:2])
+    with Store(str(tmp_path / "r.duckdb")) as store:
+        # rows as an older version stored them: row-index ids, or the absolute path as the name
+        store.insert_results([{"run_id": "old", "model": "m", "backend": "b", "dataset": "calls", "split": "train",
+                               "sample_id": "0"}])
+        with pytest.raises(DatasetError, match=r"stored 1 sample ids of dataset calls that are not its ids now \(0\)"):
+            record_datasets(store, "old", [read(folder)], resume=True)
+        store.insert_results([{"run_id": "path", "model": "m", "backend": "b", "dataset": str(folder),
+                               "split": "train", "sample_id": ROWS[0]["file_name"]}])
+        with pytest.raises(DatasetError, match=rf"under the dataset name {folder}, which this version names calls"):
+            record_datasets(store, "path", [read(folder)], resume=True)
+        store.insert_results([{"run_id": "fine", "model": "m", "backend": "b", "dataset": "calls",
+                               "split": "train", "sample_id": ROWS[1]["file_name"]}])
+        record_datasets(store, "fine", [read(folder)], resume=True)  # its ids are the files: accepted
