@@ -23,10 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaluator.data import paths
+from evaluator.data.linetable import LineTable
 from evaluator.data.opened import OpenedDataset
-from evaluator.data.readers import read_shard
-from evaluator.data.shards import Shard
-from evaluator.data.spec import DatasetSpec
 
 __all__ = ["Fingerprint", "changed_samples", "fingerprint", "hub_revision"]
 
@@ -80,7 +78,7 @@ def _url_digest(path: str) -> str:
     return h.hexdigest()
 
 
-def _audio_part(cell: Any, verify: bool, cache: Any) -> tuple[str, bool]:
+def _audio_part(cell: Any, verify: bool, cache: Any, sizes: dict[str, int]) -> tuple[str, bool]:
     """What a sample's audio adds to its digest, and whether audio could be read at all."""
     if isinstance(cell, bytes | bytearray):
         return (hashlib.blake2b(cell, digest_size=16).hexdigest() if verify else f"{len(cell)}b"), True
@@ -89,7 +87,7 @@ def _audio_part(cell: Any, verify: bool, cache: Any) -> tuple[str, bool]:
         if cell.get("error"):
             return f"error:{cell['error']}", True
         if cell.get("bytes") is not None:
-            return _audio_part(cell["bytes"], verify, cache)
+            return _audio_part(cell["bytes"], verify, cache, sizes)
         if cell.get("offset") is not None:
             extra = f"@{cell['offset']}+{cell.get('duration')}"
         cell = cell.get("path")
@@ -98,13 +96,35 @@ def _audio_part(cell: Any, verify: bool, cache: Any) -> tuple[str, bool]:
     try:
         if paths.is_url(cell):
             return (_url_digest(cell) + extra, True) if verify else ("", False)
-        return (_file_digest(cell, cache) if verify else f"{os.path.getsize(cell)}b") + extra, True
+        if verify:
+            return _file_digest(cell, cache) + extra, True
+        if cell not in sizes:
+            sizes[cell] = os.path.getsize(cell)
+        return f"{sizes[cell]}b{extra}", True
     except (OSError, ValueError) as exc:
         return f"missing:{type(exc).__name__}", True
 
 
-def _samples(opened: OpenedDataset, total: int) -> Iterator[Any]:
-    yield from read_shard(opened, Shard(DatasetSpec(), 0, start=0, stop=total))
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _samples(opened: OpenedDataset, total: int) -> Iterator[tuple[str, str, Any]]:
+    """(id, reference, undecoded audio cell) of the first ``total`` rows, as
+    :func:`~evaluator.data.readers.read_shard` names them, without building their metadata."""
+    cols = opened.columns
+    data = opened.data
+    if isinstance(data, LineTable):
+        for k, row in enumerate(data.rows(0, total)):
+            yield (_text(row.get(cols.id)) if cols.id else str(k)), _text(row.get(cols.text)), row.get(cols.audio)
+        return
+    names = [c for c in dict.fromkeys((cols.id, cols.text, cols.audio)) if c]
+    k = 0
+    for batch in data.select(range(total)).select_columns(names).iter(batch_size=1000):
+        for j in range(len(batch[cols.text])):
+            yield ((_text(batch[cols.id][j]) if cols.id else str(k)), _text(batch[cols.text][j]),
+                   batch[cols.audio][j])
+            k += 1
 
 
 def _cache() -> Any:
@@ -142,13 +162,14 @@ def fingerprint(opened: OpenedDataset, max_samples: int | None = None, verify_au
         total = min(total, max_samples)
     cache = _cache() if verify_audio else None
     digests: dict[str, str] = {}
+    sizes: dict[str, int] = {}  # a file listed once per segment is stat-ed once
     every_audio = True
     try:
-        for sample in _samples(opened, total):
-            audio, known = _audio_part(sample.audio, verify_audio, cache)
+        for sample_id, reference, cell in _samples(opened, total):
+            audio, known = _audio_part(cell, verify_audio, cache, sizes)
             every_audio &= known
-            text = _SEP.join((sample.sample_id, sample.reference, audio))
-            digests[sample.sample_id] = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+            text = _SEP.join((sample_id, reference, audio))
+            digests[sample_id] = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
     finally:
         if cache is not None:
             cache.close()

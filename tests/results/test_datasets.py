@@ -147,3 +147,17 @@ def test_resume_of_a_run_recorded_before_fingerprints_refuses_ids_and_names_that
         store.insert_results([{"run_id": "fine", "model": "m", "backend": "b", "dataset": "calls",
                                "split": "train", "sample_id": ROWS[1]["file_name"]}])
         record_datasets(store, "fine", [read(folder)], resume=True)  # its ids are the files: accepted
+
+
+@pytest.mark.parametrize("build", [
+    lambda root: layouts.nemo_manifest(root / "set", ROWS),  # relative audio paths
+    lambda root: layouts.common_voice(root / "set", ROWS),
+    lambda root: layouts.parquet_folder(root / "set", ROWS),  # audio bytes inside the rows
+    lambda root: layouts.webdataset_dir(root / "set", ROWS, per_shard=2),
+], ids=["nemo", "commonvoice", "parquet", "webdataset"])
+def test_every_kind_copied_elsewhere_keeps_its_fingerprint(tmp_path: Path, build) -> None:
+    built = Path(build(tmp_path / "a"))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    copy = tmp_path / "b" / built.relative_to(tmp_path / "a")
+    here, there = fingerprint(read(built).opened), fingerprint(read(copy).opened)
+    assert here.value == there.value and here.samples == len(ROWS) and here.audio == "sizes"
