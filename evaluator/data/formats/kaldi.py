@@ -102,4 +102,4 @@ def load_kaldi(spec: DatasetSpec, folder: str) -> LineTable:
 
 
 SOURCES = (Source("kaldi", "a Kaldi data directory (wav.scp + text)", load_kaldi, detect=is_kaldi_dir, order=20,
-                  ids="the utterance id (the first word of each line of text)"),)
+                  ids="the utterance id (the first word of each line of text)", natural_id="utt_id"),)

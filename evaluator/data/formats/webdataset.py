@@ -62,4 +62,4 @@ def load_webdataset(path: str) -> Any:
 
 SOURCES = (Source("webdataset", "WebDataset .tar shards", lambda spec, path: load_webdataset(path),
                   detect=lambda path: paths.isdir(path) and columnar_kind(path) == "webdataset", extensions=(".tar",),
-                  order=62, ids="the sample key (__key__)"),)
+                  order=62, ids="the sample key (__key__)", natural_id="__key__"),)
