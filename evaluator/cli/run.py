@@ -19,6 +19,7 @@ from evaluator.cli.common import (
     quiet_ray,
 )
 from evaluator.cli.tables import FORMATS
+from evaluator.data.registry import dataset_help
 from evaluator.errors import ConfigError
 
 log = logging.getLogger("evaluator")
@@ -86,6 +87,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         "streaming": args.streaming, "audio_column": args.audio_column,
         "text_column": args.text_column, "id_column": args.id_column,
         "language_column": args.language_column, "max_samples": args.max_samples,
+        "verify_audio": args.verify_audio,
         "device": args.device, "language": args.language, "detect_language": args.detect_language,
         "actors_per_model": args.actors_per_model, "cpus_per_actor": args.cpus_per_actor,
         "gpus_per_actor": args.gpus_per_actor,
@@ -189,14 +191,7 @@ def add_parser(sub: Any) -> None:
     run.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC",
                      help="model spec BACKEND:MODEL[?opt=val]; repeat to compare models")
     g = run.add_argument_group("dataset")
-    g.add_argument("--dataset", metavar="SOURCE", action="append",
-                   help="hub id; or a path or fsspec URL (s3://, gs://, hf://) to a save_to_disk folder, "
-                   "audiofolder, NeMo manifest (.json/.jsonl), Kaldi data dir (wav.scp + text), Common Voice "
-                   "folder (clips/ + test.tsv), CSV/TSV manifest, or a folder of Parquet/Arrow/WebDataset .tar "
-                   "files (FORMAT:PATH names the format: nemo:, kaldi:, csv:, ...; see docs/datasets.md); or "
-                   "builtin:sample (default, 24 short clips) / builtin:multilingual / builtin:long (15- and "
-                   "4-minute recordings) / builtin:repeats; repeat for several datasets in one run (each named "
-                   "by the last part of its source)")
+    g.add_argument("--dataset", metavar="[NAME=]SOURCE", action="append", help=dataset_help())
     g.add_argument("--suite", metavar="FILE|NAME",
                    help="evaluate every model on every dataset of a suite, in one run: a YAML file (see "
                    "docs/suites.md) or a preset: open-asr-en, fleurs, common-voice")
@@ -212,9 +207,13 @@ def add_parser(sub: Any) -> None:
                    help="read the dataset as a stream of file shards (a hub dataset is not downloaded whole)")
     g.add_argument("--audio-column", help="override audio column detection")
     g.add_argument("--text-column", help="override reference text column detection")
-    g.add_argument("--id-column", help="override sample id column detection (default: row index)")
+    g.add_argument("--id-column", help="override sample id column detection (default: an id column, else what "
+                   "names the sample in its source: a file name, a manifest's audio path; else the row index)")
     g.add_argument("--language-column", help="override language column detection")
     g.add_argument("--max-samples", type=int, metavar="N", help="evaluate only the first N samples")
+    g.add_argument("--verify-audio", action="store_true", default=None,
+                   help="fingerprint the datasets' audio by its full contents (hashes cached by path, size and "
+                   "modification time), not by file sizes; see docs/datasets.md")
     g = run.add_argument_group("long-form audio")
     g.add_argument("--long-form", choices=("native", "chunked", "vad", "none"),
                    help="how audio longer than a model's window is handled (default: per backend, see "

@@ -35,6 +35,7 @@ from evaluator.data.windows import LongForm
 from evaluator.errors import MissingDependencyError, mask_credentials
 from evaluator.models.backends import get_backend
 from evaluator.models.files import weight_files
+from evaluator.results.datasets import DatasetRead, record_datasets
 from evaluator.results.predictions import unmatched_predictions
 from evaluator.results.store import Store
 from evaluator.run.execute.executor import RayExecutor
@@ -246,14 +247,18 @@ def run_evaluation(
     run_id = run_id or new_run_id()
     versions = {label: cls.library_versions() for label, cls in backends.items()}
     earlier: dict[str, Any] = {}
+    read = [DatasetRead(d.name, d.spec, d.opened, d.total) for d in datasets]
     if resume:
         run = store.get_run(run_id) or {}
         check_resumable(run, versions)
+        # the datasets must be what the run read: a changed sample is refused, named
+        record_datasets(store, run_id, read, resume=True, verify_audio=config.verify_audio)
         earlier = json.loads(run.get("models") or "{}")
         store.mark_running(run_id)
         if retry_errors:
             log.info("deleted %d error rows to retry them", store.delete_errors(run_id))
     else:
+        record_datasets(store, run_id, read, verify_audio=config.verify_audio)  # name, ids, fingerprint
         store.create_run(
             run_id, config.name, json.loads(mask_credentials(json.dumps(config_json))),
             evaluator_version=evaluator.__version__,
