@@ -415,7 +415,7 @@ def test_seamless_end_token_detection(seamless, clips, monkeypatch):
 
     eng = seamless.adapter.model.generation_config.text_decoder_lang_to_code_id["eng"]
     the = seamless.adapter.processor.tokenizer.convert_tokens_to_ids("▁the")
-    scripted = torch.tensor([[3, eng, the, 3] + [0] * 28, [3, eng] + [the] * 32])
+    scripted = torch.tensor([[3, eng, the, 3] + [0] * 30, [3, eng] + [the] * 32])
     calls = []
 
     def fake_generate(**kwargs):

@@ -169,7 +169,7 @@ class GenerativeFamily(Family):
         with torch.inference_mode():
             out = self.model.generate(**self.on_device(inputs), **self.generate_kwargs(max(caps), language))
         sequences = out.sequences if hasattr(out, "sequences") else out
-        tokens = sequences[:, self.prompt_length(inputs):].cpu()
+        tokens = sequences[:, self.prompt_length(inputs):].cpu().clone()
         rows = [row[:cap] for row, cap in zip(tokens.tolist(), caps, strict=False)]
         if self.pad is not None:
             for i, cap in enumerate(caps[: len(tokens)]):
