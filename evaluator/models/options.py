@@ -22,14 +22,14 @@ DTYPES = ("float32", "float16", "bfloat16")
 TOKEN_BUDGET: Mapping[str, Any] = {"max_new_tokens": None, "tokens_per_second": 10.0, "min_new_tokens": 32}
 
 
-def resolve_dtype(value: str | None, device: str, cuda_default: str = "float16") -> str:
+def resolve_dtype(value: str | None, device: str, cuda_default: str = "float16", half_on_cpu: bool = False) -> str:
     """The dtype to load in: ``value``, or ``cuda_default`` on CUDA and float32 elsewhere (CPU, MPS).
-    Half precision (float16, bfloat16) is for accelerators only. Raises ``ConfigError`` naming
-    the valid values."""
+    Half precision (float16, bfloat16) is for accelerators only, unless ``half_on_cpu`` (a
+    library that runs it there). Raises ``ConfigError`` naming the valid values."""
     name = value if value is not None else (cuda_default if device.startswith("cuda") else "float32")
     if name not in DTYPES:
-        raise ConfigError(f"dtype {name!r} is not one of {', '.join(DTYPES)}")
-    if name != "float32" and not (device.startswith("cuda") or device == "mps"):
+        raise ConfigError(f"unknown dtype {name!r}; valid: {', '.join(DTYPES)}")
+    if name != "float32" and not (half_on_cpu or device.startswith("cuda") or device == "mps"):
         raise ConfigError(f"dtype {name} is for accelerators (cuda, mps); on {device} use float32")
     return name
 

@@ -85,7 +85,7 @@ class LfmAudioBackend(Backend):
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
         resolved = super().resolve_options(options, device)
-        resolved["dtype"] = resolve_dtype(resolved["dtype"], device, cuda_default="bfloat16")
+        resolved["dtype"] = resolve_dtype(resolved["dtype"], device, cuda_default="bfloat16", half_on_cpu=True)
         check_token_budget(resolved)
         return resolved
 
