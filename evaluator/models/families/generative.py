@@ -170,10 +170,13 @@ class GenerativeFamily(Family):
             out = self.model.generate(**self.on_device(inputs), **self.generate_kwargs(max(caps), language))
         sequences = out.sequences if hasattr(out, "sequences") else out
         tokens = sequences[:, self.prompt_length(inputs):].cpu().clone()
-        rows = [row[:cap] for row, cap in zip(tokens.tolist(), caps, strict=False)]
+        # A clip whose cap is below the batch's stops that many tokens before the batch's end.
+        ends = ([tokens.shape[1] - (max(caps) - cap) for cap in caps] if len(tokens) == len(caps)
+                else [tokens.shape[1]] * len(tokens))  # the processor split long clips: one cap for all
+        rows = [row[:end] for row, end in zip(tokens.tolist(), ends, strict=True)]
         if self.pad is not None:
-            for i, cap in enumerate(caps[: len(tokens)]):
-                tokens[i, cap:] = self.pad
+            for i, end in enumerate(ends):
+                tokens[i, end:] = self.pad
         results = self.texts(tokens, inputs, [language] * len(audios))
         if len(results) != len(tokens):  # the processor split long clips and joined their texts back
             return results
