@@ -97,9 +97,8 @@ class GenerativeFamily(Family):
 
     def record_prompt(self) -> None:
         """Put the prompt in effect in :attr:`details` (``prompt``; ``prompt_language``: the language
-        it was written for, where the prompt names one): the token ids the processor gives a short
-        silent clip, decoded with special tokens, each run of audio placeholders written once.
-        Called on loading by families whose processor writes a prompt."""
+        it was written for, where the prompt names one). Called on loading by families whose
+        processor writes a prompt."""
         from evaluator.scoring.languages import resolve
 
         language = None
@@ -107,6 +106,11 @@ class GenerativeFamily(Family):
             known = self.languages or frozenset({"en"})
             language = self.language_code(resolve("en" if "en" in known else sorted(known)[0]))
             self.details["prompt_language"] = language
+        self.details["prompt"] = self.prompt(language)
+
+    def prompt(self, language: str | None) -> str:
+        """The prompt for a batch in ``language``: the token ids the processor gives a short silent
+        clip, decoded with special tokens, each run of audio placeholders written once."""
         inputs = self.inputs([np.zeros(SAMPLE_RATE, dtype=np.float32)], language)
         key = "input_ids" if "input_ids" in inputs else "decoder_input_ids"
         tokenizer = getattr(self.processor, "tokenizer", self.processor)
@@ -115,7 +119,7 @@ class GenerativeFamily(Family):
             placeholder = getattr(self.processor, name, None)
             if isinstance(placeholder, str) and placeholder:
                 text = re.sub(f"(?:{re.escape(placeholder)})+", lambda _, p=placeholder: p, text)
-        self.details["prompt"] = text
+        return text
 
     # --- hooks a family overrides ---------------------------------------------------------
 

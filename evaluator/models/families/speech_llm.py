@@ -96,19 +96,21 @@ class _ChatFamily(_SpeechLLM):
             prompt = prompt.replace("{language}", language_name(language))
         return prompt
 
-    def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
+    def prompt(self, language: str | None) -> str:
+        """The chat template's text: the ``system_prompt`` turn (if any), then the user turn."""
         instruction = self.instruction(language)
         system = self.options.get("system_prompt")
         chat = [{"role": "system", "content": str(system)}] if system is not None else []
         if self.audio_in_text:
             chat.append({"role": "user", "content": f"{self.processor.audio_token}{instruction}"})
-            text = self.processor.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        else:
-            chat.append({"role": "user", "content": [{"type": "audio", "audio_url": "audio"},
-                                                      {"type": "text", "text": instruction}]})
-            text = self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        return self.processor(text=[text] * len(audios), audio=list(audios), sampling_rate=SAMPLE_RATE,
-                              return_tensors="pt", padding=True)
+            return self.processor.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        chat.append({"role": "user", "content": [{"type": "audio", "audio_url": "audio"},
+                                                  {"type": "text", "text": instruction}]})
+        return self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+
+    def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
+        return self.processor(text=[self.prompt(language)] * len(audios), audio=list(audios),
+                              sampling_rate=SAMPLE_RATE, return_tensors="pt", padding=True)
 
 
 class GraniteSpeechFamily(_ChatFamily):
