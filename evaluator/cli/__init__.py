@@ -1,5 +1,5 @@
 """Command line: ``evaluator run | runs | leaderboard | compare | sql | errors | show | report |
-rescore | models``, one module per subcommand (each with ``add_parser`` and ``command``).
+rescore | export | models``, one module per subcommand (each with ``add_parser`` and ``command``).
 
 The only package that configures logging or writes to the terminal; it may import every other
 layer of evaluator.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from evaluator.cli import compare, confusions, leaderboard, models, report, rescore, run, runs, show, sql
+from evaluator.cli import compare, confusions, export, leaderboard, models, report, rescore, run, runs, show, sql
 from evaluator.errors import ConfigError, DatabaseBusyError, DatasetError, MissingDependencyError
 
 __all__ = ["main", "build_parser"]
@@ -21,7 +21,7 @@ USAGE_ERRORS = (ConfigError, DatasetError, MissingDependencyError, DatabaseBusyE
 
 
 # In the order `evaluator --help` lists them.
-SUBCOMMANDS = (run, leaderboard, compare, sql, confusions, show, rescore, runs, report, models)
+SUBCOMMANDS = (run, leaderboard, compare, sql, confusions, show, rescore, export, runs, report, models)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,7 @@ from evaluator.data.windows import LongForm
 from evaluator.errors import MissingDependencyError
 from evaluator.models.backends import get_backend
 from evaluator.models.files import weight_files
+from evaluator.results.predictions import unmatched_predictions
 from evaluator.results.store import Store
 from evaluator.run.execute.executor import RayExecutor
 from evaluator.run.execute.interfaces import Pool
@@ -305,6 +306,11 @@ def run_evaluation(
         recorder.flush()
         store.write_word_errors(run_id)  # confusion pairs for `evaluator errors`
         store.save_intervals(run_id)  # bootstrap intervals of WER/CER, overall and per group
+        for pool in pools:  # lines of a predictions file that no sample used: said, never dropped silently
+            if pool.spec.backend == "predictions" and (
+                    unused := unmatched_predictions(store.con, run_id, pool.label, pool.spec.model)):
+                log.warning("%s", unused)
+                warnings.append(unused)
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

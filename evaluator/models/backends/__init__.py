@@ -13,6 +13,7 @@ import importlib
 from evaluator.models.backends.faster_whisper import FasterWhisperBackend
 from evaluator.models.backends.lfm_audio import LfmAudioBackend
 from evaluator.models.backends.openai_whisper import OpenAIWhisperBackend
+from evaluator.models.backends.predictions import PredictionsBackend
 from evaluator.models.contract import Backend, Transcription
 from evaluator.models.families.backend import TransformersBackend, family_backend
 from evaluator.models.families.seamless import SeamlessM4TFamily
@@ -33,6 +34,7 @@ BACKENDS: dict[str, type[Backend]] = {
         TransformersBackend,
         SeamlessM4TBackend,
         LfmAudioBackend,
+        PredictionsBackend,
     )
 }
 def backend_names() -> list[str]:
