@@ -235,14 +235,18 @@ def recipe(folder: Path, audio: Any) -> str:
     """The model card's recipe on one clip, with nothing of the evaluator: ``processor(audio,
     sampling_rate=16000, return_tensors="pt")``, then ``model(**inputs).logits.argmax(-1)`` (CTC)
     or ``model.generate(**inputs)`` (models that have one: Parakeet, LASR, transducers), then
-    ``processor.batch_decode(ids, skip_special_tokens=True)``."""
+    ``processor.batch_decode(ids)`` as the CTC model cards call it (special tokens kept while
+    repeats merge: how transformers' ASR pipeline decodes CTC, checked here) with the special
+    tokens' text then taken out; transducers: ``batch_decode(ids, skip_special_tokens=True)``, as the
+    pipeline decodes them."""
     import torch
     import transformers
     from transformers import AutoConfig, AutoModelForCTC, AutoProcessor
 
     config = AutoConfig.from_pretrained(folder)
     processor = AutoProcessor.from_pretrained(folder)
-    if config.model_type in ("parakeet_tdt", "parakeet_rnnt"):
+    transducer = config.model_type in ("parakeet_tdt", "parakeet_rnnt")
+    if transducer:
         model = getattr(transformers, config.architectures[0]).from_pretrained(folder).eval()
     else:
         model = AutoModelForCTC.from_pretrained(folder).eval()
@@ -253,4 +257,13 @@ def recipe(folder: Path, audio: Any) -> str:
             ids = out.sequences if hasattr(out, "sequences") else out
         else:
             ids = model(**inputs).logits.argmax(-1)
-    return processor.batch_decode(ids, skip_special_tokens=True)[0].strip()
+    if transducer:
+        return processor.batch_decode(ids, skip_special_tokens=True)[0].strip()
+    text = processor.batch_decode(ids)[0]
+    # transformers' ASR pipeline decodes CTC ids so (pipelines/automatic_speech_recognition.py:
+    # skip_special_tokens = self.type != "ctc"); its own preprocessing may give other ids (Parakeet).
+    assert processor.tokenizer.decode(ids[0], skip_special_tokens=False) == text
+    for token in processor.tokenizer.all_special_tokens:
+        if token != getattr(processor.tokenizer, "word_delimiter_token", None):
+            text = text.replace(token, "")
+    return text.strip()

@@ -11,12 +11,21 @@ from typing import Any
 
 from tests.tiny_families_gen import _INIT, _fast, _quiet_token, _save, _seeded
 
-__all__ = ["SPEECH_LLM_BUILDERS"]
+__all__ = ["GRANITE_DEFAULT_SYSTEM", "SPEECH_LLM_BUILDERS"]
 
-def _chatml(audio_text: str) -> str:
+# Granite 3.x's chat templates write this system turn when the conversation has none: it holds
+# the current date (strftime_now), so a prompt without a system message changes every day.
+GRANITE_DEFAULT_SYSTEM = ("{%- if messages[0]['role'] != 'system' -%}<|im_start|>system\nKnowledge Cutoff Date: "
+                          "April 2024.\nToday's Date: {{ strftime_now('%B %d, %Y') }}.\nYou are Granite, developed "
+                          "by IBM.<|im_end|>\n{%- endif -%}")
+
+
+def _chatml(audio_text: str, default_system: str = "") -> str:
     """A ChatML template (Qwen/GLM/Granite style) that writes ``audio_text`` for each audio item
-    of a structured message, plain strings as they are, and continues an assistant prefill."""
+    of a structured message, plain strings as they are, and continues an assistant prefill;
+    ``default_system`` is written first (a template snippet)."""
     return (
+        default_system +
         "{%- for message in messages -%}<|im_start|>{{ message['role'] }}\n"
         "{%- if message['content'] is string -%}{{ message['content'] }}"
         "{%- else -%}{%- for item in message['content'] -%}"
@@ -88,9 +97,9 @@ def make_tiny_granite_speech(target: Path) -> Path:
                                  audio_token_index=tokenizer.convert_tokens_to_ids("<|audio|>"))
     _seeded()
     model = GraniteSpeechForConditionalGeneration(config)
-    tokenizer.chat_template = _chatml("<|audio|>")
+    tokenizer.chat_template = _chatml("<|audio|>", GRANITE_DEFAULT_SYSTEM)
     processor = GraniteSpeechProcessor(audio_processor=GraniteSpeechFeatureExtractor(), tokenizer=tokenizer,
-                                       chat_template=_chatml("<|audio|>"))
+                                       chat_template=_chatml("<|audio|>", GRANITE_DEFAULT_SYSTEM))
     return _finish_llm(target, model, processor)
 
 

@@ -358,7 +358,7 @@ def seamless_dir(tmp_path_factory):
 
 
 def _seamless(model_dir, options=None):
-    from evaluator.models.backends.seamless_m4t import SeamlessM4TBackend
+    from evaluator.models.backends import SeamlessM4TBackend
 
     with offline():
         return SeamlessM4TBackend(str(model_dir), "cpu", options or {}, 1)
@@ -394,14 +394,14 @@ def test_seamless_batch_matches_one_by_one(seamless, clips):
 def test_seamless_token_cap_sets_truncated(seamless_dir, clips):
     backend = _seamless(seamless_dir, {"max_new_tokens": 2})
     outputs = []
-    generate = backend._model.generate
+    generate = backend.adapter.model.generate
 
     def spy(**kwargs):
         out = generate(**kwargs)
         outputs.append(out)
         return out
 
-    backend._model.generate = spy
+    backend.adapter.model.generate = spy
     result = backend.transcribe(clips["beckett"], "en")
     rows = outputs[0].tolist()
     # The tiny model really ran into the cap: two new tokens after </s> __eng__, neither </s> ...
@@ -413,19 +413,19 @@ def test_seamless_token_cap_sets_truncated(seamless_dir, clips):
 def test_seamless_end_token_detection(seamless, clips, monkeypatch):
     import torch
 
-    eng = seamless._model.generation_config.text_decoder_lang_to_code_id["eng"]
-    the = seamless._processor.tokenizer.convert_tokens_to_ids("▁the")
-    scripted = torch.tensor([[3, eng, the, 3, 0], [3, eng, the, the, the]])
+    eng = seamless.adapter.model.generation_config.text_decoder_lang_to_code_id["eng"]
+    the = seamless.adapter.processor.tokenizer.convert_tokens_to_ids("▁the")
+    scripted = torch.tensor([[3, eng, the, 3] + [0] * 30, [3, eng] + [the] * 32])
     calls = []
 
     def fake_generate(**kwargs):
         calls.append(kwargs)
         return scripted
 
-    monkeypatch.setattr(seamless._model, "generate", fake_generate)
+    monkeypatch.setattr(seamless.adapter.model, "generate", fake_generate)
     ended, capped = seamless.transcribe_batch([clips["tone"], clips["tone"]], ["en", "en"])
     assert ended == Transcription("the", truncated=False)
-    assert capped == Transcription("the the the", truncated=True)
+    assert capped == Transcription(" ".join(["the"] * 32), truncated=True, truncated_reason="token cap")
     call = calls[0]
     assert call["tgt_lang"] == "eng" and call["num_beams"] == 1 and call["do_sample"] is False
     assert call["max_new_tokens"] == 32  # 1 s of audio: the minimum budget
@@ -433,7 +433,7 @@ def test_seamless_end_token_detection(seamless, clips, monkeypatch):
 
 
 def test_seamless_languages(seamless, clips):
-    from evaluator.models.backends.seamless_m4t import seamless_language
+    from evaluator.models.families.seamless import seamless_language
 
     supported = {"eng", "fra", "por", "cmn", "cmn_Hant", "arb"}
     assert seamless_language("en", supported) == "eng"
@@ -460,7 +460,7 @@ def test_seamless_short_clip(seamless):
 
 
 def test_seamless_options(seamless_dir):
-    from evaluator.models.backends.seamless_m4t import SeamlessM4TBackend
+    from evaluator.models.backends import SeamlessM4TBackend
 
     with pytest.raises(ConfigError, match="unknown option.*beam_size"):
         _seamless(seamless_dir, {"beam_size": 5})
@@ -474,7 +474,7 @@ def test_seamless_cuda_without_gpu_is_a_clear_error(seamless_dir):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    from evaluator.models.backends.seamless_m4t import SeamlessM4TBackend
+    from evaluator.models.backends import SeamlessM4TBackend
 
     with pytest.raises(ConfigError, match="CUDA"):
         SeamlessM4TBackend(str(seamless_dir), "cuda", {}, 1)

@@ -11,7 +11,8 @@ import pytest
 from evaluator.errors import ConfigError
 from evaluator.models.backends import get_backend
 from evaluator.models.families import FAMILIES, families_table, family_for, read_config
-from evaluator.models.families.backend import TransformersBackend, plan_batches
+from evaluator.models.families.backend import FamilyBackend, TransformersBackend, plan_batches
+from evaluator.models.families.whisper import TransformersWhisperBackend
 from evaluator.models.files import weight_files
 from evaluator.run.plan.placement import estimate_memory
 
@@ -42,16 +43,19 @@ def test_config_picks_the_family(tmp_path: Path, config: dict, family: str, kind
     picked = family_for(read_config(str(folder))[0], str(folder))
     assert (picked.name, picked.kind) == (family, kind)
     cls = get_backend("transformers").for_model(str(folder), {})
+    assert not issubclass(TransformersBackend, TransformersWhisperBackend)  # a dispatcher, no family's backend
     if family == "whisper":
-        assert cls is TransformersBackend  # today's Whisper path, unchanged
+        assert cls is TransformersWhisperBackend  # Whisper runs in its own backend
     else:
+        assert issubclass(cls, FamilyBackend)
         assert cls.family is picked and cls.long_form_default == "chunked" and cls.window_seconds == 30.0
         assert cls.check_model(str(folder), {}).kind == "path"
 
 
 def test_bundled_whisper_stays_on_the_whisper_backend() -> None:
-    assert get_backend("transformers").for_model("tiny.en", {}) is TransformersBackend
+    assert get_backend("transformers").for_model("tiny.en", {}) is TransformersWhisperBackend
     assert TransformersBackend.supported_languages("tiny.en") == frozenset({"en"})
+    assert TransformersBackend.supported_languages("openai/whisper-small") is not None  # not downloaded: Whisper's
 
 
 @pytest.mark.parametrize("config", [

@@ -68,3 +68,17 @@ def test_ctc_backend_reports_family_warning_and_padding(tiny_root: Path) -> None
     assert [b.adapter.pads_safely for b in backends] == [False, True]
     assert all("names no language" in " ".join(b.warnings) for b in backends)
     assert backends[0].compute_type_used == "float32"
+
+
+def test_ctc_repeats_around_a_special_token_stay_two_letters(tmp_path: Path) -> None:
+    """``z <s> z`` decodes as the model cards' ``batch_decode(ids)`` merges it: two letters (the
+    ``<s>`` text then removed), where skipping special tokens first would merge them into one."""
+    from evaluator.models.families.ctc import without_special_tokens
+    from tests.tiny_families import _w2v_processor
+
+    tokenizer = _w2v_processor(tmp_path / "w2v", attention_mask=True).tokenizer
+    z, bos, pad, bar = (tokenizer.convert_tokens_to_ids(t) for t in ("z", "<s>", "<pad>", "|"))
+    ids = [z, z, bos, z, pad, bar, z, pad, z]
+    assert tokenizer.decode(ids) == "z<s>z zz"  # the blank between the last two keeps them apart
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "z z"  # blanks and <s> gone before the merge
+    assert without_special_tokens(tokenizer.decode(ids), tokenizer) == "zz zz"

@@ -2,10 +2,11 @@
 checkpoints built from the real transformers classes (:mod:`tests.tiny_families_gen`).
 
 For every family: the transcripts a run writes (the actor's ``Worker`` on bundled sample clips,
-batched as a run batches) equal the upstream recipe's on the same weights and audio, one clip at a
-time (``pipeline("automatic-speech-recognition")`` where it runs the family, the model card's
-``processor -> generate(max_new_tokens=N, num_beams=1) -> decode the new tokens`` otherwise), and
-the backend gives the same answers with ``batch_size=1`` as batched.
+batched as a run batches, and one clip at a time with ``batch_size=1``) equal the upstream
+recipe's on the same weights and audio, one clip at a time (``pipeline("automatic-speech-recognition")``
+where it runs the family, the model card's ``processor -> generate(max_new_tokens=N, num_beams=1)
+-> decode the new tokens`` otherwise). Speech-LLM prompts are the model cards' and never hold the
+clock.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ FAMILIES = {
     "moonshine": "moonshine", "speech2text": "speech_to_text", "canary": "canary", "cohere-asr": "cohere_asr",
     "kyutai-stt": "kyutai_speech_to_text", "granite-speech": "granite_speech", "qwen2-audio": "qwen2_audio",
     "qwen3-asr": "qwen3_asr", "glmasr": "glmasr", "audioflamingo3": "audioflamingo3",
+    "seamless-m4t": "seamless_m4t",
 }
 # Voxtral's processor needs mistral-common (evaluator[voxtral]), which the dev environment does not
 # install, and a missing dependency must fail, not skip (tests/test_lanes.py). With mistral-common
@@ -44,14 +46,16 @@ ROWS = (1, 7)
 def tiny_gen(tmp_path_factory) -> Callable[[str], Path]:
     """family name -> its tiny checkpoint folder, each built once per session."""
     from tests.tiny_families_gen import make_tiny
-    from tests.tiny_models import offline
+    from tests.tiny_models import make_tiny_seamless_m4t, offline
 
     built: dict[str, Path] = {}
 
     def get(family: str) -> Path:
         if family not in built:
+            target = tmp_path_factory.mktemp(family) / family
             with offline():
-                built[family] = make_tiny(FAMILIES[family], tmp_path_factory.mktemp(family) / family)
+                built[family] = (make_tiny_seamless_m4t(target) if family == "seamless-m4t"
+                                 else make_tiny(FAMILIES[family], target))
         return built[family]
 
     return get
@@ -77,14 +81,17 @@ def clips() -> dict[str, np.ndarray]:
     return {row["id"]: decode_audio(str(Path(sample_data_dir()) / row["file_name"])) for row in rows}
 
 
-def _worker_rows(path: Path, shard: Any, options: str = "") -> dict[str, Any]:
+def _worker(path: Path, options: str = "") -> Any:
     from evaluator.data.windows import LongForm
     from evaluator.models.spec import parse_model_spec
     from evaluator.run.execute.actor import Worker
 
     spec = parse_model_spec(f"transformers:{path}?max_new_tokens={N}{options}")
-    out = Worker(spec, "cpu", 1, "en", LongForm("chunked", 30.0, 5.0)).run_shard(shard)
-    return {row.sample_id: row for row in out["rows"]}
+    return Worker(spec, "cpu", 1, "en", LongForm("chunked", 30.0, 5.0))
+
+
+def _worker_rows(path: Path, shard: Any, options: str = "") -> dict[str, Any]:
+    return {row.sample_id: row for row in _worker(path, options).run_shard(shard)["rows"]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,11 +134,33 @@ def _kyutai(processor: Any, audio: np.ndarray) -> Any:
                      return_tensors="pt")
 
 
+# The granite-speech-3.3 model card's example (huggingface.co/ibm-granite/granite-speech-3.3-2b).
+GRANITE_CARD_SYSTEM = ("Knowledge Cutoff Date: April 2024.\nToday's Date: April 9, 2025.\nYou are Granite, "
+                       "developed by IBM. You are a helpful AI assistant")
+
+
 def _granite(processor: Any, audio: np.ndarray,
              instruction: str = "can you transcribe the speech into a written format?") -> Any:
-    chat = [{"role": "user", "content": f"<|audio|>{instruction}"}]
+    chat = [{"role": "system", "content": GRANITE_CARD_SYSTEM}, {"role": "user", "content": f"<|audio|>{instruction}"}]
     prompt = processor.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
     return processor(prompt, [audio], return_tensors="pt")
+
+
+def _seamless(path: Path, audios: list[np.ndarray]) -> list[str]:
+    """The SeamlessM4T v2 card: processor(audios=...) -> generate(tgt_lang=...) -> decode after the
+    decoder prompt (the start token and the language token)."""
+    import torch
+    from transformers import AutoProcessor, SeamlessM4Tv2ForSpeechToText
+
+    processor = AutoProcessor.from_pretrained(path)
+    model = SeamlessM4Tv2ForSpeechToText.from_pretrained(path).eval()
+    texts = []
+    for audio in audios:
+        inputs = processor(audio=audio, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        with torch.inference_mode():
+            new = model.generate(**inputs, tgt_lang="eng", **GENERATE)[:, 2:]
+        texts.append(processor.batch_decode(new, skip_special_tokens=True)[0].strip())
+    return texts
 
 
 def _qwen2_audio(processor: Any, audio: np.ndarray) -> Any:
@@ -162,6 +191,7 @@ UPSTREAM: dict[str, Callable[[Path, list[np.ndarray]], list[str]]] = {
         "GlmAsrForConditionalGeneration", path, audios, lambda p, a: p.apply_transcription_request(audio=a)),
     "audioflamingo3": lambda path, audios: _generate(
         "AudioFlamingo3ForConditionalGeneration", path, audios, lambda p, a: p.apply_transcription_request(audio=a)),
+    "seamless-m4t": _seamless,
     "voxtral": lambda path, audios: _generate(
         "VoxtralForConditionalGeneration", path, audios,
         lambda p, a: p.apply_transcription_request(audio=a, model_id=str(path), language="en", format="wav",
@@ -174,37 +204,60 @@ UPSTREAM: dict[str, Callable[[Path, list[np.ndarray]], list[str]]] = {
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_run_transcripts_equal_the_upstream_recipe(family, tiny_gen, sample_shard, clips) -> None:
+def test_run_transcripts_equal_the_upstream_recipe_batched_and_alone(family, tiny_gen, sample_shard, clips) -> None:
     from evaluator.models.backends import get_backend
 
     path = tiny_gen(family)
     backend = get_backend("transformers").for_model(str(path), {})
     assert backend.family.name == family  # dispatched on config.json, not on the folder's name
 
-    rows = _worker_rows(path, sample_shard)
-    assert sorted(rows) == sorted(clips) and all(r.error is None for r in rows.values())
-    ours = [rows[sample_id].hypothesis for sample_id in clips]
     upstream = UPSTREAM[family](path, list(clips.values()))
-    assert ours == upstream
+    for options in ("", "&batch_size=1"):
+        rows = _worker_rows(path, sample_shard, options)
+        assert sorted(rows) == sorted(clips) and all(r.error is None for r in rows.values())
+        assert [rows[sample_id].hypothesis for sample_id in clips] == upstream, options or "batched"
     # Random weights, but real transcripts: nearly all non-empty, and they differ between clips.
-    assert sum(bool(text) for text in ours) >= len(ours) - 1
-    assert len(set(ours)) > 1
+    assert sum(bool(text) for text in upstream) >= len(upstream) - 1
+    assert len(set(upstream)) > 1
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_batched_equals_one_at_a_time(family, tiny_gen, clips) -> None:
+def test_the_prompt_is_the_cards_recorded_and_free_of_the_clock(tiny_gen, monkeypatch) -> None:
+    """Granite's chat template writes today's date when the conversation has no system message:
+    the card's system message is pinned, the prompt in effect is recorded with the run, and it
+    is the same whatever the clock says."""
+    import datetime
+
+    import transformers.utils.chat_template_utils as templates
+
+    from evaluator.errors import ConfigError
     from evaluator.models.backends import get_backend
 
-    path = str(tiny_gen(family))
-    audios, languages = list(clips.values()), ["en"] * len(clips)
-    texts = {}
-    for batch_size in (8, 1):
-        options = {"max_new_tokens": N, "batch_size": batch_size}
-        cls = get_backend("transformers").for_model(path, options)
-        backend = cls(path, "cpu", cls.resolve_options(options, "cpu"), 1)
-        texts[batch_size] = [t.text for t in backend.transcribe_batch(audios, languages)]
-    assert texts[8] == texts[1]
-    assert sum(bool(text) for text in texts[1]) >= len(audios) - 1
+    path = str(tiny_gen("granite-speech"))
+    info = _worker(tiny_gen("granite-speech")).info()
+    prompt = info["details"]["prompt"]
+    assert GRANITE_CARD_SYSTEM in prompt and "can you transcribe the speech into a written format?" in prompt
+    assert prompt.count("<|audio|>") == 1 and info["details"]["family"] == "granite-speech"
+
+    class Tomorrow(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime(2031, 2, 3)
+
+    monkeypatch.setattr(templates, "datetime", Tomorrow)
+    cls = get_backend("transformers").for_model(path, {})
+    assert cls(path, "cpu", {"max_new_tokens": N}, 1).details["prompt"] == prompt
+    # Without a system message this template writes the clock's date; such a prompt is refused.
+    monkeypatch.setattr(templates, "datetime", datetime.datetime)
+    with pytest.raises(ConfigError, match="today's date.*system_prompt"):
+        cls(path, "cpu", {"max_new_tokens": N, "system_prompt": None}, 1)
+
+
+@pytest.mark.parametrize("family", ["qwen2-audio", "qwen3-asr", "glmasr", "audioflamingo3", "canary"])
+def test_every_prompted_family_records_its_prompt(family, tiny_gen) -> None:
+    details = _worker(tiny_gen(family)).info()["details"]
+    assert details["family"] == family and details["prompt"]
+    if family in ("qwen3-asr", "canary"):
+        assert details["prompt_language"] == "en"
 
 
 def test_the_prompt_option_is_the_instruction(tiny_gen, sample_shard, clips) -> None:

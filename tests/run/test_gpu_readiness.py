@@ -369,7 +369,7 @@ def test_batched_faster_whisper_on_cuda() -> None:
 @needs_cuda
 @pytest.mark.usefixtures("tiny_en_available")
 def test_transformers_batches_on_cuda_match_one_by_one() -> None:
-    from evaluator.models.backends.transformers_whisper import TransformersWhisperBackend
+    from evaluator.models.families.whisper import TransformersWhisperBackend
 
     backend = TransformersWhisperBackend("tiny.en", "cuda", {"batch_size": 8, "dtype": "float32"}, 1)
     clips = sorted(_clips(8), key=len)

@@ -1,19 +1,30 @@
 """Backend registry: spec prefix -> Backend class. Adding a backend is one file plus one line;
-a backend outside this package is named by its import path (``my_pkg.asr.MyBackend:model``)."""
+a backend outside this package is named by its import path (``my_pkg.asr.MyBackend:model``).
+
+The registry imports every backend, the transformers families included
+(:mod:`evaluator.models.families`); nothing a backend or family imports imports it back (they
+import the contract, :mod:`evaluator.models.contract`).
+"""
 
 from __future__ import annotations
 
 import importlib
 
-from evaluator.models.backends.base import Backend, Transcription
 from evaluator.models.backends.faster_whisper import FasterWhisperBackend
 from evaluator.models.backends.lfm_audio import LfmAudioBackend
 from evaluator.models.backends.openai_whisper import OpenAIWhisperBackend
 from evaluator.models.backends.predictions import PredictionsBackend
-from evaluator.models.backends.seamless_m4t import SeamlessM4TBackend
-from evaluator.models.families.backend import TransformersBackend
+from evaluator.models.contract import Backend, Transcription
+from evaluator.models.families.backend import TransformersBackend, family_backend
+from evaluator.models.families.seamless import SeamlessM4TFamily
 
-__all__ = ["Backend", "Transcription", "BACKENDS", "backend_names", "get_backend"]
+__all__ = ["Backend", "Transcription", "BACKENDS", "SeamlessM4TBackend", "backend_names", "get_backend"]
+
+#: ``seamless-m4t:<checkpoint>``: the SeamlessM4T family under a spec prefix of its own.
+SeamlessM4TBackend = family_backend(
+    SeamlessM4TFamily, name="seamless-m4t", extra="seamless-m4t", modules=("transformers", "torch", "sentencepiece"),
+    distributions=("transformers", "torch", "sentencepiece"),
+    description="SeamlessM4T v2 speech-to-text (Meta) in Hugging Face transformers")
 
 BACKENDS: dict[str, type[Backend]] = {
     cls.name: cls
@@ -26,8 +37,6 @@ BACKENDS: dict[str, type[Backend]] = {
         PredictionsBackend,
     )
 }
-
-
 def backend_names() -> list[str]:
     return sorted(BACKENDS)
 

@@ -24,8 +24,9 @@ import numpy as np
 
 from evaluator.data.audio import SAMPLE_RATE
 from evaluator.errors import ConfigError
-from evaluator.models.backends.base import Backend, Segment, Transcription, WhisperLanguages
+from evaluator.models.contract import Backend, Segment, Transcription
 from evaluator.models.weights import resolve_model
+from evaluator.models.whisper import WhisperLanguages
 
 __all__ = ["FasterWhisperBackend"]
 

@@ -34,8 +34,9 @@ import numpy as np
 
 from evaluator.data.audio import SAMPLE_RATE
 from evaluator.errors import ConfigError
-from evaluator.models.backends._torch import DTYPES, check_generation_options, prepare_torch, token_budget, torch_dtype
-from evaluator.models.backends.base import Backend, Transcription
+from evaluator.models.contract import Backend, Transcription
+from evaluator.models.options import TOKEN_BUDGET, check_token_budget, resolve_dtype, token_budget
+from evaluator.models.torch_runtime import prepare_torch, torch_dtype
 
 __all__ = ["LfmAudioBackend"]
 
@@ -74,9 +75,7 @@ class LfmAudioBackend(Backend):
 
     options = {
         "dtype": None,  # bfloat16 on CUDA, float32 on CPU and MPS
-        "max_new_tokens": None,  # None: scaled with audio length (tokens_per_second, min_new_tokens)
-        "tokens_per_second": 10.0,  # cap per second of audio; speech is ~3-5 text tokens a second
-        "min_new_tokens": 32,
+        **TOKEN_BUDGET,  # max_new_tokens None: scaled with audio length (tokens_per_second, min_new_tokens)
         "temperature": 0.0,  # 0: greedy (argmax); > 0 samples
         "top_k": None,  # only with temperature > 0
         "system_prompt": "Perform ASR.",
@@ -86,18 +85,15 @@ class LfmAudioBackend(Backend):
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
         resolved = super().resolve_options(options, device)
-        if resolved["dtype"] is None:
-            resolved["dtype"] = "bfloat16" if device.startswith("cuda") else "float32"
-        if resolved["dtype"] not in DTYPES:
-            raise ConfigError(f"unknown dtype {resolved['dtype']!r} for {cls.name}; valid: {', '.join(DTYPES)}")
-        check_generation_options(resolved)
+        resolved["dtype"] = resolve_dtype(resolved["dtype"], device, cuda_default="bfloat16", half_on_cpu=True)
+        check_token_budget(resolved)
         return resolved
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         super().__init__(model, device, options, cpu_threads)
         opts = self.effective_options
         torch_device = prepare_torch(device, cpu_threads)
-        self._dtype = torch_dtype(opts["dtype"], device)
+        self._dtype = torch_dtype(opts["dtype"])
 
         import torch
         from liquid_audio import ChatState, LFM2AudioModel, LFM2AudioProcessor
@@ -134,13 +130,6 @@ class LfmAudioBackend(Backend):
             "text_top_k": int(opts["top_k"]) if opts["top_k"] else None,
         }
 
-    def _budget(self, audio_seconds: float) -> int:
-        opts = self.effective_options
-        if opts["max_new_tokens"] is not None:
-            return int(opts["max_new_tokens"])
-        return token_budget(audio_seconds, per_second=float(opts["tokens_per_second"]),
-                            minimum=int(opts["min_new_tokens"]))
-
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
         torch = self._torch
         samples = np.asarray(audio, dtype=np.float32).reshape(-1)
@@ -162,7 +151,7 @@ class LfmAudioBackend(Backend):
         text_ids: list[int] = []
         reason: str | None = TOKEN_CAP_REASON  # unless an end token or audio output comes first
         tokens = self._model.generate_sequential(
-            **inputs, max_new_tokens=self._budget(seconds), **self._sampling
+            **inputs, max_new_tokens=token_budget(self.effective_options, seconds), **self._sampling
         )
         try:
             for token in tokens:

@@ -23,8 +23,9 @@ from urllib.parse import urlparse
 import numpy as np
 
 from evaluator.errors import ConfigError
-from evaluator.models.backends.base import Backend, Segment, Transcription, WhisperLanguages
+from evaluator.models.contract import Backend, Segment, Transcription
 from evaluator.models.files import ModelLocation
+from evaluator.models.whisper import WhisperLanguages
 
 __all__ = ["OpenAIWhisperBackend"]
 
@@ -101,8 +102,8 @@ class OpenAIWhisperBackend(WhisperLanguages, Backend):
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         super().__init__(model, device, options, cpu_threads)
-        from evaluator.models.backends._torch import prepare_torch
         from evaluator.models.convert import load_openai_whisper
+        from evaluator.models.torch_runtime import prepare_torch
         from evaluator.models.weights import resolve_model
 
         target = prepare_torch(device, cpu_threads)

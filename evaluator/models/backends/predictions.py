@@ -17,7 +17,7 @@ import numpy as np
 
 from evaluator.data.predictions import Predictions, read_predictions
 from evaluator.errors import ConfigError, DatasetError
-from evaluator.models.backends.base import Backend, Transcription
+from evaluator.models.contract import Backend, Transcription
 from evaluator.models.files import ModelLocation
 
 __all__ = ["PredictionsBackend", "MissingPrediction"]

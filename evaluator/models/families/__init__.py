@@ -1,10 +1,12 @@
 """Model families of the ``transformers`` backend: ``config.json`` -> the adapter that runs it.
 
-See :mod:`evaluator.models.families.base` for the adapter contract. Nothing here imports
-transformers or torch: the driver reads a checkpoint's config (:func:`read_config`) and picks its
-family (:func:`family_for`) before any actor starts; a checkpoint no family runs (a text-only or
-image model) is refused there with the supported families listed. :func:`families_table` gives
-the rows ``evaluator models`` prints.
+See :mod:`evaluator.models.families.base` for the adapter contract. The package's modules import
+the Backend contract (:mod:`evaluator.models.contract`), never the backend registry
+(:mod:`evaluator.models.backends`, which imports them). Nothing here imports transformers or torch:
+the driver reads a checkpoint's config (:func:`read_config`) and picks its family
+(:func:`family_for`) before any actor starts; a checkpoint no family runs (a text-only or image
+model) is refused there with the supported families listed. :func:`families_table` gives the rows
+``evaluator models`` prints.
 """
 
 from __future__ import annotations
@@ -15,18 +17,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from evaluator.errors import ConfigError
-from evaluator.models.families.base import KINDS, Family
+from evaluator.models.families.base import KINDS, Family, FamilyInfo
 from evaluator.models.families.ctc import CTCFamily
+from evaluator.models.families.seamless import SeamlessM4TFamily
 from evaluator.models.families.seq2seq import SEQ2SEQ_FAMILIES
 from evaluator.models.families.speech_llm import SPEECH_LLM_FAMILIES
 from evaluator.models.families.transducer import TransducerFamily
 from evaluator.models.families.whisper import WhisperFamily
 
-__all__ = ["FAMILIES", "Family", "KINDS", "families_table", "family_for", "read_config", "supported_families"]
+__all__ = ["FAMILIES", "Family", "FamilyInfo", "KINDS", "families_table", "family_for", "read_config",
+           "supported_families"]
 
 #: Every family, first match wins.
-FAMILIES: tuple[type[Family], ...] = (WhisperFamily, CTCFamily, TransducerFamily, *SEQ2SEQ_FAMILIES,
-                                       *SPEECH_LLM_FAMILIES)
+FAMILIES: tuple[type[FamilyInfo], ...] = (WhisperFamily, CTCFamily, TransducerFamily, *SEQ2SEQ_FAMILIES,
+                                           SeamlessM4TFamily, *SPEECH_LLM_FAMILIES)
 
 
 def supported_families() -> str:
@@ -92,7 +96,7 @@ def _load(path: str, model: str) -> dict[str, Any]:
     return config
 
 
-def family_for(config: Mapping[str, Any], model: str, options: Mapping[str, Any] | None = None) -> type[Family]:
+def family_for(config: Mapping[str, Any], model: str, options: Mapping[str, Any] | None = None) -> type[FamilyInfo]:
     """The family that runs a checkpoint with this config.
 
     Raises:

@@ -2,12 +2,13 @@
 
 ``transformers:<hub id or local folder>`` is read on the driver: :meth:`TransformersBackend.for_model`
 reads its ``config.json`` (``model_type``, ``architectures``), picks the family
-(:func:`evaluator.models.families.family_for`) and returns the Backend class that describes and runs
-it: Whisper checkpoints (and the bundled ``tiny.en``/``base``) stay on
-:class:`~evaluator.models.backends.transformers_whisper.TransformersWhisperBackend` unchanged; every
-other family gets a :class:`FamilyBackend` subclass whose class attributes (options, window,
-long-form default, languages) are the family's, so the driver plans it like any backend. A
-checkpoint no family runs is refused there, before any actor starts.
+(:func:`evaluator.models.families.family_for`) and returns the Backend class that runs it: the
+family's own (:attr:`FamilyInfo.backend`: Whisper checkpoints and the bundled ``tiny.en``/``base`` run
+in :class:`~evaluator.models.families.whisper.TransformersWhisperBackend`), else a
+:class:`FamilyBackend` subclass whose class attributes (options, window, long-form default,
+languages) are the family's, so the driver plans it like any backend. A checkpoint no family runs
+is refused there, before any actor starts. Constructed directly, :class:`TransformersBackend`
+loads that class and transcribes through it.
 
 :class:`FamilyBackend` holds one adapter (:class:`~evaluator.models.families.base.Family`) per
 actor and batches for it: clips sorted by duration, ``batch_size`` at a time, padded with
@@ -24,10 +25,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evaluator.errors import ConfigError, MissingDependencyError
-from evaluator.models.backends.base import Backend, Transcription, whisper_model_languages
-from evaluator.models.backends.transformers_whisper import TransformersWhisperBackend
+from evaluator.models.contract import Backend, Transcription
 from evaluator.models.families import family_for, read_config
-from evaluator.models.families.base import SHARED_OPTIONS, Family
+from evaluator.models.families.base import SHARED_OPTIONS, Family, FamilyInfo
+from evaluator.models.files import ModelLocation
+from evaluator.models.options import check_at_least_one, resolve_dtype
+from evaluator.models.whisper import whisper_model_languages
 from evaluator.scoring.languages import Language
 
 __all__ = ["FamilyBackend", "TransformersBackend", "family_backend", "plan_batches"]
@@ -36,49 +39,74 @@ _DESCRIPTION = ("Hugging Face transformers, dispatched on the checkpoint's confi
                 "HuBERT, WavLM, Parakeet-CTC, ...), transducers (Parakeet TDT/RNN-T) and more")
 
 
-def _target(model: str, options: Mapping[str, Any], download: bool = True) -> type[Backend]:
+def _runner(model: str, options: Mapping[str, Any], download: bool = True) -> type[Backend]:
     config, _ = read_config(model, options.get("revision"), download=download)
     family = family_for(config, model, options)
     return family.backend if family.backend is not None else family_backend(family)
 
 
-class TransformersBackend(TransformersWhisperBackend):
-    """The registered ``transformers`` backend. As a class it is the Whisper backend (bundled
-    aliases, hub ids and folders of Whisper checkpoints, exactly as before); :meth:`for_model`
-    returns the class that runs any other supported checkpoint."""
+class TransformersBackend(Backend):
+    """The registered ``transformers`` backend: a dispatcher. Its class attributes say what every
+    transformers checkpoint shares (spec prefix, extra, devices); :meth:`for_model` returns the
+    class that runs a given checkpoint (options, window and languages are that class's)."""
 
+    name = "transformers"
+    extra = "transformers"
+    modules = ("transformers", "torch")
+    distributions = ("transformers", "torch")
+    devices = ("cuda", "mps", "cpu")
     description = _DESCRIPTION
+    bundled_weights = True  # tiny.en and base, run by the Whisper family
+    hub_models = True
+    default_memory_mb = 3000.0
+    runtime_memory_mb = 1300.0
+    options: ClassVar[Mapping[str, Any]] = {}  # each checkpoint's are those of the class for_model returns
 
     @classmethod
     def for_model(cls, model: str, options: Mapping[str, Any]) -> type[Backend]:
-        """The Backend class that runs ``model``: this class for Whisper, else the family's
-        :class:`FamilyBackend`. Raises ``ConfigError`` (supported families listed) for a checkpoint
-        no family runs, or when its config cannot be read (offline and not cached)."""
-        target = _target(model, options)
-        return cls if target is TransformersWhisperBackend else target
+        """The Backend class that runs ``model``: its family's backend. Raises ``ConfigError``
+        (supported families listed) for a checkpoint no family runs, or when its config cannot be
+        read (offline and not cached)."""
+        return _runner(model, options)
 
     @classmethod
-    def check_model(cls, model: str, options: Mapping[str, Any]) -> Any:
+    def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
+        raise ConfigError("the transformers backend's options depend on the checkpoint: resolve them on the class "
+                          "get_backend('transformers').for_model(model, options) returns")
+
+    @classmethod
+    def check_model(cls, model: str, options: Mapping[str, Any]) -> ModelLocation:
         location = super().check_model(model, options)
         if location.kind in ("path", "hub-cache"):  # the config is on disk: refuse what no family runs, now
-            _target(model, options, download=False)
+            _runner(model, options, download=False)
         return location
 
     @classmethod
     def supported_languages(cls, model: str) -> frozenset[str] | None:
         try:
-            target = _target(model, {}, download=False)
-        except ConfigError:  # no config to read yet (a hub id not downloaded): Whisper's rule, as before
+            runner = _runner(model, {}, download=False)
+        except ConfigError:  # no config to read yet (a hub id not downloaded): Whisper's rule
             return whisper_model_languages(model)
-        return super().supported_languages(model) if target is TransformersWhisperBackend \
-            else target.supported_languages(model)
+        return runner.supported_languages(model)
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
-        target = type(self).for_model(model, options)
-        if target is not type(self):
-            raise ConfigError(f"transformers:{model} is a {getattr(target, 'family', target).name} checkpoint: "
-                              "construct its backend with get_backend('transformers').for_model(model, options)")
-        super().__init__(model, device, options, cpu_threads)
+        """Load ``model`` in the class :meth:`for_model` picks; transcribe through it."""
+        self.runner = type(self).for_model(model, options)(model, device, options, cpu_threads)
+        self.model = model
+        self.cpu_threads = cpu_threads
+        self.device = self.runner.device
+        self.effective_options = self.runner.effective_options
+        self.warnings = self.runner.warnings
+        self.details = self.runner.details
+        self.batch_size = self.runner.batch_size
+        self.weights = getattr(self.runner, "weights", model)
+        self.compute_type_used = getattr(self.runner, "compute_type_used", None)
+
+    def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
+        return self.runner.transcribe(audio, language)
+
+    def transcribe_batch(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
+        return self.runner.transcribe_batch(audios, languages)
 
 
 class FamilyBackend(Backend):
@@ -110,15 +138,8 @@ class FamilyBackend(Backend):
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
         resolved = super().resolve_options(options, device)
-        accelerator = device.startswith("cuda") or device == "mps"
-        if resolved["dtype"] is None:
-            resolved["dtype"] = "float16" if device.startswith("cuda") else "float32"
-        if resolved["dtype"] not in ("float32", "float16", "bfloat16"):
-            raise ConfigError(f"dtype {resolved['dtype']!r} is not one of float32, float16, bfloat16")
-        if resolved["dtype"] != "float32" and not accelerator:
-            raise ConfigError(f"dtype {resolved['dtype']} is for accelerators (cuda, mps); on {device} use float32")
-        if int(resolved["batch_size"]) < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {resolved['batch_size']}")
+        resolved["dtype"] = resolve_dtype(resolved["dtype"], device)
+        check_at_least_one(resolved, "batch_size")
         if not isinstance(resolved["trust_remote_code"], bool):
             raise ConfigError(f"trust_remote_code must be true or false, got {resolved['trust_remote_code']!r}")
         cls.family.check_options(resolved)
@@ -129,7 +150,7 @@ class FamilyBackend(Backend):
         try:
             config, _ = read_config(model, download=False)
         except ConfigError:
-            return None
+            config = {}
         return cls.family.supported_languages(config, model)
 
     @classmethod
@@ -138,16 +159,16 @@ class FamilyBackend(Backend):
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         super().__init__(model, device, options, cpu_threads)
-        from evaluator.models.backends._torch import prepare_torch, torch_dtype
+        from evaluator.models.torch_runtime import prepare_torch, torch_dtype
 
         target = prepare_torch(device, cpu_threads)  # first: torch reads the MPS fallback variable on import
         opts = self.effective_options
-        dtype = torch_dtype(opts["dtype"], device)
         self.compute_type_used = opts["dtype"]
         self.device = str(target)
-        self.adapter = self.family(model, target, dtype, opts)
+        self.adapter = self.family(model, target, torch_dtype(opts["dtype"]), opts)
         self.weights = self.adapter.weights
         self.warnings.extend(self.adapter.warnings)
+        self.details.update({"family": self.family.name, **self.adapter.details})
         self.batch_size = int(opts["batch_size"])
 
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
@@ -179,8 +200,12 @@ def plan_batches(lengths: list[int], languages: list[str | None] | None, batch_s
     return [indices[s : s + batch_size] for indices in groups.values() for s in range(0, len(indices), batch_size)]
 
 
-def family_backend(family: type[Family]) -> type[FamilyBackend]:
-    """The :class:`FamilyBackend` subclass that describes ``family`` to the driver."""
+def family_backend(family: type[FamilyInfo], **attributes: Any) -> type[FamilyBackend]:
+    """The :class:`FamilyBackend` subclass that describes ``family`` (a :class:`Family` adapter) to
+    the driver; ``attributes`` override class attributes (a spec prefix of its own: ``name``,
+    ``extra``, ``modules``)."""
+    if not (isinstance(family, type) and issubclass(family, Family)):
+        raise TypeError(f"{family.__name__} runs in {family.backend}, not in the family backend")
     return type(f"Transformers{family.__name__}Backend", (FamilyBackend,), {
         "family": family,
         "options": {**SHARED_OPTIONS, **family.options},
@@ -191,5 +216,7 @@ def family_backend(family: type[Family]) -> type[FamilyBackend]:
         "needs_language": family.needs_language,
         "detects_language": family.detects_language,
         "default_memory_mb": family.default_memory_mb,
+        "large_model": family.large_model,
         "__module__": __name__,
+        **attributes,
     })

@@ -17,10 +17,12 @@ Writing a family is one small module:
 - ``__init__(source, device, dtype, options)`` loads the processor (on CPU) and the model (on
   ``device`` in ``dtype``); transformers is imported there, never at module top;
 - :meth:`transcribe` turns a batch of 16 kHz mono float32 arrays into :class:`Transcription` s,
-  one per array, in order. Only the text the model newly wrote is decoded, special tokens skipped.
+  one per array, in order. Only the text the model newly wrote is decoded, as the model card
+  decodes it.
 
-Register it in :data:`evaluator.models.families.FAMILIES` (order matters only when two families
-could match the same config: the first match wins).
+A family that runs in a Backend class of its own (Whisper) is a :class:`FamilyInfo` naming it in
+:attr:`FamilyInfo.backend`. Register either in :data:`evaluator.models.families.FAMILIES` (order
+matters only when two families could match the same config: the first match wins).
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from evaluator.models.backends.base import Backend, Segment, Transcription
+from evaluator.models.contract import Backend, Segment, Transcription
 from evaluator.scoring.languages import Language
 
-__all__ = ["KINDS", "SHARED_OPTIONS", "Family", "Segment", "Transcription", "pretrained_kwargs"]
+__all__ = ["KINDS", "SHARED_OPTIONS", "Family", "FamilyInfo", "Segment", "Transcription", "pretrained_kwargs"]
 
 #: What a family is, for people and for ``evaluator models``.
 KINDS = ("ctc", "transducer", "seq2seq", "speech-llm")
@@ -60,10 +62,10 @@ def pretrained_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-class Family(ABC):
-    """One family of checkpoints, loaded on one device (an *adapter*).
+class FamilyInfo:
+    """What the driver reads about a family of checkpoints (class attributes only; no heavy import).
 
-    Class attributes (read on the driver; no heavy import):
+    Attributes:
         name: short name shown by ``evaluator models`` and stored in the run (``ctc``, ``parakeet-tdt``).
         kind: one of :data:`KINDS`.
         description: one line for people.
@@ -86,16 +88,10 @@ class Family(ABC):
         needs_language: every sample needs a language (the model cannot detect it).
         detects_language: the model detects the language of a sample given none and returns it.
         default_memory_mb: memory per actor when the weights are not on disk to measure.
-        backend: a Backend class that runs this family as is, instead of the family backend
-            (Whisper: :class:`~evaluator.models.backends.transformers_whisper.TransformersWhisperBackend`);
-            ``None`` for adapters.
-
-    Instance attributes (set by ``__init__``):
-        pads_safely: padded batches give the same answers as one-at-a-time calls (the feature
-            extractor returns an attention mask the model uses). ``False`` (wav2vec2-base
-            style: no attention mask) makes the backend batch only equal-length clips.
-        weights: what was loaded (local folder or hub id), recorded in the run.
-        warnings: notes for the run (e.g. "English-only, the config names no language").
+        large_model: a large model: on CPU, few actors with many threads rather than one per core.
+        backend: the Backend class that runs this family (Whisper:
+            :class:`~evaluator.models.families.whisper.TransformersWhisperBackend`); ``None`` for a
+            :class:`Family` adapter, which the family backend hosts.
     """
 
     name: ClassVar[str]
@@ -114,9 +110,8 @@ class Family(ABC):
     needs_language: ClassVar[bool] = False
     detects_language: ClassVar[bool] = False
     default_memory_mb: ClassVar[float] = 4000.0
+    large_model: ClassVar[bool] = False
     backend: ClassVar[type[Backend] | None] = None
-
-    pads_safely: bool = True
 
     @classmethod
     def matches(cls, config: Mapping[str, Any]) -> bool:
@@ -137,7 +132,7 @@ class Family(ABC):
 
     @classmethod
     def language_code(cls, language: Language) -> str | None:
-        """The model's own code for a language (what :meth:`transcribe` is given)."""
+        """The model's own code for a language (what :meth:`Family.transcribe` is given)."""
         return language.code
 
     @classmethod
@@ -145,6 +140,22 @@ class Family(ABC):
         """Check the values of the effective options (names are already checked); raise
         ``ConfigError`` naming the valid range. Nothing to check by default."""
         return None
+
+
+class Family(FamilyInfo, ABC):
+    """One family of checkpoints, loaded on one device (an *adapter*), hosted by the family
+    backend (:class:`~evaluator.models.families.backend.FamilyBackend`).
+
+    Instance attributes (set by ``__init__``):
+        pads_safely: padded batches give the same answers as one-at-a-time calls (the feature
+            extractor returns an attention mask the model uses). ``False`` (wav2vec2-base
+            style: no attention mask) makes the backend batch only equal-length clips.
+        weights: what was loaded (local folder or hub id), recorded in the run.
+        warnings: notes for the run (e.g. "English-only, the config names no language").
+        details: how the model is run, recorded in the run (e.g. ``prompt``: the prompt in effect).
+    """
+
+    pads_safely: bool = True
 
     def __init__(self, source: str, device: Any, dtype: Any, options: Mapping[str, Any]):
         """Load from ``source`` (a local folder or a hub id) onto ``device`` (a ``torch.device``)
@@ -155,6 +166,7 @@ class Family(ABC):
         self.options = dict(options)
         self.weights: str = source
         self.warnings: list[str] = []
+        self.details: dict[str, Any] = {}
 
     @abstractmethod
     def transcribe(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:

@@ -4,8 +4,11 @@ Granite-Speech-5-CTC.
 
 Done as the model cards do it: ``processor(audio, sampling_rate=16000, return_tensors="pt")``, then
 greedy decoding (``model(**inputs).logits.argmax(-1)``, or the model's own ``generate`` where it has
-one: Parakeet, LASR, ...), then ``processor.batch_decode`` (the tokenizer's CTC decode: repeats
-merged, blanks dropped), special tokens skipped. In a padded batch the frames past each clip's end
+one: Parakeet, LASR, ...), then ``processor.batch_decode(ids)`` as the model cards and transformers'
+ASR pipeline call it (``skip_special_tokens=False`` for CTC): repeats are merged with special tokens
+in place, so ``z <s> z`` stays two letters, and blanks dropped. The special tokens' text left in the
+transcript (``<s>``, ``</s>``, ``<unk>``) is then removed (:func:`without_special_tokens`); skipping
+them before the merge instead would join the repeats around them. In a padded batch the frames past each clip's end
 are set to the blank before decoding, as Parakeet's ``generate`` does, so a batch gives what
 one-at-a-time calls give. A feature extractor without an attention mask (wav2vec2-base style)
 makes :attr:`pads_safely` false, as do architectures whose convolutions see the padding
@@ -22,7 +25,7 @@ import numpy as np
 from evaluator.data.audio import SAMPLE_RATE
 from evaluator.models.families.base import Family, Transcription, pretrained_kwargs
 
-__all__ = ["CTCFamily", "CTC_MODEL_TYPES", "PADS_SAFELY"]
+__all__ = ["CTCFamily", "CTC_MODEL_TYPES", "PADS_SAFELY", "without_special_tokens"]
 
 #: config.model_type -> the class AutoModelForCTC picks (transformers 5.24).
 CTC_MODEL_TYPES: Mapping[str, str] = {
@@ -87,5 +90,15 @@ class CTCFamily(Family):
                 if mask is not None and len(audios) > 1:  # frames past each clip's end -> blank
                     lengths = self.model._get_feat_extract_output_lengths(mask.sum(-1))
                     ids[torch.arange(ids.shape[1], device=ids.device)[None, :] >= lengths[:, None]] = self._blank
-        texts = self.processor.batch_decode(ids.cpu(), skip_special_tokens=True)
-        return [Transcription(text.strip()) for text in texts]
+        texts = self.processor.batch_decode(ids.cpu(), skip_special_tokens=False)
+        tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        return [Transcription(without_special_tokens(text, tokenizer)) for text in texts]
+
+
+def without_special_tokens(text: str, tokenizer: Any) -> str:
+    """``text`` as the tokenizer decoded it, with its special tokens' text removed (the word
+    delimiter, which decodes to a space, stays) and the ends stripped."""
+    delimiter = getattr(tokenizer, "word_delimiter_token", None)
+    for token in sorted(set(tokenizer.all_special_tokens) - {delimiter}, key=len, reverse=True):
+        text = text.replace(token, "")
+    return text.strip()

@@ -20,37 +20,28 @@ Imported only inside actors: torch and transformers are imported in functions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from evaluator.data.audio import SAMPLE_RATE
-from evaluator.errors import ConfigError
 from evaluator.models.families.base import Family, Transcription, pretrained_kwargs
+from evaluator.models.options import TOKEN_BUDGET, check_at_least_one, check_token_budget, token_budget
 from evaluator.scoring.languages import Language
 
 __all__ = ["GENERATION_OPTIONS", "GenerativeFamily", "check_generation"]
 
 # Options every generative family takes besides the shared ones (a family may add its own,
-# e.g. ``prompt``).
-GENERATION_OPTIONS: Mapping[str, Any] = {
-    "num_beams": 1,  # greedy, no sampling
-    "max_new_tokens": None,  # None: scaled with the audio (tokens_per_second, at least min_new_tokens)
-    "tokens_per_second": 10.0,
-    "min_new_tokens": 32,
-}
+# e.g. ``prompt``): greedy search and the token budget.
+GENERATION_OPTIONS: Mapping[str, Any] = {"num_beams": 1, **TOKEN_BUDGET}
 
 
 def check_generation(options: Mapping[str, Any]) -> None:
     """Raise ``ConfigError`` for generation options out of range."""
-    for key in ("num_beams", "min_new_tokens"):
-        if int(options[key]) < 1:
-            raise ConfigError(f"{key} must be at least 1, got {options[key]}")
-    if options["max_new_tokens"] is not None and int(options["max_new_tokens"]) < 1:
-        raise ConfigError(f"max_new_tokens must be at least 1, got {options['max_new_tokens']}")
-    if float(options["tokens_per_second"]) <= 0:
-        raise ConfigError(f"tokens_per_second must be positive, got {options['tokens_per_second']}")
+    check_at_least_one(options, "num_beams")
+    check_token_budget(options)
 
 
 class GenerativeFamily(Family):
@@ -102,6 +93,33 @@ class GenerativeFamily(Family):
         eos = gen.eos_token_id if gen.eos_token_id is not None else self.model.config.get_text_config().eos_token_id
         self.eos: set[int] = set() if eos is None else ({int(e) for e in eos} if isinstance(eos, list | tuple)
                                                          else {int(eos)})
+        self.pad: int | None = gen.pad_token_id if gen.pad_token_id is not None else min(self.eos, default=None)
+
+    def record_prompt(self) -> None:
+        """Put the prompt in effect in :attr:`details` (``prompt``; ``prompt_language``: the language
+        it was written for, where the prompt names one). Called on loading by families whose
+        processor writes a prompt."""
+        from evaluator.scoring.languages import resolve
+
+        language = None
+        if self.takes_language:
+            known = self.languages or frozenset({"en"})
+            language = self.language_code(resolve("en" if "en" in known else sorted(known)[0]))
+            self.details["prompt_language"] = language
+        self.details["prompt"] = self.prompt(language)
+
+    def prompt(self, language: str | None) -> str:
+        """The prompt for a batch in ``language``: the token ids the processor gives a short silent
+        clip, decoded with special tokens, each run of audio placeholders written once."""
+        inputs = self.inputs([np.zeros(SAMPLE_RATE, dtype=np.float32)], language)
+        key = "input_ids" if "input_ids" in inputs else "decoder_input_ids"
+        tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        text = tokenizer.decode(list(inputs[key][0].tolist()), skip_special_tokens=False)
+        for name in ("audio_token", "audio_pad_token"):
+            placeholder = getattr(self.processor, name, None)
+            if isinstance(placeholder, str) and placeholder:
+                text = re.sub(f"(?:{re.escape(placeholder)})+", lambda _, p=placeholder: p, text)
+        return text
 
     # --- hooks a family overrides ---------------------------------------------------------
 
@@ -123,14 +141,8 @@ class GenerativeFamily(Family):
 
     # --- the shared path --------------------------------------------------------------------
 
-    def budget(self, seconds: float) -> int:
-        import math
-
-        if self.options["max_new_tokens"] is not None:
-            return int(self.options["max_new_tokens"])
-        return max(int(self.options["min_new_tokens"]), math.ceil(seconds * float(self.options["tokens_per_second"])))
-
-    def generate_kwargs(self, cap: int) -> dict[str, Any]:
+    def generate_kwargs(self, cap: int, language: str | None) -> dict[str, Any]:
+        """``generate``'s keyword arguments besides the model inputs, for a batch in ``language``."""
         return {"max_new_tokens": cap, "num_beams": int(self.options["num_beams"]), "do_sample": False}
 
     def transcribe(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
@@ -155,16 +167,25 @@ class GenerativeFamily(Family):
         import torch
 
         inputs = self.inputs(audios, language)
-        cap = self.budget(max(len(a) for a in audios) / SAMPLE_RATE)
+        # Each clip keeps the cap it has alone (its row is cut there), so a batch gives what
+        # one-at-a-time calls give; the batch generates up to the largest.
+        caps = [token_budget(self.options, len(a) / SAMPLE_RATE) for a in audios]
         with torch.inference_mode():
-            out = self.model.generate(**self.on_device(inputs), **self.generate_kwargs(cap))
+            out = self.model.generate(**self.on_device(inputs), **self.generate_kwargs(max(caps), language))
         sequences = out.sequences if hasattr(out, "sequences") else out
-        tokens = sequences[:, self.prompt_length(inputs):].cpu()
+        tokens = sequences[:, self.prompt_length(inputs):].cpu().clone()
+        # A clip whose cap is below the batch's stops that many tokens before the batch's end.
+        ends = ([tokens.shape[1] - (max(caps) - cap) for cap in caps] if len(tokens) == len(caps)
+                else [tokens.shape[1]] * len(tokens))  # the processor split long clips: one cap for all
+        rows = [row[:end] for row, end in zip(tokens.tolist(), ends, strict=True)]
+        if self.pad is not None:
+            for i, end in enumerate(ends):
+                tokens[i, end:] = self.pad
         results = self.texts(tokens, inputs, [language] * len(audios))
         if len(results) != len(tokens):  # the processor split long clips and joined their texts back
             return results
         return [dataclasses.replace(r, truncated=True, truncated_reason="token cap") if self.capped(row, cap) else r
-                for r, row in zip(results, tokens.tolist(), strict=True)]
+                for r, row, cap in zip(results, rows, caps, strict=True)]
 
     def capped(self, row: list[int], cap: int) -> bool:
         """The row used every allowed token without an end-of-text."""
@@ -184,3 +205,9 @@ class GenerativeFamily(Family):
                 value = value.to(self.device, self.dtype) if value.is_floating_point() else value.to(self.device)
             moved[key] = value
         return moved
+
+
+def _english() -> Language:
+    from evaluator.scoring.languages import resolve
+
+    return resolve("en")

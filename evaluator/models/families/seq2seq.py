@@ -23,12 +23,13 @@ decoder prompt decoded with special tokens skipped; these recipes do exactly tha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from evaluator.data.audio import SAMPLE_RATE
-from evaluator.models.backends.base import Transcription
+from evaluator.models.contract import Transcription
 from evaluator.models.families.generative import GenerativeFamily
 
 __all__ = ["CanaryFamily", "CohereAsrFamily", "KyutaiSttFamily", "MoonshineFamily", "SEQ2SEQ_FAMILIES",
@@ -71,7 +72,15 @@ class Speech2TextFamily(_PlainEncoderDecoder):
     examples = ("facebook/s2t-small-librispeech-asr", "facebook/s2t-medium-librispeech-asr")
 
 
-class CanaryFamily(GenerativeFamily):
+class _PromptedEncoderDecoder(GenerativeFamily):
+    """The processor writes a decoder prompt naming the language; it is recorded on loading."""
+
+    def __init__(self, source: str, device: Any, dtype: Any, options: Mapping[str, Any]):
+        super().__init__(source, device, dtype, options)
+        self.record_prompt()
+
+
+class CanaryFamily(_PromptedEncoderDecoder):
     name = "canary"
     kind = "seq2seq"
     description = "Canary (NVIDIA): FastConformer encoder-decoder prompted with the language"
@@ -91,7 +100,7 @@ class CanaryFamily(GenerativeFamily):
         )
 
 
-class CohereAsrFamily(GenerativeFamily):
+class CohereAsrFamily(_PromptedEncoderDecoder):
     name = "cohere-asr"
     kind = "seq2seq"
     description = "Cohere Transcribe: conformer encoder-decoder prompted with the language"
@@ -137,7 +146,7 @@ class KyutaiSttFamily(GenerativeFamily):
     def prompt_length(self, inputs: Any) -> int:
         return 1  # the text start token
 
-    def generate_kwargs(self, cap: int) -> dict[str, Any]:
+    def generate_kwargs(self, cap: int, language: str | None) -> dict[str, Any]:
         kwargs = {"num_beams": int(self.options["num_beams"]), "do_sample": False}
         if self.options["max_new_tokens"] is not None:  # else one token per audio frame, as generate sets
             kwargs["max_new_tokens"] = int(self.options["max_new_tokens"])

@@ -7,11 +7,16 @@ language model's prompt. Each runs the way its model card does:
   or gives context words (Qwen3-ASR's system prompt) where the processor takes one;
 - through the model's chat template with an ASR instruction otherwise (Granite Speech,
   Qwen2-Audio): the ``prompt`` option is that instruction; ``{language}`` in it is replaced by
-  the language's English name (and then batches are grouped by language).
+  the language's English name (and then batches are grouped by language). The
+  ``system_prompt`` option is the system message, pinned to the model card's (Granite Speech
+  3.3's card passes one; without it Granite's chat template writes a default system message
+  holding the current date, and the prompt would change from day to day). ``None`` leaves the
+  conversation without a system turn, as the card does for Qwen2-Audio.
 
-Prompts are left-padded so every row continues its own prompt; only the tokens after the prompt
-are decoded, special tokens skipped. The prompt in effect is an option, so it is stored in the
-run's config with the others.
+No date or other clock value enters a prompt: a prompt that holds today's date is refused on
+loading (:func:`check_clock_free`). Prompts are left-padded so every row continues its own
+prompt; only the tokens after the prompt are decoded, special tokens skipped. The prompt in
+effect, rendered, is recorded with the run (``details.prompt`` of the model in ``runs.models``).
 """
 
 from __future__ import annotations
@@ -22,12 +27,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evaluator.data.audio import SAMPLE_RATE
-from evaluator.errors import MissingDependencyError
+from evaluator.errors import ConfigError, MissingDependencyError
 from evaluator.models.families.base import Transcription, pretrained_kwargs
 from evaluator.models.families.generative import GenerativeFamily
 
-__all__ = ["AudioFlamingo3Family", "GlmAsrFamily", "GraniteSpeechFamily", "Qwen2AudioFamily", "Qwen3AsrFamily",
-           "SPEECH_LLM_FAMILIES", "VoxtralFamily"]
+__all__ = ["AudioFlamingo3Family", "GRANITE_SYSTEM_PROMPT", "GlmAsrFamily", "GraniteSpeechFamily", "Qwen2AudioFamily",
+           "Qwen3AsrFamily", "SPEECH_LLM_FAMILIES", "VoxtralFamily", "check_clock_free"]
+
+#: The system message of the granite-speech-3.3 model card's example (its date is fixed text).
+GRANITE_SYSTEM_PROMPT = ("Knowledge Cutoff Date: April 2024.\nToday's Date: April 9, 2025.\n"
+                         "You are Granite, developed by IBM. You are a helpful AI assistant")
 
 QWEN3_ASR_LANGUAGES = frozenset({
     "ar", "yue", "zh", "cs", "da", "nl", "en", "fil", "fi", "fr", "de", "el", "hi", "hu", "id", "it", "ja", "ko", "mk",
@@ -47,14 +56,30 @@ def language_name(code: str) -> str:
         return code
 
 
+def check_clock_free(prompt: str, model: str) -> None:
+    """Raise ``ConfigError`` when ``prompt`` holds today's date (a chat template that writes the
+    clock into its default system message): such a prompt changes from day to day."""
+    import datetime
+
+    today = datetime.date.today()
+    forms = {today.isoformat(), today.strftime("%B %d, %Y"), today.strftime("%d %B %Y"), today.strftime("%b %d, %Y"),
+             f"{today:%B} {today.day}, {today.year}", f"{today.day} {today:%B} {today.year}"}
+    found = sorted(form for form in forms if form in prompt)
+    if found:
+        raise ConfigError(f"{model}: the prompt holds today's date ({found[0]}), written by the chat template, so "
+                          "transcripts would change from day to day; pin the system message with ?system_prompt=TEXT")
+
+
 class _SpeechLLM(GenerativeFamily):
     left_pad = True
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(self, source: str, device: Any, dtype: Any, options: Mapping[str, Any]):
+        super().__init__(source, device, dtype, options)
         prompt = self.options.get("prompt")
         if isinstance(prompt, str) and "{language}" in prompt:
             self.takes_language = True  # type: ignore[misc]  # per instance: the prompt names it
+        self.record_prompt()
+        check_clock_free(self.details["prompt"], source)
 
 
 class _ChatFamily(_SpeechLLM):
@@ -71,17 +96,21 @@ class _ChatFamily(_SpeechLLM):
             prompt = prompt.replace("{language}", language_name(language))
         return prompt
 
-    def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
+    def prompt(self, language: str | None) -> str:
+        """The chat template's text: the ``system_prompt`` turn (if any), then the user turn."""
         instruction = self.instruction(language)
+        system = self.options.get("system_prompt")
+        chat = [{"role": "system", "content": str(system)}] if system is not None else []
         if self.audio_in_text:
-            turn = [{"role": "user", "content": f"{self.processor.audio_token}{instruction}"}]
-            text = self.processor.tokenizer.apply_chat_template(turn, tokenize=False, add_generation_prompt=True)
-        else:
-            turn = [{"role": "user", "content": [{"type": "audio", "audio_url": "audio"},
-                                                  {"type": "text", "text": instruction}]}]
-            text = self.processor.apply_chat_template(turn, tokenize=False, add_generation_prompt=True)
-        return self.processor(text=[text] * len(audios), audio=list(audios), sampling_rate=SAMPLE_RATE,
-                              return_tensors="pt", padding=True)
+            chat.append({"role": "user", "content": f"{self.processor.audio_token}{instruction}"})
+            return self.processor.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        chat.append({"role": "user", "content": [{"type": "audio", "audio_url": "audio"},
+                                                  {"type": "text", "text": instruction}]})
+        return self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+
+    def inputs(self, audios: list[np.ndarray], language: str | None) -> Any:
+        return self.processor(text=[self.prompt(language)] * len(audios), audio=list(audios),
+                              sampling_rate=SAMPLE_RATE, return_tensors="pt", padding=True)
 
 
 class GraniteSpeechFamily(_ChatFamily):
@@ -92,7 +121,9 @@ class GraniteSpeechFamily(_ChatFamily):
     model_types = ("granite_speech",)
     model_class = "GraniteSpeechForConditionalGeneration"
     examples = ("ibm-granite/granite-speech-3.3-2b", "ibm-granite/granite-speech-3.3-8b")
-    family_options = {"prompt": "can you transcribe the speech into a written format?"}  # the model card's
+    # The model card's instruction and system message.
+    family_options = {"prompt": "can you transcribe the speech into a written format?",
+                      "system_prompt": GRANITE_SYSTEM_PROMPT}
     audio_in_text = True
     # Granite Speech 3.3: English ASR (and X->English translation); other languages via the prompt.
     languages = frozenset({"en"})
@@ -118,7 +149,7 @@ class Qwen2AudioFamily(_ChatFamily):
     model_types = ("qwen2_audio",)
     model_class = "Qwen2AudioForConditionalGeneration"
     examples = ("Qwen/Qwen2-Audio-7B-Instruct",)
-    family_options = {"prompt": "Transcribe the speech into text."}
+    family_options = {"prompt": "Transcribe the speech into text.", "system_prompt": None}  # the card has none
 
 
 class _RequestFamily(_SpeechLLM):

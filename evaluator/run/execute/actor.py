@@ -113,6 +113,7 @@ class Worker:
             "load_seconds": round(self.load_seconds, 3),
             "options": self.backend.effective_options,
             "warnings": self.backend.warnings,
+            "details": self.backend.details,  # e.g. the prompt in effect
             "versions": self.backend.library_versions(),
             "compute_type": getattr(self.backend, "compute_type_used", None),
             "cpu": cpu_info(),
