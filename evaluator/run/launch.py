@@ -21,7 +21,7 @@ from typing import Any
 
 from evaluator.errors import ConfigError, RunBusyError
 from evaluator.models.backends import get_backend
-from evaluator.models.backends.base import Backend
+from evaluator.models.contract import Backend
 from evaluator.results.lease import Lease, find_live, refusal
 from evaluator.results.locking import READ_WAIT_SECONDS, connect
 from evaluator.results.store import Store

@@ -23,7 +23,7 @@ from evaluator.data.columns import metadata_json
 from evaluator.data.shards import Sample
 from evaluator.data.vad import speech_in
 from evaluator.data.windows import LongForm, Window, plan_windows, windows_from_speech
-from evaluator.models.backends.base import Backend, Transcription
+from evaluator.models.contract import Backend, Transcription
 from evaluator.scoring.languages import LanguageError, LanguagePlan, describe, resolve
 from evaluator.scoring.merging import ChunkText, parse_segments, stitch
 from evaluator.scoring.rows import Timeline, finalize_row, holes, timeline_of
