@@ -32,6 +32,9 @@ def run_details(db: str, ref: str | None) -> dict[str, Any]:
         run = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
         planned = con.execute("SELECT model, dataset, split, planned, status, error FROM run_models "
                               "WHERE run_id = ? ORDER BY model, dataset", [run_id]).fetchall()
+        from evaluator.results.datasets import dataset_identity
+
+        recorded = dataset_identity(con, run_id)
         counts = dict(con.execute("SELECT dataset, count(*) FROM results WHERE run_id = ? GROUP BY dataset",
                                   [run_id]).fetchall())
     finally:
@@ -53,15 +56,24 @@ def run_details(db: str, ref: str | None) -> dict[str, Any]:
         "evaluator_version": run.get("evaluator_version"),
         "normalizer": f"{run.get('normalizer_name')} {run.get('normalizer_version')}",
         "origin": {k: host.get(k) for k in origin_keys},
-        # each dataset as the run's config has it; `fingerprint` / `revision` where recorded
+        # each dataset as the run's config has it, with what was recorded of its content
         "datasets": [{"source": d.get("source"), "name": d.get("name"), "split": d.get("split"),
-                      "fingerprint": d.get("fingerprint"), "revision": d.get("revision")}
+                      **{k: _recorded(recorded, d).get(k) for k in ("fingerprint", "revision", "ids", "samples")}}
                      for d in config.get("datasets") or []],
         "dataset_rows": counts,
         "models": [{"model": m, "dataset": d, "split": s, "planned": p, "status": st, "error": e}
                    for m, d, s, p, st, e in planned],
         "library_versions": _json(run.get("library_versions")),
     }
+
+
+def _recorded(recorded: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any]:
+    """The ``dataset_identity`` row of a dataset of the run's config: by its name, else its source."""
+    for row in recorded:
+        if spec.get("name") and row["dataset"] == spec["name"]:
+            return row
+    by_source = [row for row in recorded if row.get("source") and row["source"] == spec.get("source")]
+    return by_source[0] if len(by_source) == 1 else {}
 
 
 def show_run(db: str, ref: str | None, fmt: str = "table") -> str:
@@ -98,7 +110,10 @@ def show_run(db: str, ref: str | None, fmt: str = "table") -> str:
         lines.append(f"    - {name}: {d['source']}" + (f" split {d['split']}" if d["split"] else "")
                      + (f", {rows} rows" if rows is not None else ""))
         lines.append(f"      fingerprint: {d['fingerprint'] or 'not recorded'}"
+                     + (f" ({d['samples']} samples)" if d["samples"] is not None else "")
                      + (f", revision {d['revision']}" if d["revision"] else ""))
+        if d["ids"]:
+            lines.append(f"      sample ids:  {d['ids']}")
     lines.append("  models:")
     versions = info["library_versions"] or {}
     for m in info["models"]:

@@ -219,6 +219,13 @@ def test_runs_show_prints_what_produced_the_run(tmp_path: Path, capsys: pytest.C
     assert main(["runs", "--db", db, "--show", "r1", "--format", "json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["origin"]["ray_submission_id"] == "raysubmit_X1" and info["lease"]["state"] == "free"
+    with Store(db) as store:  # what the driver records of the data it read
+        store.con.execute("INSERT INTO dataset_fingerprints (run_id, dataset, kind, source, ids, samples, fingerprint, "
+                          "audio, recorded_at) VALUES ('r1', 'calls', 'audiofolder', '/data/calls', 'file_name', 4, "
+                          "'ab12', 'sizes', now())")
+    assert main(["runs", "--db", db, "--show", "r1"]) == 0
+    out = capsys.readouterr().out
+    assert "fingerprint: ab12 (4 samples)" in out and "sample ids:  file_name" in out
 
 
 def test_a_run_whose_dataset_url_had_credentials_is_stored_masked_and_not_resumed(tmp_path: Path, caplog) -> None:
