@@ -133,12 +133,11 @@ def evaluate(models: Sequence[str] | str, dataset: str = "builtin:sample", db: s
     Raises:
         ConfigError, DatasetError, MissingDependencyError: with the fix, before Ray starts.
     """
-    from evaluator.cli.common import quiet_ray
-    from evaluator.cli.run import QUIET_WORKERS
     from evaluator.results.store import Store
     from evaluator.run.driver import resume_config, run_evaluation
     from evaluator.run.plan.cluster import connect_ray
     from evaluator.run.plan.config import RunConfig
+    from evaluator.run.quiet import QUIET_WORKERS, quiet_ray
 
     if retry_errors and not resume:
         raise ConfigError("retry_errors only applies with resume=RUN_ID")
@@ -207,29 +206,36 @@ class Database:
             con.close()
 
     def _run_id(self, con: Any, run: str | None) -> str:
-        from evaluator.cli.common import resolve_run
+        from evaluator.results.runs import resolve_run
 
         return resolve_run(con, run, self.path)
 
     def runs(self) -> Any:
         """Every run, newest first: status, rows, planned, done %, errors, models (as `evaluator runs`)."""
-        from datetime import UTC, datetime
+        from evaluator.results.runs import runs_table
 
-        from evaluator.cli.tables import RUNS_SQL, STALE_HEARTBEAT_SECONDS
+        def read(con: Any) -> Any:
+            columns, rows = runs_table(con)
+            return _pandas().DataFrame.from_records(rows, columns=columns)
 
-        now = datetime.now(UTC).replace(tzinfo=None)
-        return self._read(lambda con: con.execute(RUNS_SQL, [now, STALE_HEARTBEAT_SECONDS, now]).df())
+        return self._read(read)
 
     def leaderboard(self, run: str | None = None, *, by: str | None = None, resamples: int = 1000,
                     seed: int = 0) -> Any:
         """One row per model (per model and value of ``by``): the columns of `evaluator
         leaderboard --format json`, in percent (``wer_%``, ``wer_low``, ``wer_high``, ``cer_%``,
-        ``rtfx``, accounting and flags). ``run``: an id or name (default: the latest run)."""
-        from evaluator.cli.common import leaderboard_table
+        ``rtfx``, accounting and flags), ranked as the CLI and the report rank: the models
+        ``ranked`` together first, their figures over the ``ranked_on`` samples they all scored,
+        then those ranked apart (a model that does not transcribe some languages, a partial one).
+        What the ranking covers is in ``df.attrs["ranking"]`` ("ranked on all 44 samples; not
+        ranked: ..."). ``run``: an id or name (default: the latest run)."""
+        from evaluator.results.ranking import leaderboard_table
 
         def read(con: Any) -> Any:
-            columns, rows = leaderboard_table(con, self._run_id(con, run), by, resamples, seed)
-            return _pandas().DataFrame.from_records(rows, columns=columns)
+            ranking = leaderboard_table(con, self._run_id(con, run), by, resamples, seed)
+            frame = _pandas().DataFrame.from_records(ranking.rows, columns=ranking.columns)
+            frame.attrs["ranking"] = ranking.scope.note()
+            return frame
 
         return self._read(read)
 

@@ -51,16 +51,12 @@ def add_parser(sub: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from evaluator.cli.tables import RUNS_SQL, STALE_HEARTBEAT_SECONDS, render
+    from evaluator.cli.tables import render
+    from evaluator.results.runs import STALE_HEARTBEAT_SECONDS, runs_table
 
     db = args.db or DEFAULT_DB
     con = open_ro(db)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    stale = STALE_HEARTBEAT_SECONDS if args.stale_after is None else args.stale_after
-    cur = con.execute(RUNS_SQL, [now, stale, now])
-    columns, rows = [d[0] for d in cur.description], cur.fetchall()
+    columns, rows = runs_table(con, STALE_HEARTBEAT_SECONDS if args.stale_after is None else args.stale_after)
     con.close()
     if not rows:
         raise ConfigError(f"{db} holds no runs yet")

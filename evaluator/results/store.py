@@ -363,9 +363,9 @@ class Store:
 
     def write_word_errors(self, run_id: str) -> int:
         """Count the run's confusion pairs (per model, from the normalized text of its
-        error-free rows; see ``evaluator.scoring.alignment``) into ``word_errors``, replacing the run's
+        error-free rows; see ``evaluator.results.word_errors``) into ``word_errors``, replacing the run's
         earlier ones, in one transaction. Returns the number of distinct pairs."""
-        from evaluator.scoring.alignment import confusion_table, run_confusions
+        from evaluator.results.word_errors import confusion_table, run_confusions
 
         counts = run_confusions(self.con, run_id)
         batch = confusion_table(run_id, counts)
