@@ -268,19 +268,38 @@ class Database:
         return self._read(lambda con: con.execute("SELECT * FROM results WHERE run_id = ? ORDER BY model, "
                                                   "sample_index, sample_id", [self._run_id(con, run)]).df())
 
-    def sql(self, query: str, params: Sequence[Any] = ()) -> Any:
-        """Any read-only query (tables and views: see docs/database.md) as a DataFrame."""
-        return self._read(lambda con: con.execute(query, list(params)).df())
+    def sql(self, query: str, params: Sequence[Any] = (), *, allow_files: bool = False) -> Any:
+        """A read-only query on the results database (tables and views: see docs/database.md) as
+        a DataFrame. As `evaluator sql`, it runs on the results database alone: reading or
+        writing files, ``ATTACH`` and extensions are refused with one line saying why
+        (ConfigError). ``allow_files=True`` lifts that for a query of your own (``read_parquet``
+        of your files): the query can then read and write every file you can."""
+        import duckdb
+
+        from evaluator.results.sandbox import connect_sandboxed, refusal
+
+        con = connect_sandboxed(self.path, allow_files=allow_files)
+        try:
+            return con.execute(query, list(params)).df()
+        except duckdb.Error as exc:
+            refused = refusal(exc, "save a result with DataFrame.to_csv", "allow_files=True lifts this for a query "
+                              "of your own")
+            if refused is None:
+                raise
+            raise refused from exc
+        finally:
+            con.close()
 
     def relation(self, name: str = "results", run: str | None = None) -> Any:
         """A DuckDB relation over a table or view (``results``, ``leaderboard``,
         ``leaderboard_languages``, ``buckets``, ...), filtered to ``run`` when it has a
         ``run_id`` column, for lazy DuckDB queries (``.filter``, ``.aggregate``, ``.df()``). It
-        keeps a read-only connection open until :meth:`close` (a run cannot write meanwhile)."""
-        from evaluator.results.store import connect_read_only
+        keeps a read-only connection open until :meth:`close` (a run cannot write meanwhile);
+        like :meth:`sql`, that connection reaches no file but the results database."""
+        from evaluator.results.sandbox import connect_sandboxed
 
         if self._con is None:
-            self._con = connect_read_only(self.path)
+            self._con = connect_sandboxed(self.path)
         rel = self._con.table(name)
         if "run_id" in rel.columns:
             rel = rel.filter(f"run_id = '{self._run_id(self._con, run)}'")
