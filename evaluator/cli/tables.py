@@ -9,8 +9,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["FORMATS", "LEADERBOARD_SQL", "render", "natural_width", "terminal_width", "wrap", "short_labels", "legend", "interval", "one_decimal",
-           "flags"]
+__all__ = ["FORMATS", "LEADERBOARD_SQL", "render", "natural_width", "terminal_width", "wrap", "short_labels", "legend",
+           "interval", "one_decimal", "flags"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 

@@ -24,7 +24,8 @@ def leaderboard(board: list[dict[str, Any]], options: ReportOptions, sfx: str, r
         apart = "" if r.get("ranked", True) else " (not ranked)"
         rows.append([
             esc(r["model"]) + apart, esc(f"{r['dataset']}/{r['split']}"), num(r["n"]), num(r["errors"]),
-            num(r.get("not_transcribable")), num(r.get("ranked_on")), pct(r["wer"]), interval(r.get("wer_low"), r.get("wer_high")),
+            num(r.get("not_transcribable")), num(r.get("ranked_on")),
+            pct(r["wer"]), interval(r.get("wer_low"), r.get("wer_high")),
             pct(r.get("cer")), interval(r.get("cer_low"), r.get("cer_high")),
             num(r.get("rtfx")), num(60 * r["audio_hours"] if r.get("audio_hours") is not None else None, 2),
             num(r.get("completion_ratio"), 3),

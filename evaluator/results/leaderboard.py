@@ -51,9 +51,9 @@ _FAILED = f"error IS NOT NULL AND NOT {NOT_TRANSCRIBABLE_SQL}"
 
 # What `leaderboard_with_intervals` returns, in order ("group" only when `by` is given).
 LEADERBOARD_COLUMNS = (
-    "model", "dataset", "split", "group", "n", "errors", "not_transcribable", "empty_refs", "scored", "wer", "wer_low", "wer_high",
-    "cer", "cer_low", "cer_high", "rtfx", "audio_hours", "completion_ratio", "truncated", "looping", "skipped",
-    "metric", "wer_n", "cer_n",
+    "model", "dataset", "split", "group", "n", "errors", "not_transcribable", "empty_refs", "scored", "wer", "wer_low",
+    "wer_high", "cer", "cer_low", "cer_high", "rtfx", "audio_hours", "completion_ratio", "truncated", "looping",
+    "skipped", "metric", "wer_n", "cer_n",
 )
 
 # A group's primary metric: WER when any of its error-free rows is scored by words; with no
@@ -204,8 +204,9 @@ def leaderboard_with_intervals(con: Any, run_id: str, by: str | None = None, res
 
     Returns:
         ``(columns, rows)``; columns are :data:`LEADERBOARD_COLUMNS` (without ``group`` when
-        ``by`` is None). ``n`` counts every row, ``errors`` the failed ones, ``not_transcribable``
-        those in a language the model does not transcribe (see :data:`NOT_TRANSCRIBABLE_SQL`), ``scored`` the rows with a non-empty reference,
+        ``by`` is None). ``n`` counts every row, ``errors`` the failed ones,
+        ``not_transcribable`` those in a language the model does not transcribe (see
+        :data:`NOT_TRANSCRIBABLE_SQL`), ``scored`` the rows with a non-empty reference,
         ``wer_n`` those scored by words (WER and its interval are over them), ``cer_n`` those CER
         is over (all scored rows: languages written without spaces have no WER); ``wer`` and
         ``cer`` equal the ``leaderboard`` view's. ``metric`` is what the row is ranked by (the

@@ -92,7 +92,8 @@ class Scope:
             cover = f"all {total} samples" if common == total else \
                 f"{common} of {total} samples (those every ranked model scored)"
             parts.append(f"{where}ranked on {cover}")
-        apart = [f"{names.get(m, m)}{f' on {d}/{s}' if several else ''} ({why})" for (m, d, s), why in self.apart.items()]
+        apart = [f"{names.get(m, m)}{f' on {d}/{s}' if several else ''} ({why})"
+                 for (m, d, s), why in self.apart.items()]
         return "; ".join(parts + ([f"not ranked: {', '.join(apart)}"] if apart else []))
 
 
