@@ -11,8 +11,9 @@ from typing import Any
 from evaluator.errors import ConfigError
 from evaluator.run.quiet import quiet_ray
 
-__all__ = ["DEFAULT_DB", "quiet_ray", "add_db", "add_bootstrap", "add_wide", "open_ro", "resolve_run", "pct", "short",
-           "fold_constant", "compact_leaderboard", "leaderboard_text", "languages_pivot", "languages_table"]
+__all__ = ["DEFAULT_DB", "quiet_ray", "add_db", "add_bootstrap", "add_wide", "existing_db", "open_ro", "resolve_run",
+           "pct", "short", "fold_constant", "compact_leaderboard", "leaderboard_text", "languages_pivot",
+           "languages_table"]
 
 log = logging.getLogger("evaluator")
 
@@ -34,13 +35,18 @@ def add_wide(p: argparse.ArgumentParser) -> None:
                    help="table format: every column (default: a compact table that fits the terminal)")
 
 
-def open_ro(db: str | None) -> Any:
-    from evaluator.results.store import connect_read_only
-
+def existing_db(db: str | None) -> str:
+    """The database path (``--db`` or the default); an error saying how to make one if it is missing."""
     db = db or DEFAULT_DB
     if not os.path.exists(db):
         raise ConfigError(f"no results database at {db}; run `evaluator run --db {db}` first")
-    return connect_read_only(db)
+    return db
+
+
+def open_ro(db: str | None) -> Any:
+    from evaluator.results.store import connect_read_only
+
+    return connect_read_only(existing_db(db))
 
 
 def resolve_run(con: Any, run: str | None, db: str | None) -> str:

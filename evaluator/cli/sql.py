@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from evaluator.cli.common import DEFAULT_DB, add_db, open_ro
+from evaluator.cli.common import add_db, existing_db
 from evaluator.cli.tables import FORMATS
 from evaluator.errors import ConfigError
 
@@ -49,9 +49,7 @@ def command(args: argparse.Namespace) -> int:
     from evaluator.cli.tables import render
     from evaluator.results.sandbox import connect_sandboxed, refusal
 
-    con = open_ro(args.db)  # the database exists (or the message says how to make one)
-    con.close()
-    con = connect_sandboxed(args.db or DEFAULT_DB, allow_files=args.allow_files)
+    con = connect_sandboxed(existing_db(args.db), allow_files=args.allow_files)
     try:
         cur = con.execute(args.query)
     except duckdb.Error as exc:
