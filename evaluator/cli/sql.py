@@ -52,11 +52,13 @@ def command(args: argparse.Namespace) -> int:
     con = connect_sandboxed(existing_db(args.db), allow_files=args.allow_files)
     try:
         cur = con.execute(args.query)
+        columns, rows = ([d[0] for d in cur.description], cur.fetchall()) if cur.description else (None, [])
     except duckdb.Error as exc:
         refused = refusal(exc, "export a result with --format csv > FILE",
                           "--allow-files lifts this for a query of your own")
         raise (refused or ConfigError(f"query failed: {exc}")) from exc
-    if cur.description is None:
-        return 0
-    sys.stdout.write(render([d[0] for d in cur.description], cur.fetchall(), args.format) + "\n")
+    finally:
+        con.close()
+    if columns is not None:
+        sys.stdout.write(render(columns, rows, args.format) + "\n")
     return 0

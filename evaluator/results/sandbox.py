@@ -6,7 +6,9 @@ true``), so a query cannot read or write files (``read_csv``, ``read_text``, ``C
 Only the results database and its views are there.
 
 ``allow_files`` skips the lock, for the local user who wants ``read_parquet`` of their own files:
-the query can then read and write every file the user can.
+the query can then read and write every file the user can. (DuckDB shares one file's settings
+among the connections one process holds to it: while a sandboxed connection to the file stays
+open, e.g. ``Database.relation``'s, another connection there is sandboxed too.)
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ def connect_sandboxed(path: str, *, allow_files: bool = False, wait: float = REA
     (see the module). The database's views are brought up to date before the lock (a file written
     by an older version is migrated by :func:`~evaluator.results.store.connect_read_only`)."""
     con = connect_read_only(path, wait=wait)
-    if not allow_files:
+    # Connections to one file in one process share DuckDB's settings: one still open may have
+    # locked them already (then they are already as they should be).
+    (locked,) = con.execute("SELECT current_setting('lock_configuration')").fetchone()
+    if not allow_files and not locked:
         for setting in SANDBOX_SETTINGS:
             con.execute(setting)
     return con
