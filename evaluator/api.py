@@ -234,7 +234,7 @@ class Database:
         def read(con: Any) -> Any:
             ranking = leaderboard_table(con, self._run_id(con, run), by, resamples, seed)
             frame = _pandas().DataFrame.from_records(ranking.rows, columns=ranking.columns)
-            frame.attrs["ranking"] = ranking.scope.note()
+            frame.attrs["ranking"] = ranking.note()
             return frame
 
         return self._read(read)

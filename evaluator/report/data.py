@@ -56,7 +56,7 @@ def ranked(con: Any, run_id: str, options: ReportOptions) -> tuple[list[dict[str
     ranking = ranked_leaderboard(con, run_id, resamples=options.resamples, seed=options.seed)
     if not ranking.rows:
         raise ValueError(f"run {run_id!r} has no results yet")
-    return [dict(zip(ranking.columns, r, strict=True)) for r in ranking.rows], ranking.scope.note()
+    return [dict(zip(ranking.columns, r, strict=True)) for r in ranking.rows], ranking.note()
 
 
 def leaderboard(con: Any, run_id: str, options: ReportOptions) -> list[dict[str, Any]]:

@@ -80,10 +80,12 @@ class Scope:
     samples: dict[tuple[str, str], int] = field(default_factory=dict)
     apart: dict[Key, str] = field(default_factory=dict)
 
-    def note(self, names: dict[str, str] | None = None) -> str:
+    def note(self, names: dict[str, str] | None = None, metric: str | None = None) -> str:
         """``ranked on all 44 samples; not ranked: faster-whisper:tiny.en (transcribes en only:
-        4 of 44 samples, 40 not transcribable)``; per dataset when the run has several."""
+        4 of 44 samples, 40 not transcribable)``; per dataset when the run has several; ``names``:
+        short model names; ``metric``: the metric every row is ranked by (``ranked by WER on``)."""
         names = names or {}
+        by = f"ranked by {metric.upper()} on" if metric else "ranked on"
         several = len(self.samples) > 1
         parts = []
         for (dataset, split), total in self.samples.items():
@@ -91,7 +93,7 @@ class Scope:
             where = f"{dataset}/{split}: " if several else ""
             cover = f"all {total} samples" if common == total else \
                 f"{common} of {total} samples (those every ranked model scored)"
-            parts.append(f"{where}ranked on {cover}")
+            parts.append(f"{where}{by} {cover}")
         apart = [f"{names.get(m, m)}{f' on {d}/{s}' if several else ''} ({why})"
                  for (m, d, s), why in self.apart.items()]
         return "; ".join(parts + ([f"not ranked: {', '.join(apart)}"] if apart else []))
@@ -105,6 +107,17 @@ class Ranking:
     columns: list[str]
     rows: list[tuple]
     scope: Scope
+
+    @property
+    def metric(self) -> str | None:
+        """The metric every row is ranked by (None when groups are ranked by different ones)."""
+        at = self.columns.index("ranked_by") if "ranked_by" in self.columns else self.columns.index("metric")
+        metrics = {r[at] for r in self.rows}
+        return metrics.pop() if len(metrics) == 1 else None
+
+    def note(self, names: dict[str, str] | None = None) -> str:
+        """What the ranking covers, naming its metric (see :meth:`Scope.note`)."""
+        return self.scope.note(names, self.metric)
 
 
 def _coverage(con: Any, run_id: str) -> list[Coverage]:

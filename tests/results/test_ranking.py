@@ -141,11 +141,11 @@ def test_cli_api_and_report_rank_alike(tmp_path: Path, capsys: pytest.CaptureFix
     assert api["model"].tolist() == order == [r["model"] for r in report]
     tiny = cli[-1]
     assert (tiny["errors"], tiny["not_transcribable"], tiny["scored"]) == (0, 40, 4)
-    assert note == api.attrs["ranking"] == leaderboard_table(connect_read_only(db), run).scope.note()
-    assert note.startswith("ranked on all 44 samples; not ranked: faster-whisper:tiny.en (transcribes en only")
+    assert note == api.attrs["ranking"] == leaderboard_table(connect_read_only(db), run).note()
+    assert note.startswith("ranked by WER on all 44 samples; not ranked: faster-whisper:tiny.en (transcribes en only")
 
     assert main(["leaderboard", "--db", db, "--run", run]) == 0
     table = capsys.readouterr().out
-    assert "ranked on all 44 samples" in table
+    assert "ranked by WER on all 44 samples" in table
     line = next(x for x in table.splitlines() if x.startswith("faster-whisper:tiny.en"))
     assert "40 not transcribable" in line and "not ranked" in line and "error" not in line
