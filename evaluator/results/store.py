@@ -354,9 +354,11 @@ class Store:
             params += [start, stop]
         return frozenset(r[0] for r in self.con.execute(sql, params).fetchall())
 
-    def count_results(self, run_id: str) -> dict[str, int]:
+    def count_results(self, run_id: str) -> dict[str, int]:  # errors: failed rows, not the not-transcribable
+        from evaluator.results.leaderboard import NOT_TRANSCRIBABLE_SQL as NT
+
         (n, errors) = self.con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE error IS NOT NULL) FROM results WHERE run_id = ?",
+            f"SELECT count(*), count(*) FILTER (WHERE error IS NOT NULL AND NOT {NT}) FROM results WHERE run_id = ?",
             [run_id],
         ).fetchone()
         return {"rows": int(n), "errors": int(errors)}

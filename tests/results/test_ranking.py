@@ -149,3 +149,10 @@ def test_cli_api_and_report_rank_alike(tmp_path: Path, capsys: pytest.CaptureFix
     assert "ranked by WER on all 44 samples" in table
     line = next(x for x in table.splitlines() if x.startswith("faster-whisper:tiny.en"))
     assert "40 not transcribable" in line and "not ranked" in line and "error" not in line
+
+
+def test_a_runs_error_count_leaves_out_not_transcribable_rows(db: str, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(Path(db).read_bytes())
+    with Store(str(copy)) as store:
+        assert store.count_results(RUN) == {"rows": 4 * len(LANGS) - (len(LANGS) - STORED_D), "errors": 3}
