@@ -38,7 +38,8 @@ class Run:
         run_id: the run's id in the database (``runs.run_id``).
         db: the results database it wrote.
         status: ``finished`` (even with some error rows), ``failed`` or ``interrupted``.
-        rows: result rows stored; ``errors``: of them, error rows.
+        rows: result rows stored; ``errors``: of them, failed rows (a sample in a language the
+            model does not transcribe is not one: see ``warnings``).
         wall_seconds: the evaluation's wall time.
         failed_models: per model that produced nothing, why.
         warnings: what the run warned about (e.g. a model that does not transcribe a language).

@@ -189,7 +189,12 @@ def ranked_leaderboard(con: Any, run_id: str, by: str | None = None, resamples: 
         r["ranked"] = key in ranked
         out.append(tuple(r[c] for c in out_columns))
     at = out_columns.index("ranked")
-    out.sort(key=lambda row: not row[at])  # stable: best first within the ranked and the others
+    place = [out_columns.index(c) for c in ("dataset", "split", "group") if by is not None]
+    first: dict[tuple, int] = {}
+    for row in out:  # grouped rows stay in their group's place (see leaderboard_with_intervals)
+        first.setdefault(tuple(row[i] for i in place), len(first))
+    # stable: best first within the ranked and within the others
+    out.sort(key=lambda row: (first[tuple(row[i] for i in place)], not row[at]))
     return Ranking(out_columns, out, scope)
 
 

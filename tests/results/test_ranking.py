@@ -156,3 +156,15 @@ def test_a_runs_error_count_leaves_out_not_transcribable_rows(db: str, tmp_path:
     copy.write_bytes(Path(db).read_bytes())
     with Store(str(copy)) as store:
         assert store.count_results(RUN) == {"rows": 4 * len(LANGS) - (len(LANGS) - STORED_D), "errors": 3}
+
+
+def test_grouped_rows_rank_within_each_group(tmp_path: Path) -> None:
+    db = make_demo_db(str(tmp_path / "demo.duckdb"))
+    ranking = leaderboard_table(connect_read_only(db), "demo-multilingual", by="language", resamples=50)
+    rows = [dict(zip(ranking.columns, r, strict=True)) for r in ranking.rows]
+    languages = [r["language"] for r in rows]
+    assert languages == sorted(languages, key=languages.index)  # each language's rows together
+    en = [(r["model"], r["ranked"]) for r in rows if r["language"] == "en"]
+    assert en[-1] == ("faster-whisper:tiny.en", False) and all(ranked for _, ranked in en[:-1])
+    es = [r for r in rows if r["language"] == "es" and r["model"] == "faster-whisper:tiny.en"]
+    assert [(r["scored"], r["errors"], r["not_transcribable"]) for r in es] == [(0, 0, 4)]
