@@ -73,7 +73,7 @@ def main() -> None:
         timed("leaderboard_with_intervals --by speaker (40 groups, WER + CER)",
               lambda: leaderboard_with_intervals(con, "bench", "speaker", r))
         timed(f"compare ({args.models * (args.models - 1) // 2} pairs, with per-model intervals)",
-              lambda: compare(con, ["bench"], resamples=r))
+              lambda: compare(con, ["bench"], resamples=r, all_pairs=True))
         timed("Store.save_intervals (overall, language, bucket, gender, speaker)",
               lambda: store.save_intervals("bench", resamples=r), repeat=1)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluator.errors import ConfigError, MissingDependencyError
+from evaluator.errors import ConfigError, DatasetError, MissingDependencyError, mask_credentials
 
 __all__ = ["Run", "Database", "evaluate", "open"]
 
@@ -95,22 +95,10 @@ class _Bar:
             self.bar.close()
 
 
-def _check_models(config: Any) -> None:
-    """As `evaluator run` does before Ray starts: a missing extra, a model name that resolves
-    to nothing, a language a model cannot transcribe stop here with one message."""
-    from evaluator.models.backends import get_backend
-    from evaluator.run.driver import check_languages
-
-    for spec in config.models:
-        cls = get_backend(spec.backend)
-        cls.require()
-        cls.check_model(spec.model, spec.options_dict())
-    check_languages(config)
-
-
 def evaluate(models: Sequence[str] | str, dataset: str = "builtin:sample", db: str | os.PathLike[str] = DEFAULT_DB,
              *, address: str | None = None, num_cpus: int | None = None, resume: str | None = None,
-             retry_errors: bool = False, progress: bool = True, verbose: bool = False, **options: Any) -> Run:
+             retry_errors: bool = False, force: bool = False, progress: bool = True, verbose: bool = False,
+             **options: Any) -> Run:
     """Evaluate ``models`` on ``dataset``; every (model, sample) lands as a row in ``db``.
 
     The same driver as `evaluator run`: Ray is joined (``address``, ``RAY_ADDRESS``, a cluster
@@ -123,8 +111,10 @@ def evaluate(models: Sequence[str] | str, dataset: str = "builtin:sample", db: s
         db: the DuckDB results file (created if missing).
         address: the Ray cluster to join; ``"local"``: always a new local cluster.
         num_cpus: CPUs of a new local cluster.
-        resume: a run id to finish (only what it has not stored yet); ``models``/``dataset``
+        resume: a run id or name to finish (only what it has not stored yet); ``models``/``dataset``
             are then taken from the stored run. ``retry_errors``: re-evaluate its error rows.
+            Refused (``RunBusyError``) while a live driver holds the run; ``force`` takes over
+            a run whose driver on another machine stopped beating.
         progress: show a progress bar (a widget in Jupyter).
         verbose: let Ray's own start-up lines through.
         **options: every other `evaluator run` option by its long name with underscores
@@ -134,36 +124,36 @@ def evaluate(models: Sequence[str] | str, dataset: str = "builtin:sample", db: s
     Raises:
         ConfigError, DatasetError, MissingDependencyError: with the fix, before Ray starts.
     """
-    from evaluator.results.store import Store
-    from evaluator.run.driver import resume_config, run_evaluation
-    from evaluator.run.plan.cluster import connect_ray
+    from evaluator.run import launch
+
+    launch.prepare()  # the cluster's token, before anything imports Ray
     from evaluator.run.plan.config import RunConfig
     from evaluator.run.quiet import QUIET_WORKERS, quiet_ray
 
     if retry_errors and not resume:
-        raise ConfigError("retry_errors only applies with resume=RUN_ID")
-    db = os.fspath(db)
-    config: Any = None
-    if not resume:
-        config = RunConfig.from_mapping({**options, "models": [models] if isinstance(models, str) else list(models),
-                                         "dataset": dataset, "db": db, "address": address})
-        _check_models(config)
+        raise ConfigError("retry_errors only applies with resume=RUN")
+    try:
+        db = launch.database_path(os.fspath(db))
+        run_id = None
+        if resume:  # refused at once while a live driver holds the run
+            run_id, config = launch.find_run(db, resume)
+        else:
+            config = RunConfig.from_mapping({**options, "models": [models] if isinstance(models, str) else list(models),
+                                             "dataset": dataset, "db": db, "address": address})
+        launch.check_models(config)  # before Ray starts or the database opens
+    except (ConfigError, DatasetError) as exc:
+        masked = mask_credentials(str(exc))
+        if masked == str(exc):
+            raise
+        raise type(exc)(masked) from None  # a dataset URL's credentials never reach a message
     quiet_ray(verbose)
-    with Store(db) as store:
-        if resume:
-            config = resume_config(store, resume)
-            _check_models(config)
-        connection = connect_ray(config.address, num_cpus, env_vars=None if verbose else QUIET_WORKERS)
-        bar = _Bar(progress)
-        try:
-            summary = run_evaluation(config, store, run_id=resume, resume=bool(resume), retry_errors=retry_errors,
-                                     on_progress=bar)
-        finally:
-            bar.close()
-            if not connection.joined:
-                import ray
-
-                ray.shutdown()
+    bar = _Bar(progress)
+    try:
+        with launch.Session(config, db, run_id=run_id, force=force, num_cpus=num_cpus,
+                            env_vars=None if verbose else QUIET_WORKERS, stop_local_ray=True) as session:
+            summary = session.run(retry_errors=retry_errors, on_progress=bar)
+    finally:
+        bar.close()
     return Run(summary.run_id, db, summary.status, summary.rows, summary.errors, summary.wall_seconds,
                dict(summary.failed_models), tuple(summary.warnings))
 
@@ -216,7 +206,7 @@ class Database:
         from evaluator.results.runs import runs_table
 
         def read(con: Any) -> Any:
-            columns, rows = runs_table(con)
+            columns, rows = runs_table(con, db=self.path)  # statuses as the runs' leases tell them
             return _pandas().DataFrame.from_records(rows, columns=columns)
 
         return self._read(read)
@@ -242,23 +232,22 @@ class Database:
 
     def compare(self, run: str | Sequence[str] | None = None, *, baseline: str | None = None,
                 all_pairs: bool = False, resamples: int = 1000, seed: int = 0) -> Any:
-        """One row per pair and metric, as `evaluator compare --format json` (fractions, not
-        percent): baseline, model, metric, n, baseline_rate, model_rate, delta, delta_low, delta_high, p_value,
-        wilcoxon_p, better/worse/same, dropped counts. By default each model against
-        ``baseline`` (default: the run's first model as given); ``all_pairs``: every pair.
-        Several runs: each model against itself in the first run."""
+        """One row per pair, dataset and metric, as `evaluator compare --format json` (fractions, not
+        percent): baseline, model, dataset (``overall``: over every dataset of the pair, resampled
+        within each), datasets, metric, n (samples both scored), baseline_rate, model_rate, delta,
+        delta_low, delta_high, p_value, wilcoxon_p, better/worse/same, dropped counts, coverage and
+        error-row counts. By default each model against ``baseline`` (default: the first run's
+        first model as given); ``all_pairs``: every pair. ``run`` may be a list of runs: their
+        models compare like models of one run, a model in the first run against itself there."""
         from dataclasses import asdict
 
-        from evaluator.cli.compare import _shown_pairs, default_baseline
         from evaluator.results.compare import compare
 
         def read(con: Any) -> Any:
             runs = [run] if run is None or isinstance(run, str) else list(run)
             run_ids = list(dict.fromkeys(self._run_id(con, r) for r in runs))
-            base = None if all_pairs else baseline or default_baseline(con, run_ids)
-            c = compare(con, run_ids, baseline=base, resamples=resamples, seed=seed, top=0)
-            pairs = _shown_pairs(c, list(c.run_ids), all_pairs)
-            records = [{k: v for k, v in asdict(p).items() if k != "regressions"} for p in pairs]
+            c = compare(con, run_ids, baseline=baseline, resamples=resamples, seed=seed, top=0, all_pairs=all_pairs)
+            records = [{k: v for k, v in asdict(p).items() if k != "regressions"} for p in c.pairs]
             return _pandas().DataFrame.from_records(records)
 
         return self._read(read)

@@ -1,6 +1,10 @@
-"""Exceptions raised at the library's boundaries, each with a message that names the fix."""
+"""Exceptions raised at the library's boundaries, each with a message that names the fix, and the
+masking of credentials in what those messages (and records) may quote."""
 
-__all__ = ["ConfigError", "DatasetError", "AudioDecodeError", "MissingDependencyError", "DatabaseBusyError"]
+import re
+
+__all__ = ["ConfigError", "DatasetError", "AudioDecodeError", "MissingDependencyError", "DatabaseBusyError",
+           "RunBusyError", "mask_credentials"]
 
 
 class ConfigError(ValueError):
@@ -21,3 +25,21 @@ class MissingDependencyError(ImportError):
 
 class DatabaseBusyError(RuntimeError):
     """The results file stayed locked by another process longer than we waited."""
+
+
+class RunBusyError(RuntimeError):
+    """A run is held by a live driver (its lease), so it cannot be resumed now."""
+
+
+# userinfo of a URL (scheme://user:password@host) and secret-looking query parameters
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@?#]+@")
+_SECRET_QUERY = re.compile(
+    r"(?i)(?P<key>[?&](?:token|access_token|api_key|apikey|key|sig|signature|password|secret|"
+    r"x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&\s#'\"]+")
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with the credentials of every URL in it masked: ``https://user:pass@host/x``
+    becomes ``https://***@host/x``, ``?token=abc`` becomes ``?token=***``. Used on every message
+    and record that may name a URL (dataset sources, commands, errors)."""
+    return _SECRET_QUERY.sub(r"\g<key>***", _USERINFO.sub(r"\g<scheme>***@", text))

@@ -8,8 +8,11 @@ A suite (``--suite FILE|PRESET``) runs as one job like one dataset: the suite fi
 the job's driver on the cluster, so its relative data paths resolve inside the uploaded
 ``--working-dir`` (see docs/suites.md).
 
-Inside a job, ``RAY_ADDRESS`` is set, so the driver joins the job's cluster. The DuckDB file is
-written on the node that runs the job's driver (the head node): give ``db`` an absolute path.
+Inside a job, ``RAY_ADDRESS`` is set, so the driver joins the job's cluster (sending the token of
+``~/.ray/auth_token`` on a token-authenticated cluster). The DuckDB file is written on the node
+that runs the job's driver (the head node): give ``db`` an absolute path; a relative one is
+refused, since the job runs in Ray's temporary copy of its working directory. The run id and the
+database are logged at the start (`ray job logs`).
 """
 
 import sys

@@ -1,5 +1,5 @@
 """Command line: ``evaluator run | runs | leaderboard | compare | sql | errors | show | report |
-rescore | models``, one module per subcommand (each with ``add_parser`` and ``command``).
+rescore | export | models``, one module per subcommand (each with ``add_parser`` and ``command``).
 
 The only package that configures logging or writes to the terminal; it may import every other
 layer of evaluator.
@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
-from evaluator.cli import compare, confusions, leaderboard, models, report, rescore, run, runs, show, sql
-from evaluator.errors import ConfigError, DatabaseBusyError, DatasetError, MissingDependencyError
+from evaluator.cli import compare, confusions, export, leaderboard, models, report, rescore, run, runs, show, sql
+from evaluator.errors import (
+    ConfigError,
+    DatabaseBusyError,
+    DatasetError,
+    MissingDependencyError,
+    RunBusyError,
+    mask_credentials,
+)
 
 __all__ = ["main", "build_parser"]
 
 log = logging.getLogger("evaluator")
 
-USAGE_ERRORS = (ConfigError, DatasetError, MissingDependencyError, DatabaseBusyError)
+USAGE_ERRORS = (ConfigError, DatasetError, MissingDependencyError, DatabaseBusyError, RunBusyError)
 
 
 # In the order `evaluator --help` lists them.
-SUBCOMMANDS = (run, leaderboard, compare, sql, confusions, show, rescore, runs, report, models)
+SUBCOMMANDS = (run, leaderboard, compare, sql, confusions, show, rescore, export, runs, report, models)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,10 +38,36 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate speech recognition models on a dataset with Ray; results go to DuckDB.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action=_Version,
+                        help="print evaluator's version (and git commit when run from a checkout) and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.add_parser(sub)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: evaluator's version (and git commit from a checkout), worked out only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from evaluator.run.origin import version_text
+
+        sys.stdout.write(version_text() + "\n")
+        parser.exit()
+
+
+class MaskCredentials(logging.Filter):
+    """Every message goes out with URL credentials masked (``https://***@host``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_credentials(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, MaskCredentials) for f in handler.filters):
+            handler.addFilter(MaskCredentials())
     try:
         return args.func(args)
     except USAGE_ERRORS as exc:

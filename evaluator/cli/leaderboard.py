@@ -28,6 +28,7 @@ examples:
   evaluator leaderboard --by bucket                    # per duration bucket
   evaluator leaderboard --by gender --format markdown  # per value of a dataset column
   evaluator leaderboard --by dataset                   # a suite run: one row per model and dataset
+  evaluator leaderboard --run first --run later        # several runs' models in one table
 
 A run of several datasets (a suite) prints one row per model: each dataset's WER (CER for
 languages written without spaces) with its interval, the average (the unweighted mean of the
@@ -49,7 +50,9 @@ def add_parser(sub: Any) -> None:
                         "corpus WER recomputed). --by splits every model's row by a column.",
                         epilog=LEADERBOARD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_db(lb)
-    lb.add_argument("--run", dest="run_id", help="run id or name (default: the latest run)")
+    lb.add_argument("--run", dest="run_id", action="append", metavar="RUN",
+                    help="run id or name (default: the latest run); repeat to rank several runs' models in one "
+                    "table (e.g. a model added later on the same dataset)")
     lb.add_argument("--by", metavar="COLUMN",
                     help="one row per model and value of COLUMN: language, bucket (duration: <10s, 10-30s, "
                     "30s-2min, 2-10min, >10min) or any column of the dataset kept in results.metadata "
@@ -78,9 +81,45 @@ def suite_printed(con: Any, run_id: str, fmt: str, resamples: int = 1000, seed: 
     return True
 
 
+def several_runs(con: Any, run_ids: list[str], args: argparse.Namespace) -> str:
+    """Several runs' leaderboards in one table: a ``run`` column, rows of a dataset together,
+    ranked by their metric."""
+    from evaluator.cli.common import leaderboard_table
+    from evaluator.cli.tables import render
+
+    rows, columns = [], []
+    for run_id in run_ids:
+        columns, mine = leaderboard_table(con, run_id, args.by, args.resamples, args.seed)
+        rows += [(run_id, *r) for r in mine]
+    columns = ["run", *columns]
+    at = {c: i for i, c in enumerate(columns)}
+
+    def rank(r: tuple) -> tuple:
+        rate = r[at["cer_%"] if r[at["ranked_by"]] == "cer" else at["wer_%"]]
+        group = (str(r[at[args.by]]),) if args.by else ()
+        return (r[at["dataset"]], r[at["split"]], *group, rate is None, rate or 0.0)
+
+    rows = sorted(rows, key=rank)
+    title = f"runs {', '.join(run_ids)}: ranked within each dataset by its metric"
+    if args.format != "table" or args.wide:
+        return render(columns, rows, args.format, title if args.format == "table" else None)
+    from evaluator.cli.common import compact_leaderboard
+    from evaluator.cli.tables import legend, short_labels
+
+    names = short_labels([r[at["model"]] for r in rows])
+    compact_columns, compact = compact_leaderboard(columns, rows, names, args.by)
+    text = render(["run", *compact_columns], [(r[0], *c) for r, c in zip(rows, compact, strict=True)], "table",
+                  title)
+    return "\n\n".join(t for t in (text, legend(names)) if t)
+
+
 def command(args: argparse.Namespace) -> int:
     con = open_ro(args.db)
-    run_id = resolve_run(con, args.run_id, args.db)
+    run_ids = list(dict.fromkeys(resolve_run(con, r, args.db) for r in args.run_id or [None]))
+    if len(run_ids) > 1:
+        sys.stdout.write(several_runs(con, run_ids, args) + "\n")
+        return 0
+    run_id = run_ids[0]
     if args.by is None and suite_printed(con, run_id, args.format, args.resamples, args.seed):
         return 0
     by = None if args.by == "dataset" else args.by  # the long form of a suite: the per-dataset rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ from evaluator.cli.common import (
     quiet_ray,
 )
 from evaluator.cli.tables import FORMATS
+from evaluator.data.registry import dataset_help
 from evaluator.errors import ConfigError
 from evaluator.run.quiet import QUIET_WORKERS
 
@@ -35,11 +37,11 @@ examples:
   evaluator run --suite fleurs --languages en,de --model faster-whisper:base
   evaluator run --suite my_suite.yaml --model ... --model ...       # see docs/suites.md
   evaluator run --dataset ./calls --dataset ./meetings --model ... # several datasets, one run
-  evaluator run --resume 20261124-140102-ab12 --db results.duckdb # finish an interrupted run
+  evaluator run --resume 20261124-140102-ab12 --db results.duckdb # finish an interrupted run (id or name)
 
 model specs are BACKEND:MODEL[?option=value&...], e.g. faster-whisper:base?beam_size=5.
 Exit status: 0 when the run finished (even with some error rows), 1 when every sample
-failed, 2 on a usage error, 130 when interrupted (resume it with --resume RUN_ID).
+failed, 2 on a usage error or a refused resume, 130 when interrupted (it prints the resume command).
 """
 
 
@@ -79,6 +81,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         "streaming": args.streaming, "audio_column": args.audio_column,
         "text_column": args.text_column, "id_column": args.id_column,
         "language_column": args.language_column, "max_samples": args.max_samples,
+        "verify_audio": args.verify_audio,
         "device": args.device, "language": args.language, "detect_language": args.detect_language,
         "actors_per_model": args.actors_per_model, "cpus_per_actor": args.cpus_per_actor,
         "gpus_per_actor": args.gpus_per_actor,
@@ -139,19 +142,6 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _check_models(config: Any) -> None:
-    """Before Ray starts: a missing extra, or a model name that resolves to nothing (a local path
-    that does not exist, a hub id not cached while offline), stops the run with one line."""
-    from evaluator.models.backends import get_backend
-    from evaluator.run.driver import check_languages
-
-    for spec in config.models:
-        cls = get_backend(spec.backend)
-        cls.require()
-        cls.check_model(spec.model, spec.options_dict())
-    check_languages(config)  # a language that maps to nothing, or a model that cannot transcribe it
-
-
 def _print_plan(config: Any, db: str) -> int:
     """``evaluator run --plan``: the plan per model on the connected cluster, nothing started.
     Earlier runs in ``db`` (if it exists) give measured memory peaks."""
@@ -195,14 +185,7 @@ def add_parser(sub: Any) -> None:
     run.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC",
                      help="model spec BACKEND:MODEL[?opt=val]; repeat to compare models")
     g = run.add_argument_group("dataset")
-    g.add_argument("--dataset", metavar="SOURCE", action="append",
-                   help="hub id; or a path or fsspec URL (s3://, gs://, hf://) to a save_to_disk folder, "
-                   "audiofolder, NeMo manifest (.json/.jsonl), Kaldi data dir (wav.scp + text), Common Voice "
-                   "folder (clips/ + test.tsv), CSV/TSV manifest, or a folder of Parquet/Arrow/WebDataset .tar "
-                   "files (FORMAT:PATH names the format: nemo:, kaldi:, csv:, ...; see docs/datasets.md); or "
-                   "builtin:sample (default, 24 short clips) / builtin:multilingual / builtin:long (15- and "
-                   "4-minute recordings) / builtin:repeats; repeat for several datasets in one run (each named "
-                   "by the last part of its source)")
+    g.add_argument("--dataset", metavar="[NAME=]SOURCE", action="append", help=dataset_help())
     g.add_argument("--suite", metavar="FILE|NAME",
                    help="evaluate every model on every dataset of a suite, in one run: a YAML file (see "
                    "docs/suites.md) or a preset: open-asr-en, fleurs, common-voice")
@@ -218,9 +201,13 @@ def add_parser(sub: Any) -> None:
                    help="read the dataset as a stream of file shards (a hub dataset is not downloaded whole)")
     g.add_argument("--audio-column", help="override audio column detection")
     g.add_argument("--text-column", help="override reference text column detection")
-    g.add_argument("--id-column", help="override sample id column detection (default: row index)")
+    g.add_argument("--id-column", help="override sample id column detection (default: an id column, else what "
+                   "names the sample in its source: a file name, a manifest's audio path; else the row index)")
     g.add_argument("--language-column", help="override language column detection")
     g.add_argument("--max-samples", type=int, metavar="N", help="evaluate only the first N samples")
+    g.add_argument("--verify-audio", action="store_true", default=None,
+                   help="fingerprint the datasets' audio by its full contents (hashes cached by path, size and "
+                   "modification time), not by file sizes; see docs/datasets.md")
     g = run.add_argument_group("long-form audio")
     g.add_argument("--long-form", choices=("native", "chunked", "vad", "none"),
                    help="how audio longer than a model's window is handled (default: per backend, see "
@@ -255,43 +242,58 @@ def add_parser(sub: Any) -> None:
     g = run.add_argument_group("results")
     add_db(g)
     g.add_argument("--name", help="a label for the run")
-    g.add_argument("--resume", metavar="RUN_ID", help="evaluate only what RUN_ID has not stored yet")
+    g.add_argument("--resume", metavar="RUN", help="evaluate only what RUN (an id, or a name: its latest run) has "
+                   "not stored yet; refused while a live driver holds the run")
     g.add_argument("--retry-errors", action="store_true", help="with --resume: re-evaluate error rows")
+    g.add_argument("--force", action="store_true",
+                   help="with --resume: take over a run whose driver on another machine stopped beating (its lease "
+                   "expired) but cannot be shown gone from here; a live driver's run is never taken over")
     g.add_argument("--format", choices=FORMATS, default="table", help="leaderboard format at the end")
     add_wide(g)
     run.set_defaults(func=command)
 
 
 def command(args: argparse.Namespace) -> int:
-    from evaluator.results.store import Store
-    from evaluator.run.driver import resume_config, run_evaluation
-    from evaluator.run.plan.cluster import connect_ray
+    if args.resume:  # a live run is refused before anything heavy is imported: at once
+        from evaluator.errors import RunBusyError
+        from evaluator.results.lease import find_live, refusal
 
+        holder = find_live(args.db or DEFAULT_DB, args.resume)
+        if holder is not None:
+            raise RunBusyError(refusal(holder, args.db or DEFAULT_DB))
+    from evaluator.run import launch
+
+    launch.prepare()  # the cluster's token, before anything imports Ray
     if args.retry_errors and not args.resume:
-        raise ConfigError("--retry-errors only applies with --resume RUN_ID")
+        raise ConfigError("--retry-errors only applies with --resume RUN")
+    if args.force and not args.resume:
+        raise ConfigError("--force only applies with --resume RUN")
     config = None if args.resume else _run_config(args)
-    db = args.db or (config.db if config else DEFAULT_DB)
-    if config is not None:  # before the database is created or Ray starts
-        _check_models(config)
+    db = launch.database_path(args.db or (config.db if config else DEFAULT_DB))
+    if config is not None:
+        config = dataclasses.replace(config, db=db)  # recorded as the absolute path
+    run_id = None
+    if args.resume:  # refused at once while a live driver holds the run
+        run_id, config = launch.find_run(db, args.resume)
+    assert config is not None
+    launch.check_models(config)  # before Ray starts or the database opens
     quiet_ray(args.verbose)
-    if args.plan and config is not None:  # reads the database if there is one; creates nothing
-        connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
+    workers = None if args.verbose else QUIET_WORKERS
+    if args.plan:  # reads the database if there is one; creates nothing
+        from evaluator.run.plan.cluster import connect_ray
+
+        connect_ray(config.address, args.num_cpus, env_vars=workers)
         return _print_plan(config, db)
-    with Store(db) as store:
-        if args.resume:
-            config = resume_config(store, args.resume)
-            _check_models(config)
-        connect_ray(config.address, args.num_cpus, env_vars=None if args.verbose else QUIET_WORKERS)
-        if args.plan:
-            store.release()
-            return _print_plan(config, db)
+    with launch.Session(config, db, run_id=run_id, force=args.force, num_cpus=args.num_cpus,
+                        env_vars=workers) as session:
+        store = session.store
+        assert store is not None
         signal.signal(signal.SIGTERM, _interrupt)  # `kill`, or a scheduler stopping the job: as Ctrl-C
         try:
             with _ProgressView() as view:
-                summary = run_evaluation(config, store, run_id=args.resume, resume=bool(args.resume),
-                                         retry_errors=args.retry_errors, on_progress=view)
+                summary = session.run(retry_errors=args.retry_errors, on_progress=view)
         except KeyboardInterrupt:
-            log.error("interrupted; finish with: evaluator run --resume <run id> --db %s", db)
+            log.error("interrupted; finish with: %s", launch.resume_command(session.run_id, db))
             return 130
         board = ""
         if len(config.datasets) > 1:  # one row per model over the suite's datasets (printed here)
@@ -305,8 +307,8 @@ def command(args: argparse.Namespace) -> int:
         sys.stdout.write(board + "\n")
     for label, error in summary.failed_models.items():
         log.error("%s produced no results: %s", label, error)
-    log.info("run %s %s in %.1f s: %d rows, %d errors", summary.run_id, summary.status,
-             summary.wall_seconds, summary.rows, summary.errors)
+    log.info("run %s %s in %.1f s: %d rows, %d errors; results in %s", summary.run_id, summary.status,
+             summary.wall_seconds, summary.rows, summary.errors, db)
     if summary.errors:
         log.warning("%d samples failed; see: evaluator sql --db %s \"SELECT model, sample_id, error "
                     "FROM results WHERE run_id = '%s' AND error IS NOT NULL\"",

@@ -40,13 +40,18 @@ def add_parser(sub: Any) -> None:
     """Add `evaluator runs` to the subcommands."""
     runs = sub.add_parser(
         "runs", help="list runs: status, progress, errors, lost shards, models",
-        description="Every run in the database, newest first. A run whose driver stopped writing "
-        "(killed, or its machine lost) shows as `interrupted`, with the command that resumes it.")
+        description="Every run in the database, newest first. A run whose driver is gone (killed, or its "
+        "machine lost) shows as `interrupted`, with the command that resumes it; a run whose driver still holds "
+        "its lease shows as `running`. --show RUN prints everything recorded about one run.")
     add_db(runs)
     runs.add_argument("--stale-after", type=float, metavar="S", default=None,
                       help="seconds without a write after which a running run counts as interrupted "
                       "(default: 60; the driver writes at least every 15 s)")
     runs.add_argument("--format", choices=FORMATS, default="table")
+    runs.add_argument("--show", metavar="RUN",
+                      help="everything recorded about one run (an id or name): status and who holds it, what "
+                      "produced it (evaluator version and git commit, user, host, command, Ray job), its datasets "
+                      "and models")
     runs.set_defaults(func=command)
 
 
@@ -55,8 +60,13 @@ def command(args: argparse.Namespace) -> int:
     from evaluator.results.runs import STALE_HEARTBEAT_SECONDS, runs_table
 
     db = args.db or DEFAULT_DB
+    if args.show:
+        from evaluator.cli.run_details import show_run
+
+        sys.stdout.write(show_run(db, args.show, args.format))
+        return 0
     con = open_ro(db)
-    columns, rows = runs_table(con, STALE_HEARTBEAT_SECONDS if args.stale_after is None else args.stale_after)
+    columns, rows = runs_table(con, STALE_HEARTBEAT_SECONDS if args.stale_after is None else args.stale_after, db=db)
     con.close()
     if not rows:
         raise ConfigError(f"{db} holds no runs yet")

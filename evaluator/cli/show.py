@@ -30,7 +30,10 @@ def add_parser(sub: Any) -> None:
                           "sample's counts and WER per model.")
     add_db(show)
     show.add_argument("--run", dest="run_id", help="run id or name (default: the latest run)")
-    show.add_argument("--sample", required=True, metavar="ID", help="sample id (results.sample_id)")
+    show.add_argument("--sample", required=True, metavar="ID",
+                      help="sample id (results.sample_id): a file name, a manifest's audio path, an id column's value")
+    show.add_argument("--dataset", metavar="NAME", help="the sample's dataset (results.dataset): needed when "
+                      "the run holds the id in several datasets")
     show.add_argument("--model", help="only this model")
     show.add_argument("--width", type=int, default=100, metavar="N", help="wrap alignments at N characters")
     show.add_argument("--format", choices=("text", "json"), default="text")
@@ -45,7 +48,7 @@ def command(args: argparse.Namespace) -> int:
 
     con = open_ro(args.db)
     run_id = resolve_run(con, args.run_id, args.db)
-    view = sample_view(con, run_id, args.sample, args.model)
+    view = sample_view(con, run_id, args.sample, args.model, args.dataset)
     if args.format == "json":
         out = {
             "run_id": view.run_id, "sample_id": view.sample_id, "dataset": view.dataset, "split": view.split,

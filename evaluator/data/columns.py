@@ -19,6 +19,8 @@ __all__ = [
     "METADATA_VALUE_CHARS",
     "METADATA_MAX_BYTES",
     "ROW_INDEX",
+    "NATURAL_ID",
+    "manifest_id",
     "Columns",
     "detect_columns",
     "metadata_json",
@@ -27,6 +29,17 @@ __all__ = [
 
 # ``DatasetSpec.id_column`` value meaning "the row index is the sample id".
 ROW_INDEX = ""
+# The column where a manifest's rows carry their source's own id when the manifest has no id
+# column: the audio path as the manifest writes it (a NeMo segment: ``path@offset``).
+NATURAL_ID = "@id"
+
+
+def manifest_id(id_column: str | None) -> str | None:
+    """The id column of a manifest's rows for a spec's ``id_column``: the column it names, else
+    :data:`NATURAL_ID` (None for :data:`ROW_INDEX`)."""
+    if id_column == ROW_INDEX:
+        return None
+    return NATURAL_ID if id_column is None else id_column
 
 # The extension names are WebDataset members (``<key>.flac``).
 AUDIO_COLUMNS = ("audio", "speech", "wav", "file_audio", "flac", "mp3", "ogg", "opus", "m4a", "webm", "mp4")

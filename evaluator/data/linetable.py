@@ -143,45 +143,62 @@ class LineTable:
             except (UnicodeDecodeError, ValueError, IndexError, AttributeError):
                 yield None
 
-    def _raw_ids(self) -> Iterator[str]:
-        assert self.id_of is not None
+    def _ids(self, column: str) -> Iterator[tuple[Any, int]]:
+        """(id, line number) of every record: from the raw record (``id_of``), from the cell
+        alone (``field_of``), else from the parsed row."""
+        if self.id_of is not None and column == self.columns.id:
+            for _, line, raw in self._scan():
+                yield self.id_of(raw), line
+        elif self.field_of is not None:
+            for _, line, raw in self._scan():
+                try:
+                    value = self.field_of(raw.decode("utf-8-sig").rstrip("\r\n"), column)
+                except (UnicodeDecodeError, ValueError, IndexError, AttributeError):
+                    value = None
+                yield (f"line-{line}" if value is None else value), line  # None: a bad row, named by bad_row
+        else:
+            for _, line, raw in self._scan():
+                yield self._row(raw, line).get(column), line
+
+    def _scan(self) -> Iterator[tuple[int, int, bytes]]:
         if not self._checkpoints:
             return
         offset, line = self._checkpoints[0]
         with paths.open_binary(self.path) as fh:
-            for _, _, raw in scan_records(fh, offset, line, self.quoted):
-                yield self.id_of(raw)
+            yield from scan_records(fh, offset, line, self.quoted)
 
     def check_unique(self, column: str) -> None:
-        """Raise :class:`DatasetError` naming the first repeated value of ``column``.
+        """Raise :class:`DatasetError` naming the first repeated value of ``column`` and the
+        lines it is on.
 
         Sorted ids (a Kaldi ``text`` file) are checked against their neighbour, in constant
-        memory; otherwise an 8-byte hash of each id is kept (about 80 MB per million rows).
+        memory; otherwise an 8-byte hash of each id is kept (about 80 MB per million rows), and
+        the line of a repeat's first occurrence is found by reading again.
         """
         import hashlib
 
-        def ids() -> Iterator[Any]:
-            return self._raw_ids() if self.id_of is not None and column == self.columns.id else self.values(column)
-
-        def repeated(value: Any, k: int) -> DatasetError:
-            return DatasetError(f"{self.path}: id {value!r} (row {k + 1}) is repeated; ids must be unique "
-                                "(fix the manifest, or pass --id-column to choose another column)")
+        def repeated(value: Any, line: int) -> DatasetError:
+            first = next((at for v, at in self._ids(column) if str(v) == str(value)), None)
+            lines = f"lines {first} and {line}" if first is not None and first != line else f"line {line}"
+            return DatasetError(f"{self.path}: sample id {value!r} is repeated ({lines}); ids must be unique within "
+                                "a dataset (remove the repeated line, or pass --id-column to choose a column that is "
+                                "unique)")
 
         previous: str | None = None
-        for k, value in enumerate(ids()):
+        for value, line in self._ids(column):
             text = str(value)
             if previous is not None and text <= previous:
                 if text == previous:
-                    raise repeated(value, k)
+                    raise repeated(value, line)
                 break  # not sorted: hash every id
             previous = text
         else:
             return
         seen: set[bytes] = set()
-        for k, value in enumerate(ids()):
+        for value, line in self._ids(column):
             digest = hashlib.blake2b(str(value).encode(), digest_size=8).digest()
             if digest in seen:
-                raise repeated(value, k)
+                raise repeated(value, line)
             seen.add(digest)
 
 

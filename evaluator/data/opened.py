@@ -22,6 +22,9 @@ class OpenedDataset:
     ``shard_starts``: for a local dataset read as a stream, the global row index of each file
     shard's first row, so a row gets the same id (its row index) however it is read; None for
     a hub stream, whose shards' row counts are unknown.
+
+    ``kind``: the source's kind (:func:`evaluator.data.registry.source_names`); ``ids``: how its
+    samples are identified (``file_name as the metadata file writes it``, ``column id``, ``row index``...).
     """
 
     data: Any
@@ -30,6 +33,8 @@ class OpenedDataset:
     name: str
     streaming: bool
     shard_starts: tuple[int, ...] | None = None
+    kind: str = ""
+    ids: str = "row index"
 
     @property
     def num_rows(self) -> int | None:

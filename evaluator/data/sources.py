@@ -1,17 +1,13 @@
-"""Open a dataset spec: find which kind of source it names (:func:`source_kind`), load it with
-that kind's module, choose the split, detect the columns and check the ids.
+"""Open a dataset spec: find which kind of source it names (:func:`source_kind`, through the
+registry of :mod:`evaluator.data.registry`), load it with that kind's module, choose the split,
+detect the columns and settle the sample ids.
 
-Sources, one module each (layouts and examples in ``docs/datasets.md``):
-
-- a Hugging Face hub id (:mod:`~evaluator.data.hub`), a ``save_to_disk`` folder
-  (:mod:`~evaluator.data.saved`), an ``audiofolder`` folder (:mod:`~evaluator.data.audiofolder`),
-  the built-in sets ``builtin:NAME`` (:mod:`~evaluator.data.builtin`);
-- Parquet/Arrow folders (:mod:`~evaluator.data.parquet`) and WebDataset tar shards
-  (:mod:`~evaluator.data.webdataset`), through ``datasets``' own loaders;
-- manifests read by position, never held whole (:class:`~evaluator.data.linetable.LineTable`):
-  NeMo JSON lines (:mod:`~evaluator.data.nemo`), CSV/TSV (:mod:`~evaluator.data.delimited`),
-  Common Voice releases (:mod:`~evaluator.data.commonvoice`), Kaldi data directories
-  (:mod:`~evaluator.data.kaldi`).
+Sources are the modules of :mod:`evaluator.data.formats`, one each (layouts and examples in
+``docs/datasets.md``); the built-in sets ``builtin:NAME`` (:mod:`~evaluator.data.builtin`) are
+audiofolders. A sample's id is what identifies it in its source: the spec's ``id_column``, else
+an id column the data has (``id``, ``utt_id``, ``__key__``...), else the source's own (an
+audiofolder's ``file_name``, a manifest's audio path as written), else the row index. Ids are
+unique within a dataset: a repeat is an error naming its rows.
 
 Local paths and fsspec URLs (``s3://``, ``gs://``, ``hf://``, ``memory://``) both work for every
 kind but ``saved`` and ``audiofolder``.
@@ -25,24 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from typing import Any
 
-from evaluator.data import paths
-from evaluator.data.audiofolder import is_audiofolder, load_audiofolder
 from evaluator.data.builtin import BUILTIN_PREFIX, builtin_dir
-from evaluator.data.columns import ROW_INDEX, Columns, detect_columns
-from evaluator.data.commonvoice import is_common_voice, load_common_voice
-from evaluator.data.delimited import DELIMITED_EXTENSIONS, load_delimited
-from evaluator.data.hub import load_hub
-from evaluator.data.kaldi import is_kaldi_dir, load_kaldi
+from evaluator.data.columns import NATURAL_ID, ROW_INDEX, Columns, detect_columns
 from evaluator.data.linetable import LineTable
-from evaluator.data.nemo import NEMO_EXTENSIONS, load_nemo
 from evaluator.data.opened import LOCAL_STREAM_SHARDS, OpenedDataset
-from evaluator.data.parquet import columnar_kind, load_columnar
-from evaluator.data.saved import is_saved_dataset, load_saved
-from evaluator.data.spec import FORMATS, DatasetSpec
-from evaluator.data.webdataset import load_webdataset
+from evaluator.data.registry import Source, detect
+from evaluator.data.spec import DatasetSpec
 from evaluator.errors import DatasetError
 
 __all__ = ["open_dataset", "resolved_spec", "source_kind"]
@@ -67,74 +53,54 @@ def _choose_split(available: list[str], wanted: str | None, source: str) -> str:
 
 
 def source_kind(spec: DatasetSpec, source: str) -> str:
-    """The kind of source a spec names (one of :data:`~evaluator.data.spec.FORMATS`): the spec's
-    format (or ``FORMAT:`` prefix) if given, else detected from what is at the path.
+    """The kind of source a spec names (one of :func:`~evaluator.data.registry.source_names`):
+    the spec's format (or ``FORMAT:`` prefix) if given, else detected from what is at the path
+    (see :func:`evaluator.data.registry.detect`).
 
     Raises:
         DatasetError: the format is unknown, or a local path holds no known layout.
     """
-    kind, _ = spec.location()
-    if kind is not None:
-        if kind not in FORMATS:
-            raise DatasetError(f"unknown dataset format {kind!r}; formats are {', '.join(FORMATS)}")
-        return kind
-    if not paths.is_url(source) and not os.path.exists(source):
-        prefix, sep, rest = source.partition(":")
-        if sep and os.path.exists(rest):
-            raise DatasetError(f"unknown dataset format {prefix!r} in {source!r}; formats are {', '.join(FORMATS)}")
-        return "hub"
-    if paths.isdir(source):
-        if not paths.is_url(source) and is_saved_dataset(source):
-            return "saved"
-        if is_kaldi_dir(source):
-            return "kaldi"
-        if is_common_voice(source):
-            return "commonvoice"
-        if not paths.is_url(source) and is_audiofolder(source):
-            return "audiofolder"
-        if (columnar := columnar_kind(source)) is not None:
-            return columnar
-        raise DatasetError(
-            f"{source} is neither a save_to_disk dataset nor an audiofolder (add a metadata.csv with columns "
-            "file_name,transcription, or one sub-folder per split holding one), nor a Kaldi data directory "
-            "(wav.scp + text), a Common Voice release (clips/ + test.tsv) or a folder of .parquet, .arrow or "
-            "WebDataset .tar files (see docs/datasets.md)")
-    if not paths.exists(source):
-        raise DatasetError(f"{source} does not exist")
-    lowered = source.lower()
-    if lowered.endswith(NEMO_EXTENSIONS):
-        return "nemo"
-    if lowered.endswith(DELIMITED_EXTENSIONS):
-        return lowered.rsplit(".", 1)[1]
-    if (columnar := columnar_kind(source)) is not None:
-        return columnar
-    raise DatasetError(
-        f"{source} is a file of no known kind: --dataset takes a NeMo manifest (.json, .jsonl), a CSV or TSV "
-        "manifest (.csv, .tsv), a .parquet, .arrow or WebDataset .tar file, or a folder; name the format with a "
-        f"prefix if the extension does not say (e.g. nemo:{source}; formats: {', '.join(FORMATS)})")
+    return detect(spec.location()[0], source)[0].name
 
 
-def _load(spec: DatasetSpec, source: str) -> Any:
-    """The source loaded by its kind's module: a dataset, a :class:`LineTable`, or a dict of
-    them by split."""
-    kind = source_kind(spec, source)
-    if kind == "hub":
-        return load_hub(spec, source)
-    if kind == "saved":
-        return load_saved(source)
-    if kind == "audiofolder":
-        return load_audiofolder(source)
-    if kind == "nemo":
-        return load_nemo(spec, source)
-    if kind in ("csv", "tsv"):
-        return load_delimited(spec, source)
-    if kind == "commonvoice":
-        return load_common_voice(spec, source)
-    if kind == "kaldi":
-        return load_kaldi(spec, source)
-    if kind == "webdataset":
-        return load_webdataset(source)
-    return load_columnar(kind, source)
+def _id_description(columns: Columns, source: Source) -> str:
+    """How the samples are identified, as ``runs`` shows it."""
+    if columns.id is None:
+        return "row index"
+    if columns.id == NATURAL_ID or columns.id == source.natural_id:
+        return source.ids.split(", else ")[-1] if ", else " in source.ids else source.ids
+    return f"column {columns.id}"
+
+
+def _repeats(ids: list[Any]) -> tuple[Any, int, int] | None:
+    """The first repeated id and the rows (1-based) of its first two occurrences."""
+    first: dict[Any, int] = {}
+    for k, value in enumerate(ids):
+        if value in first:
+            return value, first[value] + 1, k + 1
+        first[value] = k
+    return None
+
+
+def _dataset_ids(data: Any, columns: Columns, spec: DatasetSpec, source: Source, name: str) -> Columns:
+    """The id column of a ``datasets`` dataset once its ids are checked unique: the spec's, else
+    a detected id column, else the source's own (an audiofolder's ``file_name``), else the row
+    index. A detected column that repeats falls back to the next; the spec's, or the source's
+    own, repeating is an error naming the rows."""
+    candidates = [columns.id] if spec.id_column else [c for c in (
+        columns.id, source.natural_id if source.natural_id in (data.column_names or []) else None) if c]
+    for column in dict.fromkeys(candidates):
+        found = _repeats(data[column])
+        if found is None:
+            return dataclasses.replace(columns, id=column)
+        value, a, b = found
+        if spec.id_column or column == source.natural_id:
+            raise DatasetError(f"{name}: sample id {value!r} (column {column!r}) is on rows {a} and {b}; ids must "
+                               "be unique within a dataset (remove the repeated row, or pass --id-column to "
+                               "choose a column that is unique)")
+        log.warning("column %r has repeated values (%r on rows %d and %d; e.g. several speakers per sentence); "
+                    "not using it as the sample id", column, value, a, b)
+    return dataclasses.replace(columns, id=None)
 
 
 def open_dataset(spec: DatasetSpec, check_ids: bool = True) -> OpenedDataset:
@@ -153,8 +119,9 @@ def open_dataset(spec: DatasetSpec, check_ids: bool = True) -> OpenedDataset:
     if source.startswith(BUILTIN_PREFIX):
         source = builtin_dir(source.removeprefix(BUILTIN_PREFIX))
     streaming = spec.streaming
+    kind, location = detect(spec.location()[0], source)
     try:
-        loaded = _load(spec, source)
+        loaded = kind.load(spec, location)
     except DatasetError:
         raise
     except Exception as exc:
@@ -170,17 +137,14 @@ def open_dataset(spec: DatasetSpec, check_ids: bool = True) -> OpenedDataset:
     if isinstance(data, LineTable):  # a manifest: read by position, never as a stream
         if check_ids and data.columns.id is not None:
             data.check_unique(data.columns.id)
-        return OpenedDataset(data=data, columns=data.columns, split=split, name=name, streaming=False)
+        return OpenedDataset(data=data, columns=data.columns, split=split, name=name, streaming=False,
+                             kind=kind.name, ids=_id_description(data.columns, kind))
     names = list(data.column_names or [])
     columns = detect_columns(names, data.features, spec)
+    if columns.id is None and spec.id_column is None and kind.natural_id in names:
+        columns = dataclasses.replace(columns, id=kind.natural_id)
     if check_ids and columns.id is not None and not streaming:
-        ids = data[columns.id]
-        if len(set(ids)) != len(ids):
-            if spec.id_column:
-                raise DatasetError(f"id column {columns.id!r} has repeated values; ids must be unique")
-            log.warning("column %r has repeated values (e.g. several speakers per sentence); "
-                        "using the row index as sample id", columns.id)
-            columns = Columns(columns.audio, columns.text, None, columns.language)
+        columns = _dataset_ids(data, columns, spec, kind, name)
     if isinstance(data.features.get(columns.audio), datasets.Audio):
         data = data.cast_column(columns.audio, datasets.Audio(decode=False))
     shard_starts = None
@@ -192,7 +156,7 @@ def open_dataset(spec: DatasetSpec, check_ids: bool = True) -> OpenedDataset:
         shard_starts = tuple(int(sum(sizes[:k])) for k in range(num_shards))
         data = data.to_iterable_dataset(num_shards=num_shards)
     return OpenedDataset(data=data, columns=columns, split=split, name=name, streaming=streaming,
-                         shard_starts=shard_starts)
+                         shard_starts=shard_starts, kind=kind.name, ids=_id_description(columns, kind))
 
 
 def resolved_spec(opened: OpenedDataset, spec: DatasetSpec) -> DatasetSpec:

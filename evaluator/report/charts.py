@@ -41,10 +41,10 @@ def figure_html(fig: Any, div_id: str) -> str:
                        config={"displaylogo": False, "responsive": True})
 
 
-def _error_bars(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Asymmetric plotly error bars (in %) from wer / wer_low / wer_high."""
-    plus = [100 * (r["wer_high"] - r["wer"]) if r.get("wer_high") is not None else 0 for r in rows]
-    minus = [100 * (r["wer"] - r["wer_low"]) if r.get("wer_low") is not None else 0 for r in rows]
+def _error_bars(rows: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """Asymmetric plotly error bars (in %) from wer / wer_low / wer_high (0 where a row is None)."""
+    plus = [100 * (r["wer_high"] - r["wer"]) if r and r.get("wer_high") is not None else 0 for r in rows]
+    minus = [100 * (r["wer"] - r["wer_low"]) if r and r.get("wer_low") is not None else 0 for r in rows]
     return {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus, "visible": True}
 
 
@@ -75,22 +75,47 @@ def group_label(value: Any, by: str) -> str:
     return str(value).split(": ", 1)[-1] if by == "bucket" else str(value)
 
 
+def _group_order(value: Any) -> tuple[bool, str]:
+    return value is None, str(value)
+
+
 def grouped_chart(rows: list[dict[str, Any]], by: str, title: str, div_id: str, palette: dict[str, str]) -> str:
-    """Grouped bars: one series per model, one bar per group value, 95% intervals as error bars."""
+    """Grouped bars: one series per model, one bar per model and group value (per dataset and
+    group value, the datasets side by side on a two-level axis, when the rows cover several
+    datasets), 95% intervals as error bars. Groups are in the order of their values (duration
+    buckets shortest first), the same on every series."""
     go = plotly()
+    sets = list(dict.fromkeys((r["dataset"], r["split"]) for r in rows))
+    several = len(sets) > 1
+    names = {(d, s): d if [n for n, _ in sets].count(d) == 1 else f"{d}/{s}" for d, s in sets}
+    groups = sorted({r["group"] for r in rows}, key=_group_order)
+    slots = [(d, g) for d in sets for g in groups if any((r["dataset"], r["split"]) == d and r["group"] == g
+                                                          for r in rows)]
     fig = go.Figure()
     for model in palette:
-        mine = [r for r in rows if r["model"] == model and r.get("wer") is not None]
-        if not mine:
+        at = {((r["dataset"], r["split"]), r["group"]): r for r in rows
+              if r["model"] == model and r.get("wer") is not None}
+        if not at:
             continue
+        # every slot on every series (None where the model has no figure): the slots keep one order
+        mine = [at.get(s) for s in slots]
+        labels = [group_label(g, by) for _, g in slots]
+        x = [[names[d] for d, _ in slots], labels] if several else labels
         fig.add_trace(go.Bar(
-            x=[group_label(r["group"], by) for r in mine], y=[100 * r["wer"] for r in mine], name=model,
+            x=x, y=[None if r is None else 100 * r["wer"] for r in mine], name=model,
             marker={"color": palette[model]}, error_y=_error_bars(mine),
-            customdata=[[r["n"], r.get("scored", r["n"])] for r in mine],
-            hovertemplate=f"{escape(model)}<br>%{{x}}: WER %{{y:.2f}}%<br>%{{customdata[0]}} samples, "
-                          "%{customdata[1]} scored<extra></extra>"))
-    fig.update_layout(title=title, barmode="group", yaxis={"title": "WER %", "rangemode": "tozero"},
-                      xaxis={"title": "duration" if by == "bucket" else by, "type": "category"}, height=380)
+            customdata=[[r["n"], r.get("scored", r["n"]), f"{r['dataset']}/{r['split']}"] if r else [0, 0, ""]
+                        for r in mine],
+            hovertemplate=f"{escape(model)}<br>%{{customdata[2]}} · %{{x}}: WER %{{y:.2f}}%<br>%{{customdata[0]}} "
+                          "samples, %{customdata[1]} scored<extra></extra>"))
+    order = [group_label(g, by) for g in groups]
+    xaxis: dict[str, Any] = {"title": ("duration" if by == "bucket" else by) + (" per dataset" if several else "")}
+    if several:
+        xaxis["type"] = "multicategory"
+    else:
+        xaxis.update(type="category", categoryorder="array", categoryarray=order)
+    fig.update_layout(title=title, barmode="group", yaxis={"title": "WER %", "rangemode": "tozero"}, xaxis=xaxis,
+                      height=380)
     return figure_html(fig, div_id)
 
 

@@ -248,15 +248,17 @@ def samples(con: Any, run_id: str, models: list[str], options: ReportOptions) ->
 
 def comparison(con: Any, run_ids: list[str], options: ReportOptions) -> dict[str, Any]:
     """The paired comparison of :func:`evaluator.results.compare.compare` as its JSON dict (read
-    generically: ``pairs`` is a list of dicts, ``models`` the sides). With several runs only the
-    pairs across runs that share samples are kept (each run's own pairs are in its section)."""
+    generically: ``pairs`` is a list of dicts, each naming its ``dataset``; ``models`` the sides).
+    One run: every pair of its models. Several runs: the pairs ``evaluator compare --run ...``
+    shows that join two runs (each run's own pairs are in its section)."""
     from evaluator.results.compare import compare
 
-    result = compare(con, list(run_ids), resamples=options.resamples, seed=options.seed).to_json_dict()
-    if len(run_ids) > 1:
+    several = len(run_ids) > 1
+    result = compare(con, list(run_ids), resamples=options.resamples, seed=options.seed,
+                     all_pairs=not several).to_json_dict()
+    if several:
         run_of = {m["label"]: m.get("run_id") for m in result.get("models", [])}
-        result["pairs"] = [p for p in result.get("pairs", []) if run_of.get(p["baseline"]) != run_of.get(p["model"])
-                           and p.get("n", 1) > 0]
+        result["pairs"] = [p for p in result.get("pairs", []) if run_of.get(p["baseline"]) != run_of.get(p["model"])]
     return result
 
 

@@ -104,7 +104,7 @@ def build_report(con: Any, run_id: str | Sequence[str], options: ReportOptions |
             runs.append(f'<section class="run" id="run-{k + 1}" data-run="{esc(r)}"><h2 class="run-title">'
                         f'{esc(name)}</h2><div class="meta">{meta}</div>{body}</section>')
         across = sections.comparison(_comparison(con, run_ids, options), "-across",
-                                     "The same models across runs (paired comparison)")
+                                     "Models across runs (paired by dataset and sample)")
         header = "<nav>" + "".join(f'<a href="#run-{k + 1}">{esc(n)}</a>' for k, n in enumerate(names)) + \
             '<a href="#s-compare-across">Across runs</a></nav>'
         main = across + "".join(runs)

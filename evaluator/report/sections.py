@@ -90,6 +90,7 @@ def comparison(result: dict[str, Any] | str, sfx: str, title: str = "Paired comp
     if not pairs:
         return f'{section}<p class="note">No pairs of models to compare on the same samples.</p></section>'
     with_metric = any("metric" in p for p in pairs)
+    with_dataset = any("dataset" in p for p in pairs)
     alpha = 1 - float(result.get("confidence") or 0.95)
     rows = []
     for p in pairs:
@@ -97,19 +98,22 @@ def comparison(result: dict[str, Any] | str, sfx: str, title: str = "Paired comp
         sig = p_boot is not None and p_boot < alpha
         verdict = ("" if not sig or delta is None else ' <span class="flag worse">worse</span>' if delta > 0
                    else ' <span class="flag better">better</span>')
-        rows.append([esc(p.get("baseline")), esc(p.get("model"))] + ([esc(p.get("metric"))] if with_metric else []) + [
+        where = "all (stratified)" if p.get("dataset") == "overall" else p.get("dataset")
+        rows.append([esc(p.get("baseline")), esc(p.get("model"))] + ([esc(where)] if with_dataset else []) +
+                    ([esc(p.get("metric"))] if with_metric else []) + [
             pct(_first(p, "baseline_wer", "baseline_rate")), pct(_first(p, "model_wer", "model_rate")),
             "" if delta is None else f"{100 * delta:+.2f}", interval(p.get("delta_low"), p.get("delta_high")),
             f'<span class="p{" sig" if sig else ""}">{p_value(p_boot)}</span>{verdict}',
             p_value(p.get("wilcoxon_p")), p_value(p.get("sign_p")), num(p.get("n")),
             f"{num(p.get('better'))} / {num(p.get('worse'))} / {num(p.get('same'))}"])
-    offset = 1 if with_metric else 0
-    headers = (["baseline", "model"] + (["metric"] if with_metric else []) +
+    offset = int(with_metric) + int(with_dataset)
+    headers = (["baseline", "model"] + (["dataset"] if with_dataset else []) + (["metric"] if with_metric else []) +
                ["baseline %", "model %", "Δ points", f"{1 - alpha:.0%} CI of Δ", "p (bootstrap)",
-                "p (2nd test)", "p (sign test)", "samples",
+                "p (2nd test)", "p (sign test)", "samples both scored",
                 "better / worse / same"])
     body = table(headers, rows, numeric={i + offset for i in range(2, 10)}, table_id=f"compare{sfx}")
-    note = (f"Each model against its baseline on the samples both scored (error rows and empty references "
+    note = (f"Each model against its baseline on the samples both scored, per dataset; \"all\" pools every "
+            f"dataset of the pair, its bootstrap resampling within each dataset (error rows and empty references "
             f"dropped). Δ = model − baseline in percentage points (negative: fewer errors). p (bootstrap): "
             f"{result.get('p_value_method') or 'paired bootstrap'}, {num(result.get('resamples'))} resamples, seed "
             f"{result.get('seed')}; marked when below {alpha:g}. 2nd test: {result.get('second_test') or 'none'}.")

@@ -1,9 +1,15 @@
 """Paired comparisons of models on the same samples, read from a DuckDB connection (read-only is
-enough). Each side's own row comes from :func:`evaluator.results.leaderboard.leaderboard_with_intervals`.
+enough).
+
+A side is one model of one run (:mod:`evaluator.results.pairing` selects which sides are paired).
+Each pair is compared once per dataset, on the samples both sides scored there (same dataset
+identity and sample id, in one run or across runs), and, when the pair spans several datasets,
+once more over all of them with a bootstrap that resamples within each dataset. Runs whose shared
+samples differ in reference or audio duration are refused before anything is paired.
 
 Every sample is compared in its language's primary metric: WER for samples scored by words, CER for
-samples of languages written without spaces (scored by characters). A run with both gives each pair
-of models one :class:`PairComparison` per metric (``metric``), never one figure that mixes them.
+samples of languages written without spaces (scored by characters). A dataset with both gives the
+pair one :class:`PairComparison` per metric (``metric``), never one figure that mixes them.
 The interval and the p-value come from one rule (:func:`evaluator.scoring.stats.paired_interval_and_p`).
 """
 
@@ -15,13 +21,33 @@ from typing import Any
 import numpy as np
 
 from evaluator.errors import ConfigError
+from evaluator.results.identity import dataset_identity_sql
 from evaluator.results.leaderboard import check_runs, latest_run, leaderboard_with_intervals
-from evaluator.scoring.stats import P_VALUE_METHOD, SECOND_TEST, BootstrapOptions, paired_bootstraps
+from evaluator.results.pairing import (
+    SampleArrays,
+    Side,
+    check_same_samples,
+    model_order,
+    sample_arrays,
+    select_pairs,
+    sides,
+)
+from evaluator.scoring.stats import (
+    P_VALUE_METHOD,
+    SECOND_TEST,
+    BootstrapOptions,
+    PairedResult,
+    paired_bootstraps,
+    stratified_paired_bootstrap,
+)
 
-__all__ = ["Comparison", "PairComparison", "Regression", "METRICS", "compare", "model_order"]
+__all__ = ["Comparison", "PairComparison", "Regression", "METRICS", "OVERALL", "compare", "model_order"]
 
 # The metrics a pair is compared in, in the order pairs are listed.
 METRICS = ("wer", "cer")
+
+# ``PairComparison.dataset`` of the comparison over every dataset of a pair.
+OVERALL = "overall"
 
 
 @dataclass(frozen=True)
@@ -46,10 +72,14 @@ class Regression:
 
 @dataclass(frozen=True)
 class PairComparison:
-    """``model`` against ``baseline`` on the samples both scored, in one metric.
+    """``model`` against ``baseline`` on the samples both scored in one dataset (or over all of
+    the pair's datasets), in one metric.
 
     Attributes:
         baseline / model: side labels (``model`` or ``model@run_id`` when several runs).
+        dataset: the dataset's name, or ``overall`` for the comparison over every dataset of the
+            pair (pooled rates; the bootstrap resamples within each dataset).
+        datasets: the datasets compared (one, or every dataset of an ``overall`` comparison).
         metric: ``wer`` (samples scored by words) or ``cer`` (samples of languages written without
             spaces, scored by characters); a run with both has one comparison per metric.
         baseline_rate / model_rate: corpus error rate (in ``metric``) of each side over the shared
@@ -61,17 +91,24 @@ class PairComparison:
             :func:`evaluator.scoring.stats.paired_interval_and_p`).
         wilcoxon_p: Wilcoxon signed-rank p-value over per-sample error differences.
         sign_p: sign-test p-value over samples that got better vs worse.
-        n: samples compared (present, error-free and with a non-empty reference on both sides).
+        n: samples compared: present, error-free and with a non-empty reference on both sides.
         better / worse / same: samples with fewer / more / as many errors in ``model``.
         dropped_missing: samples stored on one side only.
         dropped_error: samples present on both sides with an error row on at least one.
         dropped_empty_reference: samples present and error-free on both but with a reference
             that is empty after normalization (no words, or for ``cer`` no characters).
-        regressions: the samples with the largest increase in errors, worst first.
+        baseline_samples / model_samples: samples each side stored here (error rows included);
+            ``shared``: samples both stored, so ``shared / baseline_samples`` is how much of the
+            baseline the model covers.
+        baseline_error_rows / model_error_rows: each side's error rows here.
+        regressions: the samples with the largest increase in errors, worst first (per dataset
+            only: an ``overall`` comparison repeats none).
     """
 
     baseline: str
     model: str
+    dataset: str
+    datasets: tuple[str, ...]
     metric: str
     baseline_rate: float | None
     model_rate: float | None
@@ -88,6 +125,11 @@ class PairComparison:
     dropped_missing: int
     dropped_error: int
     dropped_empty_reference: int
+    baseline_samples: int = 0
+    model_samples: int = 0
+    shared: int = 0
+    baseline_error_rows: int = 0
+    model_error_rows: int = 0
     regressions: tuple[Regression, ...] = ()
 
 
@@ -97,12 +139,14 @@ class Comparison:
 
     Attributes:
         run_ids: the runs read, in the order given (the first is the baseline across runs).
-        models: per side, in the order the run lists its models: ``label``, ``run_id``, ``model``,
+        models: per side and dataset, in the order the runs list their models: ``label``,
+            ``run_id``, ``model``,
             ``dataset``, ``split``, ``n``, ``scored``, ``metric`` (what the side is ranked by),
             ``wer``, ``wer_low``, ``wer_high``, ``wer_n``, ``cer``, ``cer_low``, ``cer_high``,
             ``cer_n``, ``rtfx`` (fractions; each interval is over all of the side's samples scored
             by that metric).
-        pairs: one :class:`PairComparison` per pair and metric.
+        pairs: the selected pairs (see :func:`evaluator.results.pairing.select_pairs`): per pair,
+            one :class:`PairComparison` per dataset and metric, then its ``overall`` ones.
         resamples / seed / confidence: the bootstrap's.
         p_value_method: how ``p_value`` and the interval are computed (one rule for both).
         second_test: which non-bootstrap test ``wilcoxon_p`` is.
@@ -122,189 +166,167 @@ class Comparison:
         return asdict(self)
 
 
-def model_order(con: Any, run_id: str) -> list[str]:
-    """The run's models in the order the run was given them (its config's ``models``); models
-    the config does not list follow, by name."""
-    row = con.execute("SELECT json_extract_string(config, '$.models[*].spec') FROM runs WHERE run_id = ?",
-                      [run_id]).fetchone()
-    listed = [m for m in (row[0] or []) if m is not None] if row else []
-    stored = [m for (m,) in con.execute("SELECT DISTINCT model FROM results WHERE run_id = ? ORDER BY model",
-                                        [run_id]).fetchall()]
-    return [m for m in listed if m in stored] + [m for m in stored if m not in listed]
-
-
-def _sides(con: Any, run_ids: list[str], resamples: int, seed: int) -> list[dict[str, Any]]:
-    several = len(run_ids) > 1
-    sides = []
-    for run_id in run_ids:
-        columns, rows = leaderboard_with_intervals(con, run_id, resamples=resamples, seed=seed)
-        position = {m: i for i, m in enumerate(model_order(con, run_id))}
-        for row in sorted(rows, key=lambda r: (position.get(r[0], len(position)), r[0])):
-            r = dict(zip(columns, row, strict=True))
-            sides.append({
-                "label": f"{r['model']}@{run_id}" if several else r["model"], "run_id": run_id,
-                **{k: r[k] for k in ("model", "dataset", "split", "n", "scored", "metric", "wer", "wer_low",
-                                     "wer_high", "wer_n", "cer", "cer_low", "cer_high", "cer_n", "rtfx")},
-            })
-    return sides
-
-
-def _candidate_pairs(sides: list[dict[str, Any]], run_ids: list[str], baseline: str | None) -> list[tuple[int, int]]:
-    """(baseline side, model side) index pairs: models of one run against each other, and the
-    same model across runs. Without ``baseline``, the model listed first in the run is the
-    baseline of a pair of one run, and the earlier-listed run of a pair across runs."""
-    run_order = {r: i for i, r in enumerate(run_ids)}
-    candidates = []
-    for i, a in enumerate(sides):
-        for j in range(i + 1, len(sides)):
-            b = sides[j]
-            if a["run_id"] == b["run_id"] or a["model"] == b["model"]:
-                candidates.append((i, j))
-    if baseline is None:  # sides are in run order, then in the order each run lists its models
-        return candidates
-    matches = {i for i, s in enumerate(sides) if baseline in (s["label"], s["model"], s["run_id"])}
-    if not matches:
-        labels = sorted({s["label"] for s in sides} | {s["model"] for s in sides})
-        raise ConfigError(f"baseline {baseline!r} matches no model; choose one of: {', '.join(labels)}"
-                          + (f", or a run id: {', '.join(run_ids)}" if len(run_ids) > 1 else ""))
+def _model_rows(con: Any, all_sides: list[Side], resamples: int, seed: int) -> list[dict[str, Any]]:
+    """Each side's leaderboard rows (one per dataset), in side order."""
     out = []
-    for i, j in candidates:
-        if i in matches and j in matches:
-            first = min((i, j), key=lambda k: (run_order[sides[k]["run_id"]], k))
-            out.append((first, j if first == i else i))
-        elif i in matches or j in matches:
-            out.append((i, j) if i in matches else (j, i))
+    for run_id in dict.fromkeys(s.run_id for s in all_sides):
+        columns, rows = leaderboard_with_intervals(con, run_id, resamples=resamples, seed=seed)
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        for side in (s for s in all_sides if s.run_id == run_id):
+            for r in (r for r in records if r["model"] == side.model):
+                out.append({"label": side.label, "run_id": run_id, **{k: r[k] for k in (
+                    "model", "dataset", "split", "n", "scored", "metric", "wer", "wer_low", "wer_high", "wer_n", "cer",
+                    "cer_low", "cer_high", "cer_n", "rtfx")}})
     return out
 
 
-_SIDE_COLUMNS = (("present", bool), ("failed", bool), ("by_chars", bool), ("ref_words", np.int64),
-                 ("e", np.float64), ("w", np.float64), ("ce", np.float64), ("rc", np.float64))
+@dataclass(frozen=True)
+class _Group:
+    """One pair on one dataset (or overall) in one metric, before its bootstrap."""
+
+    pair: tuple[int, int]
+    dataset: str
+    datasets: tuple[str, ...]
+    metric: str
+    keep: np.ndarray
+    matrix: np.ndarray
+    counts: dict[str, int]
 
 
-def _side_arrays(con: Any, run_ids: list[str], sides: list[dict[str, Any]]) -> tuple[dict[str, np.ndarray], Any]:
-    """Per side, dense arrays over every sample key of the runs: present, failed, by_chars (scored
-    by characters, or an error row in a language written without spaces), ref_words, word errors
-    and words, char errors and chars; and the key table (dataset, split, sample_id) by key code."""
-    placeholders = ", ".join("?" * len(run_ids))
-    keys = con.execute(f"SELECT DISTINCT dataset, split, sample_id FROM results WHERE run_id IN ({placeholders}) "
-                       "ORDER BY dataset, split, sample_id", run_ids).fetchnumpy()
-    data = con.execute(f"""
-        WITH k AS (SELECT dataset, split, sample_id, row_number() OVER (ORDER BY dataset, split, sample_id) - 1 AS key
-                   FROM (SELECT DISTINCT dataset, split, sample_id FROM results WHERE run_id IN ({placeholders})))
-        SELECT r.run_id, r.model, k.key, r.error IS NOT NULL AS failed,
-               CASE WHEN r.error IS NULL THEN r.ref_words IS NULL AND r.ref_chars IS NOT NULL
-                    ELSE language_metric(coalesce(r.language, r.detected_language)) = 'cer' END AS by_chars,
-               coalesce(r.ref_words, 0) AS ref_words,
-               coalesce(r.substitutions + r.deletions + r.insertions, 0)::DOUBLE AS e,
-               coalesce(r.substitutions + r.deletions + r.hits, 0)::DOUBLE AS w,
-               coalesce(r.char_errors, 0)::DOUBLE AS ce, coalesce(r.ref_chars, 0)::DOUBLE AS rc
-        FROM results r JOIN k USING (dataset, split, sample_id)
-        WHERE r.run_id IN ({placeholders}) ORDER BY r.run_id, r.model, k.key""", [*run_ids, *run_ids]).fetchnumpy()
-    n_keys = len(keys["sample_id"])
-    run_col = np.asarray(data["run_id"], dtype=object)
-    model_col = np.asarray(data["model"], dtype=object)
-    key_col = np.asarray(data["key"], dtype=np.int64)
-    change = np.flatnonzero((run_col[1:] != run_col[:-1]) | (model_col[1:] != model_col[:-1])) + 1
-    starts = np.concatenate([[0], change]) if len(key_col) else np.empty(0, dtype=np.int64)
-    ends = np.concatenate([change, [len(key_col)]]) if len(key_col) else np.empty(0, dtype=np.int64)
-    blocks = {(run_col[s], model_col[s]): slice(s, e) for s, e in zip(starts, ends, strict=True)}
-    out = {}
-    for side in sides:
-        sl = blocks.get((side["run_id"], side["model"]), slice(0, 0))
-        arrays = {name: np.zeros(n_keys, dtype=dtype) for name, dtype in _SIDE_COLUMNS}
-        idx = key_col[sl]
-        arrays["present"][idx] = True
-        for name, _ in _SIDE_COLUMNS[1:]:
-            arrays[name][idx] = np.asarray(data[name][sl])
-        out[side["label"]] = arrays
-    return out, keys
-
-
-def _pair_groups(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray, tuple, np.ndarray]]:
-    """Per metric with samples: (metric, kept sample keys, (missing, failed, empty), counts matrix
-    of baseline errors, baseline units, model errors, model units). A sample is a ``cer`` sample
-    when either side scored it by characters (its language is written without spaces)."""
+def _dataset_groups(pair: tuple[int, int], a: dict[str, np.ndarray], b: dict[str, np.ndarray],
+                    arrays: SampleArrays) -> list[_Group]:
+    """Per dataset either side stored, per metric with samples there: the kept samples, their
+    counts matrix (baseline errors, baseline units, model errors, model units) and what was
+    dropped. A sample is a ``cer`` sample when either side scored it by characters."""
     either = a["present"] | b["present"]
     both = a["present"] & b["present"]
     by_chars = (a["present"] & a["by_chars"]) | (b["present"] & b["by_chars"])
+    identities = list(dict.fromkeys(arrays.identity[either]))
     groups = []
-    for metric in METRICS:
-        member = either & (by_chars if metric == "cer" else ~by_chars)
-        if not member.any() and not (metric == "wer" and not either.any()):
-            continue
-        failed = member & both & (a["failed"] | b["failed"])
-        ok = member & both & ~failed
-        err, units = ("ce", "rc") if metric == "cer" else ("e", "w")
-        empty = ok & ((a[units] <= 0) | (b[units] <= 0)) if metric == "cer" else \
-            ok & ((a["ref_words"] <= 0) | (b["ref_words"] <= 0))
-        keep = np.flatnonzero(ok & ~empty)
-        matrix = np.column_stack([a[err][keep], a[units][keep], b[err][keep], b[units][keep]])
-        groups.append((metric, keep, (int((member & ~both).sum()), int(failed.sum()), int(empty.sum())), matrix))
+    for identity in identities:
+        here = either & (arrays.identity == identity)
+        name = str(arrays.dataset[np.flatnonzero(here)[0]])
+        for metric in METRICS:
+            member = here & (by_chars if metric == "cer" else ~by_chars)
+            if not member.any():
+                continue
+            failed = member & both & (a["failed"] | b["failed"])
+            ok = member & both & ~failed
+            err, units = ("ce", "rc") if metric == "cer" else ("e", "w")
+            empty = ok & ((a[units] <= 0) | (b[units] <= 0)) if metric == "cer" else \
+                ok & ((a["ref_words"] <= 0) | (b["ref_words"] <= 0))
+            keep = np.flatnonzero(ok & ~empty)
+            matrix = np.column_stack([a[err][keep], a[units][keep], b[err][keep], b[units][keep]])
+            counts = {"dropped_missing": member & ~both, "dropped_error": failed, "dropped_empty_reference": empty,
+                      "baseline_samples": member & a["present"], "model_samples": member & b["present"],
+                      "shared": member & both, "baseline_error_rows": member & a["present"] & a["failed"],
+                      "model_error_rows": member & b["present"] & b["failed"]}
+            groups.append(_Group(pair, name, (name,), metric, keep, matrix,
+                                 {k: int(v.sum()) for k, v in counts.items()}))
     return groups
 
 
-def _regressions(con: Any, keys: Any, a: dict[str, Any], b: dict[str, Any], idx: np.ndarray,
-                 base_e: np.ndarray, model_e: np.ndarray) -> tuple[Regression, ...]:
+def _overall(groups: list[_Group]) -> list[_Group]:
+    """Per metric the pair has on several datasets: one group over all of them."""
+    out = []
+    for metric in METRICS:
+        mine = [g for g in groups if g.metric == metric]
+        if len(mine) < 2:
+            continue
+        counts = {k: sum(g.counts[k] for g in mine) for k in mine[0].counts}
+        out.append(_Group(mine[0].pair, OVERALL, tuple(g.dataset for g in mine), metric, np.empty(0, dtype=np.int64),
+                          np.zeros((0, 4)), counts))
+    return out
+
+
+def _regressions(con: Any, arrays: SampleArrays, a: Side, b: Side, idx: np.ndarray, base_e: np.ndarray,
+                 model_e: np.ndarray) -> tuple[Regression, ...]:
     if idx.size == 0:
         return ()
-    wanted = [(str(keys["dataset"][k]), str(keys["split"][k]), str(keys["sample_id"][k])) for k in idx]
+    identity = arrays.identity[idx[0]]  # one dataset per group
+    wanted = [str(arrays.sample_id[k]) for k in idx]
     texts = {}
-    for side, run_id, model in (("b", a["run_id"], a["model"]), ("m", b["run_id"], b["model"])):
+    for tag, side in (("b", a), ("m", b)):
         rows = con.execute(
-            "SELECT dataset, split, sample_id, reference, hypothesis FROM results WHERE run_id = ? AND model = ? "
-            "AND sample_id IN (SELECT unnest(?::VARCHAR[]))", [run_id, model, [w[2] for w in wanted]]).fetchall()
-        for d, s, i, ref, hyp in rows:
-            texts[(side, d, s, i)] = (ref, hyp)
+            f"SELECT sample_id, reference, hypothesis FROM results WHERE run_id = ? AND model = ? "
+            f"AND {dataset_identity_sql()} = ? AND sample_id IN (SELECT unnest(?::VARCHAR[]))",
+            [side.run_id, side.model, identity, wanted]).fetchall()
+        for i, ref, hyp in rows:
+            texts[(tag, i)] = (ref, hyp)
     out = []
-    for key, k, be, me in zip(wanted, idx, base_e, model_e, strict=True):
-        ref, base_hyp = texts.get(("b", *key), (None, None))
-        _, model_hyp = texts.get(("m", *key), (None, None))
-        out.append(Regression(str(keys["sample_id"][k]), ref, base_hyp, model_hyp, int(be), int(me)))
+    for sample_id, be, me in zip(wanted, base_e, model_e, strict=True):
+        ref, base_hyp = texts.get(("b", sample_id), (None, None))
+        _, model_hyp = texts.get(("m", sample_id), (None, None))
+        out.append(Regression(sample_id, ref, base_hyp, model_hyp, int(be), int(me)))
     return tuple(out)
 
 
 def compare(con: Any, run_ids: list[str] | None = None, baseline: str | None = None, resamples: int = 1000,
-            seed: int = 0, top: int = 5) -> Comparison:
-    """Paired comparison of every pair of models on the same samples, per metric.
+            seed: int = 0, top: int = 5, *, all_pairs: bool = False) -> Comparison:
+    """Paired comparison of models on the same samples, per dataset and metric.
 
-    Pairs are the models of one run against each other and, with several runs, each model
-    against itself in the other runs (labels ``model@run_id``). Each pair is compared once per
-    metric its samples are scored in (``wer``, and ``cer`` for languages written without spaces),
-    on the samples present, error-free and with a non-empty reference on both sides; the rest are
-    counted as dropped, by reason.
+    A side is one model of one run (labelled ``model@run_id`` when several runs are read); which
+    sides are paired is :func:`evaluator.results.pairing.select_pairs`. Each pair is compared once
+    per dataset either side stored and metric its samples are scored in there (``wer``, and
+    ``cer`` for languages written without spaces), on the samples present, error-free and with a
+    non-empty reference on both sides (the rest are counted as dropped, by reason); a pair on
+    several datasets is compared once more per metric over all of them (``dataset`` ``overall``,
+    a bootstrap stratified by dataset). Samples pair across runs by dataset identity and sample
+    id, after checking that their references and audio durations agree.
 
     Args:
         con: a DuckDB connection to the results database.
-        run_ids: runs to read (default: the latest run); across runs the first listed is the
-            baseline unless ``baseline`` names a run.
-        baseline: a model, a ``model@run_id`` label or a run id: only pairs with a matching
-            side, which becomes the baseline. Without it, in one run the model the run lists
-            first is the baseline of each pair (see :func:`model_order`).
+        run_ids: runs to read (default: the latest run).
+        baseline: a model, a ``model@run_id`` label or a run id (default: the first run): every
+            other side is compared with it (a run: with the same model there, else its first model).
         resamples / seed: the bootstrap's.
-        top: regressions kept per pair (the samples with the largest increase in errors).
+        top: regressions kept per pair and dataset (the samples with the largest increase in errors).
+        all_pairs: every two sides instead (``baseline`` is not used).
+
+    Raises:
+        ConfigError: an unknown run or baseline; runs that stored different references or audio
+            durations under the same sample ids.
     """
     options = BootstrapOptions(resamples=resamples, seed=seed)
     if isinstance(top, bool) or not isinstance(top, int) or top < 0:
         raise ConfigError(f"top must be a non-negative integer, got {top!r}")
     run_ids = list(dict.fromkeys(run_ids or [latest_run(con)]))
     check_runs(con, run_ids)
-    sides = _sides(con, run_ids, resamples, seed)
-    pairs = _candidate_pairs(sides, run_ids, baseline)
-    arrays, keys = _side_arrays(con, run_ids, sides)
-    groups = [((i, j), group) for i, j in pairs
-              for group in _pair_groups(arrays[sides[i]["label"]], arrays[sides[j]["label"]])]
-    results = paired_bootstraps([g[3] for _, g in groups], options)
+    check_same_samples(con, run_ids)
+    all_sides = sides(con, run_ids)
+    pairs = select_pairs(all_sides, baseline, all_pairs)
+    arrays = sample_arrays(con, run_ids, all_sides)
+    per_dataset: list[_Group] = []
+    overall: list[_Group] = []
+    for i, j in pairs:
+        groups = _dataset_groups((i, j), arrays.sides[all_sides[i].label], arrays.sides[all_sides[j].label], arrays)
+        per_dataset += groups
+        overall += _overall(groups)
+    results: dict[int, PairedResult] = dict(enumerate(paired_bootstraps([g.matrix for g in per_dataset], options)))
+    for k, g in enumerate(overall):
+        strata = [d.matrix for d in per_dataset if d.pair == g.pair and d.metric == g.metric]
+        results[len(per_dataset) + k] = stratified_paired_bootstrap(strata, options)
     out = []
-    for ((i, j), (metric, keep, (missing, failed, empty), m)), res in zip(groups, results, strict=True):
-        diff = m[:, 2] - m[:, 0]
-        worst = np.flatnonzero(diff > 0)
-        worst = worst[np.lexsort((keep[worst], -diff[worst]))][:top]
-        regressions = _regressions(con, keys, sides[i], sides[j], keep[worst], m[worst, 0], m[worst, 2])
+    for k, g in enumerate(per_dataset + overall):
+        res, (i, j) = results[k], g.pair
+        regressions: tuple[Regression, ...] = ()
+        if g.dataset != OVERALL:
+            m = g.matrix
+            diff = m[:, 2] - m[:, 0]
+            worst = np.flatnonzero(diff > 0)
+            worst = worst[np.lexsort((g.keep[worst], -diff[worst]))][:top]
+            regressions = _regressions(con, arrays, all_sides[i], all_sides[j], g.keep[worst], m[worst, 0],
+                                       m[worst, 2])
         out.append(PairComparison(
-            baseline=sides[i]["label"], model=sides[j]["label"], metric=metric, baseline_rate=res.baseline,
-            model_rate=res.model, delta=res.delta, delta_low=res.low, delta_high=res.high, p_value=res.p_value,
-            wilcoxon_p=res.wilcoxon_p, sign_p=res.sign_p, n=res.n, better=res.better, worse=res.worse,
-            same=res.same, dropped_missing=missing, dropped_error=failed, dropped_empty_reference=empty,
-            regressions=regressions))
-    return Comparison(run_ids=tuple(run_ids), models=sides, pairs=out, resamples=resamples, seed=seed,
-                      confidence=options.confidence)
+            baseline=all_sides[i].label, model=all_sides[j].label, dataset=g.dataset, datasets=g.datasets,
+            metric=g.metric, baseline_rate=res.baseline, model_rate=res.model, delta=res.delta, delta_low=res.low,
+            delta_high=res.high, p_value=res.p_value, wilcoxon_p=res.wilcoxon_p, sign_p=res.sign_p, n=res.n,
+            better=res.better, worse=res.worse, same=res.same, **g.counts, regressions=regressions))
+    order = {p: k for k, p in enumerate(pairs)}
+    out.sort(key=lambda p: order[(_index(all_sides, p.baseline), _index(all_sides, p.model))])
+    return Comparison(run_ids=tuple(run_ids), models=_model_rows(con, all_sides, resamples, seed), pairs=out,
+                      resamples=resamples, seed=seed, confidence=options.confidence)
+
+
+def _index(all_sides: list[Side], label: str) -> int:
+    return next(i for i, s in enumerate(all_sides) if s.label == label)

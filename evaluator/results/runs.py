@@ -65,10 +65,20 @@ def resolve_run(con: Any, run: str | None, db: str | None = None) -> str:
     raise ConfigError(f"no run {run!r} in {where}; runs (id, name), latest first: {listed}")
 
 
-def runs_table(con: Any, stale_after: float = STALE_HEARTBEAT_SECONDS,
-               now: datetime | None = None) -> tuple[list[str], list[tuple]]:
+def runs_table(con: Any, stale_after: float = STALE_HEARTBEAT_SECONDS, now: datetime | None = None, *,
+               db: str | None = None) -> tuple[list[str], list[tuple]]:
     """Every run, newest first (the columns of :data:`RUNS_SQL`): a run still ``running`` whose
-    driver has not written for ``stale_after`` seconds shows as ``interrupted``."""
+    driver has not written for ``stale_after`` seconds shows as ``interrupted``. With ``db`` (the
+    database's path), each status is the one its lease tells: a live driver's run is running,
+    whatever its heartbeat in the file says (a reader may have held the file), and a gone
+    driver's run interrupted at once (see :func:`evaluator.results.lease.settled_status`)."""
+    from evaluator.results.lease import live_holders, settled_status
+
     now = now or datetime.now(UTC).replace(tzinfo=None)
     cur = con.execute(RUNS_SQL, [now, stale_after, now])
-    return [d[0] for d in cur.description], cur.fetchall()
+    columns, rows = [d[0] for d in cur.description], cur.fetchall()
+    if db is not None:
+        live = live_holders(db)
+        at = columns.index("status")
+        rows = [(*row[:at], settled_status(db, row[0], row[at], live), *row[at + 1:]) for row in rows]
+    return columns, rows

@@ -12,14 +12,13 @@ import hashlib
 import json
 import logging
 import os
-import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evaluator.errors import DatabaseBusyError
+from evaluator.errors import mask_credentials
+from evaluator.results.locking import READ_WAIT_SECONDS, WRITE_WAIT_SECONDS, connect
 from evaluator.results.records import (
     ChunkRow,
     LostShard,
@@ -52,50 +51,6 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-# How long a reader waits for the driver to let go of the file between two writes, and how long
-# the driver waits for readers to finish a query.
-READ_WAIT_SECONDS = 15.0
-WRITE_WAIT_SECONDS = 600.0
-
-
-def _is_lock_error(exc: Exception) -> bool:
-    text = str(exc)
-    return "lock" in text.lower() and ("Could not set lock" in text or "Conflicting lock" in text)
-
-
-def _connect(path: str, read_only: bool, wait: float) -> Any:
-    """Open the file, waiting up to ``wait`` seconds while another process holds its lock (a
-    run writes in short bursts and lets go in between; a query holds it while it runs)."""
-    import duckdb
-
-    deadline = time.monotonic() + wait
-    delay = 0.02
-    warned = time.monotonic()
-    while True:
-        try:
-            return duckdb.connect(path, read_only=read_only)
-        except duckdb.IOException as exc:
-            if not _is_lock_error(exc):
-                raise
-            now = time.monotonic()
-            if now >= deadline:
-                raise DatabaseBusyError(
-                    f"{path} is locked by another process ({_lock_holder(exc)}) and stayed locked for "
-                    f"{wait:.0f} s; wait for its query or run to finish, or query a copy: "
-                    f"cp {path} /tmp/copy.duckdb && evaluator sql --db /tmp/copy.duckdb ..."
-                ) from exc
-            if not read_only and now - warned >= 10:
-                log.warning("waiting for a reader to release %s (%s)", path, _lock_holder(exc))
-                warned = now
-            time.sleep(delay)
-            delay = min(delay * 2, 0.25)
-
-
-def _lock_holder(exc: Exception) -> str:
-    match = re.search(r"\(PID (\d+)\)", str(exc))
-    return f"PID {match.group(1)}" if match else "another process"
-
-
 def _views_sql() -> str:
     return (Path(__file__).parent / "views.sql").read_text()
 
@@ -117,13 +72,13 @@ def connect_read_only(path: str, wait: float = READ_WAIT_SECONDS) -> Any:
     A file written by an older version (older views or macros, missing columns) is first brought
     up to date by opening it for writing once, as a run would; where the file is not writable
     it is read as it is (queries that need the new views then fail naming what is missing)."""
-    con = _connect(path, read_only=True, wait=wait)
+    con = connect(path, read_only=True, wait=wait)
     if _views_current(con) or not os.access(path, os.W_OK):
         return con
     con.close()
     log.info("bringing %s up to date with this version's schema and views", path)
     Store(path, wait=wait).close()
-    return _connect(path, read_only=True, wait=wait)
+    return connect(path, read_only=True, wait=wait)
 
 
 class Store:
@@ -146,7 +101,7 @@ class Store:
     def con(self) -> Any:
         """The write connection, opened (waiting for readers) when needed."""
         if self._con is None:
-            self._con = _connect(self.path, read_only=False, wait=self.wait)
+            self._con = connect(self.path, read_only=False, wait=self.wait)
         return self._con
 
     def release(self) -> None:
@@ -269,6 +224,9 @@ class Store:
             if not data:
                 continue
             items = [as_record(record, r) for r in data]
+            for item in items:  # an error may quote a URL with its credentials: never stored
+                if isinstance(getattr(item, "error", None), str):
+                    item.error = mask_credentials(item.error)
             cols = column_names(record)
             batches.append((record.TABLE, cols, pa.table({c: [getattr(r, c) for r in items] for c in cols})))
         if not batches:

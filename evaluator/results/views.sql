@@ -257,3 +257,39 @@ FROM figures f
 LEFT JOIN run_datasets d ON d.run_id = f.run_id
 LEFT JOIN pooled p ON p.run_id = f.run_id AND p.model = f.model
 GROUP BY f.run_id, f.model;
+
+-- Every run's datasets with their identity (evaluator/results/migrations/008_datasets.sql): the
+-- name rows carry (`dataset`), `name_key` (the same without a directory: a run recorded before
+-- names stopped being absolute paths pairs with a later one by it), the content `fingerprint`
+-- (NULL for a stream or a run recorded before fingerprints), how sample ids were made (`ids`),
+-- the source's kind and hub revision. Two runs read the same data when their fingerprints are
+-- equal; they read the same samples, possibly edited, when their name_keys are equal.
+CREATE OR REPLACE VIEW dataset_identity AS
+WITH seen AS (
+    SELECT run_id, dataset, any_value(split) AS split, count(DISTINCT sample_id) AS stored FROM results
+    GROUP BY run_id, dataset
+    UNION ALL
+    SELECT run_id, dataset, split, 0 FROM run_models
+    UNION ALL
+    SELECT run_id, dataset, split, 0 FROM dataset_fingerprints
+),
+each AS (
+    SELECT run_id, dataset, any_value(split) AS split, max(stored) AS stored FROM seen GROUP BY run_id, dataset
+)
+SELECT
+    e.run_id,
+    e.dataset,
+    CASE WHEN e.dataset LIKE '/%' THEN regexp_extract(rtrim(e.dataset, '/'), '[^/]+$') ELSE e.dataset END
+        AS name_key,
+    f.fingerprint,
+    f.kind,
+    f.source,
+    f.config,
+    coalesce(f.split, e.split) AS split,
+    coalesce(f.ids, 'recorded before sample ids came from the source: an id column, else the row index') AS ids,
+    f.samples,
+    e.stored AS stored_samples,
+    f.audio,
+    f.revision
+FROM each e
+LEFT JOIN dataset_fingerprints f ON f.run_id = e.run_id AND f.dataset = e.dataset;

@@ -181,16 +181,32 @@ _SAMPLE_SQL = """
 SELECT model, dataset, split, audio_seconds, reference, reference_norm, hypothesis, hypothesis_norm,
        error, hits, substitutions, deletions, insertions
 FROM results
-WHERE run_id = ? AND sample_id = ? AND (? IS NULL OR model = ?)
+WHERE run_id = ? AND sample_id = ? AND (? IS NULL OR model = ?) AND (? IS NULL OR dataset = ?)
 ORDER BY model
 """
 
 
-def sample_view(con: Any, run_id: str, sample_id: str, model: str | None = None) -> SampleView:
-    """A sample's reference and every model's hypothesis (or one model's), aligned. An unknown
-    sample id fails with the number of samples in the run and a few of their ids."""
+def sample_view(con: Any, run_id: str, sample_id: str, model: str | None = None,
+                dataset: str | None = None) -> SampleView:
+    """A sample's reference and every model's hypothesis (or one model's), aligned. Samples are
+    keyed by (dataset, id): an id found in several datasets of the run needs ``dataset`` (the
+    error lists them). An unknown sample id fails with the number of samples in the run and a
+    few of their ids."""
     _check_model(con, run_id, model)
-    rows = con.execute(_SAMPLE_SQL, [run_id, sample_id, model, model]).fetchall()
+    found = [d for (d,) in con.execute("SELECT DISTINCT dataset FROM results WHERE run_id = ? AND sample_id = ? "
+                                       "ORDER BY dataset", [run_id, sample_id]).fetchall()]
+    if dataset is not None and dataset not in found:
+        known = [d for (d,) in con.execute("SELECT DISTINCT dataset FROM results WHERE run_id = ? ORDER BY dataset",
+                                           [run_id]).fetchall()]
+        if dataset not in known:
+            raise ConfigError(f"dataset {dataset!r} is not in run {run_id}; its datasets: {', '.join(known)}")
+        if found:
+            raise ConfigError(f"sample {sample_id!r} is not in dataset {dataset!r} of run {run_id}; it is in "
+                              f"{', '.join(found)}")
+    if dataset is None and len(found) > 1:
+        raise ConfigError(f"sample {sample_id!r} is in {len(found)} datasets of run {run_id}: {', '.join(found)}; "
+                          "choose one with --dataset NAME")
+    rows = con.execute(_SAMPLE_SQL, [run_id, sample_id, model, model, dataset, dataset]).fetchall()
     if not rows:
         (n,) = con.execute("SELECT count(DISTINCT sample_id) FROM results WHERE run_id = ?", [run_id]).fetchone()
         ids = [i for (i,) in con.execute(

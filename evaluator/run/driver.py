@@ -17,10 +17,8 @@ import importlib.util
 import itertools
 import json
 import logging
-import os
 import platform
 import secrets
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,9 +32,11 @@ from evaluator.data.shards import Shard, plan_shards
 from evaluator.data.sources import open_dataset, resolved_spec
 from evaluator.data.spec import DatasetSpec
 from evaluator.data.windows import LongForm
-from evaluator.errors import MissingDependencyError
+from evaluator.errors import MissingDependencyError, mask_credentials
 from evaluator.models.backends import get_backend
 from evaluator.models.files import weight_files
+from evaluator.results.datasets import DatasetRead, record_datasets
+from evaluator.results.predictions import unmatched_predictions
 from evaluator.results.store import Store
 from evaluator.run.execute.executor import RayExecutor
 from evaluator.run.execute.interfaces import Pool
@@ -50,6 +50,7 @@ from evaluator.run.execute.recorder import (
     resume_config,
 )
 from evaluator.run.execute.scheduler import Scheduler
+from evaluator.run.origin import run_origin
 from evaluator.run.plan.config import RunConfig
 from evaluator.run.plan.devices import MPS_RESOURCE, missing_mps_warning, plan_device
 from evaluator.run.plan.hardware import cpu_info
@@ -131,11 +132,11 @@ def _long_form(config: RunConfig, backend: Any) -> LongForm:
 
 
 def _host_info() -> dict[str, Any]:
+    """Where and by whom the run was made (:func:`evaluator.run.origin.run_origin`), on what."""
     import ray
 
     return {
-        "hostname": socket.gethostname(),
-        "driver_pid": os.getpid(),
+        **run_origin(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "ray": ray.__version__,
@@ -246,16 +247,21 @@ def run_evaluation(
     run_id = run_id or new_run_id()
     versions = {label: cls.library_versions() for label, cls in backends.items()}
     earlier: dict[str, Any] = {}
+    read = [DatasetRead(d.name, d.spec, d.opened, d.total) for d in datasets]
     if resume:
         run = store.get_run(run_id) or {}
         check_resumable(run, versions)
+        # the datasets must be what the run read: a changed sample is refused, named
+        record_datasets(store, run_id, read, resume=True, verify_audio=config.verify_audio)
         earlier = json.loads(run.get("models") or "{}")
         store.mark_running(run_id)
         if retry_errors:
             log.info("deleted %d error rows to retry them", store.delete_errors(run_id))
     else:
+        record_datasets(store, run_id, read, verify_audio=config.verify_audio)  # name, ids, fingerprint
         store.create_run(
-            run_id, config.name, config_json, evaluator_version=evaluator.__version__,
+            run_id, config.name, json.loads(mask_credentials(json.dumps(config_json))),
+            evaluator_version=evaluator.__version__,
             normalizer=(NORMALIZER_NAME, NORMALIZER_VERSION), host=_host_info(),
         )
         store.update_run(run_id, library_versions=versions)  # known even if this driver dies
@@ -305,6 +311,11 @@ def run_evaluation(
         recorder.flush()
         store.write_word_errors(run_id)  # confusion pairs for `evaluator errors`
         store.save_intervals(run_id)  # bootstrap intervals of WER/CER, overall and per group
+        for pool in pools:  # lines of a predictions file that no sample used: said, never dropped silently
+            if pool.spec.backend == "predictions" and (
+                    unused := unmatched_predictions(store.con, run_id, pool.label, pool.spec.model)):
+                log.warning("%s", unused)
+                warnings.append(unused)
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -37,6 +37,7 @@ __all__ = [
     "group_ratio_intervals",
     "paired_bootstrap",
     "paired_bootstraps",
+    "stratified_paired_bootstrap",
     "paired_interval_and_p",
     "P_VALUE_METHOD",
 ]
@@ -375,25 +376,41 @@ def paired_bootstraps(pairs: Sequence[np.ndarray], options: BootstrapOptions | N
     baseline words, model errors, model words. Pairs of the same size share one resampling pass."""
     options = options or BootstrapOptions()
     mats = [np.asarray(p, dtype=np.float64).reshape(len(p), 4) if len(p) else np.zeros((0, 4)) for p in pairs]
-    sums = _sums_by_size(mats, options)
-    results = []
-    for m, s in zip(mats, sums, strict=True):
-        n = m.shape[0]
-        if n == 0:
-            results.append(PairedResult(None, None, None, None, None, None, None, None, 0, 0, 0, 0,
-                                        options.resamples, options.seed, options.confidence))
-            continue
-        base = _estimate(m[:, 0], m[:, 1])
-        model = _estimate(m[:, 2], m[:, 3])
-        diff = m[:, 2] - m[:, 0]
-        better, worse = int((diff < 0).sum()), int((diff > 0).sum())
-        wilcoxon, sign = _second_tests(diff)
-        if base is None or model is None:
-            delta = low = high = p = None
-        else:
-            delta = model - base
-            draws = _ratio(s[:, 2], s[:, 3]) - _ratio(s[:, 0], s[:, 1])
-            low, high, p = paired_interval_and_p(draws[np.isfinite(draws)], options.confidence)
-        results.append(PairedResult(base, model, delta, low, high, p, wilcoxon, sign, n, better, worse,
-                                    n - better - worse, options.resamples, options.seed, options.confidence))
-    return results
+    return [_paired_result(m, s, options) for m, s in zip(mats, _sums_by_size(mats, options), strict=True)]
+
+
+def _paired_result(m: np.ndarray, sums: np.ndarray, options: BootstrapOptions) -> PairedResult:
+    """The :class:`PairedResult` of the ``(n, 4)`` counts ``m`` and their resampled column sums."""
+    n = m.shape[0]
+    if n == 0:
+        return PairedResult(None, None, None, None, None, None, None, None, 0, 0, 0, 0,
+                            options.resamples, options.seed, options.confidence)
+    base, model = _estimate(m[:, 0], m[:, 1]), _estimate(m[:, 2], m[:, 3])
+    diff = m[:, 2] - m[:, 0]
+    better, worse = int((diff < 0).sum()), int((diff > 0).sum())
+    wilcoxon, sign = _second_tests(diff)
+    if base is None or model is None:
+        delta = low = high = p = None
+    else:
+        delta = model - base
+        draws = _ratio(sums[:, 2], sums[:, 3]) - _ratio(sums[:, 0], sums[:, 1])
+        low, high, p = paired_interval_and_p(draws[np.isfinite(draws)], options.confidence)
+    return PairedResult(base, model, delta, low, high, p, wilcoxon, sign, n, better, worse, n - better - worse,
+                        options.resamples, options.seed, options.confidence)
+
+
+def stratified_paired_bootstrap(strata: Sequence[np.ndarray], options: BootstrapOptions | None = None) -> PairedResult:
+    """:func:`paired_bootstrap` over several strata (datasets) at once: each an ``(n_k, 4)``
+    matrix of baseline errors, baseline words, model errors, model words. Each resample draws
+    ``n_k`` utterances with replacement *within* every stratum (so every stratum keeps its size)
+    and recomputes both pooled rates, ``sum over strata of errors / sum of words``; the same draws
+    serve both sides (paired). Stratum ``k`` draws from its own generator, seeded with
+    ``(seed, k)``. The interval, p-value and second tests follow :func:`paired_bootstraps`."""
+    options = options or BootstrapOptions()
+    mats = [np.asarray(m, dtype=np.float64).reshape(len(m), 4) if len(m) else np.zeros((0, 4)) for m in strata]
+    total = np.zeros((options.resamples, 4))
+    for k, m in enumerate(mats):
+        if len(m):
+            seed = int(np.random.SeedSequence([options.seed, k]).generate_state(1)[0])
+            total += resampled_sums(m, BootstrapOptions(options.resamples, seed, options.confidence))
+    return _paired_result(np.vstack(mats) if mats else np.zeros((0, 4)), total, options)

@@ -56,7 +56,7 @@ def _run(store: Store, run_id: str, models: dict[str, float], languages: tuple[s
     rows = []
     for model, rate in models.items():
         rng = random.Random(f"{run_id}/{rate}")
-        texts = random.Random(run_id)
+        texts = random.Random("builtin:sample")  # one dataset: the same references in every run
         index = 0
         store.plan_model(run_id, model, "builtin:sample", "test", per_language * len(languages))
         for language in languages:

@@ -197,6 +197,6 @@ def test_gate_usage_errors(db: str, capsys: pytest.CaptureFixture[str], monkeypa
 def test_markdown_keeps_every_column(db: str, capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     _, out, _ = run_cli(["compare", "--db", db, "--run", "demo", "--format", "markdown"], capsys, monkeypatch)
-    assert "| baseline | model | metric | n | base_% | model_% | delta_pp | low_pp | high_pp |" in out
+    assert "| baseline | model | dataset | metric | n | base_% | model_% | delta_pp | low_pp | high_pp |" in out
     _, out, _ = run_cli(["leaderboard", "--db", db, "--run", "demo", "--format", "markdown"], capsys, monkeypatch)
     assert "wer_low" in out and "rtfx_e2e" in out

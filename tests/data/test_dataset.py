@@ -137,14 +137,15 @@ LAYOUTS: dict[str, Callable[[Path], Path]] = {
 
 # layout -> split, Columns, ids, references, languages
 EXPECTED: dict[str, tuple[str, Columns, list[str], list[str], list[str | None]]] = {
-    "audiofolder-csv": ("train", Columns("audio", "transcription", None, None),
-                        ["0", "1", "2"], [r[1] for r in ROWS], [None] * 3),
+    # without an id column, an audiofolder's sample is its file (file_name as written)
+    "audiofolder-csv": ("train", Columns("audio", "transcription", "file_name", None),
+                        ["clip0.wav", "clip1.wav", "clip2.wav"], [r[1] for r in ROWS], [None] * 3),
     "audiofolder-csv-id-language": ("train", Columns("audio", "transcription", "id", "language"),
                                     [r[0] for r in ROWS], [r[1] for r in ROWS], [r[2] for r in ROWS]),
     "audiofolder-jsonl": ("train", Columns("audio", "sentence", "utt_id", "lang"),
                           [r[0] for r in ROWS], [r[1] for r in ROWS], [r[2] for r in ROWS]),
-    "audiofolder-flac": ("train", Columns("audio", "transcription", None, None),
-                         ["0", "1", "2"], [r[1] for r in ROWS], [None] * 3),
+    "audiofolder-flac": ("train", Columns("audio", "transcription", "file_name", None),
+                         ["clip0.flac", "clip1.flac", "clip2.flac"], [r[1] for r in ROWS], [None] * 3),
     "audiofolder-splits": ("test", Columns("audio", "transcription", "id", None),
                            [r[0] for r in TEST_ROWS], [r[1] for r in TEST_ROWS], [None] * 2),
     "saved-dataset-struct": ("train", Columns("audio", "text", None, None),
@@ -340,7 +341,7 @@ def _a_file(d: Path) -> Path:
          ["no reference text column", "audio, file_name, notes"]),
         (LAYOUTS["audiofolder-csv"], {"text_column": "sentence"},
          ["text column 'sentence' is not in the dataset", "audio, file_name, transcription"]),
-        (_empty_dir, {}, ["neither a save_to_disk dataset nor an audiofolder", "metadata.csv"]),
+        (_empty_dir, {}, ["holds no dataset layout evaluator knows", "metadata.csv", "wav.scp + text"]),
         (_no_file_name, {}, ["needs a file_name column"]),
         (_header_only, {}, ["lists no files"]),
         (_a_file, {}, ["is a file"]),
@@ -424,10 +425,11 @@ def test_reading_every_shard_yields_every_row_once(rows: int, shard_size: int) -
 @pytest.mark.parametrize(
     ("layout", "start", "stop", "skip", "expected_ids"),
     [
-        ("audiofolder-csv", 0, 3, set(), ["0", "1", "2"]),
-        ("audiofolder-csv", 1, 3, set(), ["1", "2"]),
-        ("audiofolder-csv", 0, 3, {"1"}, ["0", "2"]),
-        ("audiofolder-csv", 0, 3, {"0", "1", "2"}, []),
+        ("audiofolder-csv", 0, 3, set(), ["clip0.wav", "clip1.wav", "clip2.wav"]),
+        ("audiofolder-csv", 1, 3, set(), ["clip1.wav", "clip2.wav"]),
+        ("audiofolder-csv", 0, 3, {"clip1.wav"}, ["clip0.wav", "clip2.wav"]),
+        ("audiofolder-csv", 0, 3, {"clip0.wav", "clip1.wav", "clip2.wav"}, []),
+        ("audiofolder-csv", 0, 3, {"1"}, ["clip0.wav", "clip1.wav", "clip2.wav"]),  # files, not indexes
         ("audiofolder-csv", 2, 2, set(), []),
         ("audiofolder-csv-id-language", 0, 3, {"utt-b"}, ["utt-a", "utt-c"]),
         ("audiofolder-csv-id-language", 0, 3, {"1"}, ["utt-a", "utt-b", "utt-c"]),  # ids, not indexes
@@ -508,16 +510,24 @@ def test_stereo_is_mean_of_channels(tmp_path: Path, rate: int, fmt: str) -> None
     assert np.max(np.abs(got)) == pytest.approx(0.4, abs=0.03)
 
 
-def test_repeated_id_values_fall_back_to_row_index(tmp_path: Path) -> None:
+def test_repeated_id_values_fall_back_to_the_file_names(tmp_path: Path) -> None:
     folder = write_audiofolder(tmp_path / "af", ROWS, ("transcription",))
     lines = (folder / "metadata.csv").read_text().splitlines()
     rows = [lines[0] + ",id"] + [line + ",same" for line in lines[1:]]
     (folder / "metadata.csv").write_text("\n".join(rows) + "\n")
     opened = open_dataset(DatasetSpec(source=str(folder)))
-    assert opened.columns.id is None
-    assert [s.sample_id for s in read_all(opened)] == [str(i) for i in range(len(ROWS))]
-    with pytest.raises(DatasetError, match="repeated values"):
+    assert opened.columns.id == "file_name"
+    assert [s.sample_id for s in read_all(opened)] == [f"clip{i}.wav" for i in range(len(ROWS))]
+    with pytest.raises(DatasetError, match=r"sample id 'same' \(column 'id'\) is on rows 1 and 2"):
         open_dataset(DatasetSpec(source=str(folder), id_column="id"))
+
+
+def test_a_file_listed_twice_in_an_audiofolder_is_refused(tmp_path: Path) -> None:
+    folder = write_audiofolder(tmp_path / "af", ROWS, ("transcription",))
+    lines = (folder / "metadata.csv").read_text().splitlines()
+    (folder / "metadata.csv").write_text("\n".join([*lines, lines[1]]) + "\n")
+    with pytest.raises(DatasetError, match=r"sample id 'clip0.wav' \(column 'file_name'\) is on rows 1 and 4"):
+        open_dataset(DatasetSpec(source=str(folder)))
 
 
 def test_local_dataset_can_be_streamed(tmp_path: Path) -> None:
@@ -539,10 +549,13 @@ def test_actors_open_the_columns_the_driver_settled_on(tmp_path: Path) -> None:
     (folder / "metadata.csv").write_text("\n".join([lines[0] + ",id"] + [ln + ",same" for ln in lines[1:]]) + "\n")
     driver = open_dataset(DatasetSpec(source=str(folder)))
     spec = resolved_spec(driver, DatasetSpec(source=str(folder)))
-    assert spec.id_column == ROW_INDEX and spec.text_column == "transcription"
+    assert spec.id_column == "file_name" and spec.text_column == "transcription"
     actor = open_dataset(spec, check_ids=False)
     assert actor.columns == driver.columns
-    assert [s.sample_id for s in read_all(actor)] == [str(i) for i in range(len(ROWS))]
+    assert [s.sample_id for s in read_all(actor)] == [f"clip{i}.wav" for i in range(len(ROWS))]
+    hub = saved(tmp_path / "ds", hf_dataset(ROWS, {"audio": "audio", "text": "text"}))
+    no_ids = DatasetSpec(source=str(hub))
+    assert resolved_spec(open_dataset(no_ids), no_ids).id_column == ROW_INDEX
 
 
 # language values, max_samples, streaming -> (distinct values, complete)

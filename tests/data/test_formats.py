@@ -38,26 +38,29 @@ def errors_of(sample: Any) -> str | None:
     return None
 
 
-# (name, builder, spec overrides, kind, sample ids are the clip ids, language known, metadata key)
+# (name, builder, spec overrides, kind, the sample id of a clip, language known, metadata key). Ids are
+# what names the sample in its source: the audio path as the manifest writes it, the clip's file name
+# in a Common Voice release, the utterance id, the id column.
 LAYOUTS = [
-    ("nemo", lambda tmp: layouts.nemo_manifest(tmp / "nemo", ROWS), {}, "nemo", False, True, "duration"),
-    ("kaldi", lambda tmp: layouts.kaldi_dir(tmp / "kaldi", ROWS), {}, "kaldi", True, True, "speaker"),
-    ("commonvoice", lambda tmp: layouts.common_voice(tmp / "cv", ROWS), {}, "commonvoice", False, True,
-     "client_id"),
+    ("nemo", lambda tmp: layouts.nemo_manifest(tmp / "nemo", ROWS), {}, "nemo", lambda c: f"audio/{c['file_name']}",
+     True, "duration"),
+    ("kaldi", lambda tmp: layouts.kaldi_dir(tmp / "kaldi", ROWS), {}, "kaldi", lambda c: c["id"], True, "speaker"),
+    ("commonvoice", lambda tmp: layouts.common_voice(tmp / "cv", ROWS), {}, "commonvoice", lambda c: c["file_name"],
+     True, "client_id"),
     ("csv", lambda tmp: layouts.csv_manifest(tmp / "m.csv", ROWS), {"audio_column": "wav", "text_column": "words"},
-     "csv", False, False, "speaker"),
-    ("tsv", lambda tmp: layouts.csv_manifest(tmp / "m.tsv", ROWS, "path", "sentence"), {}, "tsv", False, False,
-     "speaker"),
-    ("parquet", lambda tmp: layouts.parquet_folder(tmp / "pq", ROWS), {}, "parquet", True, True, None),
-    ("webdataset", lambda tmp: layouts.webdataset_dir(tmp / "wds", ROWS, per_shard=4), {}, "webdataset", True,
-     False, "__url__"),
+     "csv", lambda c: c["path"], False, "speaker"),
+    ("tsv", lambda tmp: layouts.csv_manifest(tmp / "m.tsv", ROWS, "path", "sentence"), {}, "tsv",
+     lambda c: c["path"], False, "speaker"),
+    ("parquet", lambda tmp: layouts.parquet_folder(tmp / "pq", ROWS), {}, "parquet", lambda c: c["id"], True, None),
+    ("webdataset", lambda tmp: layouts.webdataset_dir(tmp / "wds", ROWS, per_shard=4), {}, "webdataset",
+     lambda c: c["id"], False, "__url__"),
 ]
 
 
-@pytest.mark.parametrize(("name", "build", "overrides", "kind", "clip_ids", "has_language", "meta"), LAYOUTS,
+@pytest.mark.parametrize(("name", "build", "overrides", "kind", "clip_id", "has_language", "meta"), LAYOUTS,
                          ids=[row[0] for row in LAYOUTS])
 def test_each_format_reads_the_clips_and_texts(tmp_path: Path, name: str, build: Any, overrides: dict[str, str],
-                                               kind: str, clip_ids: bool, has_language: bool, meta: str | None) -> None:
+                                               kind: str, clip_id: Any, has_language: bool, meta: str | None) -> None:
     spec = DatasetSpec(source=str(build(tmp_path)), **overrides)
     assert source_kind(spec, spec.source) == kind
     samples = read_all(spec)
@@ -65,7 +68,7 @@ def test_each_format_reads_the_clips_and_texts(tmp_path: Path, name: str, build:
     assert sorted(s.reference for s in samples) == sorted(by_text)
     for sample in samples:
         clip = by_text[sample.reference]
-        assert sample.sample_id == (clip["id"] if clip_ids else str(sample.index))
+        assert sample.sample_id == clip_id(clip)
         assert sample.language == (clip["language"] if has_language else None)
         if meta:
             assert meta in sample.metadata
@@ -315,7 +318,7 @@ def test_tsv_rows_with_missing_fields_are_error_rows(tmp_path: Path) -> None:
 
 def test_repeated_ids_in_a_manifest_are_refused(tmp_path: Path) -> None:
     path = _write(tmp_path / "m.csv", "id,path,text\nx,a.wav,one\ny,b.wav,two\nx,c.wav,three\n")
-    with pytest.raises(DatasetError, match=r"id 'x' \(row 3\) is repeated"):
+    with pytest.raises(DatasetError, match=r"id 'x' is repeated \(lines 2 and 4\)"):
         open_dataset(DatasetSpec(source=str(path)))
     assert len(open_dataset(DatasetSpec(source=str(path)), check_ids=False).data) == 3
 
@@ -339,11 +342,12 @@ def test_keyed_file_finds_every_key(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert not keyed.KeyedFile(str(tmp_path / "absent"))
 
 
-@pytest.mark.parametrize(("text", "row"), [("a one\nb two\na three\n", 3), ("a one\nb two\nb three\n", 3),
-                                          ("b one\na two\nb three\n", 3)])
-def test_repeated_utterance_ids_in_kaldi_text_are_refused(tmp_path: Path, text: str, row: int) -> None:
+@pytest.mark.parametrize(("text", "lines"), [("a one\nb two\na three\n", "1 and 3"),
+                                            ("a one\nb two\nb three\n", "2 and 3"),
+                                            ("b one\na two\nb three\n", "1 and 3")])
+def test_repeated_utterance_ids_in_kaldi_text_are_refused(tmp_path: Path, text: str, lines: str) -> None:
     folder = _kaldi(tmp_path, f"a {ROWS[0]['path']}\n", text)
-    with pytest.raises(DatasetError, match=rf"id '[ab]' \(row {row}\) is repeated"):
+    with pytest.raises(DatasetError, match=rf"id '[ab]' is repeated \(lines {lines}\)"):
         open_dataset(DatasetSpec(source=str(folder)))
 
 

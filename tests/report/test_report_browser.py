@@ -25,6 +25,9 @@ from evaluator.report.html import ReportOptions, build_report  # noqa: E402
 from evaluator.results.compare import compare  # noqa: E402
 from evaluator.results.store import connect_read_only  # noqa: E402
 from tests.report_data import LONG_ID, LONG_SECONDS, MODELS, OLD_RUN, RUN, SAMPLES, make_report_db  # noqa: E402
+from tests.results.test_compare import make_db  # noqa: E402
+from tests.results.test_compare_datasets import MODELS as SET_MODELS  # noqa: E402
+from tests.results.test_compare_datasets import two_datasets  # noqa: E402
 
 INSTALL = ("no Chromium found: install it (Debian/Ubuntu: `apt-get install -y chromium`) or set CHROMIUM "
            "to a Chrome/Chromium binary")
@@ -61,6 +64,17 @@ def two_runs(db: Path) -> Path:
     path = db.parent / "two-runs.html"
     options = ReportOptions(audio_clip_mb=0.1)
     path.write_text(build_report(connect_read_only(str(db)), [RUN, OLD_RUN], options), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def two_sets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run of three models on two datasets (calls, meetings) whose sample ids repeat."""
+    folder = tmp_path_factory.mktemp("report-two-sets")
+    db = make_db(folder / "sets.duckdb", {"sets": two_datasets("sets", SET_MODELS)},
+                 models={"sets": list(SET_MODELS)}, finished=True)
+    path = folder / "sets.html"
+    path.write_text(build_report(connect_read_only(str(db)), "sets"), encoding="utf-8")
     return path
 
 
@@ -103,6 +117,11 @@ def _open(browser: Any, report: Path) -> Iterator[tuple[Any, dict[str, list[str]
 @pytest.fixture
 def page(browser: Any, report: Path) -> Iterator[tuple[Any, dict[str, list[str]]]]:
     yield from _open(browser, report)
+
+
+@pytest.fixture
+def page_sets(browser: Any, two_sets: Path) -> Iterator[tuple[Any, dict[str, list[str]]]]:
+    yield from _open(browser, two_sets)
 
 
 @pytest.fixture
@@ -232,7 +251,7 @@ def test_long_file_plays_from_a_seam_and_a_skipped_stretch(page: tuple[Any, dict
 
 def test_page_lists_p_values(page: tuple[Any, dict[str, list[str]]], db: Path) -> None:
     pg, seen = page
-    pairs = compare(connect_read_only(str(db)), [RUN]).to_json_dict()["pairs"]
+    pairs = compare(connect_read_only(str(db)), [RUN], all_pairs=True).to_json_dict()["pairs"]
     rows = pg.locator("#compare tbody tr")
     assert rows.count() == len(pairs) == 3
     shown = pg.locator("#compare tbody tr").evaluate_all(
@@ -264,3 +283,69 @@ def test_two_runs_render_in_one_page(page_two: tuple[Any, dict[str, list[str]]])
     assert abs(audio.evaluate(DURATION) - LONG_SECONDS) < 0.1
     assert "1 linked as files" in pg.inner_text("#audio-note")
     assert seen == {"console": [], "network": [], "dialogs": []}
+
+
+# Each bar chart's geometry, in pixels of its SVG: the plot area (left, right, top, bottom), the
+# SVG's and the chart's box widths, and per series (trace) the box of every drawn bar.
+BAR_GEOMETRY = """d => {
+  const size = d._fullLayout._size;
+  const svg = d.querySelector('svg.main-svg').getBoundingClientRect();
+  const bars = t => [...t.querySelectorAll('.point path')]
+    .filter(p => p.getAttribute('d') && p.getAttribute('d') !== 'M0,0Z')
+    .map(p => { const r = p.getBoundingClientRect();
+                return [r.left - svg.left, r.right - svg.left, r.top - svg.top, r.bottom - svg.top]; });
+  return {plot: [size.l, size.l + size.w, size.t, size.t + size.h], svg: svg.width,
+          box: d.getBoundingClientRect().width, traces: [...d.querySelectorAll('.barlayer .trace')].map(bars)};
+}"""
+
+
+def bar_charts_geometry(pg: Any) -> dict[str, dict[str, Any]]:
+    ids = pg.locator(".js-plotly-plot").evaluate_all("ds => ds.filter(d => d.querySelector('.barlayer .trace'))"
+                                                     ".map(d => d.id)")
+    return {i: pg.locator(f"#{i}").evaluate(BAR_GEOMETRY) for i in ids}
+
+
+def assert_bars_inside_their_axes(geometry: dict[str, dict[str, Any]]) -> None:
+    """Every bar inside its chart's plot area, the chart no wider than its box (nothing cut off)
+    and no two bars drawn over each other (one bar per model and group)."""
+    assert geometry
+    for chart, g in geometry.items():
+        left, right, top, bottom = g["plot"]
+        assert g["svg"] <= g["box"] + 1 and right <= g["box"] + 1, f"{chart} is wider than its box"
+        bars = sorted(b for trace in g["traces"] for b in trace)
+        assert bars, f"{chart} draws no bar"
+        for x0, x1, y0, y1 in bars:
+            assert left - 1 <= x0 <= x1 <= right + 1 and top - 1 <= y0 <= y1 <= bottom + 1, \
+                f"{chart}: a bar at x {x0:.0f}-{x1:.0f}, y {y0:.0f}-{y1:.0f} is outside the axes {g['plot']}"
+        for (_, a1, _, _), (b0, _, _, _) in zip(bars, bars[1:], strict=False):
+            assert b0 >= a1 - 1, f"{chart}: two bars overlap"
+
+
+def test_every_chart_bar_lies_inside_its_axes(page: tuple[Any, dict[str, list[str]]]) -> None:
+    pg, seen = page
+    geometry = bar_charts_geometry(pg)
+    assert {"chart-buckets", "chart-group-0", "chart-group-1"} <= set(geometry)
+    assert_bars_inside_their_axes(geometry)
+    # one bar per model and speaker: alice, bob, carol
+    assert [len(t) for t in geometry["chart-group-1"]["traces"]] == [3] * len(MODELS)
+    assert seen["console"] == []
+
+
+def test_breakdowns_group_by_dataset(page_sets: tuple[Any, dict[str, list[str]]], two_sets: Path) -> None:
+    pg, seen = page_sets
+    geometry = bar_charts_geometry(pg)
+    assert_bars_inside_their_axes(geometry)
+    rows = two_datasets("sets", SET_MODELS)
+    languages = {(r["dataset"], r["language"]) for r in rows}  # every model has a WER in each
+    language_chart = next(i for i in geometry if "language" in pg.locator(f"#{i} .xtitle").text_content())
+    assert [len(t) for t in geometry[language_chart]["traces"]] == [len(languages)] * len(SET_MODELS)
+    # a two-level axis: the groups, then the datasets under them
+    assert set(texts(pg, f"#{language_chart} .xtick text")) == {"en", "fr"}
+    assert set(texts(pg, f"#{language_chart} .xtick2 text")) == {"calls", "meetings"}
+    buckets = geometry["chart-buckets"]["traces"]
+    assert len(buckets) == len(SET_MODELS) and all(len(t) == len(buckets[0]) for t in buckets)
+    # the comparison names each pair's dataset, and "all" once per pair
+    cells = pg.locator("#compare tbody tr").evaluate_all("rs => rs.map(r => r.cells[2].textContent)")
+    pairs = len(SET_MODELS) * (len(SET_MODELS) - 1) // 2
+    assert sorted(cells) == sorted(["calls", "meetings", "all (stratified)"] * pairs)
+    assert seen["console"] == [] and seen["network"] == []

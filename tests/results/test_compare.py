@@ -22,10 +22,10 @@ RESAMPLES = 300
 
 def row(run_id: str, model: str, sample_id: str, *, words: int = 10, errors: int = 1, error: str | None = None,
         audio_seconds: float | None = 4.0, language: str | None = "en", metadata: dict | None = None,
-        hypothesis: str | None = None) -> dict[str, Any]:
+        hypothesis: str | None = None, dataset: str = "ds") -> dict[str, Any]:
     """A result row: ``errors`` substitutions out of ``words`` reference words."""
     r: dict[str, Any] = {
-        "run_id": run_id, "model": model, "backend": model.split(":")[0], "dataset": "ds", "split": "test",
+        "run_id": run_id, "model": model, "backend": model.split(":")[0], "dataset": dataset, "split": "test",
         "sample_id": sample_id, "language": language, "audio_seconds": audio_seconds,
         "reference": f"reference of {sample_id}", "hypothesis": hypothesis or f"{model} says {sample_id}",
         "error": error, "metadata": json.dumps(metadata) if metadata else None,
@@ -38,8 +38,10 @@ def row(run_id: str, model: str, sample_id: str, *, words: int = 10, errors: int
     return r
 
 
-def make_db(path: Path, runs: dict[str, list[dict[str, Any]]], models: dict[str, list[str]] | None = None) -> Path:
-    """A database of ``runs``; ``models``: per run, its models in the order the run was given them."""
+def make_db(path: Path, runs: dict[str, list[dict[str, Any]]], models: dict[str, list[str]] | None = None,
+            finished: bool = False) -> Path:
+    """A database of ``runs``; ``models``: per run, its models in the order the run was given them;
+    ``finished``: every run marked finished (else they stay ``running``)."""
     with Store(str(path)) as store:
         for i, (run_id, rows) in enumerate(runs.items()):
             config = {"models": [{"spec": m} for m in (models or {}).get(run_id, [])]}
@@ -47,6 +49,8 @@ def make_db(path: Path, runs: dict[str, list[dict[str, Any]]], models: dict[str,
             store.con.execute("UPDATE runs SET started_at = started_at + INTERVAL (?) SECOND WHERE run_id = ?",
                               [i, run_id])
             store.insert_results(rows)
+            if finished:
+                store.finish_run(run_id, "finished", {})
     return path
 
 
@@ -196,8 +200,9 @@ def test_pairs_and_baselines(tmp_path: Path) -> None:
     runs = {"run1": random_run("run1", {"a:good": 0.08, "b:bad": 0.2, "c:mid": 0.12}, 120, seed=1)}
     db = make_db(tmp_path / "o.duckdb", runs, models={"run1": ["c:mid", "b:bad", "a:good"]})
     with Store(str(db)) as store:
-        default = compare(store.con, resamples=RESAMPLES, top=0)
+        default = compare(store.con, resamples=RESAMPLES, top=0, all_pairs=True)
         against = compare(store.con, ["run1"], baseline="c:mid", resamples=RESAMPLES, top=0)
+        first = compare(store.con, ["run1"], resamples=RESAMPLES, top=0)
         with pytest.raises(ConfigError, match="choose one of: a:good, b:bad, c:mid"):
             compare(store.con, ["run1"], baseline="z:none")
     # without --baseline, the model the run lists first is the baseline (not the best, not by name)
@@ -209,22 +214,28 @@ def test_pairs_and_baselines(tmp_path: Path) -> None:
         assert p.delta == pytest.approx(p.model_rate - p.baseline_rate)
         assert p.delta_low <= p.delta <= p.delta_high
     assert [(p.baseline, p.model) for p in against.pairs] == [("c:mid", "b:bad"), ("c:mid", "a:good")]
+    assert first.pairs == against.pairs
     bad = next(p for p in against.pairs if p.model == "b:bad")
     assert bad.delta > 0 and bad.p_value < 0.05
 
 
 def test_two_runs_of_two_models(tmp_path: Path) -> None:
     runs = {"r1": random_run("r1", {"a:x": 0.1, "b:y": 0.2}, 40, seed=1),
-            "r2": random_run("r2", {"a:x": 0.1, "b:y": 0.2}, 40, seed=2)}
+            "r2": random_run("r2", {"a:x": 0.1, "b:y": 0.2}, 40, seed=1)}
     path = make_db(tmp_path / "t.duckdb", runs)
     with Store(str(path)) as store:
         c = compare(store.con, ["r1", "r2"], resamples=RESAMPLES, top=0)
+        every = compare(store.con, ["r1", "r2"], resamples=RESAMPLES, top=0, all_pairs=True)
         by_run = compare(store.con, ["r1", "r2"], baseline="r2", resamples=RESAMPLES, top=0)
     assert [m["label"] for m in c.models] == ["a:x@r1", "b:y@r1", "a:x@r2", "b:y@r2"]
-    assert {(p.baseline, p.model) for p in c.pairs} == {
-        ("a:x@r1", "b:y@r1"), ("a:x@r2", "b:y@r2"), ("a:x@r1", "a:x@r2"), ("b:y@r1", "b:y@r2")}
-    assert {(p.baseline, p.model) for p in by_run.pairs} == {
-        ("a:x@r2", "b:y@r2"), ("a:x@r2", "a:x@r1"), ("b:y@r2", "b:y@r1")}
+    # the first run is the baseline: its first model against its second, each model against itself
+    assert [(p.baseline, p.model) for p in c.pairs] == [
+        ("a:x@r1", "b:y@r1"), ("a:x@r1", "a:x@r2"), ("b:y@r1", "b:y@r2")]
+    assert [(p.baseline, p.model) for p in by_run.pairs] == [
+        ("a:x@r2", "a:x@r1"), ("b:y@r2", "b:y@r1"), ("a:x@r2", "b:y@r2")]
+    labels = ["a:x@r1", "b:y@r1", "a:x@r2", "b:y@r2"]  # every two sides once, the earlier the baseline
+    assert [(p.baseline, p.model) for p in every.pairs] == [
+        (labels[i], labels[j]) for i in range(4) for j in range(i + 1, 4)]
 
 
 def test_save_intervals_stores_overall_and_group_rows(db: Path) -> None:

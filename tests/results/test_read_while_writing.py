@@ -61,8 +61,27 @@ def test_reader_gives_up_with_one_clear_line_when_the_file_stays_locked(tmp_path
                                "print('held', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(DatabaseBusyError, match="locked by another process .*query a copy"):
+        with pytest.raises(DatabaseBusyError, match="query a copy") as info:
             connect_read_only(path, wait=0.5)
+        assert f"locked by a writer (PID {holder.pid}: python" in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_writer_waiting_names_the_reader_that_holds_the_file(tmp_path: Path, caplog) -> None:
+    """The wait message names the holder as it is: here a reader (a read-only connection), with
+    its PID and command."""
+    path = str(tmp_path / "read.duckdb")
+    Store(path).close()
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({path!r}, "
+                               "read_only=True); print('held', flush=True); time.sleep(30)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(DatabaseBusyError) as info:
+            Store(path, wait=0.5)
+        assert f"locked by a reader (PID {holder.pid}: python" in str(info.value)
     finally:
         holder.kill()
         holder.wait()

@@ -76,7 +76,8 @@ def test_schema_has_tables_and_view(store: Store) -> None:
                           "chunks": "BASE TABLE", "schema_migrations": "BASE TABLE", "schema_views": "BASE TABLE",
                           "run_models": "BASE TABLE",
                           "lost_shards": "BASE TABLE", "word_errors": "BASE TABLE", "top_confusions": "VIEW",
-                          "intervals": "BASE TABLE"}
+                          "intervals": "BASE TABLE", "dataset_fingerprints": "BASE TABLE",
+                          "sample_fingerprints": "BASE TABLE", "dataset_identity": "VIEW"}
     columns, _ = store.query("SELECT * FROM results LIMIT 0")
     assert sorted(columns) == sorted((*RESULT_COLUMNS, "created_at"))
 

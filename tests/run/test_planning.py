@@ -339,7 +339,9 @@ def test_no_network_fails_like_offline(hf_cache: Path, monkeypatch: pytest.Monke
     assert get_backend("transformers").check_model("openai/whisper-tiny", {}).kind == "hub"
 
 
-def test_bundled_names_and_library_names_resolve(hf_cache: Path) -> None:
+def test_bundled_names_and_library_names_resolve(hf_cache: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import evaluator.models.backends.openai_whisper as ow
     from evaluator.models.weights import bundled_status
 
     if not all(bundled_status().values()):
@@ -349,8 +351,13 @@ def test_bundled_names_and_library_names_resolve(hf_cache: Path) -> None:
             location = get_backend(backend).check_model(alias, {})
             assert location.kind == "bundled" and location.float16_on_disk, (backend, alias)
             assert (weight_files(location) or WeightFiles(0, {})).bytes > 50 * MIB
-    # openai-whisper downloads its size names itself (not the hub): nothing to check offline
+    # openai-whisper downloads its size names itself (not from the hub): from its host, if it answers
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(ow, "_reachable", lambda host, timeout=2.0: True)
     assert get_backend("openai-whisper").check_model("large-v3", {}).kind == "library"
+    monkeypatch.setattr(ow, "_reachable", lambda host, timeout=2.0: False)
+    with pytest.raises(ConfigError, match="large-v3: its checkpoint is not in .* cannot be reached"):
+        get_backend("openai-whisper").check_model("large-v3", {})
     # a plugin's names are its own
     assert locate_model("none", "echo", hub=False).kind == "library"
 

@@ -83,3 +83,31 @@ def test_device_fallback_is_recorded(ray_cluster, tmp_path):
     assert {d for (d,) in con.execute("SELECT device FROM results").fetchall()} == {"cpu"}
     (models,) = con.execute("SELECT models FROM runs").fetchone()
     assert "cannot use mps" in next(iter(json.loads(models).values()))["warning"]
+
+
+def test_exported_manifest_scores_the_same_as_predictions(three_runtimes, tmp_path):
+    """An exported leaderboard manifest, read back as ``predictions:FILE`` on the same data, scores
+    the same transcripts and WER as the model that made it, with its timings."""
+    from evaluator.results.export import export_run
+
+    _, db = three_runtimes
+    model = parse_model_spec(RUNTIMES[0]).label
+    con = duckdb.connect(str(db), read_only=True)
+    (exported,) = export_run(con, con.execute("SELECT run_id FROM runs").fetchone()[0], "open-asr-leaderboard",
+                             tmp_path / "manifests", [model]).files
+    extra = tmp_path / "extra.jsonl"  # a prediction for a clip the dataset does not have: reported
+    extra.write_text(exported.path.read_text() + '{"audio_filepath": "nope.wav", "pred_text": "x"}\n')
+    replay = tmp_path / "replay.duckdb"
+    config = RunConfig(models=(parse_model_spec(f"predictions:{extra}"),), db=str(replay))
+    with Store(str(replay)) as store:
+        summary = run_evaluation(config, store)
+    assert any("1 predictions matched no sample" in w and "nope.wav" in w for w in summary.warnings)
+    again = duckdb.connect(str(replay), read_only=True)
+    query = ("SELECT sample_id, hypothesis_norm, inference_seconds FROM results WHERE model = ? "
+             "AND error IS NULL ORDER BY sample_id")
+    original = con.execute(query, [model]).fetchall()
+    replayed = again.execute(query, [f"predictions:{extra}"]).fetchall()
+    assert [(i, h) for i, h, _ in replayed] == [(i, h) for i, h, _ in original]
+    assert [s for _, _, s in replayed] == pytest.approx([s for _, _, s in original])
+    wer = "SELECT sum(substitutions + deletions + insertions) / sum(ref_words) FROM results WHERE model = ?"
+    assert again.execute(wer, [f"predictions:{extra}"]).fetchone() == con.execute(wer, [model]).fetchone()

@@ -9,6 +9,7 @@ from evaluator.models.backends.base import Backend, Transcription
 from evaluator.models.backends.faster_whisper import FasterWhisperBackend
 from evaluator.models.backends.lfm_audio import LfmAudioBackend
 from evaluator.models.backends.openai_whisper import OpenAIWhisperBackend
+from evaluator.models.backends.predictions import PredictionsBackend
 from evaluator.models.backends.seamless_m4t import SeamlessM4TBackend
 from evaluator.models.families.backend import TransformersBackend
 
@@ -22,6 +23,7 @@ BACKENDS: dict[str, type[Backend]] = {
         TransformersBackend,
         SeamlessM4TBackend,
         LfmAudioBackend,
+        PredictionsBackend,
     )
 }
 

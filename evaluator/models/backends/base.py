@@ -47,6 +47,8 @@ class Transcription:
         truncated_reason: why ``truncated`` is set (stored per row), e.g. ``token cap``.
         language: the language the model detected (its own code) when it was given none.
         language_probability: the model's probability of that language.
+        seconds: the inference time the backend reports itself (a predictions file's timing);
+            ``None``: the actor measures it.
     """
 
     text: str
@@ -56,6 +58,7 @@ class Transcription:
     truncated_reason: str | None = None
     language: str | None = None
     language_probability: float | None = None
+    seconds: float | None = None
 
 
 # Whisper names whose vocabulary is large-v3's (51866 tokens, with Cantonese): faster-whisper's
@@ -145,6 +148,8 @@ class Backend(ABC):
     native_long_form: ClassVar[str] = ""
     needs_language: ClassVar[bool] = False
     detects_language: ClassVar[bool] = False
+    # False: the backend answers from the sample's id (:meth:`transcribe_sample`), no audio decoded.
+    needs_audio: ClassVar[bool] = True
 
     @classmethod
     def supported_languages(cls, model: str) -> frozenset[str] | None:
@@ -226,6 +231,10 @@ class Backend(ABC):
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
         """Transcribe one 16 kHz mono float32 array; ``language`` is the backend's code for it
         (:meth:`language_code`) or ``None`` (not given: a multilingual model detects it)."""
+
+    def transcribe_sample(self, sample_id: str) -> Transcription:
+        """The transcript of a sample by its id, for backends with ``needs_audio = False``."""
+        raise NotImplementedError(f"backend {self.name} transcribes audio, not sample ids")
 
     def transcribe_batch(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
         """Transcribe several arrays; backends that batch override this. The actor falls back

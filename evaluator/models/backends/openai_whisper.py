@@ -11,13 +11,20 @@ made dense and, if the move still fails, the model stays on CPU with a warning (
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import os
+import socket
+import threading
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 
+from evaluator.errors import ConfigError
 from evaluator.models.backends.base import Backend, Segment, Transcription, WhisperLanguages
+from evaluator.models.files import ModelLocation
 
 __all__ = ["OpenAIWhisperBackend"]
 
@@ -60,6 +67,30 @@ class OpenAIWhisperBackend(WhisperLanguages, Backend):
         "fp16": None,  # True on CUDA, False elsewhere
         "without_timestamps": False,
     }
+
+    @classmethod
+    def check_model(cls, model: str, options: Mapping[str, Any]) -> ModelLocation:
+        """As every backend does, and for a size openai-whisper downloads itself (``small``): the
+        size exists, and its checkpoint is in openai-whisper's download folder or the download
+        host answers (one connection, 2 s); else one line naming the fix."""
+        location = super().check_model(model, options)
+        if location.kind != "library":
+            return location
+        urls = _download_urls()
+        if model not in urls:
+            raise ConfigError(f"openai-whisper:{model}: no such model; openai-whisper sizes: {', '.join(urls)} "
+                              "(or a .pt checkpoint path)")
+        folder = os.path.join(os.getenv("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache")), "whisper")
+        cached = os.path.join(folder, os.path.basename(urls[model]))
+        if os.path.isfile(cached):
+            return ModelLocation("library", (cached,), f"{model} (openai-whisper's download folder, {cached})")
+        host = urlparse(urls[model]).hostname or ""
+        if not _reachable(host):
+            raise ConfigError(
+                f"openai-whisper:{model}: its checkpoint is not in {folder} and {host} cannot be reached; download it "
+                f"where there is a network (python -c \"import whisper; whisper.load_model('{model}')\") and copy "
+                f"{os.path.basename(cached)} to {folder}, or give a .pt checkpoint path")
+        return ModelLocation("library", (), f"{model} (openai-whisper downloads it from {host} when an actor loads it)")
 
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any], device: str) -> dict[str, Any]:
@@ -143,3 +174,35 @@ class OpenAIWhisperBackend(WhisperLanguages, Backend):
             _, probs = self._model.detect_language(mel.to(self._model.device, next(self._model.parameters()).dtype))
         language = max(probs, key=probs.get)
         return language, float(probs[language])
+
+
+def _download_urls() -> dict[str, str]:
+    """openai-whisper's sizes and checkpoint URLs (its ``_MODELS``), read from its source without
+    importing it (which would import torch)."""
+    spec = importlib.util.find_spec("whisper")
+    if spec is None or spec.origin is None:
+        return {}
+    with open(spec.origin) as fh:
+        tree = ast.parse(fh.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_MODELS" for t in node.targets):
+            return dict(ast.literal_eval(node.value))
+    return {}
+
+
+def _reachable(host: str, timeout: float = 2.0) -> bool:
+    """Whether ``host`` accepts a connection on 443 within ``timeout`` seconds (name lookup
+    included: it runs in a thread that is not waited for longer)."""
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, 443), timeout=timeout):
+                answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answer and answer[0])

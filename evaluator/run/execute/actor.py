@@ -83,7 +83,8 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._opened: dict[DatasetSpec, OpenedDataset] = {}
         self.prepare = Prepare(spec.label, languages, self.supported, long_form,
-                               {"device": self.backend.device, "worker": self.name})
+                               {"device": self.backend.device, "worker": self.name},
+                               needs_audio=self.backend.needs_audio)
         self.transcribe = Transcribe(self.backend, languages, long_form, self.name)
         self._per_dataset: dict[DatasetSpec, tuple[Prepare, Transcribe, LongForm]] = {}
 
@@ -99,7 +100,8 @@ class Worker:
                 languages = dataclasses.replace(languages, default=resolve(spec.language).code)
             self._per_dataset[spec] = (
                 Prepare(self.spec.label, languages, self.supported, lf, {"device": self.backend.device,
-                                                                         "worker": self.name}),
+                                                                         "worker": self.name},
+                        needs_audio=self.backend.needs_audio),
                 Transcribe(self.backend, languages, lf, self.name), lf)
         return self._per_dataset[spec]
 

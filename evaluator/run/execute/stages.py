@@ -91,10 +91,13 @@ class Prepare:
         supported: canonical codes the model transcribes (``None``: unknown, anything goes).
         long_form: how audio longer than the model's window is handled.
         fields: columns every row of this actor carries (``device``, ``worker``).
+        needs_audio: False for a backend that answers from the sample's id (``predictions``): the
+            audio is not decoded, only its duration read where it can be.
     """
 
     def __init__(self, label: str, languages: LanguagePlan, supported: frozenset[str] | None, long_form: LongForm,
-                 fields: dict[str, Any]):
+                 fields: dict[str, Any], needs_audio: bool = True):
+        self.needs_audio = needs_audio
         self.label = label
         self.languages = languages
         self.supported = supported
@@ -137,6 +140,12 @@ class Prepare:
     def __call__(self, sample: Sample) -> Item:
         row = self.row(sample)
         if row["error"] is not None:
+            return Item(row)
+        if not self.needs_audio:
+            try:
+                row["audio_seconds"] = audio_duration(sample.audio)
+            except Exception:  # no audio at hand: the prediction is still scored, without RTFx
+                row["audio_seconds"] = None
             return Item(row)
         try:
             if self.long_form.splits:
@@ -181,7 +190,13 @@ class Transcribe:
     def items(self, items: list[Item]) -> None:
         """Transcribe the items decoded whole. A backend that batches gets them sorted by
         duration (similar lengths pad less); each sample's ``inference_seconds`` is then the batch
-        time split in proportion to audio length."""
+        time split in proportion to audio length. A backend without audio (``predictions``) is
+        asked by sample id."""
+        if not self.backend.needs_audio:
+            for item in items:
+                if item.row["error"] is None:
+                    self._by_id(item.row)
+            return
         ready = [(item.row, item.audio) for item in items if item.audio is not None and item.row["error"] is None]
         self._batches(ready)
 
@@ -246,6 +261,15 @@ class Transcribe:
             chunk["segments"] = merged
             chunk["hypothesis"] = "".join(s[2] for s in merged).strip()
             chunk["holes_filled"] = len(added)
+
+    def _by_id(self, row: dict[str, Any]) -> None:
+        try:
+            result = self.backend.transcribe_sample(row["sample_id"])
+        except Exception as exc:  # no prediction for this sample: an error row naming it
+            row["error"] = error_text(exc)
+            return
+        row["inference_seconds"] = result.seconds
+        take(row, result)
 
     def _transcribe(self, batch: list[tuple[dict[str, Any], Any]]) -> None:
         """Fill ``hypothesis``, ``inference_seconds``, ``token_cap_hit`` (or ``error``) of each item."""

@@ -1,5 +1,5 @@
-"""Connecting to Ray: join a running cluster, or start a local one (after stopping what a killed
-driver's local cluster left behind)."""
+"""Connecting to Ray: join a running cluster (sending its token), or start a local one (after
+stopping what a killed driver's local cluster left behind)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typing import Any
 from evaluator.errors import ConfigError
 from evaluator.run.plan.devices import local_custom_resources
 
-__all__ = ["Connection", "connect_ray", "running_local_cluster", "orphaned_ray_processes", "stop_orphans"]
+__all__ = ["Connection", "connect_ray", "running_local_cluster", "orphaned_ray_processes", "stop_orphans",
+           "token_file", "use_cluster_token"]
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +110,43 @@ def stop_orphans() -> tuple[int, ...]:
     return tuple(p.pid for p in procs)
 
 
-def _send_token_if_any() -> None:
-    """Ray 2.5x's ``ray start`` turns on token authentication and writes the token to
-    ``~/.ray/auth_token``; a client sends it only with ``RAY_AUTH_MODE=token``. Send it when it
-    exists and the user has not chosen a mode."""
-    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
-    if "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN") or os.path.exists(token_file)):
-        os.environ["RAY_AUTH_MODE"] = "token"
+def token_file() -> str:
+    """Where Ray reads the cluster's token: ``RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token``."""
+    return os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+
+
+def use_cluster_token() -> bool:
+    """Send the cluster's token: with ``RAY_AUTH_TOKEN`` or a token file and no mode chosen, set
+    ``RAY_AUTH_MODE=token`` (Ray 2.60's clusters started with `ray start` want it; a client sends
+    the token only in that mode, and joining a cluster by its address never turns it on by
+    itself). Call before anything imports Ray, which reads the mode once: the CLI and
+    :func:`evaluator.evaluate` do so first. Returns whether the token is sent."""
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if mode is None and (os.environ.get("RAY_AUTH_TOKEN") or os.path.exists(token_file())):
+        os.environ["RAY_AUTH_MODE"] = mode = "token"
+        if "ray" in sys.modules:  # imported already (a notebook): Ray's own way to re-read the mode
+            try:
+                from ray._raylet import Config
+
+                Config.initialize("")
+            except Exception:  # pragma: no cover - a Ray without it reads the mode at ray.init
+                pass
+    return (mode or "").lower() == "token"
+
+
+def _join_failure(target: str, exc: Exception) -> ConfigError:
+    """One message for a cluster that would not let us in: never advice that stops it."""
+    text = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
+    if os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+        hint = (f" If the cluster uses token authentication (Ray 2.60's default), copy its token to "
+                f"{token_file()} (on the head: `ray get-auth-token`) or set RAY_AUTH_TOKEN, and run again.")
+    elif not (os.environ.get("RAY_AUTH_TOKEN") or os.path.exists(token_file())):
+        hint = f" RAY_AUTH_MODE=token is set but there is no token: put the cluster's in {token_file()}."
+    else:
+        hint = (f" The token sent ({'RAY_AUTH_TOKEN' if os.environ.get('RAY_AUTH_TOKEN') else token_file()}) may "
+                "not be this cluster's: compare it with `ray get-auth-token` on the head.")
+    return ConfigError(f"cannot join the Ray cluster at {target}: {text}.{hint} To run on a separate local "
+                       "cluster instead, pass --address local (the running cluster is left alone).")
 
 
 def connect_ray(address: str | None = None, num_cpus: int | None = None,
@@ -126,8 +157,7 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None,
     sizes a new local cluster only: a running cluster keeps the size ``ray start`` gave it."""
     fresh = address == "local"  # Ray's word for "start a new local cluster"
     target = None if fresh else address or os.environ.get("RAY_ADDRESS") or running_local_cluster()
-    if target:
-        _send_token_if_any()  # before Ray is imported: it reads the mode once
+    use_cluster_token()  # before Ray is imported: it reads the mode once
     import ray
 
     if ray.is_initialized():
@@ -141,11 +171,8 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None,
                         num_cpus)
         try:
             ray.init(address=target, **common)
-        except ConnectionError as exc:
-            hint = (" The cluster wants a token: set RAY_AUTH_MODE=token (and RAY_AUTH_TOKEN or "
-                    "~/.ray/auth_token) before running." if "Authentication" in str(exc) else "")
-            raise ConfigError(f"cannot join the Ray cluster at {target}: {str(exc).splitlines()[-1]}.{hint} "
-                              "To start a separate local cluster instead, stop that one (`ray stop`).") from exc
+        except (ConnectionError, RuntimeError) as exc:
+            raise _join_failure(target, exc) from exc
         resources = ray.cluster_resources()
         log.info("joined the running Ray cluster at %s (%g CPUs, %g GPUs, %d nodes)", target,
                  resources.get("CPU", 0), resources.get("GPU", 0), len(ray.nodes()))

@@ -9,13 +9,12 @@ a run of that one dataset.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from evaluator.data.spec import DatasetSpec
+from evaluator.data.spec import DatasetSpec, default_name, split_name
 from evaluator.errors import ConfigError
 from evaluator.models.spec import ModelSpec, parse_model_spec
 
@@ -64,6 +63,8 @@ class RunConfig:
             window is also the longest ``vad`` window).
         chunks_per_job: windows of one long file handed to an actor at a time; the other windows
             of the file go to other actors.
+        verify_audio: fingerprint each dataset's audio by its full contents, not its file sizes
+            (see :mod:`evaluator.data.fingerprint`).
     """
 
     models: tuple[ModelSpec, ...]
@@ -85,6 +86,7 @@ class RunConfig:
     chunk_seconds: float = 30.0
     chunk_overlap: float = 5.0
     chunks_per_job: int = 4
+    verify_audio: bool = False
 
     def __post_init__(self) -> None:
         datasets = tuple(self.datasets) or (self.dataset or DatasetSpec(),)
@@ -179,20 +181,21 @@ class RunConfig:
 
 
 def dataset_name(spec: DatasetSpec) -> str:
-    """The name a dataset's rows carry: its ``name``, else its source (the bundled sample set:
-    ``builtin:sample``)."""
-    return spec.name or spec.source or "builtin:sample"
+    """The name a dataset's rows carry: its ``name`` (``NAME=SOURCE``), else the last part of
+    its path, or its hub id (:func:`evaluator.data.spec.default_name`)."""
+    return spec.name or default_name(spec.source)
 
 
 def _named(sources: list[str]) -> tuple[DatasetSpec, ...]:
-    """Datasets of a repeated ``--dataset``, each named by the last part of its source (with a
-    number where two would share a name)."""
+    """Datasets of a repeated ``--dataset``, each named by its ``NAME=`` or the last part of its
+    source (with a number where two would share a name)."""
     out = []
     seen: dict[str, int] = {}
-    for source in sources:
-        base = os.path.basename(source.rstrip("/")) or source
+    for given in sources:
+        name, source = split_name(given)
+        base = name or default_name(source)
         seen[base] = seen.get(base, 0) + 1
-        out.append(DatasetSpec(source=source, name=base if seen[base] == 1 else f"{base}-{seen[base]}"))
+        out.append(DatasetSpec(source=source, name=base if seen[base] == 1 or name else f"{base}-{seen[base]}"))
     return tuple(out)
 
 

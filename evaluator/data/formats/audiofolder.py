@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from evaluator.data.registry import Source
 from evaluator.errors import DatasetError
 
-__all__ = ["is_audiofolder", "load_audiofolder", "read_metadata"]
+__all__ = ["SOURCES", "is_audiofolder", "load_audiofolder", "read_metadata"]
 
 
 def is_audiofolder(path: str) -> bool:
@@ -73,3 +74,9 @@ def load_audiofolder(folder: str) -> Any:
             "with columns file_name,transcription (or one sub-folder per split holding one)"
         )
     return datasets.DatasetDict(splits)
+
+
+SOURCES = (Source("audiofolder", "an audiofolder (audio + metadata.csv with file_name,transcription; or a "
+                  "sub-folder per split)", lambda spec, path: load_audiofolder(path),
+                  detect=is_audiofolder, order=40, urls=False,
+                  ids="the id column, else file_name as the metadata file writes it", natural_id="file_name"),)

@@ -5,19 +5,20 @@
 Each TSV whose header has ``path`` and ``sentence`` is a split named after the file (``test``
 is the default). ``locale`` is the language column; ``client_id``, ``age``, ``gender``,
 ``accents``, ``up_votes``... go to the row's metadata. Rows are read by position, as for any TSV
-manifest (:mod:`evaluator.data.delimited`).
+manifest (:mod:`evaluator.data.formats.delimited`).
 """
 
 from __future__ import annotations
 
 from evaluator.data import paths
-from evaluator.data.columns import ROW_INDEX, Columns
-from evaluator.data.delimited import load_delimited, read_header
+from evaluator.data.columns import Columns, manifest_id
+from evaluator.data.formats.delimited import load_delimited, read_header
 from evaluator.data.linetable import LineTable
+from evaluator.data.registry import Source
 from evaluator.data.spec import DatasetSpec
 from evaluator.errors import DatasetError
 
-__all__ = ["is_common_voice", "load_common_voice"]
+__all__ = ["SOURCES", "is_common_voice", "load_common_voice"]
 
 
 def _tsvs(folder: str) -> list[str]:
@@ -52,7 +53,11 @@ def load_common_voice(spec: DatasetSpec, folder: str) -> dict[str, LineTable]:
     header = splits[wanted]
     language = spec.language_column or ("locale" if "locale" in header else None)
     columns = Columns(audio=spec.audio_column or "path", text=spec.text_column or "sentence",
-                      id=None if spec.id_column in (None, ROW_INDEX) else spec.id_column, language=language)
+                      id=manifest_id(spec.id_column), language=language)
     table = load_delimited(spec, paths.join(folder, f"{wanted}.tsv"), base=paths.join(folder, "clips"),
                            columns=columns)
     return {wanted: table}
+
+
+SOURCES = (Source("commonvoice", "a Common Voice release (clips/ + test.tsv)", load_common_voice,
+                  detect=is_common_voice, order=30, ids="the clip's file name (the path column)"),)

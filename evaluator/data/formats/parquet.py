@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from evaluator.data import paths
+from evaluator.data.registry import Source
 
-__all__ = ["COLUMNAR_EXTENSIONS", "columnar_kind", "load_columnar"]
+__all__ = ["COLUMNAR_EXTENSIONS", "SOURCES", "columnar_kind", "load_columnar"]
 
 COLUMNAR_EXTENSIONS = {".parquet": "parquet", ".arrow": "arrow", ".tar": "webdataset"}
 
@@ -44,3 +45,17 @@ def load_columnar(kind: str, path: str, features: Any = None) -> Any:
     extension = next(ext for ext, k in COLUMNAR_EXTENSIONS.items() if k == kind)
     files = DataFilesDict.from_patterns(get_data_patterns(path), base_path=path, allowed_extensions=[extension])
     return datasets.load_dataset(kind, data_files={str(k): list(v) for k, v in files.items()}, features=features)
+
+
+def _folder_of(kind: str) -> Any:
+    return lambda path: paths.isdir(path) and columnar_kind(path) == kind
+
+
+def _loader(kind: str) -> Any:
+    return lambda spec, path: load_columnar(kind, path)
+
+
+SOURCES = tuple(Source(kind, f"{ext} files", _loader(kind),
+                       detect=_folder_of(kind), extensions=(ext,), order=60 + k,
+                       ids="the id column, else the row index")
+                for k, (ext, kind) in enumerate(COLUMNAR_EXTENSIONS.items()) if kind != "webdataset")

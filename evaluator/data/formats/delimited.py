@@ -5,7 +5,8 @@ Columns are detected by name (``audio``/``path``/``audio_filepath``/``file_name`
 audio; ``text``/``sentence``/``transcription``... for the text; ``--audio-column`` and
 ``--text-column`` choose others). ``.csv`` files follow RFC 4180 (fields may be quoted and span
 lines); ``.tsv`` files are split on tabs with no quoting (as Common Voice writes them). Every other
-column goes to the row's metadata.
+column goes to the row's metadata. A sample's id is the id column (``id``, ``utt_id``... or
+``--id-column``), else its audio path as the manifest writes it.
 
 Rows are read by position (:class:`~evaluator.data.linetable.LineTable`), never all at once. A row
 with the wrong number of fields, or an empty path, is an error row naming its line; a header
@@ -15,15 +16,17 @@ without the needed column stops the run before any model loads, naming the colum
 from __future__ import annotations
 
 import csv
+import dataclasses
 from typing import Any
 
 from evaluator.data import paths
-from evaluator.data.columns import Columns, detect_columns
+from evaluator.data.columns import NATURAL_ID, ROW_INDEX, Columns, detect_columns
 from evaluator.data.linetable import LineTable, bad_row
+from evaluator.data.registry import Source
 from evaluator.data.spec import DatasetSpec
 from evaluator.errors import DatasetError
 
-__all__ = ["DELIMITED_EXTENSIONS", "load_delimited", "read_header"]
+__all__ = ["DELIMITED_EXTENSIONS", "SOURCES", "load_delimited", "read_header"]
 
 DELIMITED_EXTENSIONS = (".csv", ".tsv")
 
@@ -67,7 +70,10 @@ def load_delimited(spec: DatasetSpec, path: str, *, base: str | None = None,
     name = paths.basename(path)
     where = f"{name} (line 1, the header)"
     if columns is None:
-        columns = detect_columns(names, None, spec, manifest=True, where=where)
+        wanted = None if spec.id_column == NATURAL_ID else spec.id_column
+        columns = detect_columns(names, None, dataclasses.replace(spec, id_column=wanted), manifest=True, where=where)
+        if columns.id is None and wanted != ROW_INDEX:  # no id column: the audio path as written
+            columns = dataclasses.replace(columns, id=NATURAL_ID)
     for column in (columns.audio, columns.text):
         if column not in names:
             raise DatasetError(f"{where} has no {column!r} column; its columns are {', '.join(names)}")
@@ -92,12 +98,23 @@ def load_delimited(spec: DatasetSpec, path: str, *, base: str | None = None,
         if not location:
             return bad_row(cols, number, f"{at} has an empty {cols.audio!r}: give the audio file's path")
         row[cols.audio] = {"path": paths.join(folder, location), "where": at}
+        if cols.id == NATURAL_ID:
+            row[NATURAL_ID] = location
         return row
 
     def field_of(text: str, column: str) -> Any:  # the cell alone (a TSV row split on tabs)
         fields = text.split(delimiter) if quoting == csv.QUOTE_NONE else next(
             csv.reader([text], delimiter=delimiter, quoting=quoting))
-        return fields[names.index(column)] if len(fields) == expected else None
+        if len(fields) != expected:
+            return None
+        if column == NATURAL_ID:
+            return fields[names.index(cols.audio)].strip() or None
+        return fields[names.index(column)]
 
     return LineTable(path, parse, columns, names, data_offset=data_offset, data_line=2,
                      quoted=quoting != csv.QUOTE_NONE, field_of=field_of)
+
+
+SOURCES = tuple(Source(ext[1:], f"a {ext[1:].upper()} manifest ({ext})", load_delimited, extensions=(ext,),
+                       manifest=True, ids="the id column, else the audio path as written")
+                for ext in DELIMITED_EXTENSIONS)

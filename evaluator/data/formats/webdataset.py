@@ -18,10 +18,11 @@ import tarfile
 from typing import Any
 
 from evaluator.data import paths
-from evaluator.data.parquet import load_columnar
+from evaluator.data.formats.parquet import columnar_kind, load_columnar
+from evaluator.data.registry import Source
 from evaluator.errors import DatasetError
 
-__all__ = ["load_webdataset", "webdataset_features"]
+__all__ = ["SOURCES", "load_webdataset", "webdataset_features"]
 
 
 def _first_tar(path: str) -> str:
@@ -57,3 +58,8 @@ def webdataset_features(path: str) -> Any:
 def load_webdataset(path: str) -> Any:
     """The shards as a dict of datasets by split; audio cells are the members' bytes."""
     return load_columnar("webdataset", path, features=webdataset_features(path))
+
+
+SOURCES = (Source("webdataset", "WebDataset .tar shards", lambda spec, path: load_webdataset(path),
+                  detect=lambda path: paths.isdir(path) and columnar_kind(path) == "webdataset", extensions=(".tar",),
+                  order=62, ids="the sample key (__key__)", natural_id="__key__"),)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from evaluator.data.registry import Source
 from evaluator.data.spec import DatasetSpec
 
-__all__ = ["load_hub"]
+__all__ = ["SOURCES", "load_hub"]
 
 
 def load_hub(spec: DatasetSpec, source: str) -> Any:
@@ -16,3 +17,7 @@ def load_hub(spec: DatasetSpec, source: str) -> Any:
     import datasets
 
     return datasets.load_dataset(source, spec.config, split=spec.split, streaming=spec.streaming)
+
+
+SOURCES = (Source("hub", "a Hugging Face hub id (org/name)", load_hub, fallback=True,
+                  ids="the id column, else the row index"),)

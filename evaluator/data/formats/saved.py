@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["is_saved_dataset", "load_saved"]
+from evaluator.data.registry import Source
+
+__all__ = ["SOURCES", "is_saved_dataset", "load_saved"]
 
 
 def is_saved_dataset(path: str) -> bool:
@@ -20,3 +22,7 @@ def load_saved(path: str) -> Any:
     import datasets
 
     return datasets.load_from_disk(path)
+
+
+SOURCES = (Source("saved", "a save_to_disk folder", lambda spec, path: load_saved(path), detect=is_saved_dataset,
+                  order=10, urls=False, ids="the id column, else the row index"),)

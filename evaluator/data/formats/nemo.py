@@ -8,6 +8,9 @@
 - ``lang``: the language column (ISO code). Other keys (``duration``, ``speaker``...) go to the
   row's metadata.
 
+A sample's id is its ``audio_filepath`` as the line writes it (``clips/a.wav``), with
+``@offset`` for a segment (``talk.wav@12.5``); ``--id-column`` names a field to use instead.
+
 Rows are read by position from the file (:class:`~evaluator.data.linetable.LineTable`): opening a
 million-line manifest keeps a thousand offsets in memory. A line that is not a JSON object, or
 lacks its path, is an error row naming the line; the rest is evaluated.
@@ -19,12 +22,13 @@ import json
 from typing import Any
 
 from evaluator.data import paths
-from evaluator.data.columns import ROW_INDEX, Columns
+from evaluator.data.columns import NATURAL_ID, Columns, manifest_id
 from evaluator.data.linetable import LineTable, bad_row
+from evaluator.data.registry import Source
 from evaluator.data.spec import DatasetSpec
 from evaluator.errors import DatasetError
 
-__all__ = ["NEMO_EXTENSIONS", "load_nemo"]
+__all__ = ["NEMO_EXTENSIONS", "SOURCES", "load_nemo", "segment_id"]
 
 NEMO_EXTENSIONS = (".json", ".jsonl", ".manifest")
 _EXAMPLE = '{"audio_filepath": "clips/a.wav", "text": "hello world", "duration": 1.5}'
@@ -48,6 +52,20 @@ def _first_record(path: str) -> tuple[dict[str, Any], int]:
                        f"object per line, e.g. {_EXAMPLE}")
 
 
+def segment_id(location: Any, offset: Any) -> str | None:
+    """A line's sample id: its audio path as written, with ``@offset`` (seconds, to the
+    microsecond) for a segment."""
+    if not isinstance(location, str) or not location:
+        return None
+    if offset is None:
+        return location
+    try:
+        seconds = f"{float(offset):.6f}".rstrip("0").rstrip(".")
+    except (TypeError, ValueError):
+        return None
+    return f"{location}@{seconds}"
+
+
 def load_nemo(spec: DatasetSpec, path: str) -> LineTable:
     """The manifest's rows (a :class:`LineTable`); audio cells are ``{"path", "offset", "duration",
     "where"}``.
@@ -67,7 +85,7 @@ def load_nemo(spec: DatasetSpec, path: str) -> LineTable:
             raise DatasetError(f"{name} line {line} has no {key!r} field (it has {', '.join(first) or 'none'}); "
                                f"a NeMo line looks like {_EXAMPLE}, or pass {flag}")
     language = spec.language_column or ("lang" if "lang" in first else None)
-    ident = None if spec.id_column in (None, ROW_INDEX) else spec.id_column
+    ident = manifest_id(spec.id_column)
     columns = Columns(audio=audio, text=text, id=ident, language=language)
     base = paths.dirname(path)
 
@@ -94,12 +112,21 @@ def load_nemo(spec: DatasetSpec, path: str) -> LineTable:
         row = dict(record)
         row[audio] = cell
         row[text] = "" if record.get(text) is None else str(record[text])
+        if ident == NATURAL_ID:
+            row[NATURAL_ID] = segment_id(location, record.get("offset"))
         if ident and row.get(ident) is None:
             row[ident] = f"line-{number}"
         return row
 
     def field_of(record_text: str, column: str) -> Any:
-        return json.loads(record_text).get(column)
+        record = json.loads(record_text)
+        if column == NATURAL_ID:
+            return segment_id(record.get(audio), record.get("offset"))
+        return record.get(column)
 
     names = list(dict.fromkeys([audio, text, *first]))
     return LineTable(path, parse, columns, names, field_of=field_of)
+
+
+SOURCES = (Source("nemo", "a NeMo manifest (.json, .jsonl)", load_nemo, extensions=NEMO_EXTENSIONS, manifest=True,
+                  ids="audio_filepath as written (with @offset for a segment)"),)

@@ -23,10 +23,11 @@ from evaluator.data import paths
 from evaluator.data.columns import Columns
 from evaluator.data.keyed import KeyedFile
 from evaluator.data.linetable import LineTable, bad_row
+from evaluator.data.registry import Source
 from evaluator.data.spec import DatasetSpec
 from evaluator.errors import DatasetError
 
-__all__ = ["is_kaldi_dir", "load_kaldi"]
+__all__ = ["SOURCES", "is_kaldi_dir", "load_kaldi"]
 
 _ARCHIVE = re.compile(r"\.ark:\d+$")
 
@@ -98,3 +99,7 @@ def load_kaldi(spec: DatasetSpec, folder: str) -> LineTable:
 
     return LineTable(text_path, parse, columns, names,
                      id_of=lambda raw: raw.split(maxsplit=1)[0].decode("utf-8", errors="replace"))
+
+
+SOURCES = (Source("kaldi", "a Kaldi data directory (wav.scp + text)", load_kaldi, detect=is_kaldi_dir, order=20,
+                  ids="the utterance id (the first word of each line of text)", natural_id="utt_id"),)
