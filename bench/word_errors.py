@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from evaluator.results.store import RESULT_COLUMNS, Store, connect_read_only
-from evaluator.scoring.word_errors import top_confusions
+from evaluator.results.word_errors import top_confusions
 
 RUN = "bench"
 

@@ -38,7 +38,8 @@ class Run:
         run_id: the run's id in the database (``runs.run_id``).
         db: the results database it wrote.
         status: ``finished`` (even with some error rows), ``failed`` or ``interrupted``.
-        rows: result rows stored; ``errors``: of them, error rows.
+        rows: result rows stored; ``errors``: of them, failed rows (a sample in a language the
+            model does not transcribe is not one: see ``warnings``).
         wall_seconds: the evaluation's wall time.
         failed_models: per model that produced nothing, why.
         warnings: what the run warned about (e.g. a model that does not transcribe a language).
@@ -126,9 +127,8 @@ def evaluate(models: Sequence[str] | str, dataset: str = "builtin:sample", db: s
     from evaluator.run import launch
 
     launch.prepare()  # the cluster's token, before anything imports Ray
-    from evaluator.cli.common import quiet_ray
-    from evaluator.cli.run import QUIET_WORKERS
     from evaluator.run.plan.config import RunConfig
+    from evaluator.run.quiet import QUIET_WORKERS, quiet_ray
 
     if retry_errors and not resume:
         raise ConfigError("retry_errors only applies with resume=RUN")
@@ -197,34 +197,36 @@ class Database:
             con.close()
 
     def _run_id(self, con: Any, run: str | None) -> str:
-        from evaluator.cli.common import resolve_run
+        from evaluator.results.runs import resolve_run
 
         return resolve_run(con, run, self.path)
 
     def runs(self) -> Any:
         """Every run, newest first: status, rows, planned, done %, errors, models (as `evaluator runs`)."""
-        from datetime import UTC, datetime
+        from evaluator.results.runs import runs_table
 
-        from evaluator.cli.tables import RUNS_SQL, STALE_HEARTBEAT_SECONDS
-        from evaluator.results.lease import live_holders, settled_status
+        def read(con: Any) -> Any:
+            columns, rows = runs_table(con, db=self.path)  # statuses as the runs' leases tell them
+            return _pandas().DataFrame.from_records(rows, columns=columns)
 
-        now = datetime.now(UTC).replace(tzinfo=None)
-        frame = self._read(lambda con: con.execute(RUNS_SQL, [now, STALE_HEARTBEAT_SECONDS, now]).df())
-        live = live_holders(self.path)  # a live driver's run is running, a gone driver's interrupted
-        frame["status"] = [settled_status(self.path, r, s, live) for r, s in zip(frame["run_id"], frame["status"],
-                                                                                strict=True)]
-        return frame
+        return self._read(read)
 
     def leaderboard(self, run: str | None = None, *, by: str | None = None, resamples: int = 1000,
                     seed: int = 0) -> Any:
         """One row per model (per model and value of ``by``): the columns of `evaluator
         leaderboard --format json`, in percent (``wer_%``, ``wer_low``, ``wer_high``, ``cer_%``,
-        ``rtfx``, accounting and flags). ``run``: an id or name (default: the latest run)."""
-        from evaluator.cli.common import leaderboard_table
+        ``rtfx``, accounting and flags), ranked as the CLI and the report rank: the models
+        ``ranked`` together first, their figures over the ``ranked_on`` samples they all scored,
+        then those ranked apart (a model that does not transcribe some languages, a partial one).
+        What the ranking covers is in ``df.attrs["ranking"]`` ("ranked on all 44 samples; not
+        ranked: ..."). ``run``: an id or name (default: the latest run)."""
+        from evaluator.results.ranking import leaderboard_table
 
         def read(con: Any) -> Any:
-            columns, rows = leaderboard_table(con, self._run_id(con, run), by, resamples, seed)
-            return _pandas().DataFrame.from_records(rows, columns=columns)
+            ranking = leaderboard_table(con, self._run_id(con, run), by, resamples, seed)
+            frame = _pandas().DataFrame.from_records(ranking.rows, columns=ranking.columns)
+            frame.attrs["ranking"] = ranking.note()
+            return frame
 
         return self._read(read)
 
@@ -256,19 +258,38 @@ class Database:
         return self._read(lambda con: con.execute("SELECT * FROM results WHERE run_id = ? ORDER BY model, "
                                                   "sample_index, sample_id", [self._run_id(con, run)]).df())
 
-    def sql(self, query: str, params: Sequence[Any] = ()) -> Any:
-        """Any read-only query (tables and views: see docs/database.md) as a DataFrame."""
-        return self._read(lambda con: con.execute(query, list(params)).df())
+    def sql(self, query: str, params: Sequence[Any] = (), *, allow_files: bool = False) -> Any:
+        """A read-only query on the results database (tables and views: see docs/database.md) as
+        a DataFrame. As `evaluator sql`, it runs on the results database alone: reading or
+        writing files, ``ATTACH`` and extensions are refused with one line saying why
+        (ConfigError). ``allow_files=True`` lifts that for a query of your own (``read_parquet``
+        of your files): the query can then read and write every file you can."""
+        import duckdb
+
+        from evaluator.results.sandbox import connect_sandboxed, refusal
+
+        con = connect_sandboxed(self.path, allow_files=allow_files)
+        try:
+            return con.execute(query, list(params)).df()
+        except duckdb.Error as exc:
+            refused = refusal(exc, "save a result with DataFrame.to_csv", "allow_files=True lifts this for a query "
+                              "of your own")
+            if refused is None:
+                raise
+            raise refused from exc
+        finally:
+            con.close()
 
     def relation(self, name: str = "results", run: str | None = None) -> Any:
         """A DuckDB relation over a table or view (``results``, ``leaderboard``,
         ``leaderboard_languages``, ``buckets``, ...), filtered to ``run`` when it has a
         ``run_id`` column, for lazy DuckDB queries (``.filter``, ``.aggregate``, ``.df()``). It
-        keeps a read-only connection open until :meth:`close` (a run cannot write meanwhile)."""
-        from evaluator.results.store import connect_read_only
+        keeps a read-only connection open until :meth:`close` (a run cannot write meanwhile);
+        like :meth:`sql`, that connection reaches no file but the results database."""
+        from evaluator.results.sandbox import connect_sandboxed
 
         if self._con is None:
-            self._con = connect_read_only(self.path)
+            self._con = connect_sandboxed(self.path)
         rel = self._con.table(name)
         if "run_id" in rel.columns:
             rel = rel.filter(f"run_id = '{self._run_id(self._con, run)}'")

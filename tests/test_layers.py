@@ -209,3 +209,20 @@ def test_every_sub_package_says_what_it_owns_and_may_import() -> None:
     for init in PACKAGE.glob("*/__init__.py"):
         doc = ast.get_docstring(ast.parse(init.read_text()))
         assert doc and "import" in doc.lower(), f"{init} needs a docstring naming what it owns and may import"
+
+
+def test_report_and_api_sit_on_results_queries_not_on_the_cli() -> None:
+    """Run resolution, leaderboards, the runs table and confusion pairs live in evaluator.results;
+    the report and the Python API use them there, never through evaluator.cli."""
+    modules = _modules()
+    users = {m: p for m, p in modules.items() if m == "evaluator.api" or m.startswith("evaluator.report")}
+    wrong = [f"{m} imports {i}" for m, p in users.items() for i, _ in _imports(p)
+             if i == "evaluator.cli" or i.startswith("evaluator.cli.")]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_scoring_runs_no_sql() -> None:
+    """scoring holds pure functions over text and numbers: no module of it queries a database."""
+    wrong = [str(p.relative_to(PACKAGE)) for p in (PACKAGE / "scoring").rglob("*.py")
+             if ".execute(" in p.read_text() or "duckdb" in p.read_text()]
+    assert not wrong, f"SQL in scoring (move it to evaluator/results): {', '.join(wrong)}"

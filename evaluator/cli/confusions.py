@@ -34,7 +34,7 @@ def add_parser(sub: Any) -> None:
 
 def command(args: argparse.Namespace) -> int:
     from evaluator.cli.tables import render
-    from evaluator.scoring.word_errors import top_confusions
+    from evaluator.results.word_errors import top_confusions
 
     con = open_ro(args.db)
     run_id = resolve_run(con, args.run_id, args.db)

@@ -83,24 +83,27 @@ def suite_printed(con: Any, run_id: str, fmt: str, resamples: int = 1000, seed: 
 
 def several_runs(con: Any, run_ids: list[str], args: argparse.Namespace) -> str:
     """Several runs' leaderboards in one table: a ``run`` column, rows of a dataset together,
-    ranked by their metric."""
-    from evaluator.cli.common import leaderboard_table
+    ranked by their metric (each run's models ranked apart, see evaluator.results.ranking, after
+    the ranked ones); the title says what each run's ranking covers."""
     from evaluator.cli.tables import render
+    from evaluator.results.ranking import leaderboard_table
 
-    rows, columns = [], []
+    rows, columns, notes = [], [], []
     for run_id in run_ids:
-        columns, mine = leaderboard_table(con, run_id, args.by, args.resamples, args.seed)
-        rows += [(run_id, *r) for r in mine]
+        ranking = leaderboard_table(con, run_id, args.by, args.resamples, args.seed)
+        columns = ranking.columns
+        rows += [(run_id, *r) for r in ranking.rows]
+        notes.append(f"{run_id}: {ranking.note()}")
     columns = ["run", *columns]
     at = {c: i for i, c in enumerate(columns)}
 
     def rank(r: tuple) -> tuple:
         rate = r[at["cer_%"] if r[at["ranked_by"]] == "cer" else at["wer_%"]]
         group = (str(r[at[args.by]]),) if args.by else ()
-        return (r[at["dataset"]], r[at["split"]], *group, rate is None, rate or 0.0)
+        return (r[at["dataset"]], r[at["split"]], *group, not r[at["ranked"]], rate is None, rate or 0.0)
 
     rows = sorted(rows, key=rank)
-    title = f"runs {', '.join(run_ids)}: ranked within each dataset by its metric"
+    title = f"runs {', '.join(run_ids)}: ranked within each dataset by its metric ({'; '.join(notes)})"
     if args.format != "table" or args.wide:
         return render(columns, rows, args.format, title if args.format == "table" else None)
     from evaluator.cli.common import compact_leaderboard

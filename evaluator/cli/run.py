@@ -21,15 +21,9 @@ from evaluator.cli.common import (
 from evaluator.cli.tables import FORMATS
 from evaluator.data.registry import dataset_help
 from evaluator.errors import ConfigError
+from evaluator.run.quiet import QUIET_WORKERS
 
 log = logging.getLogger("evaluator")
-
-
-QUIET_WORKERS = {
-    "TRANSFORMERS_VERBOSITY": "error",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
-}
 
 
 RUN_EPILOG = """

@@ -56,10 +56,8 @@ def add_parser(sub: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from evaluator.cli.tables import RUNS_SQL, STALE_HEARTBEAT_SECONDS, render
-    from evaluator.results.lease import live_holders, settled_status
+    from evaluator.cli.tables import render
+    from evaluator.results.runs import STALE_HEARTBEAT_SECONDS, runs_table
 
     db = args.db or DEFAULT_DB
     if args.show:
@@ -68,16 +66,8 @@ def command(args: argparse.Namespace) -> int:
         sys.stdout.write(show_run(db, args.show, args.format))
         return 0
     con = open_ro(db)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    stale = STALE_HEARTBEAT_SECONDS if args.stale_after is None else args.stale_after
-    cur = con.execute(RUNS_SQL, [now, stale, now])
-    columns, rows = [d[0] for d in cur.description], cur.fetchall()
+    columns, rows = runs_table(con, STALE_HEARTBEAT_SECONDS if args.stale_after is None else args.stale_after, db=db)
     con.close()
-    # A live driver's run is running, whatever its heartbeat in the file says (a reader may
-    # have held the file); a gone driver's run is interrupted at once.
-    live = live_holders(db)
-    at = columns.index("status")
-    rows = [(*row[:at], settled_status(db, row[0], row[at], live), *row[at + 1:]) for row in rows]
     if not rows:
         raise ConfigError(f"{db} holds no runs yet")
     if args.format == "table":

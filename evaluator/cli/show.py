@@ -43,8 +43,8 @@ def add_parser(sub: Any) -> None:
 def command(args: argparse.Namespace) -> int:
     import json
 
+    from evaluator.results.word_errors import sample_view
     from evaluator.scoring.alignment import render as render_alignment
-    from evaluator.scoring.word_errors import sample_view
 
     con = open_ro(args.db)
     run_id = resolve_run(con, args.run_id, args.db)

@@ -9,7 +9,7 @@ from typing import Any
 from evaluator.report.options import ReportOptions
 from evaluator.results import leaderboard as board
 
-__all__ = ["LONG_SECONDS", "GROUP_MAX_VALUES", "records", "run_info", "intervals", "leaderboard", "groups",
+__all__ = ["LONG_SECONDS", "GROUP_MAX_VALUES", "records", "run_info", "intervals", "ranked", "leaderboard", "groups",
            "long_form", "samples", "comparison", "matrix"]
 
 LONG_SECONDS = 30.0  # files longer than one Whisper window: the long-form section lists them
@@ -46,14 +46,22 @@ def intervals(con: Any, run_id: str, options: ReportOptions, by: str | None = No
     return [dict(zip(columns, r, strict=True)) for r in rows]
 
 
-def leaderboard(con: Any, run_id: str, options: ReportOptions) -> list[dict[str, Any]]:
-    """The run's leaderboard, best WER first (rows without a WER last). Raises ValueError when
-    the run has no results."""
-    board = intervals(con, run_id, options)
-    if not board:
+def ranked(con: Any, run_id: str, options: ReportOptions) -> tuple[list[dict[str, Any]], str]:
+    """The run's leaderboard ranked as the CLI and the API rank it
+    (:func:`evaluator.results.ranking.ranked_leaderboard`: the models ranked together first, best
+    first, on the samples they all scored, then those ranked apart) and the note saying what the
+    ranking covers. Raises ValueError when the run has no results."""
+    from evaluator.results.ranking import ranked_leaderboard
+
+    ranking = ranked_leaderboard(con, run_id, resamples=options.resamples, seed=options.seed)
+    if not ranking.rows:
         raise ValueError(f"run {run_id!r} has no results yet")
-    board.sort(key=lambda r: (r["wer"] is None, r["wer"] if r["wer"] is not None else 0, r["model"]))
-    return board
+    return [dict(zip(ranking.columns, r, strict=True)) for r in ranking.rows], ranking.note()
+
+
+def leaderboard(con: Any, run_id: str, options: ReportOptions) -> list[dict[str, Any]]:
+    """The rows of :func:`ranked`."""
+    return ranked(con, run_id, options)[0]
 
 
 def groups(con: Any, run_id: str, options: ReportOptions) -> tuple[list[tuple[str, list[dict[str, Any]]]], list[str]]:

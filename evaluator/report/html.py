@@ -56,13 +56,13 @@ def _run_body(con: Any, run_id: str, options: ReportOptions, sfx: str, audio_use
     """(the run's sections, its meta line, the bytes of audio it embedded); ``audio_used``: bytes
     the page's earlier runs embedded."""
     run_info = data.run_info(con, run_id)
-    board = data.leaderboard(con, run_id, options)
+    board, ranking = data.ranked(con, run_id, options)
     models = list(dict.fromkeys(r["model"] for r in board))
     colours = charts.colours(models)
     payload, total = data.samples(con, run_id, models, options)
     summary = attach_audio(con, run_id, payload, options, audio_used)
     parts = [
-        sections.leaderboard(board, options, sfx),
+        sections.leaderboard(board, options, sfx, ranking),
         sections.matrix(data.matrix(con, run_id, board, options), sfx),
         sections.comparison(_comparison(con, [run_id], options), sfx),
         sections.speed(board, colours, sfx),

@@ -16,23 +16,29 @@ from evaluator.report.options import ReportOptions
 __all__ = ["leaderboard", "speed", "breakdowns", "matrix", "comparison", "long_form"]
 
 
-def leaderboard(board: list[dict[str, Any]], options: ReportOptions, sfx: str) -> str:
+def leaderboard(board: list[dict[str, Any]], options: ReportOptions, sfx: str, ranking: str = "") -> str:
+    """The leaderboard table as :func:`evaluator.report.data.ranked` orders it; ``ranking`` says
+    what the ranking covers."""
     rows = []
     for r in board:
+        apart = "" if r.get("ranked", True) else " (not ranked)"
         rows.append([
-            esc(r["model"]), esc(f"{r['dataset']}/{r['split']}"), num(r["n"]), num(r["errors"]),
+            esc(r["model"]) + apart, esc(f"{r['dataset']}/{r['split']}"), num(r["n"]), num(r["errors"]),
+            num(r.get("not_transcribable")), num(r.get("ranked_on")),
             pct(r["wer"]), interval(r.get("wer_low"), r.get("wer_high")),
             pct(r.get("cer")), interval(r.get("cer_low"), r.get("cer_high")),
             num(r.get("rtfx")), num(60 * r["audio_hours"] if r.get("audio_hours") is not None else None, 2),
             num(r.get("completion_ratio"), 3),
             num(r.get("truncated")), num(r.get("looping")), num(r.get("skipped")),
         ])
-    body = table(["model", "dataset/split", "n", "errors", "WER %", "95% CI", "CER %", "95% CI", "RTFx",
-                  "audio min", "completion", "truncated", "looping", "skipped"], rows,
-                 numeric={2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, table_id=f"leaderboard{sfx}")
+    body = table(["model", "dataset/split", "n", "errors", "not transcribable", "ranked on", "WER %", "95% CI",
+                  "CER %", "95% CI", "RTFx", "audio min", "completion", "truncated", "looping", "skipped"], rows,
+                 numeric=set(range(2, 16)), table_id=f"leaderboard{sfx}")
     note = (f"Corpus WER and CER (errors summed over utterances); 95% intervals from a bootstrap over "
             f"utterances ({options.resamples:,} resamples, seed {options.seed}). RTFx = audio seconds / "
-            "inference seconds. Error rows are counted, not scored.")
+            "inference seconds. Error rows are counted, not scored; a sample in a language the model does not "
+            "transcribe is not transcribable, neither scored nor an error. "
+            + (f"{ranking[0].upper()}{ranking[1:]}." if ranking else ""))
     return f'<section id="s-leaderboard{sfx}"><h2>Leaderboard</h2><p class="note">{esc(note)}</p>{body}</section>'
 
 

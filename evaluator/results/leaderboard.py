@@ -14,6 +14,7 @@ rows of languages written without spaces only (see :func:`ranking_note`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,8 +25,10 @@ from evaluator.scoring.stats import BootstrapOptions, RatioInterval, group_ratio
 
 __all__ = [
     "BUCKET_SQL",
+    "NOT_TRANSCRIBABLE_SQL",
     "LEADERBOARD_COLUMNS",
     "check_runs",
+    "group_accounting",
     "group_choices",
     "ranking_note",
     "latest_run",
@@ -39,11 +42,18 @@ BUCKET_SQL = "duration_bucket(audio_seconds)"
 # Groupings that are not metadata keys.
 BUILTIN_GROUPS = ("language", "bucket")
 
+# A row of a sample in a language its model does not transcribe (English-only tiny.en on a Spanish
+# clip): stored with the model's LanguageError, it is "not transcribable", neither scored nor
+# counted as an error. The `not_transcribable` macro of evaluator/results/views.sql is the same test.
+NOT_TRANSCRIBABLE_SQL = "coalesce(error LIKE 'LanguageError:% does not transcribe %', false)"
+# A failed sample: an error row that is not a language the model does not transcribe.
+_FAILED = f"error IS NOT NULL AND NOT {NOT_TRANSCRIBABLE_SQL}"
+
 # What `leaderboard_with_intervals` returns, in order ("group" only when `by` is given).
 LEADERBOARD_COLUMNS = (
-    "model", "dataset", "split", "group", "n", "errors", "empty_refs", "scored", "wer", "wer_low", "wer_high",
-    "cer", "cer_low", "cer_high", "rtfx", "audio_hours", "completion_ratio", "truncated", "looping", "skipped",
-    "metric", "wer_n", "cer_n",
+    "model", "dataset", "split", "group", "n", "errors", "not_transcribable", "empty_refs", "scored", "wer", "wer_low",
+    "wer_high", "cer", "cer_low", "cer_high", "rtfx", "audio_hours", "completion_ratio", "truncated", "looping",
+    "skipped", "metric", "wer_n", "cer_n",
 )
 
 # A group's primary metric: WER when any of its error-free rows is scored by words; with no
@@ -96,16 +106,41 @@ def _group_sql(con: Any, run_id: str, by: str | None) -> tuple[str, list[Any]]:
     return "json_extract_string(metadata, ?)", ['$."' + by.replace('"', '\\"') + '"']
 
 
-def _grouped_counts(con: Any, run_id: str, by: str | None) -> tuple[list[str], list[tuple], list[np.ndarray]]:
+def _rows_sql(expr: str, ranked: Sequence[tuple[str, str, str]] | None) -> str:
+    """The run's rows (``r``, with their group value ``grp``): every row, or with ``ranked``, the
+    rows of those (model, dataset, split) only where the sample is one every ranked model of its
+    dataset and split scored (error-free), and every row of the other models."""
+    if ranked is None:
+        return f"WITH r AS (SELECT *, {expr} AS grp FROM results WHERE run_id = ?), "
+    return f"""WITH ranked AS (SELECT unnest(?::VARCHAR[]) AS model, unnest(?::VARCHAR[]) AS dataset,
+                                  unnest(?::VARCHAR[]) AS split, true AS is_ranked),
+        common AS (SELECT x.dataset, x.split, x.sample_id, true AS is_common
+                   FROM results x JOIN ranked k USING (model, dataset, split)
+                   WHERE x.run_id = ? GROUP BY x.dataset, x.split, x.sample_id
+                   HAVING count(*) FILTER (WHERE x.error IS NULL) = (SELECT count(*) FROM ranked k2
+                       WHERE k2.dataset = x.dataset AND k2.split = x.split)),
+        kept AS (SELECT x.* FROM results x LEFT JOIN ranked k USING (model, dataset, split)
+                 LEFT JOIN common c USING (dataset, split, sample_id)
+                 WHERE x.run_id = ? AND (k.is_ranked IS NULL OR c.is_common)),
+        r AS (SELECT *, {expr} AS grp FROM kept), """
+
+
+def _grouped_counts(con: Any, run_id: str, by: str | None, ranked: Sequence[tuple[str, str, str]] | None = None,
+                    ) -> tuple[list[str], list[tuple], list[np.ndarray]]:
     """Aggregates per (model, dataset, split, group) and, per group, the scored rows' counts
-    (errors, words, char errors, chars, scored-by-words flag), ordered by sample id."""
+    (errors, words, char errors, chars, scored-by-words flag), ordered by sample id; with
+    ``ranked``, see :func:`_rows_sql`."""
     expr, params = _group_sql(con, run_id, by)
-    base = (f"WITH r AS (SELECT *, {expr} AS grp FROM results WHERE run_id = ?), "
-            "g AS (SELECT *, dense_rank() OVER (ORDER BY model, dataset, split, grp NULLS LAST) - 1 AS gid FROM r) ")
-    args = [*params, run_id]
+    base = (_rows_sql(expr, ranked)
+            + "g AS (SELECT *, dense_rank() OVER (ORDER BY model, dataset, split, grp NULLS LAST) - 1 AS gid FROM r) ")
+    if ranked is None:
+        args = [*params, run_id]
+    else:
+        args = [[k[0] for k in ranked], [k[1] for k in ranked], [k[2] for k in ranked], run_id, run_id, *params]
     cur = con.execute(base + f"""
         SELECT gid, model, dataset, split, grp AS "group", count(*) AS n,
-            count(*) FILTER (WHERE error IS NOT NULL) AS errors,
+            count(*) FILTER (WHERE {_FAILED}) AS errors,
+            count(*) FILTER (WHERE {NOT_TRANSCRIBABLE_SQL}) AS not_transcribable,
             count(*) FILTER (WHERE error IS NULL AND ref_chars = 0) AS empty_refs,
             count(*) FILTER (WHERE {_CHARS}) AS scored,
             sum(substitutions + deletions + insertions) FILTER (WHERE {_SCORED})
@@ -137,8 +172,22 @@ def _grouped_counts(con: Any, run_id: str, by: str | None) -> tuple[list[str], l
     return columns, [tuple(a[1:]) for a in aggregates], groups
 
 
+def group_accounting(con: Any, run_id: str, by: str | None = None) -> dict[tuple, dict[str, int]]:
+    """Per (model, dataset, split, group value; None without ``by``): the counts of its own rows,
+    ``n``, ``errors``, ``not_transcribable``, ``empty_refs`` and ``scored`` (as
+    :func:`leaderboard_with_intervals` counts them, without intervals)."""
+    columns, aggregates, _ = _grouped_counts(con, run_id, by)
+    out = {}
+    for agg in aggregates:
+        r = dict(zip(columns, agg, strict=True))
+        out[(r["model"], r["dataset"], r["split"], r["group"])] = {
+            k: r[k] for k in ("n", "errors", "not_transcribable", "empty_refs", "scored")}
+    return out
+
+
 def leaderboard_with_intervals(con: Any, run_id: str, by: str | None = None, resamples: int = 1000,
-                               seed: int = 0, *, cer_intervals: bool = True) -> tuple[list[str], list[tuple]]:
+                               seed: int = 0, *, cer_intervals: bool = True,
+                               ranked: Sequence[tuple[str, str, str]] | None = None) -> tuple[list[str], list[tuple]]:
     """Corpus WER and CER with 95% bootstrap intervals per (model, dataset, split[, group]).
 
     Args:
@@ -149,10 +198,15 @@ def leaderboard_with_intervals(con: Any, run_id: str, by: str | None = None, res
         resamples / seed: the bootstrap's (see :class:`evaluator.scoring.stats.BootstrapOptions`).
         cer_intervals: False leaves ``cer_low``/``cer_high`` None (CER's character counts take
             many distinct values, so its intervals cost more than WER's).
+        ranked: (model, dataset, split) triples ranked together (see
+            :mod:`evaluator.results.ranking`): their figures cover only the samples every one of
+            them of the same dataset and split scored; other models' figures cover their own rows.
 
     Returns:
         ``(columns, rows)``; columns are :data:`LEADERBOARD_COLUMNS` (without ``group`` when
-        ``by`` is None). ``n`` counts every row, ``scored`` the rows with a non-empty reference,
+        ``by`` is None). ``n`` counts every row, ``errors`` the failed ones,
+        ``not_transcribable`` those in a language the model does not transcribe (see
+        :data:`NOT_TRANSCRIBABLE_SQL`), ``scored`` the rows with a non-empty reference,
         ``wer_n`` those scored by words (WER and its interval are over them), ``cer_n`` those CER
         is over (all scored rows: languages written without spaces have no WER); ``wer`` and
         ``cer`` equal the ``leaderboard`` view's. ``metric`` is what the row is ranked by (the
@@ -162,7 +216,7 @@ def leaderboard_with_intervals(con: Any, run_id: str, by: str | None = None, res
     """
     options = BootstrapOptions(resamples=resamples, seed=seed)
     check_runs(con, [run_id])
-    columns, aggregates, groups = _grouped_counts(con, run_id, by)
+    columns, aggregates, groups = _grouped_counts(con, run_id, by, ranked)
     # WER and CER apart: each (errors, words) matrix alone has few distinct rows (fast path); WER
     # over the rows scored by words only
     wer = group_ratio_intervals([g[g[:, 4] > 0, :2] for g in groups], ((0, 1),), options)

@@ -312,18 +312,20 @@ class Store:
             params += [start, stop]
         return frozenset(r[0] for r in self.con.execute(sql, params).fetchall())
 
-    def count_results(self, run_id: str) -> dict[str, int]:
+    def count_results(self, run_id: str) -> dict[str, int]:  # errors: failed rows, not the not-transcribable
+        from evaluator.results.leaderboard import NOT_TRANSCRIBABLE_SQL as NT
+
         (n, errors) = self.con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE error IS NOT NULL) FROM results WHERE run_id = ?",
+            f"SELECT count(*), count(*) FILTER (WHERE error IS NOT NULL AND NOT {NT}) FROM results WHERE run_id = ?",
             [run_id],
         ).fetchone()
         return {"rows": int(n), "errors": int(errors)}
 
     def write_word_errors(self, run_id: str) -> int:
         """Count the run's confusion pairs (per model, from the normalized text of its
-        error-free rows; see ``evaluator.scoring.alignment``) into ``word_errors``, replacing the run's
+        error-free rows; see ``evaluator.results.word_errors``) into ``word_errors``, replacing the run's
         earlier ones, in one transaction. Returns the number of distinct pairs."""
-        from evaluator.scoring.alignment import confusion_table, run_confusions
+        from evaluator.results.word_errors import confusion_table, run_confusions
 
         counts = run_confusions(self.con, run_id)
         batch = confusion_table(run_id, counts)

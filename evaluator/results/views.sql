@@ -11,6 +11,11 @@ CREATE OR REPLACE MACRO language_group(language) AS split_part(language, '-', 1)
 CREATE OR REPLACE MACRO language_metric(language) AS
     CASE WHEN language_group(language) IN ('zh', 'yue', 'ja', 'th', 'lo', 'km', 'my') THEN 'cer' ELSE 'wer' END;
 
+-- A row of a sample in a language its model does not transcribe (English-only tiny.en on a
+-- Spanish clip): stored with the model's LanguageError, it is "not transcribable", neither
+-- scored nor counted among `errors` (NOT_TRANSCRIBABLE_SQL of evaluator/results/leaderboard.py).
+CREATE OR REPLACE MACRO not_transcribable(error) AS coalesce(error LIKE 'LanguageError:% does not transcribe %', false);
+
 -- Per (run, model, dataset, split, language group): the per-language breakdown of the
 -- leaderboard, one row per language (Chinese in either script is one row, `zh`); `forms` lists
 -- the stored values it covers (zh, zh-Hant). `metric` is the language's primary metric
@@ -27,7 +32,8 @@ SELECT
     string_agg(DISTINCT language, ', ' ORDER BY language) AS forms,
     count(*) AS n,
     count(*) FILTER (WHERE error IS NULL) AS scored,
-    count(*) FILTER (WHERE error IS NOT NULL) AS errors,
+    count(*) FILTER (WHERE error IS NOT NULL AND NOT not_transcribable(error)) AS errors,
+    count(*) FILTER (WHERE not_transcribable(error)) AS not_transcribable,
     language_metric(language_group(language)) AS metric,
     string_agg(DISTINCT split_part(normalizer, ' ', 1), ', ') AS normalizer,
     sum(substitutions + deletions + insertions) FILTER (WHERE error IS NULL AND ref_words > 0)
@@ -45,8 +51,10 @@ GROUP BY run_id, model, dataset, split, language_group(language);
 -- Per (run, model, dataset, split): corpus WER = sum(S+D+I) / sum(S+D+H), never a mean of
 -- per-utterance WERs. Error rows and empty references are counted, not scored.
 -- Accounting (from run_models, lost_shards): `planned` samples, `n` rows stored, `scored` rows
--- (error-free), `missing` planned samples with no row; `partial` when the WER covers fewer
--- samples than planned (missing rows, error rows or lost shards): never ranked as complete.
+-- (error-free), `errors` failed rows, `not_transcribable` rows in a language the model does not
+-- transcribe (not errors), `missing` planned samples with no row; `partial` when the WER covers
+-- fewer samples than planned (missing rows, error or not-transcribable rows, lost shards): never
+-- ranked as complete (evaluator/results/ranking.py ranks models on the samples they all scored).
 -- `rtfx` is model-only (audio seconds / inference seconds, per actor); `rtfx_e2e` is end to end
 -- (audio seconds / wall seconds from the first actor start to the last row, all actors), over the
 -- model's whole run: in a suite, every dataset's row shows the model's figure over all of them
@@ -65,7 +73,8 @@ WITH per_model AS (
         split,
         count(*) AS n,
         count(*) FILTER (WHERE error IS NULL) AS scored,
-        count(*) FILTER (WHERE error IS NOT NULL) AS errors,
+        count(*) FILTER (WHERE error IS NOT NULL AND NOT not_transcribable(error)) AS errors,
+        count(*) FILTER (WHERE not_transcribable(error)) AS not_transcribable,
         count(*) FILTER (WHERE error IS NULL AND ref_chars = 0) AS empty_refs,
         -- hallucination on silence, music or noise: text where the reference has none
         count(*) FILTER (WHERE error IS NULL AND ref_chars = 0 AND hypothesis_norm <> '') AS empty_ref_hallucinations,
@@ -111,10 +120,11 @@ SELECT
     coalesce(p.n, 0) AS n,
     coalesce(p.scored, 0) AS scored,
     coalesce(p.errors, 0) AS errors,
+    coalesce(p.not_transcribable, 0) AS not_transcribable,
     m.planned - coalesce(p.n, 0) AS missing,
     coalesce(l.lost_shards, 0) AS lost_shards,
     (coalesce(m.planned - coalesce(p.n, 0), 0) > 0 OR coalesce(p.errors, 0) > 0
-        OR coalesce(l.lost_shards, 0) > 0 OR coalesce(p.n, 0) = 0) AS partial,
+        OR coalesce(p.not_transcribable, 0) > 0 OR coalesce(l.lost_shards, 0) > 0 OR coalesce(p.n, 0) = 0) AS partial,
     m.status AS model_status,
     p.empty_refs,
     p.empty_ref_hallucinations,

@@ -93,7 +93,7 @@ def check_languages(config: RunConfig, opened: Mapping[DatasetSpec, OpenedDatase
     language, and each model must transcribe some of them (see
     :func:`evaluator.scoring.languages.settle`; a stream's values are checked as far as its first
     rows go, the rest per row). Over a suite, a model that transcribes some datasets' languages
-    but not others gets a warning (its rows in the others are error rows), not a refusal.
+    but not others gets a warning (its rows in the others are not transcribable), not a refusal.
 
     ``opened``: the datasets already opened, by spec (one: a run of one dataset).
 

@@ -3,9 +3,8 @@
 ``align`` gives the word operations (the same jiwer alignment ``metrics.score`` counts, so the
 hits, substitutions, deletions and insertions agree with the stored counts), ``render`` draws
 them sclite-style for a terminal, and ``confusions`` counts sclite's confusion pairs
-("their -> there", deletions, insertions) over many rows. ``run_confusions`` computes them for
-a stored run from its normalized text (used by ``Store.write_word_errors`` and by
-``evaluator errors`` on runs written before the ``word_errors`` table existed).
+("their -> there", deletions, insertions) over many rows. Pure functions over text: reading a
+stored run's rows is :mod:`evaluator.results.word_errors`' job.
 """
 
 from __future__ import annotations
@@ -24,8 +23,7 @@ __all__ = [
     "count_ops",
     "render",
     "confusions",
-    "run_confusions",
-    "confusion_table",
+    "ConfusionKey",
 ]
 
 OPS = ("equal", "substitute", "delete", "insert")
@@ -186,36 +184,3 @@ def confusions(rows: Iterable[tuple[str, str | None, str | None]]) -> Counter[Co
             counts.update((model, *o) for o in _trivial(ref_words, hyp_words))
     flush()
     return counts
-
-
-_RUN_ROWS_SQL = """
-SELECT model, reference_norm, hypothesis_norm FROM results
-WHERE run_id = ? AND error IS NULL AND ref_words IS NOT NULL AND (? IS NULL OR model = ?)
-"""
-
-
-def run_confusions(con: Any, run_id: str, model: str | None = None,
-                   batch: int = 10_000) -> Counter[ConfusionKey]:
-    """Confusion pairs of a stored run (every error-free row scored by words, optionally of one model), from
-    its stored normalized text, read in batches on ``con`` (a DuckDB connection, read-only
-    or not)."""
-    cur = con.execute(_RUN_ROWS_SQL, [run_id, model, model])
-    counts: Counter[ConfusionKey] = Counter()
-    while rows := cur.fetchmany(batch):
-        counts.update(confusions(rows))
-    return counts
-
-
-def confusion_table(run_id: str, counts: Counter[ConfusionKey]) -> Any:
-    """Confusion counts as a pyarrow table with the columns of ``word_errors``."""
-    import pyarrow as pa
-
-    keys = list(counts)
-    return pa.table({
-        "run_id": pa.array([run_id] * len(keys), pa.string()),
-        "model": pa.array([k[0] for k in keys], pa.string()),
-        "op": pa.array([k[1] for k in keys], pa.string()),
-        "ref_word": pa.array([k[2] for k in keys], pa.string()),
-        "hyp_word": pa.array([k[3] for k in keys], pa.string()),
-        "count": pa.array([counts[k] for k in keys], pa.int64()),
-    })

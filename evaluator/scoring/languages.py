@@ -242,7 +242,8 @@ class SettledLanguages:
         plan: what actors use to map each sample's language value to its canonical code.
         used: canonical codes the run's samples are in (those known up front).
         warnings: per model label, the languages it does not transcribe: its rows in them are
-            error rows, decided here.
+            stored with the model's LanguageError, decided here ("not transcribable": neither
+            scored nor counted as errors; see evaluator.results.ranking).
         complete: every value was seen (``False`` for a stream: the rest are checked per row).
     """
 
@@ -300,5 +301,6 @@ def settle(default: str | None, values: Iterable[str | None], models: Iterable[M
                                 f"it transcribes: {valid}")
         if unsupported:
             warnings[model.label] = (f"{model.label} does not transcribe {describe(unsupported)}: its samples in "
-                                     f"them are error rows (it transcribes: {valid})")
+                                     f"them are not transcribable, neither scored nor counted as errors, and it "
+                                     f"is not ranked with models that transcribe them (it transcribes: {valid})")
     return SettledLanguages(LanguagePlan(default_code, mapping, detect), frozenset(used), warnings, complete)

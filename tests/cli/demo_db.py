@@ -1,7 +1,7 @@
 """A results database shaped like `make demo`'s, built without Ray or models: run ``demo`` (the
 three tiny.en runtimes and Whisper base on 24 English clips), run ``demo-multilingual`` (Whisper
-base in two runtimes and the English-only tiny.en on 11 languages, tiny.en's other languages as
-error rows) and run ``finetune`` (a long local-checkpoint spec). Hypotheses are made by replacing
+base in two runtimes and the English-only tiny.en on 11 languages, tiny.en's other languages not
+transcribable) and run ``finetune`` (a long local-checkpoint spec). Hypotheses are made by replacing
 words at a per-model rate, so base is clearly better than tiny.en."""
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ def test_cli_on_a_cjk_run(cjk_db: Path, capsys: pytest.CaptureFixture[str]) -> N
     rows = json.loads(capsys.readouterr().out)
     assert [(r["model"], r["ranked_by"]) for r in rows] == [("b:better", "cer"), ("a:worse", "cer")]
     assert main(["leaderboard", "--db", str(cjk_db), "--resamples", "100"]) == 0
-    assert "ranked by cer" in capsys.readouterr().out
+    assert "ranked by CER on all " in capsys.readouterr().out
 
 
 def test_per_language_tables_group_chinese_scripts(cjk_db: Path) -> None:

@@ -13,7 +13,8 @@ import pytest
 
 from evaluator.cli import main
 from evaluator.results.store import RESULT_COLUMNS, Store, connect_read_only
-from evaluator.scoring.alignment import WordOp, align, confusions, count_ops, render, run_confusions
+from evaluator.results.word_errors import run_confusions
+from evaluator.scoring.alignment import WordOp, align, confusions, count_ops, render
 from evaluator.scoring.metrics import score
 from evaluator.scoring.rows import finalize_row
 

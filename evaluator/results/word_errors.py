@@ -1,22 +1,24 @@
-"""Error analysis of a stored run: the most frequent confusion pairs per model, and the word
-alignment of one sample for every model. Works on any DuckDB connection, read-only included
-(older databases without the ``word_errors`` table get their pairs computed from stored text).
+"""Error analysis of a stored run: its confusion pairs (what ``word_errors`` stores), the most
+frequent ones per model, and the word alignment of one sample for every model. Works on any
+DuckDB connection, read-only included (older databases without the ``word_errors`` table get
+their pairs computed from stored text). The alignment itself is :mod:`evaluator.scoring.alignment`'s.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from evaluator.errors import ConfigError
 from evaluator.scoring.alignment import (
     ERROR_OPS,
+    ConfusionKey,
     OpCounts,
     WordOp,
     align,
-    confusion_table,
+    confusions,
     count_ops,
-    run_confusions,
 )
 
 __all__ = [
@@ -24,9 +26,43 @@ __all__ = [
     "ModelAlignment",
     "SampleView",
     "run_models",
+    "run_confusions",
+    "confusion_table",
     "top_confusions",
     "sample_view",
 ]
+
+_RUN_ROWS_SQL = """
+SELECT model, reference_norm, hypothesis_norm FROM results
+WHERE run_id = ? AND error IS NULL AND ref_words IS NOT NULL AND (? IS NULL OR model = ?)
+"""
+
+
+def run_confusions(con: Any, run_id: str, model: str | None = None,
+                   batch: int = 10_000) -> Counter[ConfusionKey]:
+    """Confusion pairs of a stored run (every error-free row scored by words, optionally of one model), from
+    its stored normalized text, read in batches on ``con`` (a DuckDB connection, read-only
+    or not)."""
+    cur = con.execute(_RUN_ROWS_SQL, [run_id, model, model])
+    counts: Counter[ConfusionKey] = Counter()
+    while rows := cur.fetchmany(batch):
+        counts.update(confusions(rows))
+    return counts
+
+
+def confusion_table(run_id: str, counts: Counter[ConfusionKey]) -> Any:
+    """Confusion counts as a pyarrow table with the columns of ``word_errors``."""
+    import pyarrow as pa
+
+    keys = list(counts)
+    return pa.table({
+        "run_id": pa.array([run_id] * len(keys), pa.string()),
+        "model": pa.array([k[0] for k in keys], pa.string()),
+        "op": pa.array([k[1] for k in keys], pa.string()),
+        "ref_word": pa.array([k[2] for k in keys], pa.string()),
+        "hyp_word": pa.array([k[3] for k in keys], pa.string()),
+        "count": pa.array([counts[k] for k in keys], pa.int64()),
+    })
 
 _RANKED_SQL = """
 SELECT model, rank, op, ref_word, hyp_word, count, round(100 * share, 2) AS "share_%"
