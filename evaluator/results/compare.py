@@ -100,7 +100,8 @@ class PairComparison:
         baseline_samples / model_samples: samples each side stored here (error rows included);
             ``shared``: samples both stored, so ``shared / baseline_samples`` is how much of the
             baseline the model covers.
-        baseline_error_rows / model_error_rows: each side's error rows here.
+        baseline_error_rows / model_error_rows: each side's error rows here (a sample in a language
+            the model does not transcribe is not one).
         regressions: the samples with the largest increase in errors, worst first (per dataset
             only: an ``overall`` comparison repeats none).
     """
@@ -219,8 +220,10 @@ def _dataset_groups(pair: tuple[int, int], a: dict[str, np.ndarray], b: dict[str
             matrix = np.column_stack([a[err][keep], a[units][keep], b[err][keep], b[units][keep]])
             counts = {"dropped_missing": member & ~both, "dropped_error": failed, "dropped_empty_reference": empty,
                       "baseline_samples": member & a["present"], "model_samples": member & b["present"],
-                      "shared": member & both, "baseline_error_rows": member & a["present"] & a["failed"],
-                      "model_error_rows": member & b["present"] & b["failed"]}
+                      "shared": member & both,
+                      # a sample in a language the model does not transcribe is no error (not transcribable)
+                      "baseline_error_rows": member & a["present"] & a["failed"] & ~a["untranscribable"],
+                      "model_error_rows": member & b["present"] & b["failed"] & ~b["untranscribable"]}
             groups.append(_Group(pair, name, (name,), metric, keep, matrix,
                                  {k: int(v.sum()) for k, v in counts.items()}))
     return groups

@@ -137,8 +137,8 @@ class SampleArrays:
     sample_id: np.ndarray
 
 
-_COLUMNS = (("present", bool), ("failed", bool), ("by_chars", bool), ("ref_words", np.int64),
-            ("e", np.float64), ("w", np.float64), ("ce", np.float64), ("rc", np.float64))
+_COLUMNS = (("present", bool), ("failed", bool), ("untranscribable", bool), ("by_chars", bool),
+            ("ref_words", np.int64), ("e", np.float64), ("w", np.float64), ("ce", np.float64), ("rc", np.float64))
 
 
 def sample_arrays(con: Any, run_ids: list[str], all_sides: list[Side]) -> SampleArrays:
@@ -153,6 +153,7 @@ def sample_arrays(con: Any, run_ids: list[str], all_sides: list[Side]) -> Sample
         WITH k AS (SELECT identity, sample_id, row_number() OVER (ORDER BY identity, sample_id) - 1 AS key
                    FROM ({keys_sql}))
         SELECT r.run_id, r.model, k.key, r.error IS NOT NULL AS failed,
+               coalesce(r.error LIKE 'LanguageError:% does not transcribe %', false) AS untranscribable,
                CASE WHEN r.error IS NULL THEN r.ref_words IS NULL AND r.ref_chars IS NOT NULL
                     ELSE language_metric(coalesce(r.language, r.detected_language)) = 'cer' END AS by_chars,
                coalesce(r.ref_words, 0) AS ref_words,

@@ -84,3 +84,15 @@ def test_one_model_alone_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str
     db = make_db(tmp_path / "g.duckdb", {"A": samples("A", "m:base", 5)}, finished=True)
     code = main(["compare", "--db", str(db), "--fail-if-worse", "1", "--resamples", "100"])
     assert code == EXIT_UNJUDGED and "nothing was compared" in capsys.readouterr().err
+
+
+def test_samples_the_candidate_cannot_transcribe_are_no_error_rows(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # an English-only candidate on a set with two Spanish clips: those rows say "not transcribable"
+    english_only = samples("B", "m:new", 25)
+    for r in english_only[:2]:
+        r.update(error="LanguageError: m:new does not transcribe Spanish (es); it transcribes: en",
+                 hypothesis=None, substitutions=None, deletions=None, insertions=None, hits=None)
+    db = make_db(tmp_path / "g.duckdb", {"A": samples("A", "m:base", 25), "B": english_only}, finished=True)
+    code, err = gate(db, capsys)
+    assert code == 0 and "error rows" not in err and "on 23 paired samples" in err
