@@ -119,8 +119,8 @@ def open_dataset(spec: DatasetSpec, check_ids: bool = True) -> OpenedDataset:
     if source.startswith(BUILTIN_PREFIX):
         source = builtin_dir(source.removeprefix(BUILTIN_PREFIX))
     streaming = spec.streaming
-    kind, location = detect(spec.location()[0], source)
-    try:
+    try:  # detecting a URL's kind already asks its server
+        kind, location = detect(spec.location()[0], source)
         loaded = kind.load(spec, location)
     except DatasetError:
         raise
