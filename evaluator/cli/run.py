@@ -90,7 +90,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         "gpus_per_actor": args.gpus_per_actor,
         "shard_size": args.shard_size, "address": args.address, "name": args.name,
         "long_form": args.long_form, "chunk_seconds": args.chunk_seconds,
-        "chunk_overlap": args.chunk_overlap, "chunks_per_job": args.chunks_per_job,
+        "chunk_overlap": args.chunk_overlap, "chunks_per_job": args.chunks_per_job, "scoring": args.scoring,
     }
     data = {str(k).replace("-", "_"): v for k, v in data.items()}
     if "dataset_config" in data:
@@ -260,6 +260,10 @@ def add_parser(sub: Any) -> None:
                         "strategy, and why) and exit; loads nothing and starts no actor")
     g = run.add_argument_group("results")
     add_db(g)
+    g.add_argument("--scoring", choices=("whisper", "open-asr-leaderboard", "exact"),
+                   help="scoring profile (default: whisper): whisper = Whisper's normalizers; open-asr-leaderboard = "
+                   "the Open ASR Leaderboard's normalizers and compound-merging counts; exact = raw text, case and "
+                   "punctuation count (docs/open-asr-leaderboard.md); `evaluator rescore --scoring` changes it later")
     g.add_argument("--name", help="a label for the run")
     g.add_argument("--resume", metavar="RUN_ID", help="evaluate only what RUN_ID has not stored yet")
     g.add_argument("--retry-errors", action="store_true", help="with --resume: re-evaluate error rows")

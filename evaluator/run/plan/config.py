@@ -18,6 +18,7 @@ from typing import Any
 from evaluator.data.spec import DatasetSpec
 from evaluator.errors import ConfigError
 from evaluator.models.spec import ModelSpec, parse_model_spec
+from evaluator.scoring.profiles import profile
 
 __all__ = [
     "RunConfig",
@@ -64,6 +65,8 @@ class RunConfig:
             window is also the longest ``vad`` window).
         chunks_per_job: windows of one long file handed to an actor at a time; the other windows
             of the file go to other actors.
+        scoring: the scoring profile (``whisper``, ``open-asr-leaderboard``, ``exact``; see
+            :mod:`evaluator.scoring.profiles`), stored with the run and every row.
     """
 
     models: tuple[ModelSpec, ...]
@@ -85,6 +88,7 @@ class RunConfig:
     chunk_seconds: float = 30.0
     chunk_overlap: float = 5.0
     chunks_per_job: int = 4
+    scoring: str = "whisper"
 
     def __post_init__(self) -> None:
         datasets = tuple(self.datasets) or (self.dataset or DatasetSpec(),)
@@ -121,6 +125,7 @@ class RunConfig:
             )
         if self.chunks_per_job < 1:
             raise ConfigError(f"chunks_per_job must be at least 1, got {self.chunks_per_job}")
+        profile(self.scoring)  # an unknown profile, or its libraries missing, fails here
         if self.max_shard_attempts < 1:
             raise ConfigError(f"max_shard_attempts must be at least 1, got {self.max_shard_attempts}")
 
