@@ -35,7 +35,7 @@ from evaluator.scoring.languages import SPACELESS, language_group
 from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION, Normalizer, Score, normalizer_for
 from evaluator.scoring.metrics import score as _score
 
-__all__ = ["DEFAULT_PROFILE", "PROFILE_NAMES", "ScoringProfile", "profile", "profile_of_label"]
+__all__ = ["DEFAULT_PROFILE", "PROFILE_NAMES", "ScoringProfile", "profile"]
 
 DEFAULT_PROFILE = "whisper"
 PROFILE_NAMES = ("whisper", "open-asr-leaderboard", "exact")
@@ -139,15 +139,19 @@ def _versions(names: Iterable[str]) -> str:
     return "+".join(f"{n}-{importlib.metadata.version(n)}" for n in names)
 
 
-@cache
-def profile(name: str = DEFAULT_PROFILE) -> ScoringProfile:
-    """The scoring profile called ``name`` (a stored label ``NAME VERSION`` is accepted too).
+def profile(name: str | None = DEFAULT_PROFILE) -> ScoringProfile:
+    """The scoring profile called ``name``; a stored label ``NAME VERSION`` (``results.scoring``)
+    is accepted too, and ``None`` (a row or run stored before profiles) is ``whisper``.
 
     Raises:
         ConfigError: no such profile (the message lists them), or the libraries it needs are not
             installed (the message names the install command).
     """
-    name = (name or DEFAULT_PROFILE).split()[0]
+    return _profile((name or DEFAULT_PROFILE).split()[0])
+
+
+@cache
+def _profile(name: str) -> ScoringProfile:
     if name == "whisper":
         return ScoringProfile("whisper", NORMALIZER_VERSION, NORMALIZER_NAME,
                               "Whisper's normalizers (English; basic for other languages), jiwer counts")
@@ -164,9 +168,3 @@ def profile(name: str = DEFAULT_PROFILE) -> ScoringProfile:
                               "the Open ASR Leaderboard's normalizers and kaldialign counts (compounds merged)",
                               merge_compounds=True, compound_pairs=True)
     raise ConfigError(f"unknown scoring profile {name!r}; choose one of: {', '.join(PROFILE_NAMES)}")
-
-
-def profile_of_label(label: str | None) -> ScoringProfile:
-    """The profile a stored ``results.scoring`` or ``runs.scoring`` value names (``None``, from a
-    run made before profiles: ``whisper``)."""
-    return profile((label or DEFAULT_PROFILE).split()[0])
