@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from evaluator.errors import ConfigError
+from evaluator.results.scoring_note import scoring_note
 
 log = logging.getLogger("evaluator")
 
@@ -155,7 +156,7 @@ def leaderboard_text(con: Any, run_id: str, fmt: str, *, wide: bool = False, by:
     columns, rows = leaderboard_table(con, run_id, by, resamples, seed)
     if not rows:
         return ""
-    title = f"run {run_id}" + (f" by {by}" if by else "")
+    title = f"run {run_id}" + (f" by {by}" if by else "") + f" ({scoring_note(con, [run_id])})"
     if fmt != "table" or wide:  # every column; --wide is as wide as it needs (the terminal wraps)
         if fmt == "table":
             columns, rows, held = fold_constant(columns, rows)
