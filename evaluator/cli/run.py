@@ -37,7 +37,7 @@ examples:
   evaluator run --dataset openslr/librispeech_asr --dataset-config clean --split test \\
                 --model faster-whisper:Systran/faster-whisper-small --max-samples 200
   evaluator run --config run.yaml                                 # same keys as the flags
-  evaluator run --suite open-asr-en --model faster-whisper:base     # a preset suite: 8 test sets, one run
+  evaluator run --suite open-asr-en --model faster-whisper:base     # a preset suite: 7 test sets, one run
   evaluator run --suite fleurs --languages en,de --model faster-whisper:base
   evaluator run --suite my_suite.yaml --model ... --model ...       # see docs/suites.md
   evaluator run --dataset ./calls --dataset ./meetings --model ... # several datasets, one run
@@ -211,7 +211,8 @@ def add_parser(sub: Any) -> None:
                    "by the last part of its source)")
     g.add_argument("--suite", metavar="FILE|NAME",
                    help="evaluate every model on every dataset of a suite, in one run: a YAML file (see "
-                   "docs/suites.md) or a preset: open-asr-en, fleurs, common-voice")
+                   "docs/suites.md) or a preset: open-asr-en, open-asr-en-2025, open-asr-en-longform, open-asr-multilingual, fleurs, "
+                   "common-voice")
     g.add_argument("--languages", metavar="L1,L2",
                    help="with a per-language --suite (fleurs, common-voice): the languages, e.g. en,de")
     g.add_argument("--mirror", metavar="DIR",
