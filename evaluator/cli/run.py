@@ -211,8 +211,8 @@ def add_parser(sub: Any) -> None:
                    "by the last part of its source)")
     g.add_argument("--suite", metavar="FILE|NAME",
                    help="evaluate every model on every dataset of a suite, in one run: a YAML file (see "
-                   "docs/suites.md) or a preset: open-asr-en, open-asr-en-2025, open-asr-en-longform, open-asr-multilingual, fleurs, "
-                   "common-voice")
+                   "docs/suites.md) or a preset: open-asr-en, open-asr-en-2025, open-asr-en-longform, "
+                   "open-asr-multilingual, fleurs, common-voice")
     g.add_argument("--languages", metavar="L1,L2",
                    help="with a per-language --suite (fleurs, common-voice): the languages, e.g. en,de")
     g.add_argument("--mirror", metavar="DIR",
