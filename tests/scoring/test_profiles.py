@@ -94,3 +94,24 @@ def test_rescore_with_a_profile_scores_as_a_run_made_with_it(tmp_path) -> None:
         assert wer == (pytest.approx(0.0),)  # every pair differs only by the leaderboard's normalization
         back = rescore_run(store, "r1")  # the run's own profile now: the leaderboard's
         assert back.scoring == leaderboard.label and back.changed == 0
+
+
+def test_a_run_config_names_a_profile_and_resumes_with_the_runs_own(tmp_path) -> None:
+    from evaluator.run.execute.recorder import check_resumable, resume_config
+    from evaluator.run.plan.config import RunConfig
+
+    tiny = {"dataset": "builtin:sample", "model": "faster-whisper:tiny.en"}
+    config = RunConfig.from_mapping({**tiny, "scoring": "exact"})
+    assert config.scoring == "exact"
+    with pytest.raises(ConfigError, match="choose one of: whisper, open-asr-leaderboard, exact"):
+        RunConfig.from_mapping({**tiny, "scoring": "wer"})
+    leaderboard = profile("open-asr-leaderboard")
+    with Store(str(tmp_path / "r.duckdb")) as store:
+        store.create_run("r1", None, config.to_json_dict(), evaluator_version="0",
+                         normalizer=(leaderboard.normalizer_set, leaderboard.version), host={},
+                         scoring=leaderboard.name)
+        check_resumable(store.get_run("r1"), {})  # scored with the current version of its profile
+        assert resume_config(store, "r1").scoring == "open-asr-leaderboard"  # the run's, not the config's
+        store.update_run("r1", normalizer_version="0+older")
+        with pytest.raises(ConfigError, match="cannot be resumed.*rescore"):
+            check_resumable(store.get_run("r1"), {})
