@@ -16,6 +16,7 @@ from evaluator.cli.common import (
     open_ro,
     resolve_run,
 )
+from evaluator.cli.sessions import sessions_text
 from evaluator.cli.tables import FORMATS
 from evaluator.errors import ConfigError
 from evaluator.results.scoring_note import scoring_note
@@ -90,5 +91,5 @@ def command(args: argparse.Namespace) -> int:
                             seed=args.seed)
     if not text:
         raise ConfigError(f"run {run_id!r} has no results in {args.db or DEFAULT_DB}")
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(text + sessions_text(con, run_id, args.format) + "\n")
     return 0

@@ -54,3 +54,20 @@ def test_a_run_of_chunks_is_scored_per_session_and_keeps_its_chunk_rows(tmp_path
         assert chunks[0][0] == 4  # every chunk row is still there (each scored alone against the whole call)
         _, none = store.query("SELECT count(*) FROM results WHERE metadata IS NULL")
         assert none == [(0,)]
+
+
+def test_the_leaderboard_prints_the_session_table(tmp_path, capsys) -> None:
+    from evaluator.cli import main
+
+    db = str(tmp_path / "r.duckdb")
+    with Store(db) as store:
+        store.create_run("r1", "chunked", {}, evaluator_version="0", normalizer=("x", "y"), host={}, scoring="exact")
+        store.insert_results([finalize_row({
+            "run_id": "r1", "model": "m", "backend": "b", "dataset": "calls", "split": "test", "sample_id": f"c{i}",
+            "language": "en", "reference": "Hello there. Bye.", "hypothesis": h, "error": None, "audio_seconds": 1.0,
+            "inference_seconds": 0.5, "scoring": "exact", "metadata": json.dumps({"parent_id": "p", "chunk_index": i})})
+            for i, h in enumerate(["Hello there.", "bye."])])
+    assert main(["leaderboard", "--db", db, "--run", "r1"]) == 0
+    out = capsys.readouterr().out
+    assert "scoring: exact" in out and "sessions: chunks joined per parent_id" in out
+    assert "33.33" in out  # exact: "bye." against "Bye." is 1 error in 3 words
