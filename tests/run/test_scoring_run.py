@@ -23,7 +23,8 @@ def _rows(db: str, run: str) -> dict[str, tuple]:
     con = duckdb.connect(db, read_only=True)
     try:
         return {r[0]: r[1:] for r in con.execute(
-            f"SELECT sample_id, {', '.join(COUNTS)} FROM results r JOIN runs USING (run_id) WHERE runs.name = ?",
+            f"SELECT sample_id, {', '.join('r.' + c for c in COUNTS)} FROM results r JOIN runs USING (run_id) "
+            "WHERE runs.name = ?",
             [run]).fetchall()}
     finally:
         con.close()
@@ -31,7 +32,7 @@ def _rows(db: str, run: str) -> dict[str, tuple]:
 
 def test_rescore_gives_the_numbers_of_a_run_made_with_the_profile(ray_cluster, tmp_path, capsys) -> None:
     db = str(tmp_path / "r.duckdb")
-    common = ["--dataset", "builtin:sample", "--max-samples", "8", "--model", F32, "--db", db,
+    common = ["--dataset", "builtin:sample", "--max-samples", "6", "--model", F32, "--db", db,
               "--actors-per-model", "1"]
     assert main(["run", *common, "--scoring", "open-asr-leaderboard", "--name", "oal"]) == 0
     assert main(["run", *common, "--name", "plain"]) == 0
