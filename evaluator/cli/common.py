@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from evaluator.errors import ConfigError
+from evaluator.results.scoring_note import scoring_note
 from evaluator.run.quiet import quiet_ray
 
 __all__ = ["DEFAULT_DB", "quiet_ray", "add_db", "add_bootstrap", "add_wide", "existing_db", "open_ro", "resolve_run",
@@ -118,7 +119,7 @@ def leaderboard_text(con: Any, run_id: str, fmt: str, *, wide: bool = False, by:
     columns, rows = ranking.columns, ranking.rows
     if not rows:
         return ""
-    title = f"run {run_id}" + (f" by {by}" if by else "")
+    title = f"run {run_id}" + (f" by {by}" if by else "") + f" ({scoring_note(con, [run_id])})"
 
     def dataset_split(held: str) -> str:  # the metric goes into the ranking note
         held = ", ".join(part for part in held.split(", ") if part and not part.startswith("ranked_by "))

@@ -17,6 +17,7 @@ from evaluator.cli.common import (
     resolve_run,
     short,
 )
+from evaluator.results.scoring_note import scoring_note
 
 log = logging.getLogger("evaluator")
 
@@ -272,7 +273,7 @@ def command(args: argparse.Namespace) -> int:
             out = json.dumps({**json.loads(out), "suite": records}, indent=2, default=str, allow_nan=False)
         elif table:
             out += "\n\n" + table
-    sys.stdout.write(out + "\n")
+    sys.stdout.write((scoring_note(con, run_ids) + "\n" if args.format in ("table", "markdown") else "") + out + "\n")
     if not shown:
         log.warning("nothing to compare: the runs hold one model in all")
     if args.fail_if_worse is None and not args.fail_if_significant:

@@ -16,8 +16,10 @@ from evaluator.cli.common import (
     open_ro,
     resolve_run,
 )
+from evaluator.cli.sessions import sessions_text
 from evaluator.cli.tables import FORMATS
 from evaluator.errors import ConfigError
+from evaluator.results.scoring_note import scoring_note
 
 log = logging.getLogger("evaluator")
 
@@ -73,7 +75,8 @@ def suite_printed(con: Any, run_id: str, fmt: str, resamples: int = 1000, seed: 
     if not is_suite(con, run_id):
         return False
     columns, rows = suite_table(suite_results(con, run_id, resamples, seed), compact=fmt in ("table", "markdown"))
-    title = f"run {run_id}: WER % [95% interval] per dataset; average = mean of the datasets' WERs"
+    title = f"run {run_id}: WER % [95% interval] per dataset; average = mean of the datasets' WERs; " + scoring_note(
+        con, [run_id])
     from evaluator.cli.tables import natural_width, terminal_width
 
     width = max(terminal_width(), natural_width(columns, rows))  # a column per dataset: never wrap headers
@@ -130,5 +133,5 @@ def command(args: argparse.Namespace) -> int:
                             seed=args.seed)
     if not text:
         raise ConfigError(f"run {run_id!r} has no results in {args.db or DEFAULT_DB}")
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(text + sessions_text(con, run_id, args.format) + "\n")
     return 0

@@ -19,12 +19,15 @@ log = logging.getLogger("evaluator")
 
 def add_parser(sub: Any) -> None:
     """Add `evaluator rescore` to the subcommands."""
-    rs = sub.add_parser("rescore", help="recompute a stored run's scores with the current normalizers",
+    rs = sub.add_parser("rescore", help="recompute a stored run's scores (current normalizers, or --scoring PROFILE)",
                         description="Score every error-free row of a run again from its raw reference and "
                         "hypothesis with the current per-language normalizers, rewrite its word_errors, and "
                         "record it in runs (normalizer_version, summary.rescored).")
     add_db(rs)
     rs.add_argument("--run", dest="run_id", required=True, help="run id or name")
+    rs.add_argument("--scoring", choices=("whisper", "open-asr-leaderboard", "exact"),
+                    help="score with this profile from now on (default: the run's own); "
+                    "see docs/open-asr-leaderboard.md")
     rs.set_defaults(func=command)
 
 
@@ -37,7 +40,7 @@ def command(args: argparse.Namespace) -> int:
         raise ConfigError(f"no results database at {db}")
     with Store(db) as store:
         run_id = resolve_run(store.con, args.run_id, db)
-        result = rescore_run(store, run_id)
-    log.info("run %s rescored with %s: %d rows, %d changed", run_id, result.normalizer, result.rows,
-             result.changed)
+        result = rescore_run(store, run_id, args.scoring)
+    log.info("run %s rescored with %s (normalizers %s): %d rows, %d changed", run_id, result.scoring,
+             result.normalizer, result.rows, result.changed)
     return 0

@@ -33,7 +33,7 @@ examples:
   evaluator run --dataset openslr/librispeech_asr --dataset-config clean --split test \\
                 --model faster-whisper:Systran/faster-whisper-small --max-samples 200
   evaluator run --config run.yaml                                 # same keys as the flags
-  evaluator run --suite open-asr-en --model faster-whisper:base     # a preset suite: 8 test sets, one run
+  evaluator run --suite open-asr-en --model faster-whisper:base     # a preset suite: 7 test sets, one run
   evaluator run --suite fleurs --languages en,de --model faster-whisper:base
   evaluator run --suite my_suite.yaml --model ... --model ...       # see docs/suites.md
   evaluator run --dataset ./calls --dataset ./meetings --model ... # several datasets, one run
@@ -87,7 +87,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         "gpus_per_actor": args.gpus_per_actor,
         "shard_size": args.shard_size, "address": args.address, "name": args.name,
         "long_form": args.long_form, "chunk_seconds": args.chunk_seconds,
-        "chunk_overlap": args.chunk_overlap, "chunks_per_job": args.chunks_per_job,
+        "chunk_overlap": args.chunk_overlap, "chunks_per_job": args.chunks_per_job, "scoring": args.scoring,
     }
     data = {str(k).replace("-", "_"): v for k, v in data.items()}
     if "dataset_config" in data:
@@ -188,7 +188,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--dataset", metavar="[NAME=]SOURCE", action="append", help=dataset_help())
     g.add_argument("--suite", metavar="FILE|NAME",
                    help="evaluate every model on every dataset of a suite, in one run: a YAML file (see "
-                   "docs/suites.md) or a preset: open-asr-en, fleurs, common-voice")
+                   "docs/suites.md) or a preset: open-asr-en, open-asr-en-2025, open-asr-en-longform, "
+                   "open-asr-multilingual, fleurs, common-voice")
     g.add_argument("--languages", metavar="L1,L2",
                    help="with a per-language --suite (fleurs, common-voice): the languages, e.g. en,de")
     g.add_argument("--mirror", metavar="DIR",
@@ -241,6 +242,10 @@ def add_parser(sub: Any) -> None:
                         "strategy, and why) and exit; loads nothing and starts no actor")
     g = run.add_argument_group("results")
     add_db(g)
+    g.add_argument("--scoring", choices=("whisper", "open-asr-leaderboard", "exact"),
+                   help="scoring profile (default: whisper): whisper = Whisper's normalizers; open-asr-leaderboard = "
+                   "the Open ASR Leaderboard's normalizers and compound-merging counts; exact = raw text, case and "
+                   "punctuation count (docs/open-asr-leaderboard.md); `evaluator rescore --scoring` changes it later")
     g.add_argument("--name", help="a label for the run")
     g.add_argument("--resume", metavar="RUN", help="evaluate only what RUN (an id, or a name: its latest run) has "
                    "not stored yet; refused while a live driver holds the run")

@@ -35,7 +35,8 @@ def _meta(con: Any, run_id: str, run_info: dict[str, Any], board: list[dict[str,
     datasets = ", ".join(sorted({f"{r['dataset']}/{r['split']}" for r in board}))
     models = len({r["model"] for r in board})
     return (f"run {esc(run_id)} · {esc(run_info.get('status'))} · started {started} · {esc(datasets)} · "
-            f"{models} model{'s' if models != 1 else ''} · {total:,} samples · normalizer "
+            f"{models} model{'s' if models != 1 else ''} · {total:,} samples · "
+            f"scoring {esc(run_info.get('scoring'))} · normalizer "
             f"{esc(run_info.get('normalizer_name'))} {esc(run_info.get('normalizer_version'))} · evaluator "
             f"{esc(run_info.get('evaluator_version'))}")
 

@@ -78,7 +78,10 @@ class ResultRow:
     untranscribed_speech_s: float | None = _col("DOUBLE", "long files: VAD speech in 2 s+ gaps of the text")
     skipped: bool | None = _col("BOOLEAN", "20+ words in a row missing, or a 10 s+ hole")
     normalizer: str | None = _col(
-        "VARCHAR", "text normalizer and version (whisper-english | whisper-basic | whisper-basic-chars: CER only)")
+        "VARCHAR", "text normalizer and version (whisper-english | whisper-basic | whisper-basic-chars: CER only; "
+        "open-asr-english | open-asr-multilingual | exact ...: see evaluator/scoring/profiles.py)")
+    scoring: str | None = _col("VARCHAR", "scoring profile and version (whisper | open-asr-leaderboard | exact); "
+                               "NULL: a row stored before profiles, scored by whisper")
     detected_language: str | None = _col("VARCHAR", "language the model detected (no language given), canonical")
     language_probability: float | None = _col("DOUBLE", "the model's probability of detected_language")
     warning: str | None = _col("VARCHAR", "a doubt about the input, the row still scored: all-zero audio, "

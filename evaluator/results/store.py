@@ -146,12 +146,13 @@ class Store:
 
     # runs -------------------------------------------------------------------------------
     def create_run(self, run_id: str, name: str | None, config: dict[str, Any], *,
-                   evaluator_version: str, normalizer: tuple[str, str], host: dict[str, Any]) -> None:
+                   evaluator_version: str, normalizer: tuple[str, str], host: dict[str, Any],
+                   scoring: str = "whisper") -> None:
         self.con.execute(
             "INSERT INTO runs (run_id, name, status, started_at, heartbeat_at, config, evaluator_version, "
-            "normalizer_name, normalizer_version, host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+            "normalizer_name, normalizer_version, host, scoring) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, name, _now(), _now(), json.dumps(config), evaluator_version, normalizer[0],
-             normalizer[1], json.dumps(host)],
+             normalizer[1], json.dumps(host), scoring],
         )
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:

@@ -57,7 +57,7 @@ from evaluator.run.plan.hardware import cpu_info
 from evaluator.run.plan.nodes import check_dataset_on_nodes, dataset_probe_paths
 from evaluator.run.plan.placement import ModelRequest, Plan, estimate_memory, plan_models, run_dtype
 from evaluator.scoring.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
-from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
+from evaluator.scoring.profiles import profile
 
 # Progress, check_resumable, measured_history and resume_config live in evaluator.run.execute.recorder;
 # they are named here too, where callers have always found them.
@@ -245,6 +245,7 @@ def run_evaluation(
     num_shards = sum(len(d.shards) for d in datasets)
 
     run_id = run_id or new_run_id()
+    scoring = profile(config.scoring)
     versions = {label: cls.library_versions() for label, cls in backends.items()}
     earlier: dict[str, Any] = {}
     read = [DatasetRead(d.name, d.spec, d.opened, d.total) for d in datasets]
@@ -262,7 +263,7 @@ def run_evaluation(
         store.create_run(
             run_id, config.name, json.loads(mask_credentials(json.dumps(config_json))),
             evaluator_version=evaluator.__version__,
-            normalizer=(NORMALIZER_NAME, NORMALIZER_VERSION), host=_host_info(),
+            normalizer=(scoring.normalizer_set, scoring.version), host=_host_info(), scoring=scoring.name,
         )
         store.update_run(run_id, library_versions=versions)  # known even if this driver dies
     warnings = ([p.warning for p in plans if p.warning] + ([mps_warning] if mps_warning else [])
@@ -300,7 +301,7 @@ def run_evaluation(
         audio_seconds=0.0,
     )
     status = "failed"
-    executor = RayExecutor(languages.plan)
+    executor = RayExecutor(languages.plan, config.scoring)
     recorder = StoreRecorder(store, run_id, datasets, progress, on_progress)
     scheduler = Scheduler(pools, executor, recorder, max_attempts=config.max_shard_attempts,
                           chunks_per_job=config.chunks_per_job, default_language=languages.plan.default,

@@ -22,7 +22,8 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cache
 
 __all__ = [
@@ -83,21 +84,30 @@ class Normalizer:
     """A text normalizer.
 
     Attributes:
-        name: ``whisper-english``, ``whisper-basic`` or ``whisper-basic-chars``.
+        name: ``whisper-english``, ``whisper-basic`` or ``whisper-basic-chars`` (Whisper's), or
+            another profile's normalizer (:mod:`evaluator.scoring.profiles`).
         by_chars: the language is written without spaces: scored by characters only.
+        version: stored with the name per row.
+        apply: the text function of a normalizer other than Whisper's; its output is split on
+            whitespace only (Whisper's drop tokens left with only punctuation too).
     """
 
     name: str
     by_chars: bool = False
+    version: str = NORMALIZER_VERSION
+    apply: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
         """Name and version, as stored per row."""
-        return f"{self.name} {NORMALIZER_VERSION}"
+        return f"{self.name} {self.version}"
 
     def __call__(self, text: str) -> str:
-        raw = _english()(text or "") if self.name == "whisper-english" else _basic()(text or "")
-        tokens = [t for t in raw.split() if not _PUNCTUATION_ONLY.fullmatch(t)]
+        if self.apply is not None:
+            tokens = self.apply(text or "").split()
+        else:
+            raw = _english()(text or "") if self.name == "whisper-english" else _basic()(text or "")
+            tokens = [t for t in raw.split() if not _PUNCTUATION_ONLY.fullmatch(t)]
         return "".join(tokens) if self.by_chars else " ".join(tokens)
 
 
@@ -210,17 +220,38 @@ def max_repeats(words: list[str], max_period: int = LOOP_MAX_PERIOD, min_span: i
     return best
 
 
-def score(reference: str, hypothesis: str, language: str | None = "en") -> Score:
+def score(reference: str, hypothesis: str, language: str | None = "en", *, normalizer: Normalizer | None = None,
+          pair: Callable[[str, str], tuple[str, str]] | None = None, merge_compounds: bool = False) -> Score:
     """Normalize both texts with the normalizer of ``language`` (a canonical code, see
     :func:`normalizer_for`) and align them (words and characters; characters only for a
-    language written without spaces)."""
-    norm = normalizer_for(language)
+    language written without spaces).
+
+    A scoring profile (:mod:`evaluator.scoring.profiles`) passes its own ``normalizer``; ``pair``
+    rewrites the two normalized texts together (the leaderboard's compound alignment);
+    ``merge_compounds`` counts the word errors with ``kaldialign`` (adjacent words that spell a
+    word of the other side are a match: "white paper" = "whitepaper"), hits being the reference
+    words neither substituted nor deleted.
+    """
+    norm = normalizer or normalizer_for(language)
     ref_text, hyp_text = norm(reference), norm(hypothesis)
+    if pair is not None and not norm.by_chars:
+        ref_text, hyp_text = pair(ref_text, hyp_text)
+    if merge_compounds and not norm.by_chars:
+        return _merged(_align(ref_text, hyp_text, norm))
     if norm.by_chars:  # align characters as the tokens: the "word" counts count characters
         s = _align(" ".join(ref_text), " ".join(hyp_text), norm)
         return dataclasses.replace(s, reference_norm=ref_text, hypothesis_norm=hyp_text, ref_chars=len(ref_text),
                                    char_errors=s.errors if s.ref_words else len(hyp_text))
     return _align(ref_text, hyp_text, norm)
+
+
+def _merged(s: Score) -> Score:
+    """``s`` with its word counts from kaldialign's compound-merging edit distance."""
+    import kaldialign
+
+    counts = kaldialign.edit_distance(s.reference_norm.split(), s.hypothesis_norm.split(), merge_compounds=True)
+    return dataclasses.replace(s, substitutions=counts["sub"], deletions=counts["del"], insertions=counts["ins"],
+                               hits=s.ref_words - counts["sub"] - counts["del"])
 
 
 def _align(ref: str, hyp: str, norm: Normalizer) -> Score:

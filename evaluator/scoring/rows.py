@@ -14,7 +14,8 @@ from typing import Any
 from evaluator.data.windows import Window
 from evaluator.scoring.languages import language_group
 from evaluator.scoring.merging import ChunkText, Stitched, TimedWord, parse_segments, stitch
-from evaluator.scoring.metrics import Score, score
+from evaluator.scoring.metrics import Score
+from evaluator.scoring.profiles import profile
 
 __all__ = [
     "LATE_END_SECONDS", "SKIP_WORDS", "SKIP_CHARS", "SKIP_SECONDS", "skip_units", "MIN_GAP_SECONDS", "Timeline",
@@ -162,14 +163,17 @@ def scoring_language(row: dict[str, Any]) -> str | None:
 def finalize_row(row: dict[str, Any], timeline: Timeline | None = None) -> dict[str, Any]:
     """Fill the scoring and long-form columns of a row holding reference/hypothesis/error.
 
-    An error row keeps NULL scores: it is counted in the leaderboard, never scored. With a
-    ``timeline`` (long files), the seconds of a skipped stretch and the untranscribed speech
-    are measured too.
+    The row's ``scoring`` names its profile (:func:`evaluator.scoring.profiles.profile`; none:
+    ``whisper``) and is set to the profile's label with its version. An error row keeps NULL
+    scores: it is counted in the leaderboard, never scored. With a ``timeline`` (long files),
+    the seconds of a skipped stretch and the untranscribed speech are measured too.
     """
+    scoring = profile(row.get("scoring") or "whisper")
+    row["scoring"] = scoring.label
     if row.get("error") is not None:
         return row
     language = scoring_language(row)
-    s = score(row["reference"], row.get("hypothesis") or "", language)
+    s = scoring.score(row["reference"], row.get("hypothesis") or "", language)
     until = row.get("transcribed_until_s")
     audio = row.get("audio_seconds") or 0.0
     ends_early = until is not None and audio - until > max(LATE_END_SECONDS, 0.1 * audio)

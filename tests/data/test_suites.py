@@ -19,11 +19,41 @@ TINY = parse_model_spec("faster-whisper:tiny.en")
 
 
 def test_presets_ship_with_the_package():
-    assert {"open-asr-en", "fleurs", "common-voice"} <= set(preset_names())
+    assert {"open-asr-en", "open-asr-en-2025", "open-asr-en-longform", "open-asr-multilingual", "fleurs",
+            "common-voice"} <= set(preset_names())
 
 
-def test_open_asr_en_is_the_leaderboards_eight_test_sets():
+def test_open_asr_en_is_the_leaderboards_seven_public_sets_since_july_2026():
+    """The leaderboard's scripts at d1e99b2 (nemo_asr/submit_jobs_parakeet.sh; the "public" columns of
+    normalizer/eval_utils.py)."""
     suite = load_suite("open-asr-en")
+    hub = "hf-audio/open-asr-leaderboard"
+    assert [(d.name, d.source, d.config, d.split) for d in suite.datasets] == [
+        ("ami-cleaned", hub, "ami_cleaned", "test"),
+        ("earnings22-cleaned-aa-chunked", "ArtificialAnalysis/Earnings22-Cleaned-AA-chunked", None, "test"),
+        ("gigaspeech-cleaned", hub, "gigaspeech_cleaned", "test"),
+        ("librispeech-clean", hub, "librispeech", "test.clean"),
+        ("librispeech-other", hub, "librispeech", "test.other"), ("spgispeech", hub, "spgispeech", "test"),
+        ("voxpopuli-cleaned-aa", hub, "voxpopuli_cleaned_aa", "test"),
+    ]
+    assert {d.language for d in suite.datasets} == {"en"} and "2026" in suite.description
+
+
+def test_open_asr_multilingual_and_longform_follow_the_leaderboards_tracks():
+    multilingual = load_suite("open-asr-multilingual")
+    got = {(d.config, d.language) for d in multilingual.datasets}
+    # normalizer/eval_utils.py ML_LANG_DATASETS: de: fleurs, mcv; fr/it/es: fleurs, mcv, mls; pt: fleurs, mls
+    assert got == {(f"{s}_{lang}", lang) for lang, sets in {"de": ("fleurs", "mcv"), "fr": ("fleurs", "mcv", "mls"),
+                   "it": ("fleurs", "mcv", "mls"), "es": ("fleurs", "mcv", "mls"), "pt": ("fleurs", "mls")}.items()
+                   for s in sets}
+    assert {d.source for d in multilingual.datasets} == {"hf-audio/open-asr-leaderboard-multilingual-datasets"}
+    longform = load_suite("open-asr-en-longform")
+    assert [d.config for d in longform.datasets[:3]] == ["earnings21", "earnings22", "tedlium"]
+    assert len([d for d in longform.datasets if d.source == "bezzam/coraal"]) == 8
+
+
+def test_open_asr_en_2025_is_the_leaderboards_eight_test_sets():
+    suite = load_suite("open-asr-en-2025")
     got = [(d.name, d.source, d.config, d.split) for d in suite.datasets]
     assert got == [
         ("ami", ESB, "ami", "test"), ("earnings22", ESB, "earnings22", "test"),
@@ -51,8 +81,8 @@ def test_unknown_suite_names_the_presets():
 
 
 def test_mirror_stands_in_for_the_hub(tmp_path):
-    mirror = build_mirror(tmp_path / "mirror", "open-asr-en")
-    suite = load_suite("open-asr-en", mirror=str(mirror))
+    mirror = build_mirror(tmp_path / "mirror", "open-asr-en-2025")
+    suite = load_suite("open-asr-en-2025", mirror=str(mirror))
     for entry in suite.datasets:
         assert entry.source.startswith(str(mirror.resolve() / ESB)) and entry.config is None
         opened = open_dataset(entry)

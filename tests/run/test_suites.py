@@ -152,9 +152,9 @@ def test_resume_evaluates_only_what_one_dataset_lacks(suite_run, folders):
 
 
 def test_a_preset_runs_on_a_local_mirror(ray_cluster, folders, capsys):
-    mirror = build_mirror(folders / "mirror", "open-asr-en", clips=1)
+    mirror = build_mirror(folders / "mirror", "open-asr-en-2025", clips=1)
     db = folders / "preset.duckdb"
-    assert main(["run", "--suite", "open-asr-en", "--mirror", str(mirror), "--model", F32.label, "--db", str(db),
+    assert main(["run", "--suite", "open-asr-en-2025", "--mirror", str(mirror), "--model", F32.label, "--db", str(db),
                  "--format", "csv"]) == 0
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -165,6 +165,6 @@ def test_a_preset_runs_on_a_local_mirror(ray_cluster, folders, capsys):
         con.close()
     assert [r[0] for r in rows] == ["ami", "earnings22", "gigaspeech", "librispeech-clean", "librispeech-other",
                                     "spgispeech", "tedlium", "voxpopuli"]
-    assert all(r[2] == 1 and r[3] == 0 for r in rows) and name == "open-asr-en"
+    assert all(r[2] == 1 and r[3] == 0 for r in rows) and name == "open-asr-en-2025"
     assert dict((r[0], r[1]) for r in rows)["librispeech-other"] == "test.other"
     assert "average_%" in capsys.readouterr().out

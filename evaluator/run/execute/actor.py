@@ -65,10 +65,11 @@ class Worker:
         cpu_threads: inference threads (the CPUs the actor reserved).
         languages: the run's languages as the driver settled them (a plain code: ``--language``).
         long_form: how audio longer than the model's window is handled.
+        scoring: the run's scoring profile (:mod:`evaluator.scoring.profiles`), carried by every row.
     """
 
     def __init__(self, spec: ModelSpec, device: str, cpu_threads: int, languages: LanguagePlan | str | None,
-                 long_form: LongForm):
+                 long_form: LongForm, scoring: str = "whisper"):
         started = time.perf_counter()
         backend_cls = get_backend(spec.backend).for_model(spec.model, spec.options_dict())
         self.spec = spec
@@ -83,7 +84,7 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._opened: dict[DatasetSpec, OpenedDataset] = {}
         self.prepare = Prepare(spec.label, languages, self.supported, long_form,
-                               {"device": self.backend.device, "worker": self.name},
+                               {"device": self.backend.device, "worker": self.name, "scoring": scoring},
                                needs_audio=self.backend.needs_audio)
         self.transcribe = Transcribe(self.backend, languages, long_form, self.name)
         self._per_dataset: dict[DatasetSpec, tuple[Prepare, Transcribe, LongForm]] = {}
@@ -99,8 +100,7 @@ class Worker:
             if spec.language:
                 languages = dataclasses.replace(languages, default=resolve(spec.language).code)
             self._per_dataset[spec] = (
-                Prepare(self.spec.label, languages, self.supported, lf, {"device": self.backend.device,
-                                                                         "worker": self.name},
+                Prepare(self.spec.label, languages, self.supported, lf, {**self.prepare.fields},
                         needs_audio=self.backend.needs_audio),
                 Transcribe(self.backend, languages, lf, self.name), lf)
         return self._per_dataset[spec]

@@ -17,8 +17,9 @@ __all__ = ["RayExecutor", "first_error_line"]
 class RayExecutor:
     """The scheduler's executor on Ray: one ``Worker`` actor per slot."""
 
-    def __init__(self, languages: LanguagePlan):
+    def __init__(self, languages: LanguagePlan, scoring: str = "whisper"):
         self.languages = languages
+        self.scoring = scoring
 
     def start(self, pool: Pool) -> tuple[Any, Any]:
         import ray
@@ -26,7 +27,8 @@ class RayExecutor:
         from evaluator.run.execute.actor import Worker
 
         actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=1, **pool.plan.ray_options)
-        actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.languages, pool.long_form)
+        actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.languages, pool.long_form,
+                                   self.scoring)
         return actor, actor.info.remote()
 
     def submit(self, actor: Any, kind: str, work: Any) -> Any:

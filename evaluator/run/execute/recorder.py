@@ -24,7 +24,7 @@ from evaluator.results.store import Store
 from evaluator.run.execute.interfaces import Pool
 from evaluator.run.plan.config import RunConfig, run_config_from_json
 from evaluator.run.plan.placement import measured_peaks
-from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
+from evaluator.scoring.profiles import profile
 
 __all__ = ["Progress", "RunDataset", "StoreRecorder", "check_resumable", "fresh_shards", "measured_history",
            "resume_config"]
@@ -60,15 +60,17 @@ class Progress:
 
 
 def check_resumable(run: dict[str, Any], versions: dict[str, dict[str, str | None]]) -> None:
-    """Refuse to resume a run whose stored rows were scored with another normalizer or produced
-    with other library versions than this driver has: one run would mix two of them.
+    """Refuse to resume a run whose stored rows were scored with another version of its scoring
+    profile or produced with other library versions than this driver has: one run would mix two
+    of them.
 
     ``run`` is the ``runs`` row; ``versions`` the current library versions per model label.
     """
     problems = []
-    if run.get("normalizer_version") not in (None, NORMALIZER_VERSION):
+    scoring = profile(run.get("scoring") or "whisper")
+    if run.get("normalizer_version") not in (None, scoring.version):
         problems.append(f"text normalizer {run.get('normalizer_name')} {run['normalizer_version']}, "
-                        f"now {NORMALIZER_NAME} {NORMALIZER_VERSION}")
+                        f"now {scoring.normalizer_set} {scoring.version}")
     before = json.loads(run.get("library_versions") or "{}")
     for label, now in versions.items():
         then = before.get(label)
@@ -91,7 +93,8 @@ def resume_config(store: Store, run_id: str) -> RunConfig:
         recent = ", ".join(r[0] for r in rows) or "none"
         raise ConfigError(f"no run {run_id!r} in {store.path}; recent runs: {recent}")
 
-    return run_config_from_json(json.loads(run["config"]))
+    # the run's scoring profile now (a rescore may have changed it since the run started)
+    return dataclasses.replace(run_config_from_json(json.loads(run["config"])), scoring=run.get("scoring") or "whisper")
 
 
 def measured_history(store: Any) -> dict[tuple[str, str], float]:

@@ -17,6 +17,7 @@ from typing import Any
 from evaluator.data.spec import DatasetSpec, default_name, split_name
 from evaluator.errors import ConfigError
 from evaluator.models.spec import ModelSpec, parse_model_spec
+from evaluator.scoring.profiles import profile
 
 __all__ = [
     "RunConfig",
@@ -65,6 +66,8 @@ class RunConfig:
             of the file go to other actors.
         verify_audio: fingerprint each dataset's audio by its full contents, not its file sizes
             (see :mod:`evaluator.data.fingerprint`).
+        scoring: the scoring profile (``whisper``, ``open-asr-leaderboard``, ``exact``; see
+            :mod:`evaluator.scoring.profiles`), stored with the run and every row.
     """
 
     models: tuple[ModelSpec, ...]
@@ -87,6 +90,7 @@ class RunConfig:
     chunk_overlap: float = 5.0
     chunks_per_job: int = 4
     verify_audio: bool = False
+    scoring: str = "whisper"
 
     def __post_init__(self) -> None:
         datasets = tuple(self.datasets) or (self.dataset or DatasetSpec(),)
@@ -123,6 +127,7 @@ class RunConfig:
             )
         if self.chunks_per_job < 1:
             raise ConfigError(f"chunks_per_job must be at least 1, got {self.chunks_per_job}")
+        profile(self.scoring)  # an unknown profile, or its libraries missing, fails here
         if self.max_shard_attempts < 1:
             raise ConfigError(f"max_shard_attempts must be at least 1, got {self.max_shard_attempts}")
 
