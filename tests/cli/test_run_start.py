@@ -54,6 +54,23 @@ def test_openai_whisper_size_without_weights_or_network_fails_fast_in_one_line(
     assert not db.exists()
 
 
+def test_ctrl_c_while_ray_starts_says_nothing_was_stored_without_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    import evaluator.run.plan.cluster
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt  # Ctrl-C during the seconds ray.init takes
+
+    monkeypatch.setattr(evaluator.run.plan.cluster, "connect_ray", interrupted)
+    db = tmp_path / "r.duckdb"
+    assert main(["run", "--db", str(db), "-m", "faster-whisper:tiny.en", "--name", "n"]) == 130
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and re.fullmatch(
+        r"interrupted while joining Ray, before run \d{8}-\d{6}-\w+ started; nothing was stored", errors[0])
+    assert not db.exists()
+    assert main(["runs", "--db", str(db)]) == 2  # no run, no database left behind
+
+
 def test_openai_whisper_unknown_size_lists_the_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
     _no_ray(monkeypatch)
     assert main(["run", "--db", str(tmp_path / "r.duckdb"), "-m", "openai-whisper:smal"]) == 2
