@@ -68,8 +68,9 @@ def add_parser(sub: Any) -> None:
         "its lease shows as `running`. --show RUN prints everything recorded about one run.")
     add_db(runs)
     runs.add_argument("--stale-after", type=float, metavar="S", default=None,
-                      help="seconds without a write after which a running run counts as interrupted "
-                      "(default: 60; the driver writes at least every 15 s)")
+                      help="for a run without a lease beside the database (DB.leases/: a database copied "
+                      "from elsewhere, or written before leases): seconds without a write after which it counts "
+                      "as interrupted (default: 60; a driver writes at least every 15 s)")
     runs.add_argument("--format", choices=FORMATS, default="table")
     runs.add_argument("--show", metavar="RUN",
                       help="everything recorded about one run (an id or name): status and who holds it, what "
