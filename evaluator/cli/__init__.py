@@ -85,3 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     except USAGE_ERRORS as exc:
         log.error("%s", exc)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C where no command says more (run prints how to resume)
+        log.error("interrupted")
+        return 130

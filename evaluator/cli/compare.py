@@ -189,8 +189,9 @@ def add_parser(sub: Any) -> None:
                          "many samples got better/worse, how many were dropped and why (missing on one side, "
                          "an error row, an empty reference), and the largest regressions. The baseline is "
                          "--baseline, else the first run's first model as given; with several --run, models "
-                         "of every run compare like models of one run (samples paired by dataset and sample id), "
-                         "a model that is in the first run against itself there. --all-pairs shows every pair.",
+                         "of every run compare like models of one run (samples paired by dataset and sample id): a "
+                         "model the first run also holds with its own results there, any other with the first "
+                         "run's first model. --all-pairs shows every pair.",
                          epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_db(cmp)
     cmp.add_argument("--run", dest="run_ids", action="append", metavar="RUN",

@@ -289,8 +289,16 @@ def command(args: argparse.Namespace) -> int:
 
         connect_ray(config.address, args.num_cpus, env_vars=workers)
         return _print_plan(config, db)
-    with launch.Session(config, db, run_id=run_id, force=args.force, num_cpus=args.num_cpus,
-                        env_vars=workers) as session:
+    session = launch.Session(config, db, run_id=run_id, force=args.force, num_cpus=args.num_cpus, env_vars=workers)
+    try:
+        session.__enter__()  # joins Ray (seconds): an interrupt there stores nothing
+    except KeyboardInterrupt:
+        if run_id is not None:
+            log.error("interrupted; finish with: %s", launch.resume_command(run_id, db))
+        else:
+            log.error("interrupted while joining Ray, before run %s started; nothing was stored", session.run_id)
+        return 130
+    try:
         store = session.store
         assert store is not None
         signal.signal(signal.SIGTERM, _interrupt)  # `kill`, or a scheduler stopping the job: as Ctrl-C
@@ -308,6 +316,8 @@ def command(args: argparse.Namespace) -> int:
         else:
             board = leaderboard_text(store.con, summary.run_id, args.format, wide=args.wide)
         store.release()
+    finally:
+        session.__exit__(None, None, None)
     if board:
         sys.stdout.write(board + "\n")
     for label, error in summary.failed_models.items():

@@ -57,14 +57,19 @@ def run_details(db: str, ref: str | None) -> dict[str, Any]:
         "normalizer": f"{run.get('normalizer_name')} {run.get('normalizer_version')}",
         "origin": {k: host.get(k) for k in origin_keys},
         # each dataset as the run's config has it, with what was recorded of its content
-        "datasets": [{"source": d.get("source"), "name": d.get("name"), "split": d.get("split"),
-                      **{k: _recorded(recorded, d).get(k) for k in ("fingerprint", "revision", "ids", "samples")}}
-                     for d in config.get("datasets") or []],
+        "datasets": [_dataset(d, _recorded(recorded, d)) for d in config.get("datasets") or []],
         "dataset_rows": counts,
         "models": [{"model": m, "dataset": d, "split": s, "planned": p, "status": st, "error": e}
                    for m, d, s, p, st, e in planned],
         "library_versions": _json(run.get("library_versions")),
     }
+
+
+def _dataset(spec: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """A dataset of the run's config with what was recorded of it; its name is the one the run
+    gave it (the config's, else the recorded one: an unnamed ``--dataset ./calls`` is ``calls``)."""
+    return {"source": spec.get("source"), "name": spec.get("name") or row.get("dataset"), "split": spec.get("split"),
+            **{k: row.get(k) for k in ("fingerprint", "revision", "ids", "samples")}}
 
 
 def _recorded(recorded: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +111,7 @@ def show_run(db: str, ref: str | None, fmt: str = "table") -> str:
     ]
     for d in info["datasets"]:
         name = d["name"] or d["source"]
-        rows = info["dataset_rows"].get(d["name"] or "") if d["name"] else None
+        rows = info["dataset_rows"].get(d["name"]) if d["name"] else None
         lines.append(f"    - {name}: {d['source']}" + (f" split {d['split']}" if d["split"] else "")
                      + (f", {rows} rows" if rows is not None else ""))
         lines.append(f"      fingerprint: {d['fingerprint'] or 'not recorded'}"

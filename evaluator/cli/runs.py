@@ -36,6 +36,29 @@ def _compact(columns: list[str], rows: list[tuple]) -> tuple[list[str], list[tup
             "models"], out
 
 
+def _fit(columns: list[str], rows: list[tuple], width: int) -> tuple[list[str], list[tuple]]:
+    """The compact table on a narrow terminal: columns that repeat what another says (done_%
+    beside rows), or say nothing (no lost shards, no errors), go first, then idle_s, then the
+    start's year, before cells have to wrap."""
+    from evaluator.cli.tables import natural_width
+
+    def drop(name: str) -> None:
+        at = columns.index(name)
+        columns[:] = columns[:at] + columns[at + 1:]
+        rows[:] = [row[:at] + row[at + 1:] for row in rows]
+
+    columns, rows = list(columns), list(rows)
+    for name in ("done_%", "lost", "errors", "idle_s", "started (UTC)"):
+        if natural_width(columns, rows) <= width:
+            break
+        at = columns.index(name)
+        if name == "started (UTC)":  # 2026-12-07 01:38 -> 12-07 01:38
+            rows = [(*row[:at], str(row[at])[5:], *row[at + 1:]) for row in rows]
+        elif name in ("done_%", "idle_s") or all(not row[at] for row in rows):
+            drop(name)
+    return columns, rows
+
+
 def add_parser(sub: Any) -> None:
     """Add `evaluator runs` to the subcommands."""
     runs = sub.add_parser(
@@ -45,8 +68,9 @@ def add_parser(sub: Any) -> None:
         "its lease shows as `running`. --show RUN prints everything recorded about one run.")
     add_db(runs)
     runs.add_argument("--stale-after", type=float, metavar="S", default=None,
-                      help="seconds without a write after which a running run counts as interrupted "
-                      "(default: 60; the driver writes at least every 15 s)")
+                      help="for a run without a lease beside the database (DB.leases/: a database copied "
+                      "from elsewhere, or written before leases): seconds without a write after which it counts "
+                      "as interrupted (default: 60; a driver writes at least every 15 s)")
     runs.add_argument("--format", choices=FORMATS, default="table")
     runs.add_argument("--show", metavar="RUN",
                       help="everything recorded about one run (an id or name): status and who holds it, what "
@@ -71,7 +95,9 @@ def command(args: argparse.Namespace) -> int:
     if not rows:
         raise ConfigError(f"{db} holds no runs yet")
     if args.format == "table":
-        shown_columns, shown = _compact(columns, rows)
+        from evaluator.cli.tables import terminal_width
+
+        shown_columns, shown = _fit(*_compact(columns, rows), terminal_width())
     else:
         shown_columns, shown = columns, rows
     sys.stdout.write(render(shown_columns, shown, args.format, title=f"runs in {db}") + "\n")

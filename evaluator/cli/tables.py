@@ -159,8 +159,11 @@ def _rich_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     # would crop a no_wrap cell that cannot fit).
     short = [w <= NO_WRAP for w in widest]
     room = [min(w, 12) + 2 for w in widest]  # what a wrapping column needs at least
-    keep: set[int] = set()
-    for i in (i for i, s in enumerate(short) if s):
+    # The first column names the row (a model, a run id: what people copy) and stays whole
+    # while the others keep a few characters each.
+    keep: set[int] = {0} if columns and short[0] and (
+        width is None or widest[0] + 2 + 4 * (len(columns) - 1) <= width) else set()
+    for i in (i for i, s in enumerate(short) if s and i not in keep):
         kept = keep | {i}
         need = sum(widest[k] + 2 for k in kept) + sum(room[k] for k in range(len(columns)) if k not in kept)
         if width is None or need <= width:

@@ -8,11 +8,13 @@ filesystem's own package must be installed (``s3fs`` for ``s3://``, ``gcsfs`` fo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
+from collections.abc import Iterator
 from typing import IO, Any
 
-from evaluator.errors import DatasetError, MissingDependencyError
+from evaluator.errors import DatasetError, MissingDependencyError, mask_credentials
 
 __all__ = ["is_url", "exists", "isdir", "isfile", "join", "dirname", "basename", "open_binary", "listdir",
            "size", "files_under"]
@@ -38,32 +40,49 @@ def _fs(path: str) -> tuple[Any, str]:
         raise MissingDependencyError(f"cannot open {path}: {exc}; install {hint} (pip install {hint})") from exc
 
 
+@contextlib.contextmanager
+def _reaching(path: str) -> Iterator[None]:
+    """A URL's filesystem that cannot be reached (connection refused, DNS, timeouts) as one
+    DatasetError naming the URL, credentials masked; a missing file stays FileNotFoundError."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise DatasetError(f"cannot reach {mask_credentials(path)}: {mask_credentials(str(exc))}; check the URL "
+                           "and the network, or copy the data to a local folder") from exc
+
+
 def exists(path: str) -> bool:
     if not is_url(path):
         return os.path.exists(path)
     fs, inner = _fs(path)
-    return bool(fs.exists(inner))
+    with _reaching(path):
+        return bool(fs.exists(inner))
 
 
 def isdir(path: str) -> bool:
     if not is_url(path):
         return os.path.isdir(path)
     fs, inner = _fs(path)
-    return bool(fs.isdir(inner))
+    with _reaching(path):
+        return bool(fs.isdir(inner))
 
 
 def isfile(path: str) -> bool:
     if not is_url(path):
         return os.path.isfile(path)
     fs, inner = _fs(path)
-    return bool(fs.isfile(inner))
+    with _reaching(path):
+        return bool(fs.isfile(inner))
 
 
 def size(path: str) -> int:
     if not is_url(path):
         return os.path.getsize(path)
     fs, inner = _fs(path)
-    return int(fs.size(inner))
+    with _reaching(path):
+        return int(fs.size(inner))
 
 
 def listdir(path: str) -> list[str]:
@@ -71,7 +90,8 @@ def listdir(path: str) -> list[str]:
     if not is_url(path):
         return sorted(os.listdir(path))
     fs, inner = _fs(path)
-    return sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(inner, detail=False))
+    with _reaching(path):
+        return sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(inner, detail=False))
 
 
 def files_under(folder: str) -> list[str]:
@@ -80,7 +100,8 @@ def files_under(folder: str) -> list[str]:
         return sorted(os.path.join(root, n) for root, _, names in os.walk(folder) for n in names
                       if not n.startswith("."))
     fs, inner = _fs(folder)
-    return sorted(fs.unstrip_protocol(p) for p in fs.find(inner) if not posixpath.basename(p).startswith("."))
+    with _reaching(folder):
+        return sorted(fs.unstrip_protocol(p) for p in fs.find(inner) if not posixpath.basename(p).startswith("."))
 
 
 def join(base: str, relative: str) -> str:
@@ -116,6 +137,7 @@ def open_binary(path: str) -> IO[bytes]:
             raise DatasetError(f"file not found: {path}") from exc
     fs, inner = _fs(path)
     try:
-        return fs.open(inner, "rb")
+        with _reaching(path):
+            return fs.open(inner, "rb")
     except FileNotFoundError as exc:
-        raise DatasetError(f"file not found: {path}") from exc
+        raise DatasetError(f"file not found: {mask_credentials(path)}") from exc

@@ -92,6 +92,13 @@ def _extension(path: str) -> str:
     return "." + name.rsplit(".", 1)[1] if "." in name else ""
 
 
+def _local(source: str, sources: tuple[Source, ...]) -> bool:
+    """Whether ``source`` can only be a local path (never a hub id, ``namespace/name``):
+    absolute, relative to ``.`` or ``~``, more than two parts, or a manifest's extension."""
+    return (os.path.isabs(source) or source.startswith((".", "~")) or source.count("/") > 1
+            or any(_extension(source) in s.extensions for s in sources))
+
+
 def _single_manifest(folder: str, sources: tuple[Source, ...]) -> tuple[Source, str] | None:
     """The one manifest file at the top of a folder (by extension), with its source."""
     found = []
@@ -120,6 +127,9 @@ def detect(spec_format: str | None, source: str) -> tuple[Source, str]:
         prefix, sep, rest = source.partition(":")
         if sep and os.path.exists(rest):
             raise DatasetError(f"unknown dataset format {prefix!r} in {source!r}; formats are {names}")
+        if _local(source, sources):
+            raise DatasetError(f"{source}: no such file or folder ({os.path.abspath(os.path.expanduser(source))}); "
+                               "give an existing path, or a hub id (namespace/name)")
         return next(s for s in sources if s.fallback), source
     usable = [s for s in sources if s.urls or not paths.is_url(source)]
     if paths.isdir(source):

@@ -168,13 +168,16 @@ class Comparison:
 
 
 def _model_rows(con: Any, all_sides: list[Side], resamples: int, seed: int) -> list[dict[str, Any]]:
-    """Each side's leaderboard rows (one per dataset), in side order."""
+    """Each side's leaderboard rows (one per dataset), in side order, then by dataset and split
+    (the pairs' order, whatever each dataset's ranking)."""
     out = []
     for run_id in dict.fromkeys(s.run_id for s in all_sides):
         columns, rows = leaderboard_with_intervals(con, run_id, resamples=resamples, seed=seed)
         records = [dict(zip(columns, row, strict=True)) for row in rows]
         for side in (s for s in all_sides if s.run_id == run_id):
-            for r in (r for r in records if r["model"] == side.model):
+            mine = sorted((r for r in records if r["model"] == side.model),
+                          key=lambda r: (str(r["dataset"]), str(r["split"])))
+            for r in mine:
                 out.append({"label": side.label, "run_id": run_id, **{k: r[k] for k in (
                     "model", "dataset", "split", "n", "scored", "metric", "wer", "wer_low", "wer_high", "wer_n", "cer",
                     "cer_low", "cer_high", "cer_n", "rtfx")}})

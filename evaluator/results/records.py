@@ -35,10 +35,11 @@ class ResultRow:
     run_id: str = _col("VARCHAR NOT NULL", "the run")
     model: str = _col("VARCHAR NOT NULL", "model spec, e.g. faster-whisper:tiny.en")
     backend: str = _col("VARCHAR NOT NULL", "backend name")
-    dataset: str = _col("VARCHAR NOT NULL", "the dataset's name in the run: a suite entry's `name`, else its source "
-                        "(hub id or path); unique within a run")
+    dataset: str = _col("VARCHAR NOT NULL", "the dataset's name in the run: NAME of --dataset NAME=SOURCE or a suite "
+                        "entry's `name`, else the last part of its path (a hub id as written); unique within a run")
     split: str = _col("VARCHAR NOT NULL", "dataset split")
-    sample_id: str = _col("VARCHAR NOT NULL", "sample id (the id column, else the global row index)")
+    sample_id: str = _col("VARCHAR NOT NULL", "sample id, unique within its dataset: the id column, else what names "
+                          "the sample in its source (file name, manifest audio path), else the row index")
     sample_index: int | None = _col("BIGINT", "row position (NULL when streaming)")
     language: str | None = _col(
         "VARCHAR",

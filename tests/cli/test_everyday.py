@@ -73,6 +73,16 @@ def test_runs_fits_100_columns_and_csv_keeps_every_column(db: str, capsys: pytes
     assert csv_out.splitlines()[0].split(",")[-1] == "models" and "last_write_s_ago" in csv_out.splitlines()[0]
 
 
+def test_runs_on_an_80_column_terminal_keeps_ids_and_statuses_whole(db: str, capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _, out, _ = run_cli(["runs", "--db", db], capsys, monkeypatch, 80)
+    assert_fits(out, 80)
+    _, records, _ = run_cli(["runs", "--db", db, "--format", "json"], capsys, monkeypatch)
+    lines = out.splitlines()
+    for run in json.loads(records):  # one line each starts with the id and holds the status, neither cut
+        assert any(line.split()[0] == run["run_id"] and run["status"] in line.split() for line in lines if line)
+
+
 def test_tables_follow_the_terminal_width(db: str, capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     _, narrow, _ = run_cli(["leaderboard", "--db", db, "--run", "demo-multilingual"], capsys, monkeypatch, 72)

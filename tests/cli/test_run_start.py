@@ -54,6 +54,23 @@ def test_openai_whisper_size_without_weights_or_network_fails_fast_in_one_line(
     assert not db.exists()
 
 
+def test_ctrl_c_while_ray_starts_says_nothing_was_stored_without_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    import evaluator.run.plan.cluster
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt  # Ctrl-C during the seconds ray.init takes
+
+    monkeypatch.setattr(evaluator.run.plan.cluster, "connect_ray", interrupted)
+    db = tmp_path / "r.duckdb"
+    assert main(["run", "--db", str(db), "-m", "faster-whisper:tiny.en", "--name", "n"]) == 130
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and re.fullmatch(
+        r"interrupted while joining Ray, before run \d{8}-\d{6}-\w+ started; nothing was stored", errors[0])
+    assert not db.exists()
+    assert main(["runs", "--db", str(db)]) == 2  # no run, no database left behind
+
+
 def test_openai_whisper_unknown_size_lists_the_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
     _no_ray(monkeypatch)
     assert main(["run", "--db", str(tmp_path / "r.duckdb"), "-m", "openai-whisper:smal"]) == 2
@@ -226,6 +243,24 @@ def test_runs_show_prints_what_produced_the_run(tmp_path: Path, capsys: pytest.C
     assert main(["runs", "--db", db, "--show", "r1"]) == 0
     out = capsys.readouterr().out
     assert "fingerprint: ab12 (4 samples)" in out and "sample ids:  file_name" in out
+
+
+def test_runs_show_names_an_unnamed_dataset_as_every_table_does(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # `evaluator run --dataset /data/calls` stores no name in the config; the run's rows and its
+    # recorded fingerprint call the dataset "calls", and so does `runs --show`, with its rows
+    db = str(tmp_path / "r.duckdb")
+    with Store(db) as store:
+        store.create_run("r1", None, {"datasets": [{"source": "/data/calls", "name": None}]},
+                         evaluator_version="0.1.0", normalizer=("whisper", "1"), host={})
+        store.con.execute("INSERT INTO dataset_fingerprints (run_id, dataset, kind, source, ids, samples, fingerprint, "
+                          "audio, recorded_at) VALUES ('r1', 'calls', 'audiofolder', '/data/calls', 'file_name', 2, "
+                          "'ab12', 'sizes', now())")
+        store.insert_results([{"run_id": "r1", "model": "m", "backend": "b", "dataset": "calls", "split": "train",
+                               "sample_id": f"{n}.wav", "reference": "a", "hypothesis": "a"} for n in (1, 2)])
+    assert main(["runs", "--db", db, "--show", "r1"]) == 0
+    out = capsys.readouterr().out
+    assert "    - calls: /data/calls, 2 rows\n      fingerprint: ab12 (2 samples)" in out
 
 
 def test_a_run_whose_dataset_url_had_credentials_is_stored_masked_and_not_resumed(tmp_path: Path, caplog) -> None:

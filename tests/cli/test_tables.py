@@ -124,3 +124,13 @@ def test_json_row_length_mismatch_is_an_error() -> None:
 @pytest.mark.parametrize("text", ["[noise] hello", "[bold]x[/bold]", "a [/] b"])
 def test_table_shows_brackets_literally(text: str) -> None:
     assert text in render(["hypothesis"], [(text,)], "table")
+
+
+def test_a_narrow_table_keeps_the_first_column_whole() -> None:
+    # the column that names each row (a run id, a model) is what people copy: it never wraps
+    # while the others can still keep a few characters each
+    columns = ["run_id", "name", "status", "rows", "started", "models"]
+    rows = [("20261207-013746-12e9", "nightly", "interrupted", "1/10", "2026-12-07 01:38", "faster-whisper:tiny.en")]
+    out = render(columns, rows, "table", width=60)
+    assert all(len(line) <= 60 for line in out.splitlines())
+    assert out.splitlines()[2].startswith("20261207-013746-12e9 ")

@@ -143,3 +143,19 @@ def test_run_config_names_datasets(tmp_path: Path) -> None:
     several = RunConfig.from_mapping({"model": "faster-whisper:tiny.en", "dataset": [
         str(tmp_path / "a/calls"), str(tmp_path / "b/calls"), f"m={tmp_path / 'meetings'}"]})
     assert several.dataset_names() == ("calls", "calls-2", "m")
+
+
+@pytest.mark.parametrize("source", ["./calls", "../data/calls", "/data/calls", "~/calls", "data/calls/test",
+                                    "calls.csv", "data/list.jsonl"])
+def test_a_missing_local_path_is_named_as_one_not_sent_to_the_hub(source: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(DatasetError, match=r"no such file or folder \(/.*\); give an existing path, or a hub id"):
+        registry.detect(None, source)
+
+
+def test_a_hub_id_that_is_not_a_local_path_still_goes_to_the_hub(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert registry.detect(None, "openslr/librispeech_asr")[0].fallback

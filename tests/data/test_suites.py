@@ -134,5 +134,7 @@ def test_repeated_dataset_flag_names_each_dataset():
     assert config.dataset_names() == ("calls", "calls-2", "builtin:sample")
     with pytest.raises(ConfigError, match="named twice: x"):
         RunConfig(models=(TINY,), datasets=(DatasetSpec("/a", name="x"), DatasetSpec("/b", name="x")))
+    with pytest.raises(ConfigError, match=r"named twice: calls; .*--dataset NAME=SOURCE"):  # the flag's own fix
+        RunConfig.from_mapping({"models": [TINY.label], "dataset": ["calls=/a", "calls=/b"]})
     with pytest.raises(ConfigError, match="per entry"):
         RunConfig.from_mapping({"models": [TINY.label], "dataset": ["/a", "/b"], "split": "test"})

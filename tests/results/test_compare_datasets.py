@@ -39,6 +39,7 @@ def test_one_pair_per_model_and_dataset_plus_overall(db: Path) -> None:
         c = compare(store.con, ["run"], resamples=RESAMPLES, top=2)
     keys = [(p.baseline, p.model, p.dataset, p.metric) for p in c.pairs]
     assert len(keys) == len(set(keys))  # never repeated
+
     assert all(p.baseline != p.model for p in c.pairs)  # never a model with itself
     first = next(iter(MODELS))
     assert keys == [(first, m, d, "wer") for m in list(MODELS)[1:] for d in ("calls", "meetings", OVERALL)]
@@ -59,6 +60,16 @@ def test_one_pair_per_model_and_dataset_plus_overall(db: Path) -> None:
     # regressions name samples of their pair's dataset only
     for p in c.pairs:
         assert all(g.reference == f"reference of {g.sample_id}" for g in p.regressions)
+
+
+def test_each_model_lists_its_datasets_in_one_order_whichever_it_wins(tmp_path: Path) -> None:
+    # a wins on calls, b on meetings: the leaderboard ranks them apart, the models table does not
+    rows = [{**r, "dataset": "calls"} for r in random_run("run", {"a": 0.05, "b": 0.4}, 30, 1)]
+    rows += [{**r, "dataset": "meetings"} for r in random_run("run", {"a": 0.4, "b": 0.05}, 30, 2)]
+    db = make_db(tmp_path / "x.duckdb", {"run": rows}, models={"run": ["a", "b"]}, finished=True)
+    with Store(str(db)) as store:
+        c = compare(store.con, ["run"], resamples=RESAMPLES)
+    assert [(m["model"], m["dataset"]) for m in c.models] == [(m, d) for m in "ab" for d in ("calls", "meetings")]
 
 
 def test_overall_is_the_pooled_rate_of_the_datasets(tmp_path: Path) -> None:

@@ -208,7 +208,8 @@ def _check_datasets(datasets: tuple[DatasetSpec, ...]) -> None:
     names = [dataset_name(d) for d in datasets]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise ConfigError(f"datasets named twice: {', '.join(twice)}; give each suite entry its own `name`")
+        raise ConfigError(f"datasets named twice: {', '.join(twice)}; give each its own name (--dataset NAME=SOURCE, "
+                          "or a suite entry's `name`)")
     for d in datasets:
         if d.max_samples is not None and d.max_samples < 1:
             raise ConfigError(f"{dataset_name(d)}: max_samples must be at least 1, got {d.max_samples}")
