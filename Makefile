@@ -20,6 +20,11 @@ demo: setup
 	@echo "== multilingual: Whisper base (two runtimes) and tiny.en (English only) on 40 clips in 11 languages =="
 	.venv/bin/evaluator run --name demo-multilingual --db $(DB) --dataset builtin:multilingual \
 		--model "faster-whisper:base?compute_type=float32" --model openai-whisper:base --model faster-whisper:tiny.en
+	@echo "== the same transcripts scored as the Open ASR Leaderboard scores them: exported as its manifests, read back as predictions =="
+	rm -rf results/manifests
+	.venv/bin/evaluator export --db $(DB) --run demo --format open-asr-leaderboard --out results/manifests
+	.venv/bin/evaluator run --name demo-leaderboard --db $(DB) --scoring open-asr-leaderboard \
+		$$(for f in results/manifests/*.jsonl; do printf -- '--model predictions:%s ' "$$f"; done)
 	@echo "== the HTML report of the 24-clip run =="
 	.venv/bin/evaluator report --db $(DB) --run demo --out results/report.html
 	@echo "== paired comparison of the 24-clip run: WER differences with 95% intervals and p-values =="
