@@ -24,6 +24,7 @@ each decode and each batch ran, and on which thread, for the benchmarks and test
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import deque
@@ -72,6 +73,7 @@ class _Job:
     samples: Iterable[Any]
     prepare: Callable[[Any], Any]
     run_batch: Callable[[list[Any]], None]
+    seq: int = 0  # arrival order among the pipeline's jobs
     items: list[Any] = field(default_factory=list)
     pending: int = 0  # items read and not yet done (decoding, waiting or on the device)
     read: bool = False
@@ -112,6 +114,7 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._decoders: ThreadPoolExecutor | None = None
         self._closed = False
+        self._seq = 0
 
     @property
     def in_flight_samples(self) -> int:
@@ -137,10 +140,11 @@ class Pipeline:
         Raises:
             Exception: whatever reading the samples raised (their shard is retried).
         """
-        job = _Job(samples, prepare, run_batch)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the pipeline is closed")
+            self._seq += 1
+            job = _Job(samples, prepare, run_batch, self._seq)
             self._start()
             self._jobs.append(job)
             self._cond.notify_all()
@@ -201,8 +205,8 @@ class Pipeline:
             if error is not None or not self.needs_device(item):
                 job.error = job.error or error
                 self._done(job, 1)
-            else:
-                self._ready.append((job, index))
+            else:  # in read order, whichever decoder finished first
+                bisect.insort(self._ready, (job, index), key=lambda e: (e[0].seq, e[1]))
             self._cond.notify_all()
 
     # device ------------------------------------------------------------------------------
@@ -224,9 +228,9 @@ class Pipeline:
     def _batches(self, taken: list[tuple[_Job, int]]) -> list[list[tuple[_Job, int]]]:
         """The group cut into batches: per ``run_batch`` (one dataset's stages), by duration
         when batches hold more than one clip."""
-        by_stage: dict[int, list[tuple[_Job, int]]] = {}
-        for entry in taken:
-            by_stage.setdefault(id(entry[0].run_batch), []).append(entry)
+        by_stage: dict[Callable[[list[Any]], None], list[tuple[_Job, int]]] = {}
+        for entry in taken:  # bound methods of one stage compare equal
+            by_stage.setdefault(entry[0].run_batch, []).append(entry)
         batches = []
         for entries in by_stage.values():
             if self.batch_size > 1:
