@@ -42,6 +42,7 @@ from evaluator.run.execute.interfaces import LongSample, ShardResult
 from evaluator.run.execute.pipeline import Pipeline, PipelineStats
 from evaluator.run.execute.stages import Item, Prepare, Transcribe, error_text, plan_long_sample, score
 from evaluator.run.plan.hardware import cpu_info
+from evaluator.run.plan.placement import gpu_batch_size
 from evaluator.scoring.languages import LanguagePlan, resolve
 from evaluator.scoring.rows import assemble_long_form
 
@@ -79,6 +80,7 @@ class Worker:
         self.spec = spec
         self.backend = backend_cls(spec.model, device, spec.options_dict(), cpu_threads)
         self.load_seconds = time.perf_counter() - started
+        self.batch_reason = _choose_gpu_batch(self.backend, spec)
         self.weights = _weights_source(spec, self.backend)
         if not isinstance(languages, LanguagePlan):
             languages = LanguagePlan(resolve(languages).code if languages else None)
@@ -130,6 +132,7 @@ class Worker:
             "cpu": cpu_info(),
             "weights": self.weights,
             "batch_size": self.pipeline.batch_size,
+            **({"batch_size_reason": self.batch_reason} if self.batch_reason else {}),
             # what the scheduler keeps in flight here, so the reader never waits for a shard
             "in_flight_samples": self.pipeline.in_flight_samples,
             "decode_threads": self.pipeline.decode_threads,
@@ -194,6 +197,24 @@ class Worker:
         sample = read_row(self._open(job.dataset), job.sample_index)
         prepare, transcribe, _ = self._stages(job.dataset)
         return transcribe.windows(sample.audio, list(job.windows), prepare.language(sample.language))
+
+
+def _choose_gpu_batch(backend: Any, spec: ModelSpec) -> str | None:
+    """On CUDA, a batching backend whose batch size the user left open gets one from the GPU's
+    free memory and the loaded weights (:func:`evaluator.run.plan.placement.gpu_batch_size`);
+    returns why, or None where nothing was chosen."""
+    if not (str(backend.device).startswith("cuda") and backend.batch_size > 1
+            and "batch_size" not in spec.options_dict()):
+        return None
+    try:
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        weights_mb = torch.cuda.memory_allocated() / 2**20
+    except Exception as exc:  # a backend without torch on CUDA: its default stands
+        return f"batch size {backend.batch_size}: the backend's default (free GPU memory unknown: {exc})"
+    backend.batch_size, reason = gpu_batch_size(weights_mb, free / 2**20, backend.batch_size)
+    return reason
 
 
 def _needs_device(item: Item) -> bool:

@@ -25,7 +25,7 @@ __all__ = ["MAX_CALLS_PER_ACTOR", "Work", "WorkKind", "kind_of", "LongSample", "
 Work = Shard | ChunkJob | AssembleJob
 
 #: Calls one actor may hold at once (shards handed ahead so its batches fill across shards).
-MAX_CALLS_PER_ACTOR = 8
+MAX_CALLS_PER_ACTOR = 16
 
 
 class WorkKind(StrEnum):
