@@ -84,7 +84,7 @@ def _worker_rows(path: Path, shard: Any, options: str = "") -> dict[str, Any]:
 
     spec = parse_model_spec(f"transformers:{path}?max_new_tokens={N}{options}")
     out = Worker(spec, "cpu", 1, "en", LongForm("chunked", 30.0, 5.0)).run_shard(shard)
-    return {row.sample_id: row for row in out["rows"]}
+    return {row.sample_id: row for row in out.rows}
 
 
 # ---------------------------------------------------------------------------------------------
