@@ -13,7 +13,7 @@ to the pipeline and waits for them:
 - the device thread takes up to ``group_batches`` batches of waiting items (from one or several
   shards), sorts them by duration when the backend batches, and transcribes ``batch_size`` at a
   time. It waits for a full group while the reader is still at work, and takes what there is
-  once nothing more is being read;
+  once nothing more has been read for a moment (``linger``);
 - a shard call returns once each of its items is transcribed (items that need no device, error
   rows and long samples' plans, are done when prepared).
 
@@ -91,11 +91,13 @@ class Pipeline:
         decode_threads: threads that prepare samples.
         group_batches: batches the device takes at once and sorts by length (the look-ahead).
         ahead_batches: further batches decoded while the device works.
+        linger: seconds the device waits for more clips before a partial group, once nothing is
+            being read (the scheduler's next shard may be on its way).
         clock: for :class:`PipelineStats`.
     """
 
     def __init__(self, batch_size: int, needs_device: Callable[[Any], bool], seconds: Callable[[Any], float], *,
-                 decode_threads: int = 1, group_batches: int = 2, ahead_batches: int = 2,
+                 decode_threads: int = 1, group_batches: int = 2, ahead_batches: int = 2, linger: float = 0.1,
                  clock: Callable[[], float] = time.perf_counter):
         self.batch_size = max(1, batch_size)
         self.needs_device = needs_device
@@ -103,6 +105,7 @@ class Pipeline:
         self.group = self.batch_size * max(1, group_batches)
         self.capacity = self.group + self.batch_size * max(1, ahead_batches)
         self.decode_threads = max(1, decode_threads)
+        self.linger = linger
         self.clock = clock
         self.stats = PipelineStats()
         self._cond = threading.Condition()
@@ -217,13 +220,30 @@ class Pipeline:
     def _device_loop(self) -> None:
         while True:
             with self._cond:
-                while len(self._ready) < self.group and not (self._ready and self._starved()):
-                    if self._closed and not self._ready and self._starved():
-                        return
-                    self._cond.wait()
+                if not self._wait_for_group():
+                    return
                 taken, self._ready = self._ready[: self.group], self._ready[self.group :]
             for job_batch in self._batches(taken):
                 self._run(job_batch)
+
+    def _wait_for_group(self) -> bool:
+        """Wait (holding the condition) until a group is ready, or some items are and nothing
+        more has come for ``linger`` seconds (the next shard's call may be on its way); False
+        once the pipeline is closed and empty."""
+        deadline: float | None = None
+        while len(self._ready) < self.group:
+            if self._ready and self._starved():
+                now = time.monotonic()
+                deadline = now + self.linger if deadline is None else deadline
+                if now >= deadline:
+                    return True
+                self._cond.wait(deadline - now)
+                continue
+            deadline = None
+            if self._closed and not self._ready and self._starved():
+                return False
+            self._cond.wait()
+        return True
 
     def _batches(self, taken: list[tuple[_Job, int]]) -> list[list[tuple[_Job, int]]]:
         """The group cut into batches: per ``run_batch`` (one dataset's stages), by duration
