@@ -67,7 +67,7 @@ RAY_DATA = textwrap.dedent("""
             batch["text"] = texts
             return batch
 
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     paths = [{"path": p} for p in sys.argv[1:]]
     rows = ray.data.from_items(paths).map_batches(Transcriber, concurrency=2, num_cpus=1, batch_size=8).take_all()
     assert len(rows) == len(paths)
