@@ -10,10 +10,11 @@ to the pipeline and waits for them:
 - decoded items wait in a bounded look-ahead: at most ``batch_size x (group_batches +
   ahead_batches)`` items are decoded and not yet transcribed, so memory stays flat whatever the
   dataset;
-- the device thread takes up to ``group_batches`` batches of waiting items (from one or several
-  shards), sorts them by duration when the backend batches, and transcribes ``batch_size`` at a
-  time. It waits for a full group while the reader is still at work, and takes what there is
-  once nothing more has been read for a moment (``linger``);
+- the device thread takes the waiting items in whole batches, up to ``group_batches`` of them
+  (from one or several shards), sorts them by duration when the backend batches, and
+  transcribes ``batch_size`` at a time. It starts as soon as a full batch is ready (while it
+  works, the next group fills); it takes a partial batch only once nothing more has been read
+  for a moment (``linger``);
 - a shard call returns once each of its items is transcribed (items that need no device, error
   rows and long samples' plans, are done when prepared).
 
@@ -222,16 +223,18 @@ class Pipeline:
             with self._cond:
                 if not self._wait_for_group():
                     return
-                taken, self._ready = self._ready[: self.group], self._ready[self.group :]
+                whole = len(self._ready) // self.batch_size * self.batch_size  # full batches only, unless starved
+                n = min(self.group, whole or len(self._ready))
+                taken, self._ready = self._ready[:n], self._ready[n:]
             for job_batch in self._batches(taken):
                 self._run(job_batch)
 
     def _wait_for_group(self) -> bool:
-        """Wait (holding the condition) until a group is ready, or some items are and nothing
-        more has come for ``linger`` seconds (the next shard's call may be on its way); False
-        once the pipeline is closed and empty."""
+        """Wait (holding the condition) until a full batch is ready, or some items are and
+        nothing more has come for ``linger`` seconds (the next shard's call may be on its way);
+        False once the pipeline is closed and empty."""
         deadline: float | None = None
-        while len(self._ready) < self.group:
+        while len(self._ready) < self.batch_size:
             if self._ready and self._starved():
                 now = time.monotonic()
                 deadline = now + self.linger if deadline is None else deadline
