@@ -55,7 +55,7 @@ from evaluator.run.plan.config import RunConfig
 from evaluator.run.plan.devices import MPS_RESOURCE, missing_mps_warning, plan_device
 from evaluator.run.plan.hardware import cpu_info
 from evaluator.run.plan.nodes import check_dataset_on_nodes, dataset_probe_paths
-from evaluator.run.plan.placement import ModelRequest, Plan, estimate_memory, plan_models, run_dtype
+from evaluator.run.plan.placement import ModelRequest, Plan, estimate_memory, plan_models, run_dtype, shard_size_for
 from evaluator.scoring.languages import LanguagePlan, ModelLanguages, SettledLanguages, settle
 from evaluator.scoring.profiles import profile
 
@@ -187,7 +187,8 @@ def _prepare(config: RunConfig, cluster: dict[str, float], history: dict[tuple[s
             spec.label, device, memory,
             f"{lf.strategy} ({lf.window:g} s windows)" if lf.strategy in ("chunked", "vad") else lf.strategy,
             cls.large_model,
-            _device_reason(config.device, cls, device.device, cluster), location.detail))
+            _device_reason(config.device, cls, device.device, cluster), location.detail,
+            int(options.get("batch_size") or 1), "batch_size" not in spec.options_dict()))
     plans = plan_models(requests, cluster, actors_per_model=config.actors_per_model,
                         cpus_per_actor=config.cpus_per_actor)
     for plan, entry in zip(plans, config_json["models"], strict=True):
@@ -233,13 +234,15 @@ def run_evaluation(
         log.info("languages checked on the stream's first rows (%s); later rows are checked as they come",
                  ", ".join(sorted(languages.used)) or "none given")
     datasets = []
+    # Shards hold at least a batch of the model that batches most (the actors fill batches across them).
+    shard_size = config_json["shard_size"] = shard_size_for(config.shard_size, (p.min_shard for p in plans))
     for spec, name in zip(config.datasets, config.dataset_names(), strict=True):
         # A local path must exist on every node where actors run: asked before any model loads.
         check_dataset_on_nodes(dataset_probe_paths(spec.source, _first_audio(opened[spec])),
                                [p.ray_options for p in plans])
         # Shards carry the columns settled here, so actors neither detect them nor re-check ids.
         settled = resolved_spec(opened[spec], spec)
-        total, shards = plan_shards(opened[spec], settled, config.shard_size, spec.max_samples or config.max_samples)
+        total, shards = plan_shards(opened[spec], settled, shard_size, spec.max_samples or config.max_samples)
         datasets.append(RunDataset(settled, name, opened[spec], total, shards))
     total_samples = None if any(d.total is None for d in datasets) else sum(d.total or 0 for d in datasets)
     num_shards = sum(len(d.shards) for d in datasets)
@@ -323,9 +326,8 @@ def run_evaluation(
         raise
     finally:
         recorder.flush()  # rows already back are kept, even when interrupted
+        scheduler.stop_actors()
         for pool in pools:
-            for slot in list(pool.actors):
-                ray.kill(slot.actor)
             store.finish_model(run_id, pool.label, pool.wall_seconds,
                                "interrupted" if status == "interrupted" else "failed" if pool.failed else "complete",
                                pool.failed)

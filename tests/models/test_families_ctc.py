@@ -43,7 +43,7 @@ def run_worker(model: Path, folder: Path, batch_size: int) -> dict[str, object]:
                     LongForm("chunked", 30.0, 1.0))
     out = worker.run_shard(Shard(spec, 0, start=0, stop=CLIPS))
     assert worker.info()["options"]["batch_size"] == batch_size
-    return {row.sample_id: row for row in out["rows"]}
+    return {row.sample_id: row for row in out.rows}
 
 
 @pytest.mark.parametrize("name", sorted(CTC_BUILDERS))

@@ -91,7 +91,7 @@ def _worker(path: Path, options: str = "") -> Any:
 
 
 def _worker_rows(path: Path, shard: Any, options: str = "") -> dict[str, Any]:
-    return {row.sample_id: row for row in _worker(path, options).run_shard(shard)["rows"]}
+    return {row.sample_id: row for row in _worker(path, options).run_shard(shard).rows}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def test_silent_and_tiny_clips_are_scored_with_a_warning(tmp_path: Path, sample_
     worker = Worker(parse_model_spec("faster-whisper:tiny.en?compute_type=float32"), "cpu", 1, "en",
                     LongForm("native", 30.0, 5.0))
     out = worker.run_shard(Shard(spec, 0, start=0, stop=3))
-    rows = {r.sample_id: r for r in out["rows"]}
+    rows = {r.sample_id: r for r in out.rows}
     assert all(isinstance(r, ResultRow) for r in rows.values())
     assert "all zeros" in rows["0"].warning and rows["0"].error is None and rows["0"].ref_words == 0
     assert "under 0.1 s" in rows["1"].warning and rows["1"].error is None

@@ -190,7 +190,7 @@ def test_whisper_detects_the_language_when_none_is_given(tmp_path, base_availabl
     opened = open_dataset(spec)
     _, shards = plan_shards(opened, resolved_spec(opened, spec), 8, None)
     worker = Worker(BASE, "cpu", 1, LanguagePlan(), LongForm("native", 30.0, 5.0))
-    rows = {r.sample_id: r for r in worker.run_shard(shards[0])["rows"]}
+    rows = {r.sample_id: r for r in worker.run_shard(shards[0]).rows}
     assert {k: (r.language, r.detected_language) for k, r in rows.items()} == {
         "audioeval-fr-pangrama": (None, "fr"), "espeak-it-1": (None, "it")}
     assert all(0.5 < r.language_probability <= 1.0 for r in rows.values())
@@ -328,7 +328,7 @@ def test_detect_language_counts_disagreements_with_the_dataset(tmp_path, base_av
     opened = open_dataset(spec)
     settled = settle(None, ["fr_fr", "German"], [ModelLanguages(BASE.label, None)], detect=True)
     _, shards = plan_shards(opened, resolved_spec(opened, spec), 8, None)
-    rows = Worker(BASE, "cpu", 1, settled.plan, LongForm("native", 30.0, 5.0)).run_shard(shards[0])["rows"]
+    rows = Worker(BASE, "cpu", 1, settled.plan, LongForm("native", 30.0, 5.0)).run_shard(shards[0]).rows
     # Whisper base takes espeak-ng's German for another language; the French clip it gets right.
     assert {r.sample_id: (r.language, r.detected_language == r.language) for r in rows} == {
         "audioeval-fr-pangrama": ("fr", True), "espeak-de-1": ("de", False)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -15,6 +15,7 @@ from evaluator.data.shards import AssembleJob, ChunkJob, Sample, Shard
 from evaluator.data.spec import DatasetSpec
 from evaluator.data.windows import LongForm, plan_windows
 from evaluator.results.records import ChunkRow, ResultRow
+from evaluator.run.execute.interfaces import LongSample, ShardResult
 from evaluator.run.execute.scheduler import Outcome, Pool, Scheduler
 from evaluator.scoring.rows import assemble_long_form, finalize_row
 
@@ -58,6 +59,7 @@ class FakeExecutor:
     queue: deque = field(default_factory=deque)
     hang: Callable[[FakeActor, str], bool] | None = None  # calls that never complete
     now: list = field(default_factory=lambda: [0.0])
+    ahead: ClassVar[int] = 1  # the samples an actor asks to hold (set per test run below)
 
     def start(self, pool: Pool) -> tuple[Any, Any]:
         actor = FakeActor(len(self.started), pool)
@@ -79,7 +81,9 @@ class FakeExecutor:
                 return []
             self.queue = deque(q for q in self.queue if q not in hung) + deque(hung)  # hung ones never complete
         ticket, actor, kind, work = self.queue.popleft()
-        assert ticket in tickets and actor.alive
+        assert ticket in tickets
+        if not actor.alive:  # its other calls, like Ray's, fail once the actor is gone
+            return [(ticket, Outcome(failure="died", message="the actor is gone"))]
         self.calls[kind] += 1
         scripted = self.fail(actor, kind, work)
         if scripted is not None:
@@ -99,7 +103,7 @@ class FakeExecutor:
 
     def _run(self, actor: FakeActor, kind: str, work: Any) -> Any:
         if kind == "info":
-            return {"worker": f"fake:{actor.number}", "load_seconds": 0.0}
+            return {"worker": f"fake:{actor.number}", "load_seconds": 0.0, "in_flight_samples": self.ahead}
         if kind == "shard":
             rows, long = [], []
             for index, sid in self.data.rows(work):
@@ -108,16 +112,16 @@ class FakeExecutor:
                         "audio_seconds": seconds, "long_form": actor.pool.long_form.strategy, "num_chunks": 1,
                         "error": None, "worker": f"fake:{actor.number}"}
                 if seconds > 30 and actor.pool.long_form.splits:
-                    long.append({"sample": base, "windows": plan_windows(seconds, 30.0, 5.0)})
+                    long.append(LongSample(base, tuple(plan_windows(seconds, 30.0, 5.0))))
                 else:
                     rows.append(ResultRow(**finalize_row({**base, "hypothesis": reference, "inference_seconds": 0.1})))
-            return {"rows": rows, "chunks": [], "long": long}
+            return ShardResult(rows, [], long)
         if kind == "chunks":
             words = self.data.samples[work.sample_id][0].split()
             return [{"chunk_index": w.index, "hypothesis": " ".join(words[w.index :: 100]), "error": None,
                      "inference_seconds": 0.1, "worker": f"fake:{actor.number}"} for w in work.windows]
         row, chunks = assemble_long_form(work.sample, work.windows, work.chunks)
-        return {"rows": [ResultRow(**row)], "chunks": [ChunkRow(**c) for c in chunks]}
+        return ShardResult([ResultRow(**row)], [ChunkRow(**c) for c in chunks])
 
 
 @dataclass
@@ -180,6 +184,14 @@ def assert_actors_released(executor: FakeExecutor) -> None:
 
 
 # ---------------------------------------------------------------------------------- scenarios
+
+
+@pytest.fixture(autouse=True, params=[1, 7], ids=["one-at-a-time", "shards-ahead"])
+def ahead(request, monkeypatch) -> int:
+    """Every scenario twice: actors that hold one work item, and actors that hold several shards
+    at once (as the pipeline asks, so its batches fill across shards)."""
+    monkeypatch.setattr(FakeExecutor, "ahead", request.param)
+    return request.param
 
 
 def test_all_goes_well_for_two_models_with_a_long_file() -> None:

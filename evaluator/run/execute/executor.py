@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from evaluator.run.execute.interfaces import Outcome, Pool
+from evaluator.run.execute.interfaces import MAX_CALLS_PER_ACTOR, Outcome, Pool, Work, WorkKind
 from evaluator.scoring.languages import LanguagePlan
 
 __all__ = ["RayExecutor", "first_error_line"]
@@ -26,13 +26,17 @@ class RayExecutor:
 
         from evaluator.run.execute.actor import Worker
 
-        actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=1, **pool.plan.ray_options)
+        # Threaded: its calls wait on the actor's one pipeline (one device thread runs the model),
+        # plus room for info and peak_memory_mb.
+        actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=MAX_CALLS_PER_ACTOR + 2,
+                                               **pool.plan.ray_options)
         actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.languages, pool.long_form,
-                                   self.scoring)
+                                 self.scoring)
         return actor, actor.info.remote()
 
-    def submit(self, actor: Any, kind: str, work: Any) -> Any:
-        method = {"shard": actor.run_shard, "chunks": actor.run_chunks, "assemble": actor.assemble}[kind]
+    def submit(self, actor: Any, kind: WorkKind, work: Work) -> Any:
+        method = {WorkKind.SHARD: actor.run_shard, WorkKind.CHUNKS: actor.run_chunks,
+                  WorkKind.ASSEMBLE: actor.assemble}[kind]
         return method.remote(work)
 
     def wait(self, tickets: Sequence[Any], timeout: float) -> list[tuple[Any, Outcome]]:

@@ -1,24 +1,77 @@
 """What the scheduling loop talks to: the :class:`Executor` that runs calls on actors (Ray in
 :mod:`evaluator.run.driver`, a fake in the tests), the :class:`Outcome` of a call, and the
-:class:`Recorder` that stores finished rows (the driver's DuckDB store)."""
+:class:`Recorder` that stores finished rows (the driver's DuckDB store); and what crosses the
+actor boundary: the kinds of work (:class:`WorkKind`), and what a call hands back
+(:class:`ShardResult`, with :class:`LongSample` for a long sample's window plan)."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from evaluator.data.shards import AssembleJob, ChunkJob, Sample, Shard
 from evaluator.data.spec import DatasetSpec
-from evaluator.data.windows import LongForm
+from evaluator.data.windows import LongForm, Window
 from evaluator.results.records import ChunkRow, ResultRow
 
-__all__ = ["Work", "Outcome", "Pool", "Slot", "Executor", "Recorder"]
+__all__ = ["MAX_CALLS_PER_ACTOR", "Work", "WorkKind", "kind_of", "LongSample", "ShardResult", "Outcome", "Pool",
+           "Slot", "Executor", "Recorder"]
 
 # A work item for an actor: a shard of samples, some windows of a long sample, or a long sample's
 # windows to stitch and score.
 Work = Shard | ChunkJob | AssembleJob
+
+#: Calls one actor may hold at once (shards handed ahead so its batches fill across shards).
+MAX_CALLS_PER_ACTOR = 16
+
+
+class WorkKind(StrEnum):
+    """What a call to an actor does (equal to its plain string)."""
+
+    INFO = "info"  # load the model and say what was loaded
+    SHARD = "shard"  # transcribe and score a shard's samples
+    CHUNKS = "chunks"  # transcribe some windows of one long sample
+    ASSEMBLE = "assemble"  # stitch a long sample's windows and score it
+
+
+def kind_of(work: Work) -> WorkKind:
+    """The kind of call that runs ``work``."""
+    if isinstance(work, ChunkJob):
+        return WorkKind.CHUNKS
+    if isinstance(work, AssembleJob):
+        return WorkKind.ASSEMBLE
+    return WorkKind.SHARD
+
+
+@dataclass(frozen=True)
+class LongSample:
+    """A long sample of a shard, planned into windows that the scheduler spreads over actors.
+
+    Attributes:
+        sample: the row's fields known before transcription (id, reference, duration, ...).
+        windows: the file's window plan.
+    """
+
+    sample: dict[str, Any]
+    windows: tuple[Window, ...]
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """What a shard (or an assembly) hands back to the driver.
+
+    Attributes:
+        rows: finished rows (scored, or with ``error`` set).
+        chunks: the windows of the long samples finished here.
+        long: long samples still to transcribe window by window (``Worker.run_chunks``).
+    """
+
+    rows: list[ResultRow] = field(default_factory=list)
+    chunks: list[ChunkRow] = field(default_factory=list)
+    long: list[LongSample] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -94,14 +147,36 @@ class Pool:
 
 @dataclass(eq=False)
 class Slot:
-    """One actor of a pool: the work it holds and how it started."""
+    """One actor of a pool: the work it holds (by ticket, with attempt counts) and how it started.
+
+    ``ahead``: samples the actor asks to hold at once (its ``info``'s ``in_flight_samples``), so
+    its reader decodes the next shard while the device transcribes; at least one work item.
+    """
 
     pool: Pool
     actor: Any
-    work: Work | None = None
-    attempt: int = 0
+    held: dict[Any, tuple[Work, int]] = field(default_factory=dict)
     info: dict[str, Any] | None = None
     started: float = 0.0
+    ahead: int = 1
+
+    def held_samples(self) -> int:
+        """Samples (or windows) in the work this actor holds; a stream's shard counts as full."""
+        total = 0
+        for work, _ in self.held.values():
+            if isinstance(work, ChunkJob):
+                total += len(work.windows)
+            elif isinstance(work, AssembleJob):
+                total += 1
+            else:
+                total += self.ahead if work.size is None else work.size
+        return total
+
+    def wants_more(self) -> bool:
+        """Whether another work item may go to this actor now."""
+        if not self.held:
+            return True
+        return len(self.held) < MAX_CALLS_PER_ACTOR and self.held_samples() < self.ahead
 
 
 class Executor(Protocol):
@@ -111,8 +186,9 @@ class Executor(Protocol):
         """Start an actor for ``pool``; returns (actor, ticket of its ``info`` call, which
         completes when the model has loaded)."""
 
-    def submit(self, actor: Any, kind: str, work: Work) -> Any:
-        """Run ``work`` (``kind``: shard, chunks or assemble) on ``actor``; returns a ticket."""
+    def submit(self, actor: Any, kind: WorkKind, work: Work) -> Any:
+        """Run ``work`` (``kind``: shard, chunks or assemble) on ``actor``; returns a ticket.
+        An actor may hold up to :data:`MAX_CALLS_PER_ACTOR` calls at once."""
 
     def wait(self, tickets: Sequence[Any], timeout: float) -> list[tuple[Any, Outcome]]:
         """Tickets that completed (at least one unless ``timeout`` passed), with outcomes."""
@@ -121,7 +197,7 @@ class Executor(Protocol):
         """Stop an actor; returns its peak memory in MiB if it could say."""
 
     def abandon(self, actor: Any) -> None:
-        """Stop an actor that never started (asks it nothing)."""
+        """Stop an actor at once, asking it nothing (one that never started, or the run's end)."""
 
 
 class Recorder(Protocol):

@@ -10,6 +10,11 @@ in the tests) and hands finished rows to a :class:`Recorder` (the store). Work i
 - an :class:`~evaluator.data.shards.AssembleJob`: every window of a long sample, stitched and scored
   by an actor (the driver never scores: rows are scored in one place, the actors).
 
+An actor may hold several work items at once: as many samples as its ``info`` asks
+(``in_flight_samples``), up to :data:`~evaluator.run.execute.interfaces.MAX_CALLS_PER_ACTOR` calls, so
+it reads the next shard while its device transcribes and fills its batches across shards. Each
+item still comes back on its own, and its rows are recorded per shard.
+
 A work item that raises or whose actor dies is retried on another actor up to
 ``max_attempts`` times, then its samples become error rows (a shard whose samples cannot even be
 named, a stream that cannot be read, is recorded as lost). An actor that fails to load is
@@ -30,14 +35,23 @@ from evaluator.data.shards import AssembleJob, ChunkJob, Shard
 from evaluator.data.spec import DatasetSpec
 from evaluator.data.windows import Window
 from evaluator.results.records import ChunkRow, ResultRow
-from evaluator.run.execute.interfaces import Executor, Outcome, Pool, Recorder, Slot, Work
+from evaluator.run.execute.interfaces import (
+    Executor,
+    LongSample,
+    Outcome,
+    Pool,
+    Recorder,
+    ShardResult,
+    Slot,
+    Work,
+    WorkKind,
+    kind_of,
+)
 from evaluator.scoring.languages import LanguageError, LanguagePlan
 
 __all__ = ["Outcome", "Executor", "Recorder", "Pool", "Scheduler", "Work"]  # the first three re-exported
 
 log = logging.getLogger(__name__)
-
-_KIND = {Shard: "shard", ChunkJob: "chunks", AssembleJob: "assemble"}
 
 
 @dataclass
@@ -78,7 +92,7 @@ class Scheduler:
         self.clock = clock
         self.wait_seconds = wait_seconds
         self.load_timeout = load_timeout
-        self.pending: dict[Any, tuple[Slot, str]] = {}
+        self.pending: dict[Any, tuple[Slot, WorkKind]] = {}
         self.long: dict[tuple[str, DatasetSpec, str], _LongSample] = {}  # (model, dataset, sample id)
         self.first_ready: float | None = None
 
@@ -99,7 +113,7 @@ class Scheduler:
         actor, ticket = self.executor.start(pool)
         slot = Slot(pool, actor, started=self.clock())
         pool.actors.append(slot)
-        self.pending[ticket] = (slot, "info")
+        self.pending[ticket] = (slot, WorkKind.INFO)
 
     def _release(self, slot: Slot) -> None:
         slot.pool.actors.remove(slot)
@@ -118,7 +132,7 @@ class Scheduler:
         while self.pending:
             for ticket, outcome in self.executor.wait(list(self.pending), self.wait_seconds):
                 slot, kind = self.pending.pop(ticket)
-                self._handle(slot, kind, outcome)
+                self._handle(ticket, slot, kind, outcome)
                 self._wake(slot.pool)
             self._expire_loads()
             self.recorder.tick()
@@ -127,62 +141,80 @@ class Scheduler:
         """Actors that did not start and load within ``load_timeout`` count as load failures."""
         now = self.clock()
         for ticket, (slot, kind) in list(self.pending.items()):
-            if kind == "info" and now - slot.started > self.load_timeout:
+            if kind == WorkKind.INFO and now - slot.started > self.load_timeout:
                 del self.pending[ticket]
                 self.executor.abandon(slot.actor)
                 self._load_failed(slot, f"the actor did not start and load within {self.load_timeout:.0f} s (no "
                                         "node has the resources it asks for, or its load hangs)")
 
-    def _handle(self, slot: Slot, kind: str, outcome: Outcome) -> None:
+    def _handle(self, ticket: Any, slot: Slot, kind: WorkKind, outcome: Outcome) -> None:
         pool = slot.pool
-        if kind in ("shard", "chunks"):
+        work, attempt = slot.held.pop(ticket, (None, 0))
+        if kind in (WorkKind.SHARD, WorkKind.CHUNKS):
             pool.in_flight -= 1
-        if kind == "info":
+        if kind == WorkKind.INFO:
             if outcome.failure is not None:
                 self._load_failed(slot, outcome.message)
                 return
             self.first_ready = self.first_ready or self.clock()
             slot.info = dict(outcome.value)
+            slot.ahead = max(1, int(slot.info.get("in_flight_samples") or 1))
             pool.workers.append(slot.info)
             log.info("%s loaded on %s in %.1fs", pool.label, slot.info.get("worker"), slot.info.get("load_seconds", 0))
+        elif work is None:  # the actor died and its work was queued again when the first call said so
+            return
         elif outcome.failure == "died":
-            self._died(slot, outcome.message)
+            self._died(slot, [(work, attempt), *slot.held.values()], outcome.message)
             return
         elif outcome.failure is not None:
-            assert slot.work is not None
-            log.warning("%s: %s raised: %s", pool.label, _describe(slot.work), outcome.message)
-            self._requeue(pool, slot.work, slot.attempt, outcome.message)
-        elif kind == "shard":
-            assert isinstance(slot.work, Shard)
-            self._write(pool, slot.work.dataset, outcome.value["rows"], outcome.value["chunks"])
-            self._plan_long(pool, slot.work, outcome.value["long"])
-        elif kind == "chunks":
-            assert isinstance(slot.work, ChunkJob)
-            self._collect_chunks(pool, slot.work, outcome.value)
+            log.warning("%s: %s raised: %s", pool.label, _describe(work), outcome.message)
+            self._requeue(pool, work, attempt, outcome.message)
+        elif kind == WorkKind.SHARD:
+            assert isinstance(work, Shard) and isinstance(outcome.value, ShardResult)
+            self._write(pool, work.dataset, outcome.value.rows, outcome.value.chunks)
+            self._plan_long(pool, work, outcome.value.long)
+        elif kind == WorkKind.CHUNKS:
+            assert isinstance(work, ChunkJob)
+            self._collect_chunks(pool, work, outcome.value)
         else:
-            assert isinstance(slot.work, AssembleJob)
-            self._write(pool, slot.work.dataset, outcome.value["rows"], outcome.value["chunks"])
-        slot.work = None
+            assert isinstance(work, AssembleJob) and isinstance(outcome.value, ShardResult)
+            self._write(pool, work.dataset, outcome.value.rows, outcome.value.chunks)
         self._dispatch(slot)
 
     def _dispatch(self, slot: Slot) -> None:
+        """Hand ``slot`` work while it wants more; an actor left with none waits for windows
+        that work in flight may still bring, or is released."""
         pool = slot.pool
-        if not pool.failed and not pool.has_work() and pool.long_form.splits and pool.in_flight:
-            pool.idle.append(slot)  # work in flight may still hand back windows or assemblies
+        if slot not in pool.actors:
             return
-        if pool.failed or not pool.has_work():
-            self._release(slot)  # frees its CPUs/GPU for other models' actors
+        while not pool.failed and pool.has_work() and slot.wants_more():
+            work, attempt = pool.take()
+            kind = kind_of(work)
+            if kind in (WorkKind.SHARD, WorkKind.CHUNKS):
+                pool.in_flight += 1
+            ticket = self.executor.submit(slot.actor, kind, work)
+            slot.held[ticket] = (work, attempt)
+            self.pending[ticket] = (slot, kind)
+        if slot.held:
             return
-        slot.work, slot.attempt = pool.take()
-        kind = _KIND[type(slot.work)]
-        if kind in ("shard", "chunks"):
-            pool.in_flight += 1
-        self.pending[self.executor.submit(slot.actor, kind, slot.work)] = (slot, kind)
+        if not pool.failed and pool.long_form.splits and pool.in_flight:
+            if slot not in pool.idle:
+                pool.idle.append(slot)  # work in flight may still hand back windows or assemblies
+            return
+        self._release(slot)  # frees its CPUs/GPU for other models' actors
 
     def _wake(self, pool: Pool) -> None:
         """Give queued work to idle actors; release them once no more work can appear."""
         while pool.idle and (pool.has_work() or not pool.in_flight or pool.failed):
             self._dispatch(pool.idle.pop())
+
+    def stop_actors(self) -> None:
+        """Stop every actor still running, at once (the run's end, or an interruption)."""
+        for pool in self.pools:
+            for slot in list(pool.actors):
+                pool.actors.remove(slot)
+                self.executor.abandon(slot.actor)
+            pool.idle.clear()
 
     # failures ---------------------------------------------------------------------------
     def _load_failed(self, slot: Slot, message: str) -> None:
@@ -197,13 +229,19 @@ class Scheduler:
         elif not pool.actors and (pool.has_work() or any(k[0] == pool.label for k in self.long)):
             self._fail(pool, f"model failed to load ({pool.load_failures} tries): {message}")
 
-    def _died(self, slot: Slot, message: str) -> None:
+    def _died(self, slot: Slot, held: list[tuple[Work, int]], message: str) -> None:
+        """An actor is gone: every work item it held is queued again (its other calls come back
+        failed too, and are then ignored); another actor starts while restarts last."""
         pool = slot.pool
-        pool.actors.remove(slot)
-        if slot.work is not None:
-            log.warning("%s: actor died during %s (attempt %d); re-queueing it", pool.label,
-                        _describe(slot.work), slot.attempt + 1)
-            self._requeue(pool, slot.work, slot.attempt, f"actor died: {message}")
+        if slot in pool.actors:
+            pool.actors.remove(slot)
+        if slot in pool.idle:
+            pool.idle.remove(slot)
+        slot.held.clear()
+        for work, attempt in held:
+            log.warning("%s: actor died during %s (attempt %d); re-queueing it", pool.label, _describe(work),
+                        attempt + 1)
+            self._requeue(pool, work, attempt, f"actor died: {message}")
         if pool.has_work() and pool.restarts < self.max_attempts * pool.size:
             pool.restarts += 1
             self._start(pool)
@@ -252,11 +290,11 @@ class Scheduler:
         self._write(pool, work.dataset, rows, [])
 
     # long files -------------------------------------------------------------------------
-    def _plan_long(self, pool: Pool, shard: Shard, long: list[dict[str, Any]]) -> None:
+    def _plan_long(self, pool: Pool, shard: Shard, long: list[LongSample]) -> None:
         """Queue the windows of long samples, at the front so started files finish first."""
         jobs = []
         for item in long:
-            sample, windows = item["sample"], list(item["windows"])
+            sample, windows = item.sample, list(item.windows)
             key = (pool.label, shard.dataset, sample["sample_id"])
             self.long[key] = _LongSample(sample, windows, shard.dataset)
             if not windows:  # nothing to transcribe (e.g. VAD found no speech)

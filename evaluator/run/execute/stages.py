@@ -14,7 +14,9 @@ stage becomes a row with ``error`` set, never an empty hypothesis.
 
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,13 +174,16 @@ class Transcribe:
         languages: the run's languages (``detect``: let models that can detect every language).
         long_form: the window plan's strategy and overlap (for filling holes in windows).
         worker: this actor's name, recorded with each window.
+        lock: held around each call into the backend (one model, calls from several threads).
     """
 
-    def __init__(self, backend: Backend, languages: LanguagePlan, long_form: LongForm, worker: str):
+    def __init__(self, backend: Backend, languages: LanguagePlan, long_form: LongForm, worker: str,
+                 lock: threading.Lock | None = None):
         self.backend = backend
         self.languages = languages
         self.long_form = long_form
         self.worker = worker
+        self.lock: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
 
     def _code(self, language: str | None) -> str | None:
         """The backend's code for a canonical language (``None``: detect it, also when the run
@@ -187,18 +192,9 @@ class Transcribe:
             return None
         return self.backend.language_code(resolve(language))
 
-    def items(self, items: list[Item]) -> None:
-        """Transcribe the items decoded whole. A backend that batches gets them sorted by
-        duration (similar lengths pad less); each sample's ``inference_seconds`` is then the batch
-        time split in proportion to audio length. A backend without audio (``predictions``) is
-        asked by sample id."""
-        if not self.backend.needs_audio:
-            for item in items:
-                if item.row["error"] is None:
-                    self._by_id(item.row)
-            return
-        ready = [(item.row, item.audio) for item in items if item.audio is not None and item.row["error"] is None]
-        self._batches(ready)
+    def batch(self, items: list[Item]) -> None:
+        """Transcribe decoded items as one batch (the pipeline's device thread sorted them)."""
+        self._transcribe([(item.row, item.audio) for item in items])
 
     def _batches(self, ready: list[tuple[dict[str, Any], Any]]) -> None:
         size = max(1, self.backend.batch_size)
@@ -249,7 +245,8 @@ class Transcribe:
             piece = audio[round((a - window.start) * SAMPLE_RATE): round((b - window.start) * SAMPLE_RATE)]
             started = time.perf_counter()
             try:
-                result = self.backend.transcribe(piece, self._code(chunk["language"]))
+                with self.lock:
+                    result = self.backend.transcribe(piece, self._code(chunk["language"]))
             except Exception:  # the first pass stands
                 continue
             finally:
@@ -262,7 +259,9 @@ class Transcribe:
             chunk["hypothesis"] = "".join(s[2] for s in merged).strip()
             chunk["holes_filled"] = len(added)
 
-    def _by_id(self, row: dict[str, Any]) -> None:
+    def by_id(self, row: dict[str, Any]) -> None:
+        """Fill a row from a backend that answers by sample id (``predictions``), not from audio;
+        the time it reports (a predictions file's) is the row's inference time."""
         try:
             result = self.backend.transcribe_sample(row["sample_id"])
         except Exception as exc:  # no prediction for this sample: an error row naming it
@@ -275,9 +274,10 @@ class Transcribe:
         """Fill ``hypothesis``, ``inference_seconds``, ``token_cap_hit`` (or ``error``) of each item."""
         if len(batch) > 1:
             try:
-                started = time.perf_counter()
-                results = self.backend.transcribe_batch([a for _, a in batch],
-                                                        [self._code(r["language"]) for r, _ in batch])
+                with self.lock:
+                    started = time.perf_counter()
+                    results = self.backend.transcribe_batch([a for _, a in batch],
+                                                            [self._code(r["language"]) for r, _ in batch])
                 elapsed = time.perf_counter() - started
                 total_audio = sum(r["audio_seconds"] for r, _ in batch) or 1.0
                 for (row, _), result in zip(batch, results, strict=True):
@@ -288,8 +288,9 @@ class Transcribe:
                 pass
         for row, audio in batch:
             try:
-                started = time.perf_counter()
-                result = self.backend.transcribe(audio, self._code(row["language"]))
+                with self.lock:
+                    started = time.perf_counter()
+                    result = self.backend.transcribe(audio, self._code(row["language"]))
                 row["inference_seconds"] = time.perf_counter() - started
                 take(row, result)
             except Exception as exc:  # inference that raises becomes an error row

@@ -14,6 +14,11 @@ tested with simulated clusters. The rules, in order:
    turn while memory remains. A model held back by memory gives its actors the CPUs it does not
    use as threads.
 
+Batches: shards hold at least a batch of the model that batches most (:func:`shard_size_for`).
+On CUDA, a batching model whose batch size the user left open gets one chosen when its actor has
+loaded, from the weights' size and the GPU's free memory (:func:`gpu_batch_size`), as the Open ASR
+Leaderboard's scripts run large batches.
+
 A model's memory per actor (:func:`estimate_memory`) is, in order of preference: the peak
 measured for it (same label, same kind of device) in an earlier run of the database plus
 :data:`MEASURED_MARGIN`; its weights on disk at the dtype it runs in plus the backend's
@@ -32,7 +37,9 @@ from evaluator.models.files import WeightFiles
 from evaluator.run.plan.devices import MPS_RESOURCE, DevicePlan
 
 __all__ = [
+    "CLIP_MEMORY_SHARE",
     "DTYPE_BYTES",
+    "GPU_BATCH_LIMIT",
     "LARGE_MODEL_THREADS",
     "MEASURED_MARGIN",
     "OVERHEAD_MB",
@@ -40,9 +47,11 @@ __all__ = [
     "ModelRequest",
     "Plan",
     "estimate_memory",
+    "gpu_batch_size",
     "measured_peaks",
     "plan_models",
     "run_dtype",
+    "shard_size_for",
 ]
 
 MIB = 1 << 20
@@ -55,6 +64,11 @@ MEASURED_MARGIN = 1.2
 LARGE_MODEL_THREADS = 4
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "int8_float32": 1, "int8_float16": 1,
                "int8_bfloat16": 1, "int16": 2}
+#: One clip in a batch needs about this share of the model's weights in activations and caches
+#: (Whisper's cross-attention cache over 1,500 encoder frames is about a tenth of its weights).
+CLIP_MEMORY_SHARE = 0.1
+#: The largest batch chosen from free memory (the leaderboard's scripts run 64 to 1,024).
+GPU_BATCH_LIMIT = 256
 _SAFETENSORS_NAMES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64", "I8": "int8"}
 
 
@@ -78,6 +92,8 @@ class ModelRequest:
         large: a large model (the backend's ``large_model``): few CPU actors with many threads.
         device_reason: why this device, in words.
         weights: where the weights are, in words.
+        batch_size: clips per batch (the backend's option; 1: one at a time).
+        batch_chosen: the user left the batch size open (on CUDA it is chosen at load).
     """
 
     label: str
@@ -87,6 +103,8 @@ class ModelRequest:
     large: bool = False
     device_reason: str = ""
     weights: str = ""
+    batch_size: int = 1
+    batch_chosen: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,8 @@ class Plan:
         reasons: why, one line each (device, actors, threads, memory).
         ray_options: what each actor is created with (``num_cpus``, ``num_gpus``, ``memory``, ...).
         warning: set when the plan may not work as hoped (device fallback, memory too small).
+        min_shard: the smallest shard that fills this model's batches (its batch size; half of
+            :data:`GPU_BATCH_LIMIT` where the batch size is chosen on the GPU at load).
     """
 
     label: str
@@ -114,6 +134,7 @@ class Plan:
     reasons: tuple[str, ...]
     ray_options: dict[str, Any]
     warning: str | None = None
+    min_shard: int = 1
 
     @property
     def device_plan(self) -> DevicePlan:
@@ -123,7 +144,7 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.label, "device": self.device, "actors": self.actors, "threads": self.threads,
                 "memory_mb": round(self.memory_mb), "long_form": self.long_form, "reasons": list(self.reasons),
-                "warning": self.warning}
+                "warning": self.warning, "min_shard": self.min_shard}
 
 
 def run_dtype(options: Mapping[str, Any], device: str) -> str:
@@ -135,6 +156,30 @@ def run_dtype(options: Mapping[str, Any], device: str) -> str:
     if "fp16" in options:
         return "float16" if options["fp16"] and device != "cpu" else "float32"
     return "float16" if device.startswith("cuda") else "float32"
+
+
+def shard_size_for(requested: int, batch_sizes: Iterable[int]) -> int:
+    """Samples per shard: at least one batch of the model that batches most, so an actor's
+    batches fill (``requested``: ``--shard-size`` or its default)."""
+    return max([int(requested), *(int(b) for b in batch_sizes)])
+
+
+def gpu_batch_size(weights_mb: float, free_mb: float, fallback: int, *, reserve_mb: float = 1024.0,
+                   limit: int = GPU_BATCH_LIMIT) -> tuple[int, str]:
+    """A batch size for a model on a GPU: the largest power of two whose clips fit 80% of the
+    memory left once the weights are loaded, at :data:`CLIP_MEMORY_SHARE` of the weights per
+    clip (at least 8 MiB), between 1 and ``limit``; returns (size, why). ``free_mb``: the GPU's
+    free memory with the model loaded; ``fallback``: the backend's default, kept when too little
+    is known."""
+    if free_mb <= 0 or weights_mb <= 0:
+        return fallback, f"batch size {fallback}: the backend's default (GPU memory unknown)"
+    per_clip = max(8.0, weights_mb * CLIP_MEMORY_SHARE)
+    room = 0.8 * (free_mb - reserve_mb)
+    size = 1
+    while size * 2 <= limit and size * 2 * per_clip <= room:
+        size *= 2
+    return size, (f"batch size {size}: {_gib(free_mb)} free on the GPU after loading, about {_gib(per_clip)} "
+                  f"per clip for {_gib(weights_mb)} of weights (at most {limit})")
 
 
 def _n(count: int, word: str) -> str:
@@ -242,6 +287,11 @@ def plan_models(requests: Sequence[ModelRequest], cluster: Mapping[str, float], 
         reasons = [req.device_reason] if req.device_reason else []
         reasons += [f"weights: {req.weights}"] if req.weights else []
         reasons.append(f"memory per actor {_gib(req.memory.mb)}: {req.memory.source}")
+        if req.device.device == "cuda" and req.batch_chosen and req.batch_size > 1:
+            reasons.append(f"batch size chosen at load from the GPU's free memory and the weights' size "
+                           f"(the backend's default {req.batch_size} if unknown); clips sorted by length")
+        elif req.batch_size > 1:
+            reasons.append(f"batch size {req.batch_size}, filled across shards, clips sorted by length")
         warnings = [req.device.warning] if req.device.warning else []
         drafts.append(_Draft(req, 1, 1, cpus, reasons, warnings, req.memory.mb))
 
@@ -337,6 +387,8 @@ def plan_models(requests: Sequence[ModelRequest], cluster: Mapping[str, float], 
                 d.reasons.append(f"{threads} threads per actor: the CPUs this model would leave idle")
         options["memory"] = int(d.memory_mb * MIB)
         warning = "; ".join(w for w in d.warnings if w) or None
+        chosen_on_gpu = d.request.device.device == "cuda" and d.request.batch_chosen and d.request.batch_size > 1
+        min_shard = max(d.request.batch_size, GPU_BATCH_LIMIT // 2 if chosen_on_gpu else 1)
         plans.append(Plan(d.request.label, d.request.device.device, d.actors, threads, d.memory_mb,
-                          d.request.long_form, tuple(d.reasons), options, warning))
+                          d.request.long_form, tuple(d.reasons), options, warning, min_shard))
     return plans
