@@ -119,23 +119,24 @@ def leaderboard_text(con: Any, run_id: str, fmt: str, *, wide: bool = False, by:
     columns, rows = ranking.columns, ranking.rows
     if not rows:
         return ""
-    title = f"run {run_id}" + (f" by {by}" if by else "") + f" ({scoring_note(con, [run_id])})"
+    title = f"run {run_id}" + (f" by {by}" if by else "")
+    scoring = scoring_note(con, [run_id])
 
-    def dataset_split(held: str) -> str:  # the metric goes into the ranking note
-        held = ", ".join(part for part in held.split(", ") if part and not part.startswith("ranked_by "))
-        return f" ({held})" if held else ""
+    def dataset_split(held: str, scoring: str) -> str:  # the metric goes into the ranking note
+        parts = [part for part in held.split(", ") if part and not part.startswith("ranked_by ")]
+        return f" ({', '.join([*parts, scoring])})"
 
     if fmt != "table" or wide:  # every column; --wide is as wide as it needs (the terminal wraps)
         if fmt == "table":
             columns, rows, held = fold_constant(columns, rows)
-            title += dataset_split(held) + f": {ranking.note()}"
+            title += dataset_split(held, scoring) + f": {ranking.note()}"
             width = max(width or terminal_width(), natural_width(columns, rows))
         languages = "" if by else languages_table(con, run_id, fmt, width)
         return render(columns, rows, fmt, title, width=width) + languages
     width = width or terminal_width()
     _, _, held = fold_constant(columns, rows)
     names = short_labels([r[0] for r in rows])
-    title += dataset_split(held) + f": {ranking.note(names)}"
+    title += dataset_split(held, scoring) + f": {ranking.note(names)}"
     compact_columns, compact_rows = compact_leaderboard(columns, rows, names, by)
     parts = [render(compact_columns, compact_rows, "table", title, width=width)]
     if not by:
