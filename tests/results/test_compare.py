@@ -16,6 +16,7 @@ from evaluator.results.compare import compare
 from evaluator.results.leaderboard import group_choices, leaderboard_with_intervals
 from evaluator.results.store import Store
 from evaluator.scoring.stats import BootstrapOptions, ratio_interval
+from tests.factories import create_run, result_row
 
 RESAMPLES = 300
 
@@ -24,26 +25,22 @@ def row(run_id: str, model: str, sample_id: str, *, words: int = 10, errors: int
         audio_seconds: float | None = 4.0, language: str | None = "en", metadata: dict | None = None,
         hypothesis: str | None = None) -> dict[str, Any]:
     """A result row: ``errors`` substitutions out of ``words`` reference words."""
-    r: dict[str, Any] = {
-        "run_id": run_id, "model": model, "backend": model.split(":")[0], "dataset": "ds", "split": "test",
-        "sample_id": sample_id, "language": language, "audio_seconds": audio_seconds,
-        "reference": f"reference of {sample_id}", "hypothesis": hypothesis or f"{model} says {sample_id}",
-        "error": error, "metadata": json.dumps(metadata) if metadata else None,
-    }
+    counts: dict[str, Any] = {}
     if error is None:
         subs = min(errors, words)
-        r.update(hits=words - subs, substitutions=subs, deletions=0, insertions=errors - subs, ref_words=words,
-                 hyp_words=words + errors - subs, ref_chars=words * 5, char_errors=errors * 2,
-                 inference_seconds=1.0, truncated=False, looping=False, skipped=False)
-    return r
+        counts = {"hits": words - subs, "substitutions": subs, "deletions": 0, "insertions": errors - subs,
+                  "ref_words": words, "hyp_words": words + errors - subs, "ref_chars": words * 5,
+                  "char_errors": errors * 2, "truncated": False, "looping": False, "skipped": False}
+    return result_row(run_id, model, sample_id, f"reference of {sample_id}", hypothesis or f"{model} says {sample_id}",
+                      language=language, audio_seconds=audio_seconds, inference_seconds=None if error else 1.0,
+                      error=error, metadata=json.dumps(metadata) if metadata else None, scored=False, **counts)
 
 
 def make_db(path: Path, runs: dict[str, list[dict[str, Any]]], models: dict[str, list[str]] | None = None) -> Path:
     """A database of ``runs``; ``models``: per run, its models in the order the run was given them."""
     with Store(str(path)) as store:
         for i, (run_id, rows) in enumerate(runs.items()):
-            config = {"models": [{"spec": m} for m in (models or {}).get(run_id, [])]}
-            store.create_run(run_id, run_id, config, evaluator_version="t", normalizer=("n", "1"), host={})
+            create_run(store, run_id, models=(models or {}).get(run_id, []))
             store.con.execute("UPDATE runs SET started_at = started_at + INTERVAL (?) SECOND WHERE run_id = ?",
                               [i, run_id])
             store.insert_results(rows)
