@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from evaluator.cli import main
-from evaluator.results.store import RESULT_COLUMNS, Store, connect_read_only
+from evaluator.results.store import Store, connect_read_only
 from evaluator.scoring.alignment import WordOp, align, confusions, count_ops, render, run_confusions
 from evaluator.scoring.metrics import score
-from evaluator.scoring.rows import finalize_row
+from tests.factories import create_run, result_row
 
 E, S, D, I = "equal", "substitute", "delete", "insert"  # noqa: E741
 
@@ -172,17 +172,13 @@ SAMPLES = [
 
 def _row(run_id: str, model: str, index: int, sample_id: str, reference: str, hyp: Any) -> dict[str, Any]:
     error = str(hyp) if isinstance(hyp, Exception) else None
-    row: dict[str, Any] = dict.fromkeys(RESULT_COLUMNS)
-    row.update(run_id=run_id, model=model, backend=model.split(":")[0], dataset="unit", split="test",
-               sample_id=sample_id, sample_index=index, language="en", audio_seconds=2.0, reference=reference,
-               hypothesis=None if error else hyp, decode_seconds=0.01, inference_seconds=0.1, device="cpu",
-               worker="w0", error=error)
-    return finalize_row(row)
+    return result_row(run_id, model, sample_id, reference, None if error else hyp, dataset="unit", index=index,
+                      inference_seconds=0.1, error=error, decode_seconds=0.01, device="cpu", worker="w0")
 
 
 def _build(db: str, *, write: bool) -> None:
     with Store(db) as store:
-        store.create_run(RUN, NAME, {}, evaluator_version="test", normalizer=("n", "1"), host={})
+        create_run(store, RUN, NAME)
         store.insert_results([_row(RUN, m, i, sid, ref, hyp) for i, (sid, ref, hyps) in enumerate(SAMPLES)
                               for m, hyp in hyps.items()])
         if write:
@@ -230,7 +226,7 @@ def test_word_errors_table_holds_the_runs_pairs(db: str) -> None:
 def test_write_word_errors_replaces_and_keeps_other_runs(db: str) -> None:
     with Store(db) as store:
         other = "20261128-000001-other"
-        store.create_run(other, None, {}, evaluator_version="test", normalizer=("n", "1"), host={})
+        create_run(store, other, None)
         store.insert_results([_row(other, "a:one", 0, "s0", "one two", "one three")])
         assert store.write_word_errors(other) == 1
         before = _counts(store)
@@ -377,7 +373,7 @@ def test_show_leaves_long_raw_text_to_the_alignment(tmp_path: Path, capsys: pyte
     path = str(tmp_path / "long.duckdb")
     reference = " ".join(f"w{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(300))  # wa..., no digits
     with Store(path) as store:
-        store.create_run(RUN, NAME, {}, evaluator_version="test", normalizer=("n", "1"), host={})
+        create_run(store, RUN, NAME)
         store.insert_results([_row(RUN, "a:one", 0, "long", reference, reference.replace(" wah ", " "))])
     assert main(["show", "--db", path, "--sample", "long", "--width", "80"]) == 0
     out = capsys.readouterr().out
