@@ -6,12 +6,15 @@ plain default here.
   :func:`evaluator.scoring.rows.finalize_row` (as an actor scores it), or left unscored.
 - :func:`create_run`: a run in a :class:`~evaluator.results.store.Store`, with its models in order.
 - :func:`write_run`: a new database file holding one run and its rows.
+- :func:`tone`, :func:`audio_bytes`: a sine, and samples encoded as an audio file in memory.
 - :func:`write_audiofolder`: an audiofolder (clips plus ``metadata.csv``).
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ import numpy as np
 from evaluator.results.store import Store
 from evaluator.scoring.rows import finalize_row
 
-__all__ = ["RUNTIME", "result_row", "create_run", "write_run", "write_audiofolder"]
+__all__ = ["RUNTIME", "result_row", "create_run", "write_run", "tone", "audio_bytes", "write_audiofolder"]
 
 #: The columns an actor fills besides the text and the scores: a fast CPU run on one worker.
 RUNTIME: dict[str, Any] = {"decode_seconds": 0.01, "device": "cpu", "worker": "w0", "long_form": "native",
@@ -74,17 +77,39 @@ def write_run(path: str | Path, run_id: str, rows: Sequence[Mapping[str, Any]], 
     return str(path)
 
 
-def write_audiofolder(folder: str | Path, clips: Mapping[str, np.ndarray], metadata: Sequence[Mapping[str, Any]],
-                      *, rate: int = 16_000, **soundfile_options: Any) -> Path:
-    """An audiofolder at ``folder``: each clip (file name -> mono samples) written at ``rate``
-    with :mod:`soundfile` (``soundfile_options``: e.g. ``subtype="FLOAT"``), and ``metadata``
-    rows (their keys are the header, ``file_name`` first by convention) in ``metadata.csv``."""
+def tone(rate: int, seconds: float = 0.25, freq: float = 440.0, amplitude: float = 0.5) -> np.ndarray:
+    """A float32 sine of ``seconds`` at ``rate`` Hz."""
+    t = np.arange(int(round(rate * seconds))) / rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def audio_bytes(samples: np.ndarray, rate: int, fmt: str = "WAV") -> bytes:
+    """``samples`` encoded as a ``fmt`` file (WAV, FLAC, OGG, ...) in memory."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, samples, rate, format=fmt)
+    return buf.getvalue()
+
+
+def write_audiofolder(folder: str | Path, clips: Mapping[str, np.ndarray | bytes | Path],
+                      metadata: Sequence[Mapping[str, Any]], *, rate: int = 16_000,
+                      **soundfile_options: Any) -> Path:
+    """An audiofolder at ``folder``: each clip (file name -> mono samples, the bytes of a file,
+    or a file to copy) and ``metadata`` rows (their keys are the header, ``file_name`` first by
+    convention) in ``metadata.csv``. Samples are written at ``rate`` with :mod:`soundfile`
+    (``soundfile_options``: e.g. ``subtype="FLOAT"``)."""
     import soundfile as sf
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, samples in clips.items():
-        sf.write(folder / name, samples, rate, **soundfile_options)
+    for name, clip in clips.items():
+        if isinstance(clip, Path):
+            shutil.copyfile(clip, folder / name)
+        elif isinstance(clip, bytes):
+            (folder / name).write_bytes(clip)
+        else:
+            sf.write(folder / name, clip, rate, **soundfile_options)
     with open(folder / "metadata.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(metadata[0]))
         writer.writeheader()
