@@ -24,7 +24,8 @@ import numpy as np
 from evaluator.results.store import Store
 from evaluator.scoring.rows import finalize_row
 
-__all__ = ["RUNTIME", "result_row", "create_run", "write_run", "tone", "audio_bytes", "write_audiofolder"]
+__all__ = ["RUNTIME", "result_row", "create_run", "write_run", "tone", "audio_bytes", "write_audiofolder",
+           "write_metadata"]
 
 #: The columns an actor fills besides the text and the scores: a fast CPU run on one worker.
 RUNTIME: dict[str, Any] = {"decode_seconds": 0.01, "device": "cpu", "worker": "w0", "long_form": "native",
@@ -110,8 +111,13 @@ def write_audiofolder(folder: str | Path, clips: Mapping[str, np.ndarray | bytes
             (folder / name).write_bytes(clip)
         else:
             sf.write(folder / name, clip, rate, **soundfile_options)
-    with open(folder / "metadata.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(metadata[0]))
-        writer.writeheader()
-        writer.writerows(metadata)
+    write_metadata(folder, metadata)
     return folder
+
+
+def write_metadata(folder: str | Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``metadata.csv`` of an audiofolder: the first row's keys are the header."""
+    with open(Path(folder) / "metadata.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
