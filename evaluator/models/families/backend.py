@@ -44,7 +44,7 @@ def _target(model: str, options: Mapping[str, Any], download: bool = True) -> ty
 
 class TransformersBackend(TransformersWhisperBackend):
     """The registered ``transformers`` backend. As a class it is the Whisper backend (bundled
-    aliases, hub ids and folders of Whisper checkpoints, exactly as before); :meth:`for_model`
+    aliases, hub ids and folders of Whisper checkpoints); :meth:`for_model`
     returns the class that runs any other supported checkpoint."""
 
     description = _DESCRIPTION
@@ -68,7 +68,7 @@ class TransformersBackend(TransformersWhisperBackend):
     def supported_languages(cls, model: str) -> frozenset[str] | None:
         try:
             target = _target(model, {}, download=False)
-        except ConfigError:  # no config to read yet (a hub id not downloaded): Whisper's rule, as before
+        except ConfigError:  # no config to read yet (a hub id not downloaded): Whisper's rule
             return whisper_model_languages(model)
         return super().supported_languages(model) if target is TransformersWhisperBackend \
             else target.supported_languages(model)

@@ -1,7 +1,7 @@
 """Whisper in transformers: run by :class:`~evaluator.models.backends.transformers_whisper.TransformersWhisperBackend`
-as it always was (openai-whisper's feature padding, language detection, native long-form), so
-``transformers:tiny.en`` and ``transformers:openai/whisper-small`` give the same transcripts as before
-the family dispatch existed."""
+(openai-whisper's feature padding, language detection, native long-form): through the family
+dispatch, ``transformers:tiny.en`` and ``transformers:openai/whisper-small`` give the transcripts of
+that backend."""
 
 from __future__ import annotations
 
