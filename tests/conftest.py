@@ -23,7 +23,7 @@ import pytest
 
 from evaluator.data.builtin import sample_data_dir
 from evaluator.models.backends import BACKENDS
-from tests.factories import write_audiofolder
+from tests.factories import write_audiofolder, write_metadata  # noqa: F401 (tests import write_metadata from here too)
 from tests.ray_processes import LocalHead, alive, process_table
 
 INSTALL = "pip install -c constraints.txt -e '.[all,dev]'"
