@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import pytest
 
 from evaluator.data.builtin import sample_data_dir
 from evaluator.models.backends import BACKENDS
+from tests.factories import write_audiofolder, write_metadata  # noqa: F401 (tests import write_metadata from here too)
 from tests.ray_processes import LocalHead, alive, process_table
 
 INSTALL = "pip install -c constraints.txt -e '.[all,dev]'"
@@ -160,18 +160,7 @@ def sample_rows() -> list[dict[str, str]]:
 
 def make_audiofolder(target: Path, rows: list[dict[str, str]]) -> Path:
     """Copy some bundled clips into a new audiofolder at ``target``."""
-    target.mkdir(parents=True, exist_ok=True)
-    for row in rows:
-        shutil.copy(os.path.join(sample_data_dir(), row["file_name"]), target / row["file_name"])
-    write_metadata(target, rows)
-    return target
-
-
-def write_metadata(target: Path, rows: list[dict[str, str]]) -> None:
-    with open(target / "metadata.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    return write_audiofolder(target, {r["file_name"]: Path(sample_data_dir()) / r["file_name"] for r in rows}, rows)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import numpy as np
 
 from evaluator.results.records import ChunkRow
 from evaluator.results.store import Store
-from evaluator.scoring.rows import finalize_row
+from tests.factories import RUNTIME, create_run, result_row
 
 OLD_RUN = "run-old"
 RUN = "run-new"
@@ -43,6 +43,7 @@ LONG_ID = "long-file"
 SPEAKERS = {"s-their": "alice", "s-quick": "alice", "s-river": "alice", "s-markup": "bob", "s-short": "bob",
             "s-loop": "bob"}
 LONG_SECONDS = 95.0
+VERSION: dict[str, Any] = {"version": "test", "normalizer": ("test", "1")}
 
 
 def write_audiofolder(folder: str) -> None:
@@ -75,18 +76,11 @@ def dataset_rows(folder: str) -> tuple[str, str, dict[str, int]]:
 
 def _row(run_id: str, model: str, index: int, sample_id: str, language: str, seconds: float, reference: str,
          hypothesis: str | None, dataset: tuple[str, str] = ("testset", "test"), **extra: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "run_id": run_id, "model": model, "backend": model.split(":")[0], "dataset": dataset[0],
-        "split": dataset[1],
-        "sample_id": sample_id, "sample_index": index, "language": language, "audio_seconds": seconds,
-        "reference": reference, "hypothesis": hypothesis,
-        "decode_seconds": 0.01,
-        "inference_seconds": None if hypothesis is None else seconds / (4 + 2 * MODELS.index(model)),
-        "device": "cpu", "worker": "w0", "error": "RuntimeError: out of memory" if hypothesis is None else None,
-        "long_form": "native", "num_chunks": 1, "metadata": json.dumps({"speaker": SPEAKERS.get(sample_id, "carol")}),
-        **extra,
-    }
-    return finalize_row(row)
+    return result_row(run_id, model, sample_id, reference, hypothesis, dataset=dataset[0], split=dataset[1],
+                      index=index, language=language, audio_seconds=seconds,
+                      inference_seconds=None if hypothesis is None else seconds / (4 + 2 * MODELS.index(model)),
+                      error="RuntimeError: out of memory" if hypothesis is None else None,
+                      metadata=json.dumps({"speaker": SPEAKERS.get(sample_id, "carol")}), **{**RUNTIME, **extra})
 
 
 def make_report_db(path: str) -> str:
@@ -96,10 +90,8 @@ def make_report_db(path: str) -> str:
     name, split, indices = dataset_rows(folder)
     ds = (name, split)
     with Store(path) as store:
-        store.create_run(OLD_RUN, OLD_RUN, {"dataset": {"source": "/nonexistent/old-dataset"}},
-                         evaluator_version="test", normalizer=("test", "1"), host={})
-        store.create_run(RUN, RUN, {"dataset": {"source": folder}, "models": [{"spec": m} for m in MODELS]},
-                         evaluator_version="test", normalizer=("test", "1"), host={})
+        create_run(store, OLD_RUN, config={"dataset": {"source": "/nonexistent/old-dataset"}}, **VERSION)
+        create_run(store, RUN, models=MODELS, config={"dataset": {"source": folder}}, **VERSION)
         store.insert_results([_row(OLD_RUN, MODELS[0], 0, "s-old", "en", 1.0, "old run", "old run")])
         rows = []
         for sample_id, (language, seconds, reference, hyps) in SAMPLES.items():

@@ -1,7 +1,7 @@
 """The node images and the compose file stay in step with the repository (no Docker daemon needed):
 what they copy exists, the extras they install exist, the CUDA base suits CTranslate2 4.x and
-torch, and every node gets the same token. `docker compose config` validates the file where
-Docker's compose is installed."""
+torch, and every node gets the same token. `docker compose config` (or `docker-compose`) validates
+the file."""
 
 from __future__ import annotations
 
@@ -87,8 +87,8 @@ def _compose_command() -> list[str] | None:
 
 def test_docker_compose_accepts_the_file() -> None:
     command = _compose_command()
-    if command is None:
-        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    assert command is not None, ("neither `docker compose` nor `docker-compose` is installed: install Docker's compose "
+                                 "plugin, or `apt-get install -y docker-compose` (Debian/Ubuntu)")
     env = {**os.environ, "RAY_AUTH_TOKEN": "test-token"}
     checked = subprocess.run([*command, "-f", str(DOCKER / "compose.yaml"), "config", "--quiet"],
                              capture_output=True, text=True, env=env, timeout=60)

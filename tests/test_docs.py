@@ -154,3 +154,81 @@ def test_links_between_pages_resolve() -> None:
     # pages other helpers write (languages, statistics, datasets, suites, model families, architecture)
     later = {"languages.md", "statistics.md", "datasets.md", "suites.md", "model-families.md", "architecture.md"}
     assert [m for m in missing if Path(m.split(" -> ")[1]).name not in later] == []
+
+
+# ------------------------------------------------------------------- repository paths the docs name
+
+TOP_FOLDERS = ("evaluator", "tests", "bench", "docs", "scripts", "examples", "jobs", "docker")
+SUBPACKAGES = ("cli", "data", "scoring", "models", "results", "run", "report")
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
+FENCED = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+REPO_PATH = re.compile(rf"(?<![\w./~$-])(?:{'|'.join(TOP_FOLDERS)})/[\w./*<>{{}}-]*")
+PACKAGE_PATH = re.compile(rf"(?:{'|'.join(SUBPACKAGES)})/[\w/]*(?:\.py)?")
+MODULE_NAME = re.compile(r"(?<![\w.])evaluator(?:\.\w+)+")
+
+
+def named_paths(text: str) -> list[str]:
+    """What a page names in the repository: paths under the top-level folders in code spans and
+    fenced blocks (of ``tests/x.py::test`` the file), package paths
+    (``run/driver.py``, read under evaluator/) and dotted names (``evaluator.results.store``)
+    in code spans, and relative link targets (kept as ``link:`` + target)."""
+    spans = CODE_SPAN.findall(FENCED.sub("", text))
+    names = [m.rstrip(".,:;") for chunk in [*spans, *FENCED.findall(text)] for m in REPO_PATH.findall(chunk)]
+    names += [f"evaluator/{s}" for s in spans if PACKAGE_PATH.fullmatch(s)]
+    names += [m for s in spans for m in MODULE_NAME.findall(s)]
+    names += [f"link:{t}" for t in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text) if not re.match(r"\w+:", t)]
+    return names
+
+
+def _exists(page: Path, name: str) -> bool:
+    if name.startswith("link:"):
+        return (page.parent / name[5:]).exists()
+    if name.startswith("evaluator."):  # a module, or up to two attributes named in its source
+        parts = name.split(".")
+        for cut in range(len(parts), max(0, len(parts) - 3), -1):
+            base = ROOT.joinpath(*parts[:cut])
+            source = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+            if source.exists():
+                text = source.read_text()
+                return all(re.search(rf"\b{re.escape(attr)}\b", text) for attr in parts[cut:])
+        return False
+    stem = re.split(r"[<{]", name, maxsplit=1)[0]  # a placeholder: what comes before it exists
+    if stem != name:
+        return (ROOT / stem.rsplit("/", 1)[0]).exists()
+    return any(ROOT.glob(name)) if "*" in name else (ROOT / name).exists()
+
+
+def test_named_paths_are_recognised() -> None:
+    text = ("Run `tests/run/test_planning.py::test_plan_models -x` and `python bench/x.py --n 3`; see "
+            "`run/driver.py`, `evaluator.results.store.Store`, [a page](comparing.md#gate) and "
+            "[the web](https://example.org/a.md); not `results/demo.duckdb` or `~/evaluator/x`.\n"
+            "```\nevaluator run --config jobs/examples/sample.yaml\n```\n")
+    assert named_paths(text) == ["tests/run/test_planning.py", "bench/x.py",
+                                 "jobs/examples/sample.yaml", "evaluator/run/driver.py",
+                                 "evaluator.results.store.Store", "link:comparing.md"]
+    page = ROOT / "docs" / "x.md"
+    assert _exists(page, "tests/run/test_planning.py") and _exists(page, "evaluator/run/driver.py")
+    assert _exists(page, "evaluator.results.store.Store") and _exists(page, "link:comparing.md")
+    assert _exists(page, "evaluator/results/migrations/*.sql") and _exists(page, "evaluator/data/suites/<name>.yaml")
+    for missing in ("tests/test_scheduler.py", "evaluator/run/actor.py", "evaluator.results.nowhere",
+                    "evaluator.results.store.NoSuchThing", "link:nowhere.md", "bench/*.nothing"):
+        assert not _exists(page, missing), missing
+
+
+def test_every_repository_path_the_docs_name_exists() -> None:
+    missing = [f"{page.name}: {name}" for page in PAGES for name in named_paths(page.read_text())
+               if not _exists(page, name)]
+    assert missing == [], "the docs name paths that do not exist (moved or renamed?)"
+
+
+def test_database_page_gives_every_key_and_view() -> None:
+    """docs/database.md gives each row table's primary key as the records declare it, and names
+    every view of evaluator/results/views.sql."""
+    from evaluator.results.records import ChunkRow, LostShard, ResultRow, RunModel
+
+    text = re.sub(r"\s+", " ", (ROOT / "docs" / "database.md").read_text())
+    for record in (ResultRow, ChunkRow, RunModel, LostShard):
+        keys = re.findall(rf"`{record.TABLE}`[^(]*?, (?:one row )?per \(([^)]*)\)", text)
+        assert keys and keys[0] == ", ".join(record.KEY), f"docs/database.md: `{record.TABLE}` key {keys}"
+    views = re.findall(r"CREATE OR REPLACE VIEW (\w+)", (ROOT / "evaluator" / "results" / "views.sql").read_text())
+    assert len(views) >= 5 and [v for v in views if f"`{v}` (view)" not in text] == []

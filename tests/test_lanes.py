@@ -57,6 +57,29 @@ def test_no_test_skips_on_a_missing_dependency() -> None:
     assert found == [], "a missing dependency must fail, not skip (tests/conftest.py checks them)"
 
 
+HARDWARE = re.compile(r"GPU|MPS|CUDA|nvidia|Linux")
+
+
+def _skips(path: Path) -> list[tuple[str, str]]:
+    """(place, reason) of every ``pytest.skip(...)`` and ``pytest.mark.skipif(..., reason=...)``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("skip", "skipif"):
+            texts = [a for a in [*node.args, *(k.value for k in node.keywords if k.arg in ("reason", "msg"))]
+                     if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            found.append((f"{path.relative_to(TESTS)}:{node.lineno}", " ".join(t.value for t in texts)))
+    return found
+
+
+def test_tests_skip_only_for_missing_hardware() -> None:
+    """A skip names the hardware it needs (an NVIDIA GPU, an Apple MPS device, the Linux CUDA
+    libraries); anything else a test needs is installed, or the test fails saying how."""
+    skips = [hit for path in sorted(TESTS.rglob("*.py")) for hit in _skips(path)]
+    assert skips, "no skip found: the scan is broken"
+    assert [place for place, reason in skips if not HARDWARE.search(reason)] == []
+
+
 @pytest.mark.parametrize(("required", "missing"), [
     ([], []),
     (["numpy"], []),

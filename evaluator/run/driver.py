@@ -60,7 +60,7 @@ from evaluator.scoring.languages import LanguagePlan, ModelLanguages, SettledLan
 from evaluator.scoring.profiles import profile
 
 # Progress, check_resumable, measured_history and resume_config live in evaluator.run.execute.recorder;
-# they are named here too, where callers have always found them.
+# they are named here too, so callers take a run's whole API from the driver.
 __all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "measured_history", "new_run_id",
            "plan_run", "run_evaluation", "resume_config"]
 

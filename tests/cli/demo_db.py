@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 from evaluator.results.store import Store
-from evaluator.scoring.rows import finalize_row
+from tests.factories import RUNTIME, create_run, result_row
 
 __all__ = ["DEMO_MODELS", "MULTILINGUAL_MODELS", "LONG_SPEC", "make_demo_db"]
 
@@ -41,18 +41,14 @@ def _row(run_id: str, model: str, index: int, language: str, reference: str, hyp
          error: str | None = None, **extra: Any) -> dict[str, Any]:
     seconds = 2.0 + index % 7
     sample_id = f"espeak-{index:03d}" if language == "en" else f"{language}-{index:03d}"  # as builtin:sample's
-    row = {"run_id": run_id, "model": model, "backend": model.split(":")[0], "dataset": "builtin:sample",
-           "split": "test", "sample_id": sample_id, "sample_index": index, "language": language,
-           "audio_seconds": seconds, "reference": reference, "hypothesis": hypothesis, "decode_seconds": 0.01,
-           "inference_seconds": None if error else seconds / (20 + len(model) % 7), "device": "cpu", "worker": "w0",
-           "error": error, "long_form": "native", "num_chunks": 1, **extra}
-    return finalize_row(row)
+    return result_row(run_id, model, sample_id, reference, hypothesis, dataset="builtin:sample", index=index,
+                      language=language, audio_seconds=seconds, error=error,
+                      inference_seconds=None if error else seconds / (20 + len(model) % 7), **{**RUNTIME, **extra})
 
 
 def _run(store: Store, run_id: str, models: dict[str, float], languages: tuple[str, ...], per_language: int,
          english_only: tuple[str, ...] = ()) -> None:
-    store.create_run(run_id, run_id, {"models": [{"spec": m} for m in models]}, evaluator_version="test",
-                     normalizer=("test", "1"), host={})
+    create_run(store, run_id, models=list(models), version="test", normalizer=("test", "1"))
     rows = []
     for model, rate in models.items():
         rng = random.Random(f"{run_id}/{rate}")

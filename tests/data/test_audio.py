@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -11,17 +10,7 @@ import soundfile as sf
 
 from evaluator.data.audio import SAMPLE_RATE, decode_audio, to_mono_16k
 from evaluator.errors import AudioDecodeError
-
-
-def sine(rate: int, seconds: float, freq: float = 440.0, amplitude: float = 0.5) -> np.ndarray:
-    t = np.arange(int(round(rate * seconds))) / rate
-    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-def encode(samples: np.ndarray, rate: int, fmt: str = "WAV") -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, samples, rate, format=fmt)
-    return buf.getvalue()
+from tests.factories import audio_bytes, tone
 
 
 @pytest.mark.parametrize(
@@ -38,7 +27,7 @@ def encode(samples: np.ndarray, rate: int, fmt: str = "WAV") -> bytes:
         pytest.param(lambda d: {"bytes": None, "path": None}, "neither bytes nor a path", id="empty-cell"),
         pytest.param(lambda d: 42, "unsupported audio cell of type int", id="wrong-type"),
         pytest.param(lambda d: None, "unsupported", id="none"),
-        pytest.param(lambda d: encode(np.zeros(0, dtype=np.float32), 16000), "no samples", id="no-frames"),
+        pytest.param(lambda d: audio_bytes(np.zeros(0, dtype=np.float32), 16000), "no samples", id="no-frames"),
         pytest.param(lambda d: {"array": [0.0, 0.1], "sampling_rate": 0}, "invalid sampling rate",
                      id="zero-rate"),
         pytest.param(lambda d: {"array": np.zeros((2, 2, 2)), "sampling_rate": 16000}, "1-D or 2-D",
@@ -66,7 +55,7 @@ def test_decode_errors_are_helpful(tmp_path: Path, make_cell, message: str) -> N
     ],
 )
 def test_resampled_length(rate: int, seconds: float, expected_len: int) -> None:
-    out = decode_audio(encode(sine(rate, seconds), rate))
+    out = decode_audio(audio_bytes(tone(rate, seconds), rate))
     assert out.dtype == np.float32
     assert out.ndim == 1
     assert abs(len(out) - expected_len) <= 1
@@ -75,7 +64,7 @@ def test_resampled_length(rate: int, seconds: float, expected_len: int) -> None:
 @pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_array_cells(rate: int, dtype) -> None:
-    out = decode_audio({"array": sine(rate, 0.5).astype(dtype), "sampling_rate": rate})
+    out = decode_audio({"array": tone(rate, 0.5).astype(dtype), "sampling_rate": rate})
     assert out.dtype == np.float32 and out.ndim == 1
     assert abs(len(out) - SAMPLE_RATE // 2) <= 1
     assert out.flags["C_CONTIGUOUS"]
@@ -93,14 +82,14 @@ def test_array_cell_takes_precedence_over_bytes() -> None:
 
 
 def test_stereo_frames_by_channels_is_downmixed_to_mean() -> None:
-    left = sine(16000, 0.25, amplitude=0.8)
+    left = tone(16000, 0.25, amplitude=0.8)
     stereo = np.stack([left, np.zeros_like(left)], axis=1)  # (frames, channels), soundfile's layout
     out = to_mono_16k(stereo, 16000)
     np.testing.assert_allclose(out, left / 2, atol=1e-6)
 
 
 def test_stereo_array_cell_in_datasets_layout() -> None:
-    left = sine(16000, 0.25, amplitude=0.8)
+    left = tone(16000, 0.25, amplitude=0.8)
     cell = {"array": np.stack([left, np.zeros_like(left)]), "sampling_rate": 16000}  # (channels, samples)
     out = decode_audio(cell)
     assert out.shape == left.shape
@@ -109,7 +98,7 @@ def test_stereo_array_cell_in_datasets_layout() -> None:
 @pytest.mark.parametrize("fmt", ["WAV", "FLAC", "OGG"])
 @pytest.mark.parametrize("form", ["bytes", "cell", "path", "relative-path", "pathlike"])
 def test_cell_forms(tmp_path: Path, fmt: str, form: str) -> None:
-    data = encode(sine(22050, 0.5), 22050, fmt)
+    data = audio_bytes(tone(22050, 0.5), 22050, fmt)
     path = tmp_path / f"clip.{fmt.lower()}"
     path.write_bytes(data)
     cell, base_dir = {
@@ -136,7 +125,7 @@ def test_non_finite_samples_are_an_error_not_a_transcript(tmp_path: Path, bad: f
     """Models handed NaN or infinity write "!!!!!!"; the sample must fail, saying why."""
     from evaluator.data.audio import decode_audio_range
 
-    samples = sine(SAMPLE_RATE, 2.0)
+    samples = tone(SAMPLE_RATE, 2.0)
     samples[1000:1010] = bad
     path = tmp_path / "bad.wav"
     sf.write(path, samples, SAMPLE_RATE, subtype="FLOAT")  # a float WAV keeps NaN and infinity

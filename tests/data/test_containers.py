@@ -4,7 +4,6 @@ for windows and segments, and an audiofolder of them reads like one of FLAC file
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from evaluator.data.sources import open_dataset
 from evaluator.data.spec import DatasetSpec
 from evaluator.errors import AudioDecodeError
 from tests.data import layouts
+from tests.factories import write_audiofolder
 
 CLIP = max(layouts.clips(6), key=lambda r: Path(r["path"]).stat().st_size)  # the longest of the first six
 
@@ -62,12 +62,8 @@ def test_bytes_of_a_container_decode_too(encoded: dict[str, Path]) -> None:
 
 
 def test_an_audiofolder_of_every_container_reads_every_clip(encoded: dict[str, Path], tmp_path: Path) -> None:
-    with open(tmp_path / "metadata.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file_name", "transcription"])
-        for ext, path in encoded.items():
-            (tmp_path / path.name).write_bytes(path.read_bytes())
-            writer.writerow([path.name, f"clip as {ext}"])
+    write_audiofolder(tmp_path, {path.name: path for path in encoded.values()},
+                      [{"file_name": path.name, "transcription": f"clip as {ext}"} for ext, path in encoded.items()])
     spec = DatasetSpec(source=str(tmp_path))
     opened = open_dataset(spec)
     _, shards = plan_shards(opened, spec, 10, None)

@@ -24,23 +24,13 @@ from evaluator.data.shards import Shard, plan_shards
 from evaluator.data.sources import open_dataset
 from evaluator.data.spec import DatasetSpec
 from evaluator.errors import AudioDecodeError, DatasetError
+from tests.factories import audio_bytes, tone
 
 datasets.disable_progress_bars()
 
 # id, reference, language
 ROWS = [("utt-a", "hello world", "en"), ("utt-b", "good morning", "en"), ("utt-c", "bonjour", "fr")]
 TEST_ROWS = [("utt-x", "the test split", "en"), ("utt-y", "second test row", "de")]
-
-
-def tone(rate: int, seconds: float = 0.25, freq: float = 440.0, amplitude: float = 0.5) -> np.ndarray:
-    t = np.arange(int(round(rate * seconds))) / rate
-    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-def audio_bytes(samples: np.ndarray, rate: int, fmt: str = "WAV") -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, samples, rate, format=fmt)
-    return buf.getvalue()
 
 
 def write_audiofolder(folder: Path, rows: list[tuple[str, str, str]], fieldnames: tuple[str, ...],

@@ -5,7 +5,6 @@ the WAV's hypothesis."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import duckdb
@@ -18,6 +17,7 @@ from evaluator.run.driver import run_evaluation
 from evaluator.run.plan.config import RunConfig
 from tests.conftest import make_audiofolder
 from tests.data import layouts
+from tests.factories import write_audiofolder
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 
@@ -66,14 +66,11 @@ def test_every_container_is_scored_and_lossless_ones_match_the_wav(ray_cluster, 
     for clip in CLIPS[:3]:
         stem = clip["id"]
         layouts.wav_copy(clip["path"], folder / f"{stem}.wav")
-        entries.append((f"{stem}.wav", f"{stem} wav"))
+        entries.append({"file_name": f"{stem}.wav", "transcription": f"{stem} wav"})
         for ext, codec, container, rate, _ in layouts.CONTAINERS:
             layouts.encode(clip["path"], folder / f"{stem}{ext}", codec, container, rate)
-            entries.append((f"{stem}{ext}", f"{stem} {ext[1:]}"))
-    with open(folder / "metadata.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file_name", "transcription"])
-        writer.writerows(entries)
+            entries.append({"file_name": f"{stem}{ext}", "transcription": f"{stem} {ext[1:]}"})
+    write_audiofolder(folder, {}, entries)  # the clips are in place
     _, rows, _ = _run(tmp_path / "containers.duckdb", str(folder))
     assert len(rows) == 15
     assert {ref: error for ref, (_, error) in rows.items() if error} == {}

@@ -17,6 +17,7 @@ import pytest
 from evaluator.cli import main  # noqa: E402
 from evaluator.report.html import ReportOptions, build_report  # noqa: E402
 from evaluator.results.store import Store, connect_read_only  # noqa: E402
+from tests.factories import create_run  # noqa: E402
 from tests.report_data import LONG_ID, MODELS, OLD_RUN, RUN, SAMPLES, XSS, make_report_db  # noqa: E402
 
 
@@ -188,7 +189,7 @@ def test_unknown_and_empty_runs(db: str, tmp_path: Path) -> None:
         build_report(connect_read_only(db), "nope")
     empty = str(tmp_path / "empty.duckdb")
     with Store(empty) as store:
-        store.create_run("r0", None, {}, evaluator_version="t", normalizer=("t", "1"), host={})
+        create_run(store, "r0", None, normalizer=("t", "1"))
     with pytest.raises(ValueError, match="no results"):
         build_report(connect_read_only(empty), "r0")
 

@@ -82,7 +82,7 @@ def two_sets(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def browser() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:
-        pytest.skip(INSTALL)
+        pytest.fail(INSTALL, pytrace=False)
     with sync_api.sync_playwright() as p:
         # root (CI, containers) needs --no-sandbox
         b = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])

@@ -21,6 +21,7 @@ from evaluator.report.format import p_value
 from evaluator.report.html import ReportOptions, build_report
 from evaluator.results.compare import compare
 from evaluator.results.store import Store, connect_read_only
+from tests.factories import create_run
 from tests.report.test_html_report import parsed, payload
 from tests.report_data import LONG_ID, LONG_SECONDS, MODELS, OLD_RUN, RUN, SAMPLES, _row, make_report_db
 
@@ -182,7 +183,7 @@ def test_unknown_run_among_several(db: str) -> None:
 def test_matrix_for_a_run_over_several_datasets(db: str, tmp_path: Path) -> None:
     path = str(tmp_path / "suite.duckdb")
     with Store(path) as store:
-        store.create_run("suite", "suite", {}, evaluator_version="t", normalizer=("t", "1"), host={})
+        create_run(store, "suite", normalizer=("t", "1"))
         rows = [_row("suite", model, k, f"{name}-{k}", "en", 2.0, "the cat sat down", hyp, (name, "test"))
                 for name in ("set-a", "set-b") for k in range(3)
                 for model, hyp in zip(MODELS[:2], ("the cat sat down", "the cat sat"), strict=True)]

@@ -15,8 +15,8 @@ from evaluator.cli import main
 from evaluator.results.compare import compare
 from evaluator.results.leaderboard import interval_records, leaderboard_with_intervals, ranking_note
 from evaluator.results.store import Store
-from evaluator.scoring.rows import finalize_row
 from evaluator.scoring.stats import BootstrapOptions, ratio_interval
+from tests.factories import create_run, result_row, write_run
 from tests.perfect_speech import script
 
 RESAMPLES = 300
@@ -31,10 +31,8 @@ def corrupt(text: str, every: int) -> str:
 
 def scored(run_id: str, model: str, sample_id: str, language: str, reference: str, hypothesis: str,
            seconds: float = 8.0) -> dict[str, Any]:
-    return finalize_row({"run_id": run_id, "model": model, "backend": model.split(":")[0], "dataset": "ds",
-                         "split": "test", "sample_id": sample_id, "language": language, "reference": reference,
-                         "hypothesis": hypothesis, "audio_seconds": seconds, "inference_seconds": 1.0,
-                         "error": None})
+    return result_row(run_id, model, sample_id, reference, hypothesis, language=language, audio_seconds=seconds,
+                      inference_seconds=1.0)
 
 
 def samples(languages: dict[str, int]) -> list[tuple[str, str, str]]:
@@ -51,10 +49,7 @@ def make_db(path: Path, clips: list[tuple[str, str, str]], models: dict[str, int
     """One run ``r`` whose models (listed in this order) corrupt every k-th unit."""
     rows = [scored("r", model, sid, lang, ref, corrupt(ref, every))
             for model, every in models.items() for sid, lang, ref in clips]
-    with Store(str(path)) as store:
-        store.create_run("r", "r", {"models": [{"spec": m} for m in models]}, evaluator_version="t",
-                         normalizer=("n", "1"), host={})
-        store.insert_results(rows)
+    write_run(path, "r", rows, models=list(models))
     return path
 
 
@@ -163,7 +158,7 @@ def test_rescore_keeps_the_unit_of_the_skip_flag(tmp_path: Path) -> None:
            "language": "zh-TW", "reference": reference, "hypothesis": reference[:50] + reference[80:],
            "audio_seconds": 40.0, "error": None, "ref_words": 1, "skipped": True}
     with Store(str(tmp_path / "o.duckdb")) as store:
-        store.create_run("r", "r", {}, evaluator_version="0", normalizer=("whisper-english", "old"), host={})
+        create_run(store, "r", normalizer=("whisper-english", "old"))
         store.insert_results([old])
         rescore_run(store, "r")
         _, rows = store.query("SELECT language, ref_words, max_deletion_run, skipped FROM results")
@@ -181,8 +176,7 @@ def test_dropped_chinese_samples_are_counted_in_the_cer_comparison(tmp_path: Pat
     rows.append(scored("r", "a:x", "zh99", "zh", "。", "嗯"))  # empty after normalization on both
     rows.append(scored("r", "b:y", "zh99", "zh", "。", ""))
     with Store(str(tmp_path / "d.duckdb")) as store:
-        store.create_run("r", "r", {"models": [{"spec": "a:x"}, {"spec": "b:y"}]}, evaluator_version="t",
-                         normalizer=("n", "1"), host={})
+        create_run(store, "r", models=["a:x", "b:y"])
         store.insert_results(rows)
         c = compare(store.con, resamples=RESAMPLES, top=0)
     wer, cer = c.pairs

@@ -13,6 +13,7 @@ import pytest
 from evaluator.cli.tables import LEADERBOARD_SQL
 from evaluator.results.store import RESULT_COLUMNS, Store, connect_read_only
 from evaluator.scoring.metrics import score
+from tests.factories import create_run, result_row
 
 RUN = "run-1"
 # every migration file, in order: each applied exactly once
@@ -24,22 +25,12 @@ MODEL = "faster-whisper:tiny.en"
 def result(sample_id: str, reference: str, hypothesis: str | None, *, index: int | None = None,
            run_id: str = RUN, model: str = MODEL, audio: float = 2.0, inference: float = 0.5,
            error: str | None = None, truncated: bool = False, split: str = "test") -> dict[str, Any]:
-    """A result row as the driver builds it: counts from metrics.score, NULL counts on error."""
-    row: dict[str, Any] = {
-        "run_id": run_id, "model": model, "backend": model.split(":", 1)[0], "dataset": "sample",
-        "split": split, "sample_id": sample_id, "sample_index": index, "language": "en",
-        "audio_seconds": audio, "reference": reference, "hypothesis": hypothesis,
-        "decode_seconds": 0.01, "inference_seconds": None if error else inference,
-        "truncated": truncated, "device": "cpu", "worker": "w0", "error": error,
-    }
-    if error is None:
-        s = score(reference, hypothesis or "")
-        row.update(
-            reference_norm=s.reference_norm, hypothesis_norm=s.hypothesis_norm, hits=s.hits,
-            substitutions=s.substitutions, deletions=s.deletions, insertions=s.insertions,
-            ref_words=s.ref_words, hyp_words=s.hyp_words, ref_chars=s.ref_chars, char_errors=s.char_errors,
-        )
-    return row
+    """A result row as the driver builds it: scored by finalize_row, NULL counts on error;
+    ``truncated`` as given."""
+    row = result_row(run_id, model, sample_id, reference, hypothesis, dataset="sample", split=split, index=index,
+                     audio_seconds=audio, inference_seconds=None if error else inference, error=error,
+                     decode_seconds=0.01, device="cpu", worker="w0")
+    return {**row, "truncated": truncated}
 
 
 @pytest.fixture
@@ -118,10 +109,9 @@ def test_run_lifecycle(store: Store) -> None:
 
 
 def test_run_id_is_unique(store: Store) -> None:
-    kwargs = {"evaluator_version": "0", "normalizer": ("n", "1"), "host": {}}
-    store.create_run(RUN, None, {}, **kwargs)
+    create_run(store, RUN)
     with pytest.raises(duckdb.ConstraintException):
-        store.create_run(RUN, None, {}, **kwargs)
+        create_run(store, RUN)
 
 
 # -------------------------------------------------------------------------------- leaderboard

@@ -12,6 +12,7 @@ from evaluator.results.records import ChunkRow, ResultRow, create_table_sql
 from evaluator.results.store import Store
 from evaluator.results.suite import matrix_rows, suite_compare, suite_results, suite_table
 from evaluator.scoring.metrics import score
+from tests.factories import create_run, result_row
 
 RUN = "run-1"
 A, B = "faster-whisper:tiny.en", "faster-whisper:base.en"
@@ -25,20 +26,14 @@ HYPS_B = {"calls": ["the cat sat", "a dog ran home", "red sky"], "meet": ["one t
 
 
 def _row(model: str, dataset: str, index: int, ref: str, hyp: str) -> dict[str, Any]:
-    s = score(ref, hyp)
-    return {"run_id": RUN, "model": model, "backend": "faster-whisper", "dataset": dataset, "split": "test",
-            "sample_id": str(index), "sample_index": index, "language": "en", "audio_seconds": 2.0,
-            "inference_seconds": 0.5, "reference": ref, "hypothesis": hyp, "reference_norm": s.reference_norm,
-            "hypothesis_norm": s.hypothesis_norm, "hits": s.hits, "substitutions": s.substitutions,
-            "deletions": s.deletions, "insertions": s.insertions, "ref_words": s.ref_words,
-            "hyp_words": s.hyp_words, "ref_chars": s.ref_chars, "char_errors": s.char_errors}
+    return result_row(RUN, model, str(index), ref, hyp, dataset=dataset, index=index)
 
 
 @pytest.fixture
 def store(tmp_path):
     with Store(str(tmp_path / "r.duckdb")) as s:
-        s.create_run(RUN, "suite", {"datasets": [{"name": "calls", "source": "/x"}, {"name": "meet", "source": "/y"}],
-                                    "models": []}, evaluator_version="t", normalizer=("n", "1"), host={})
+        create_run(s, RUN, "suite", models=[],
+                   config={"datasets": [{"name": "calls", "source": "/x"}, {"name": "meet", "source": "/y"}]})
         rows = []
         for model in (A, B):
             for dataset, pairs in DATA.items():

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from evaluator.data.columns import ROW_INDEX
 from evaluator.data.shards import Shard
@@ -16,6 +14,7 @@ from evaluator.data.windows import LongForm
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.records import ResultRow
 from evaluator.run.execute.actor import Worker
+from tests.factories import write_audiofolder
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 
@@ -23,16 +22,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 def test_silent_and_tiny_clips_are_scored_with_a_warning(tmp_path: Path, sample_rows) -> None:
     from evaluator.data.builtin import sample_data_dir
 
-    folder = tmp_path / "odd"
-    folder.mkdir()
-    sf.write(folder / "silence.wav", np.zeros(16000 * 2, np.float32), 16000)
-    sf.write(folder / "blip.wav", np.full(480, 0.2, np.float32), 16000)  # 30 ms
     speech = sample_rows[0]
+    folder = write_audiofolder(tmp_path / "odd", {
+        "silence.wav": np.zeros(16000 * 2, np.float32),
+        "blip.wav": np.full(480, 0.2, np.float32),  # 30 ms
+    }, [{"file_name": "silence.wav", "transcription": ""}, {"file_name": "blip.wav", "transcription": ""},
+        {"file_name": speech["file_name"], "transcription": speech["transcription"]}])
     (folder / speech["file_name"]).write_bytes((Path(sample_data_dir()) / speech["file_name"]).read_bytes())
-    with open(folder / "metadata.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file_name", "transcription"])
-        writer.writerows([["silence.wav", ""], ["blip.wav", ""], [speech["file_name"], speech["transcription"]]])
     spec = DatasetSpec(source=str(folder), id_column=ROW_INDEX, audio_column="audio", text_column="transcription")
     worker = Worker(parse_model_spec("faster-whisper:tiny.en?compute_type=float32"), "cpu", 1, "en",
                     LongForm("native", 30.0, 5.0))

@@ -9,19 +9,9 @@ from evaluator.models.spec import parse_model_spec
 from evaluator.results.store import Store
 from evaluator.run.driver import run_evaluation
 from evaluator.run.plan.config import RunConfig
+from tests.hardware import CUDA
 
-
-def _has_cuda() -> bool:
-    try:
-        import ctranslate2
-
-        return ctranslate2.get_cuda_device_count() > 0
-    except Exception:
-        return False
-
-
-pytestmark = [pytest.mark.cuda, pytest.mark.slow,
-              pytest.mark.skipif(not _has_cuda(), reason="no NVIDIA GPU visible")]
+pytestmark = CUDA
 
 
 @pytest.fixture(scope="module")

@@ -24,40 +24,12 @@ from evaluator.models.backends.base import Backend, Transcription
 from evaluator.models.cuda_libs import CTRANSLATE2_LIBRARIES, nvidia_library_dirs, preload_cuda_libraries
 from evaluator.models.provenance import WeightsSource, describe_weights, sha256_file, weight_files
 from evaluator.run.plan.devices import MPS_CLUSTER_RECIPE, MPS_ENV, MPS_RESOURCE, missing_mps_warning, plan_device
+from tests.factories import write_audiofolder
+from tests.hardware import needs_cuda, needs_mps
 
 SAMPLES = Path(sample_data_dir())
 
 
-def _has_cuda() -> bool:
-    try:
-        import ctranslate2
-
-        return ctranslate2.get_cuda_device_count() > 0
-    except Exception:
-        return False
-
-
-def _has_mps() -> bool:
-    try:
-        import torch
-
-        return bool(torch.backends.mps.is_available())
-    except Exception:
-        return False
-
-
-def _marks(*marks: Any) -> Any:
-    def apply(test: Any) -> Any:
-        for mark in marks:
-            test = mark(test)
-        return test
-
-    return apply
-
-
-needs_cuda = _marks(pytest.mark.cuda, pytest.mark.slow,
-                    pytest.mark.skipif(not _has_cuda(), reason="no NVIDIA GPU visible"))
-needs_mps = _marks(pytest.mark.mps, pytest.mark.slow, pytest.mark.skipif(not _has_mps(), reason="no Apple MPS device"))
 wheels_installed = pytest.mark.skipif(
     not sys.platform.startswith("linux") or not any((d / "cublas" / "lib").is_dir() for d in nvidia_library_dirs()),
     reason="needs Linux with the nvidia-cublas-cu12 wheel installed",
@@ -170,8 +142,7 @@ def test_setup_script_falls_back_to_shasum(tmp_path: Path) -> None:
     script = (Path(__file__).resolve().parents[2] / "scripts" / "setup.sh").read_text()
     line = next(ln for ln in script.splitlines() if "command -v sha256sum" in ln)
     tools = [t for t in ("cat", "cut", "shasum", "perl", "bash") if shutil.which(t)]
-    if len(tools) < 5:
-        pytest.skip("needs shasum (perl)")
+    assert len(tools) == 5, "this test needs shasum, which comes with Perl: install perl (Debian: apt-get install perl)"
     for tool in tools:
         (tmp_path / tool).symlink_to(shutil.which(tool))
     out = subprocess.run([str(tmp_path / "bash"), "-c", f"{line}\nprintf hi | sha256 | cut -d' ' -f1"],
@@ -326,8 +297,6 @@ class _RecordingBackend(Backend):
 
 @pytest.mark.parametrize("batch_size", [1, 2, 4])
 def test_shard_batches_are_sorted_by_duration_and_rows_keep_order(tmp_path: Path, batch_size: int) -> None:
-    import soundfile as sf
-
     from evaluator.data.columns import ROW_INDEX
     from evaluator.data.shards import Shard
     from evaluator.data.spec import DatasetSpec
@@ -336,11 +305,9 @@ def test_shard_batches_are_sorted_by_duration_and_rows_keep_order(tmp_path: Path
     from evaluator.run.execute.actor import Worker
 
     seconds = [3.0, 0.5, 2.0, 1.0, 2.5]
-    with open(tmp_path / "metadata.csv", "w") as fh:
-        fh.write("file_name,transcription\n")
-        for i, s in enumerate(seconds):
-            sf.write(tmp_path / f"c{i}.wav", np.full(int(s * SAMPLE_RATE), 0.1, np.float32), SAMPLE_RATE)
-            fh.write(f"c{i}.wav,x\n")
+    write_audiofolder(tmp_path, {f"c{i}.wav": np.full(int(s * SAMPLE_RATE), 0.1, np.float32)
+                                 for i, s in enumerate(seconds)},
+                      [{"file_name": f"c{i}.wav", "transcription": "x"} for i in range(len(seconds))], rate=SAMPLE_RATE)
     _RecordingBackend.batches = []
     spec = parse_model_spec(f"{__name__}._RecordingBackend:m?batch_size={batch_size}")
     worker = Worker(spec, "cpu", 1, "en", LongForm("native", 30.0, 5.0))

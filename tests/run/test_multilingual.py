@@ -20,7 +20,8 @@ from evaluator.results.rescore import rescore_run
 from evaluator.results.store import Store
 from evaluator.run.driver import check_resumable, run_evaluation
 from evaluator.run.plan.config import RunConfig
-from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION, score
+from evaluator.scoring.metrics import NORMALIZER_NAME, NORMALIZER_VERSION
+from tests.factories import create_run, result_row
 
 # float32: int8 transcripts differ between CPUs, and WER is asserted here.
 BASE = parse_model_spec("faster-whisper:base?compute_type=float32")
@@ -200,13 +201,8 @@ def test_whisper_detects_the_language_when_none_is_given(tmp_path, base_availabl
 
 def _row(sample_id: str, language: str | None, reference: str, hypothesis: str, **extra: Any) -> dict[str, Any]:
     """A stored row as an older version scored it: English normalizer, language as written."""
-    s = score(reference, hypothesis, "en")
-    return {"run_id": "r1", "model": "m", "backend": "faster-whisper", "dataset": "d", "split": "test",
-            "sample_id": sample_id, "language": language, "reference": reference, "hypothesis": hypothesis,
-            "audio_seconds": 2.0, "inference_seconds": 0.5, "error": None, "reference_norm": s.reference_norm,
-            "hypothesis_norm": s.hypothesis_norm, "hits": s.hits, "substitutions": s.substitutions,
-            "deletions": s.deletions, "insertions": s.insertions, "ref_words": s.ref_words, "hyp_words": s.hyp_words,
-            "ref_chars": s.ref_chars, "char_errors": s.char_errors, "truncated": False, **extra}
+    return result_row("r1", "m", sample_id, reference, hypothesis, dataset="d", language=language, scored_as="en",
+                      **extra)
 
 
 def test_leaderboard_counts_detected_language_disagreements(tmp_path) -> None:
@@ -225,13 +221,13 @@ def test_leaderboard_counts_detected_language_disagreements(tmp_path) -> None:
 def test_rescore_recomputes_every_row_with_the_current_normalizers(tmp_path) -> None:
     db = str(tmp_path / "r.duckdb")
     with Store(db) as store:
-        store.create_run("r1", "old", {}, evaluator_version="0", normalizer=("whisper-english", "2+old"), host={})
+        create_run(store, "r1", "old", version="0", normalizer=("whisper-english", "2+old"))
         store.insert_results([
             _row("de", "German", "Der Zug fährt um acht Uhr ab.", "Der Zug fährt um acht Uhr ab."),
             _row("pt", "pt-BR", "O restaurante fica perto.", "O restaurante fica perto."),
             _row("zh", "cmn", "今天天气很好。", "今天天气很好"),
             _row("en", "en", "Hello, world.", "hello world"),
-            {**_row("bad", "de", "x", ""), "error": "RuntimeError: boom"},
+            _row("bad", "de", "x", "", error="RuntimeError: boom"),
         ])
         with pytest.raises(Exception, match="cannot be resumed"):
             check_resumable(store.get_run("r1"), {})
@@ -258,7 +254,7 @@ def test_rescore_cli(tmp_path, caplog) -> None:
     caplog.set_level("INFO")
     db = str(tmp_path / "r.duckdb")
     with Store(db) as store:
-        store.create_run("r1", "old", {}, evaluator_version="0", normalizer=("whisper-english", "2+old"), host={})
+        create_run(store, "r1", "old", version="0", normalizer=("whisper-english", "2+old"))
         store.insert_results([_row("de", "de", "Wir gehen um acht.", "Wir gehen um acht.")])
     assert cli.main(["rescore", "--db", db, "--run", "r1"]) == 0
     assert "1 rows, 1 changed" in caplog.text
@@ -302,7 +298,7 @@ def test_views_know_the_languages_written_without_spaces(tmp_path) -> None:
 
 def test_rescore_rewrites_the_intervals(tmp_path) -> None:
     with Store(str(tmp_path / "r.duckdb")) as store:
-        store.create_run("r1", "old", {}, evaluator_version="0", normalizer=("whisper-english", "2+old"), host={})
+        create_run(store, "r1", "old", version="0", normalizer=("whisper-english", "2+old"))
         store.insert_results([_row("zh", "zh", "今天天气很好。", "今天天气很好啊"), _row("de", "de", "a b", "a c")])
         store.save_intervals("r1")
         rescore_run(store, "r1")

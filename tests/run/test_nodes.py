@@ -112,8 +112,9 @@ def _node_of_pids(procs: list[subprocess.Popen]) -> dict[int, int]:
 
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory):
-    if not _mount_namespaces_work():
-        pytest.skip("needs mount namespaces (`unshare --mount`, root or CAP_SYS_ADMIN) to hide a folder from nodes")
+    assert _mount_namespaces_work(), ("these tests hide a folder from nodes with a mount namespace: run them as root "
+                                      "or with CAP_SYS_ADMIN (`docker run --cap-add SYS_ADMIN`), where "
+                                      "`unshare --mount true` succeeds")
     import ray
     from ray.cluster_utils import Cluster
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy

@@ -20,18 +20,18 @@ import pytest
 
 from evaluator.cli import main
 from evaluator.results.store import Store
+from tests.factories import create_run, result_row
 from tests.ray_processes import kill_trees
 
 EVALUATOR = [sys.executable, "-m", "evaluator.cli"]
 
 
 def _start_run(store: Store, run_id: str, heartbeat: datetime, status: str = "running") -> None:
-    store.create_run(run_id, "nightly", {"models": []}, evaluator_version="t", normalizer=("n", "1"), host={})
+    create_run(store, run_id, "nightly", models=[])
     store.update_run(run_id, heartbeat_at=heartbeat, status=status)
     store.plan_model(run_id, "fw:tiny", "sample", "test", 4)
-    store.insert_results([{"run_id": run_id, "model": "fw:tiny", "backend": "fw", "dataset": "sample",
-                           "split": "test", "sample_id": str(i), "reference": "a", "hypothesis": "a"}
-                          for i in range(3)])
+    store.insert_results([result_row(run_id, "fw:tiny", str(i), "a", "a", dataset="sample", language=None,
+                                     audio_seconds=None, inference_seconds=None, scored=False) for i in range(3)])
 
 
 def test_runs_shows_a_silent_run_as_interrupted_with_its_resume_command(tmp_path: Path, capsys) -> None:

@@ -94,7 +94,7 @@ def test_corrupt_and_empty_audio_become_error_rows(ray_cluster, tmp_path, sample
     (folder / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
     (folder / "empty.wav").write_bytes(b"")
     extra = [{**rows[0], "file_name": name, "id": name.split(".")[0]} for name in ("corrupt.wav", "empty.wav")]
-    from tests.conftest import write_metadata
+    from tests.factories import write_metadata
 
     write_metadata(folder, rows + extra)
     db = tmp_path / "r.duckdb"
@@ -119,7 +119,7 @@ def test_all_samples_failing_exits_non_zero(ray_cluster, tmp_path, sample_rows):
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "a.wav").write_bytes(b"junk")
-    from tests.conftest import write_metadata
+    from tests.factories import write_metadata
 
     write_metadata(folder, [{"file_name": "a.wav", "transcription": "hello"}])
     assert main(["run", "--dataset", str(folder), "--model", "faster-whisper:tiny.en",

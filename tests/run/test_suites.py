@@ -18,8 +18,8 @@ from evaluator.results.store import Store
 from evaluator.results.suite import suite_results
 from evaluator.run.driver import run_evaluation
 from evaluator.run.plan.config import RunConfig
-from tests.conftest import write_metadata
 from tests.data.suite_mirror import build_mirror
+from tests.factories import write_metadata
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tiny_en_available")]
 
