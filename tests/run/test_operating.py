@@ -169,7 +169,13 @@ def test_streaming_run_whose_actors_keep_dying_accounts_for_every_sample(ray_clu
         if progress.done < 3 or len(killed) >= 2:
             return
         for proc in raylet.children():
-            if (proc.cmdline() or [""])[0].startswith("ray::Worker") and proc.pid not in killed:
+            if proc.pid in killed:  # a killed actor stays a zombie until the raylet reaps it
+                continue
+            try:
+                title = (proc.cmdline() or [""])[0]
+            except psutil.Error:  # gone, or a zombie, since the listing
+                continue
+            if title.startswith("ray::Worker"):
                 proc.kill()
                 killed.append(proc.pid)
                 return
