@@ -237,6 +237,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS, else a cluster started on this "
                    "machine with `ray start`, else a new local cluster; `local`: always a new local cluster)")
     g.add_argument("--num-cpus", type=int, help="CPUs of a new local Ray cluster (default: all)")
+    g.add_argument("--dashboard", action="store_true",
+                   help="a new local Ray cluster serves Ray's dashboard (off by default: it adds seconds to the start)")
     g.add_argument("--plan", action="store_true",
                    help="print where each model would run (device, actors, threads, memory per actor, long-form "
                         "strategy, and why) and exit; loads nothing and starts no actor")
@@ -289,7 +291,8 @@ def command(args: argparse.Namespace) -> int:
 
         connect_ray(config.address, args.num_cpus, env_vars=workers)
         return _print_plan(config, db)
-    session = launch.Session(config, db, run_id=run_id, force=args.force, num_cpus=args.num_cpus, env_vars=workers)
+    session = launch.Session(config, db, run_id=run_id, force=args.force, num_cpus=args.num_cpus, env_vars=workers,
+                             dashboard=args.dashboard)
     try:
         session.__enter__()  # joins Ray (seconds): an interrupt there stores nothing
     except KeyboardInterrupt:

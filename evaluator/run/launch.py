@@ -147,11 +147,12 @@ class Session:
         num_cpus: CPUs of a new local Ray cluster.
         env_vars: set in every Ray worker.
         stop_local_ray: shut down a local cluster this session started, when it ends.
+        dashboard: a local cluster this session starts serves Ray's dashboard (slower to start).
     """
 
     def __init__(self, config: RunConfig, db: str, *, run_id: str | None = None, force: bool = False,
                  num_cpus: int | None = None, env_vars: dict[str, str] | None = None,
-                 stop_local_ray: bool = False) -> None:
+                 stop_local_ray: bool = False, dashboard: bool = False) -> None:
         self.config = config
         self.db = db
         self.resume = run_id is not None
@@ -160,6 +161,7 @@ class Session:
         self.num_cpus = num_cpus
         self.env_vars = env_vars
         self.stop_local_ray = stop_local_ray
+        self.dashboard = dashboard
         self.lease: Lease | None = None
         self.connection: Connection | None = None
         self.store: Store | None = None
@@ -168,14 +170,15 @@ class Session:
     def __enter__(self) -> Session:
         prepare()
         self.lease = Lease.take(self.db, self.run_id, self.config.name, force=self.force)
+        name = f" ({self.config.name})" if self.config.name else ""
+        log.info("%s run %s%s; results in %s", "resuming" if self.resume else "starting", self.run_id, name, self.db)
         try:
-            self.connection = cluster.connect_ray(self.config.address, self.num_cpus, env_vars=self.env_vars)
+            self.connection = cluster.connect_ray(self.config.address, self.num_cpus, env_vars=self.env_vars,
+                                                  dashboard=self.dashboard)
             self.store = Store(self.db)  # the write lock: only once the cluster is joined
         except BaseException:
             self._close()
             raise
-        name = f" ({self.config.name})" if self.config.name else ""
-        log.info("%s run %s%s; results in %s", "resuming" if self.resume else "starting", self.run_id, name, self.db)
         return self
 
     def run(self, *, retry_errors: bool = False, on_progress: Callable[[Any], None] | None = None) -> RunSummary:

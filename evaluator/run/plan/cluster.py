@@ -150,11 +150,12 @@ def _join_failure(target: str, exc: Exception) -> ConfigError:
 
 
 def connect_ray(address: str | None = None, num_cpus: int | None = None,
-                env_vars: dict[str, str] | None = None) -> Connection:
+                env_vars: dict[str, str] | None = None, dashboard: bool = False) -> Connection:
     """Join ``address``, ``RAY_ADDRESS`` (as inside ``ray job submit``) or a cluster running on
     this machine (``ray start --head``); else (or with ``address="local"``) start a local cluster
     with an ``mps`` resource on Apple Silicon. ``env_vars`` are set in every worker. ``num_cpus``
-    sizes a new local cluster only: a running cluster keeps the size ``ray start`` gave it."""
+    sizes a new local cluster only: a running cluster keeps the size ``ray start`` gave it; a new
+    local cluster serves Ray's dashboard only with ``dashboard`` (it costs seconds at start)."""
     fresh = address == "local"  # Ray's word for "start a new local cluster"
     target = None if fresh else address or os.environ.get("RAY_ADDRESS") or running_local_cluster()
     use_cluster_token()  # before Ray is imported: it reads the mode once
@@ -182,7 +183,7 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None,
         log.warning("stopped %d Ray processes left behind by a local cluster whose driver was killed (pids %s)",
                     len(stopped), ", ".join(map(str, stopped)))
     # address="local": a new cluster, never one Ray would find by itself (it looks for running GCS processes)
-    info = ray.init(address="local", num_cpus=num_cpus, resources=local_custom_resources(), include_dashboard=False,
+    info = ray.init(address="local", num_cpus=num_cpus, resources=local_custom_resources(), include_dashboard=dashboard,
                     **common)
     log.info("started a local Ray cluster (%g CPUs); it stops when this run ends",
              ray.cluster_resources().get("CPU", 0))
