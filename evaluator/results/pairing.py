@@ -153,7 +153,7 @@ def sample_arrays(con: Any, run_ids: list[str], all_sides: list[Side]) -> Sample
         WITH k AS (SELECT identity, sample_id, row_number() OVER (ORDER BY identity, sample_id) - 1 AS key
                    FROM ({keys_sql}))
         SELECT r.run_id, r.model, k.key, r.error IS NOT NULL AS failed,
-               coalesce(r.error LIKE 'LanguageError:% does not transcribe %', false) AS untranscribable,
+               not_transcribable(r.error) AS untranscribable,
                CASE WHEN r.error IS NULL THEN r.ref_words IS NULL AND r.ref_chars IS NOT NULL
                     ELSE language_metric(coalesce(r.language, r.detected_language)) = 'cer' END AS by_chars,
                coalesce(r.ref_words, 0) AS ref_words,
