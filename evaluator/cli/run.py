@@ -287,12 +287,14 @@ def command(args: argparse.Namespace) -> int:
     quiet_ray(args.verbose)
     workers = None if args.verbose else QUIET_WORKERS
     if args.plan:  # reads the database if there is one; creates nothing
+        from evaluator.run.driver import check_languages
         from evaluator.run.plan.cluster import connect_ray
 
+        check_languages(config)
         connect_ray(config.address, args.num_cpus, env_vars=workers)
         return _print_plan(config, db)
     session = launch.Session(config, db, run_id=run_id, force=args.force, num_cpus=args.num_cpus, env_vars=workers,
-                             dashboard=args.dashboard)
+                             dashboard=args.dashboard, stop_local_ray=True)
     try:
         session.__enter__()  # joins Ray (seconds): an interrupt there stores nothing
     except KeyboardInterrupt:
@@ -319,10 +321,11 @@ def command(args: argparse.Namespace) -> int:
         else:
             board = leaderboard_text(store.con, summary.run_id, args.format, wide=args.wide)
         store.release()
+        if board:  # before the local cluster stops
+            sys.stdout.write(board + "\n")
+            sys.stdout.flush()
     finally:
         session.__exit__(None, None, None)
-    if board:
-        sys.stdout.write(board + "\n")
     for label, error in summary.failed_models.items():
         log.error("%s produced no results: %s", label, error)
     log.info("run %s %s in %.1f s: %d rows, %d errors; results in %s", summary.run_id, summary.status,

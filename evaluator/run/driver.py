@@ -304,7 +304,7 @@ def run_evaluation(
         audio_seconds=0.0,
     )
     status = "failed"
-    executor = RayExecutor(languages.plan, config.scoring)
+    executor = RayExecutor(languages.plan, config.scoring, [d.spec for d in datasets])
     recorder = StoreRecorder(store, run_id, datasets, progress, on_progress)
     scheduler = Scheduler(pools, executor, recorder, max_attempts=config.max_shard_attempts,
                           chunks_per_job=config.chunks_per_job, default_language=languages.plan.default,

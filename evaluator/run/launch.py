@@ -6,9 +6,10 @@ this order, so that nothing is held while something else may fail:
    Ray's temporary copy of the job's working directory) and a run to resume is found by id or
    name, refused at once while a live driver holds it (its lease);
 3. every model spec and option is checked (no Ray, no database);
-4. :class:`Session`: the run's lease is taken, Ray joined or started, and only then the database
-   opened for writing; the run id, name and database path are logged before any work; a run
-   that could not start leaves no empty database behind.
+4. :class:`Session`: the run's lease is taken, Ray joined or started (while the datasets open and
+   their languages are checked on another thread), and only then the database opened for writing;
+   the run id, name and database path are logged before any work; a run that could not start
+   leaves no empty database behind.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from evaluator.errors import ConfigError, RunBusyError
@@ -108,7 +110,8 @@ def _options_checked(cls: Any, options: dict[str, Any], device: str, devices: tu
 def check_models(config: RunConfig) -> None:
     """Before Ray starts or the database opens: each backend installed, each option known and
     valid, each model name resolvable (a local path that exists; a hub id or size cached, or
-    reachable), each language transcribable. One line naming the fix, else nothing.
+    reachable). One line naming the fix, else nothing. (Each language transcribable: checked
+    by :class:`Session` while Ray starts, since it opens the datasets.)
 
     Raises:
         ConfigError, MissingDependencyError: what is wrong and how to fix it.
@@ -126,7 +129,6 @@ def check_models(config: RunConfig) -> None:
             cls = base.for_model(spec.model, options)
             _options_checked(cls, options, config.device, tuple(cls.devices))
         # (a hub checkpoint not downloaded yet: its class, and so its options, are known once it is)
-    check_languages(config)
 
 
 def resume_command(run_id: str, db: str) -> str:
@@ -173,8 +175,13 @@ class Session:
         name = f" ({self.config.name})" if self.config.name else ""
         log.info("%s run %s%s; results in %s", "resuming" if self.resume else "starting", self.run_id, name, self.db)
         try:
-            self.connection = cluster.connect_ray(self.config.address, self.num_cpus, env_vars=self.env_vars,
-                                                  dashboard=self.dashboard)
+            # The datasets open (and their languages are checked) on another thread while Ray
+            # starts here: Ray's processes must be started by a thread that lives as long as they do.
+            with ThreadPoolExecutor(1, thread_name_prefix="open-datasets") as opener:
+                checked = opener.submit(check_languages, self.config)
+                self.connection = cluster.connect_ray(self.config.address, self.num_cpus, env_vars=self.env_vars,
+                                                      dashboard=self.dashboard)
+                checked.result()
             self.store = Store(self.db)  # the write lock: only once the cluster is joined
         except BaseException:
             self._close()
@@ -199,9 +206,7 @@ class Session:
         if not self._existed:
             self._drop_if_empty()
         if self.stop_local_ray and self.connection is not None and not self.connection.joined:
-            import ray
-
-            ray.shutdown()
+            cluster.stop_local_cluster()
         self.connection = None
 
     def _drop_if_empty(self) -> None:

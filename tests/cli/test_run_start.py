@@ -177,11 +177,16 @@ def test_credentials_in_urls_are_masked(text: str, masked: str) -> None:
 
 def test_a_dataset_url_with_credentials_never_reaches_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 caplog) -> None:
-    _no_ray(monkeypatch)
+    """The dataset opens while Ray starts (simulated here): its failure is the run's one error line."""
+    import evaluator.run.plan.cluster
+    from evaluator.run.plan.cluster import Connection
+
+    monkeypatch.setattr(evaluator.run.plan.cluster, "connect_ray", lambda *a, **k: Connection(True, "sim"))
     url = f"https://alice:{SECRET}@127.0.0.1:9/data/metadata.csv"  # nothing listens on port 9
     code = main(["run", "--db", str(tmp_path / "r.duckdb"), "--dataset", url, "-m", "faster-whisper:tiny.en"])
     assert code == 2
     assert SECRET not in caplog.text and "https://***@127.0.0.1:9" in caplog.text
+    assert not (tmp_path / "r.duckdb").exists()
 
 
 def test_error_rows_are_stored_with_credentials_masked(tmp_path: Path) -> None:

@@ -38,3 +38,23 @@ def test_silent_and_tiny_clips_are_scored_with_a_warning(tmp_path: Path, sample_
     assert "all zeros" in rows["0"].warning and rows["0"].error is None and rows["0"].ref_words == 0
     assert "under 0.1 s" in rows["1"].warning and rows["1"].error is None
     assert rows["2"].warning is None and rows["2"].ref_words > 0
+
+
+def test_datasets_open_while_the_model_loads_and_one_that_cannot_fails_only_its_shards(tmp_path: Path,
+                                                                                       sample_rows) -> None:
+    from evaluator.data.builtin import sample_data_dir
+
+    speech = sample_rows[0]
+    folder = write_audiofolder(tmp_path / "ok", {}, [{"file_name": speech["file_name"],
+                                                      "transcription": speech["transcription"]}])
+    (folder / speech["file_name"]).write_bytes((Path(sample_data_dir()) / speech["file_name"]).read_bytes())
+    good = DatasetSpec(source=str(folder), id_column=ROW_INDEX, audio_column="audio", text_column="transcription")
+    gone = DatasetSpec(source=str(tmp_path / "deleted"), id_column=ROW_INDEX, audio_column="audio",
+                       text_column="transcription")
+    worker = Worker(parse_model_spec("faster-whisper:tiny.en?compute_type=float32"), "cpu", 1, "en",
+                    LongForm("native", 30.0, 5.0), datasets=[good, gone])
+    assert worker.info()["allocator"].startswith(("glibc", "system default"))
+    (row,) = worker.run_shard(Shard(good, 0, start=0, stop=1)).rows
+    assert row.error is None and row.ref_words > 0 and row.hypothesis
+    with pytest.raises(Exception, match="deleted"):
+        worker.run_shard(Shard(gone, 0, start=0, stop=1))

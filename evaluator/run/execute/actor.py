@@ -26,6 +26,8 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from evaluator.data.opened import OpenedDataset
@@ -38,6 +40,7 @@ from evaluator.models.backends import get_backend
 from evaluator.models.provenance import describe_weights
 from evaluator.models.spec import ModelSpec
 from evaluator.results.records import ChunkRow, ResultRow
+from evaluator.run.execute.allocator import tune_allocator
 from evaluator.run.execute.interfaces import LongSample, ShardResult
 from evaluator.run.execute.pipeline import Pipeline, PipelineStats
 from evaluator.run.execute.stages import Item, Prepare, Transcribe, error_text, plan_long_sample, score
@@ -72,15 +75,23 @@ class Worker:
         languages: the run's languages as the driver settled them (a plain code: ``--language``).
         long_form: how audio longer than the model's window is handled.
         scoring: the run's scoring profile (:mod:`evaluator.scoring.profiles`), carried by every row.
+        datasets: the run's datasets, opened on another thread while the model loads (their
+            libraries' imports and index reads then cost the first shard nothing).
     """
 
     def __init__(self, spec: ModelSpec, device: str, cpu_threads: int, languages: LanguagePlan | str | None,
-                 long_form: LongForm, scoring: str = "whisper"):
-        started = time.perf_counter()
-        backend_cls = get_backend(spec.backend).for_model(spec.model, spec.options_dict())
-        self.spec = spec
-        self.backend = backend_cls(spec.model, device, spec.options_dict(), cpu_threads)
-        self.load_seconds = time.perf_counter() - started
+                 long_form: LongForm, scoring: str = "whisper", datasets: Sequence[DatasetSpec] = ()):
+        self.allocator = tune_allocator()  # before the model's buffers exist
+        self._opened: dict[DatasetSpec, OpenedDataset] = {}
+        self._lock = threading.Lock()  # the actor's call threads share the datasets and stages
+        with ThreadPoolExecutor(1, thread_name_prefix="open-datasets") as opener:
+            opening = opener.submit(self._open_early, tuple(datasets))
+            started = time.perf_counter()
+            backend_cls = get_backend(spec.backend).for_model(spec.model, spec.options_dict())
+            self.spec = spec
+            self.backend = backend_cls(spec.model, device, spec.options_dict(), cpu_threads)
+            self.load_seconds = time.perf_counter() - started
+            opening.result()
         self.batch_reason = _choose_gpu_batch(self.backend, spec)
         self.weights = _weights_source(spec, self.backend)
         if not isinstance(languages, LanguagePlan):
@@ -89,8 +100,6 @@ class Worker:
         self.supported = backend_cls.supported_languages(spec.model)
         self.long_form = long_form
         self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self._opened: dict[DatasetSpec, OpenedDataset] = {}
-        self._lock = threading.Lock()  # the actor's call threads share the datasets and stages
         self._device_lock = threading.Lock()  # one call into the model at a time
         self.prepare = Prepare(spec.label, languages, self.supported, long_form,
                                {"device": self.backend.device, "worker": self.name, "scoring": scoring},
@@ -127,6 +136,7 @@ class Worker:
             "worker": self.name,
             "device": self.backend.device,
             "load_seconds": round(self.load_seconds, 3),
+            "allocator": self.allocator,
             "options": self.backend.effective_options,
             "warnings": self.backend.warnings,
             "details": self.backend.details,  # e.g. the prompt in effect
@@ -154,6 +164,15 @@ class Worker:
     def close(self) -> None:
         """Stop the pipeline's threads (a Ray actor simply ends with its process)."""
         self.pipeline.close()
+
+    def _open_early(self, specs: tuple[DatasetSpec, ...]) -> None:
+        """Open the datasets ahead of the first shard; one that fails is opened again (and its
+        error reported) when a shard of it arrives."""
+        for spec in specs:
+            try:
+                self._open(spec)
+            except Exception:  # noqa: S112 - reported by the shard that needs it
+                continue
 
     def _open(self, spec: DatasetSpec) -> OpenedDataset:
         with self._lock:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from evaluator.data.spec import DatasetSpec
 from evaluator.run.execute.interfaces import MAX_CALLS_PER_ACTOR, Outcome, Pool, Work, WorkKind
 from evaluator.scoring.languages import LanguagePlan
 
@@ -17,9 +18,10 @@ __all__ = ["RayExecutor", "first_error_line"]
 class RayExecutor:
     """The scheduler's executor on Ray: one ``Worker`` actor per slot."""
 
-    def __init__(self, languages: LanguagePlan, scoring: str = "whisper"):
+    def __init__(self, languages: LanguagePlan, scoring: str = "whisper", datasets: Sequence[DatasetSpec] = ()):
         self.languages = languages
         self.scoring = scoring
+        self.datasets = tuple(datasets)  # opened by each actor while its model loads
 
     def start(self, pool: Pool) -> tuple[Any, Any]:
         import ray
@@ -31,7 +33,7 @@ class RayExecutor:
         actor_cls = ray.remote(Worker).options(max_restarts=0, max_concurrency=MAX_CALLS_PER_ACTOR + 2,
                                                **pool.plan.ray_options)
         actor = actor_cls.remote(pool.spec, pool.plan.device, pool.plan.cpu_threads, self.languages, pool.long_form,
-                                 self.scoring)
+                                 self.scoring, self.datasets)
         return actor, actor.info.remote()
 
     def submit(self, actor: Any, kind: WorkKind, work: Work) -> Any:
