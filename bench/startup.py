@@ -7,7 +7,9 @@ exit, so Python's imports, Ray's start and the model loads count: what a user wa
 1. evaluator: ``python -m evaluator.cli run --address local --num-cpus 2 --dataset DIR --model
    faster-whisper:tiny.en`` (scores and stores every row too);
 2. bare: two processes, each loading faster-whisper tiny.en (int8, one thread) and transcribing
-   half of the clips;
+   half of the clips; once as written, once with glibc's allocator thresholds raised as
+   evaluator's workers raise them (:mod:`evaluator.run.execute.allocator`), to tell that gain
+   apart from the rest;
 3. Ray Data: ``ray.init(num_cpus=2)``, ``ray.data.from_items(paths).map_batches(Transcriber,
    concurrency=2, num_cpus=1, batch_size=8)`` (a class that loads tiny.en once per actor and
    decodes with soundfile).
@@ -34,6 +36,9 @@ import soundfile as sf
 
 BARE = textwrap.dedent("""
     import sys
+    if sys.argv.pop(1) == "tuned":  # the allocator thresholds evaluator's workers use
+        from evaluator.run.execute.allocator import tune_allocator
+        tune_allocator()
     import soundfile as sf
     from faster_whisper import WhisperModel
     from evaluator.models.weights import resolve_model
@@ -132,8 +137,10 @@ def main() -> None:
                                                          "--num-cpus", "2", "--dataset", str(folder), "--model",
                                                          "faster-whisper:tiny.en", "--db",
                                                          str(Path(tmp) / f"e{k}.duckdb"), "--name", f"startup{k}"]],
-            "two bare faster-whisper processes": lambda k: [[python, "-c", BARE, *paths[:half]],
-                                                            [python, "-c", BARE, *paths[half:]]],
+            "two bare faster-whisper processes": lambda k: [[python, "-c", BARE, "plain", *paths[:half]],
+                                                            [python, "-c", BARE, "plain", *paths[half:]]],
+            "the same, allocator tuned": lambda k: [[python, "-c", BARE, "tuned", *paths[:half]],
+                                                    [python, "-c", BARE, "tuned", *paths[half:]]],
             "Ray Data map_batches": lambda k: [[python, "-c", RAY_DATA, *paths]],
         }
         print(f"{len(paths)} clips, tiny.en int8 on 2 CPUs ({_cpu()}, {os.cpu_count()} cores here)")

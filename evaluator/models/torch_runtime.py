@@ -10,7 +10,7 @@ from typing import Any
 
 from evaluator.errors import ConfigError
 
-__all__ = ["prepare_torch", "torch_dtype"]
+__all__ = ["attention_implementation", "prepare_torch", "torch_dtype"]
 
 
 def prepare_torch(device: str, cpu_threads: int) -> Any:
@@ -36,3 +36,10 @@ def torch_dtype(name: str) -> Any:
     import torch
 
     return getattr(torch, name)
+
+
+def attention_implementation(model: Any) -> str | None:
+    """The attention kernel a loaded transformers model runs (``sdpa``: PyTorch's fused scaled
+    dot-product attention, transformers' default where the model supports it; ``eager``; ...)."""
+    config = getattr(model, "config", None)
+    return getattr(config, "_attn_implementation", None)

@@ -256,6 +256,7 @@ def test_the_prompt_is_the_cards_recorded_and_free_of_the_clock(tiny_gen, monkey
 def test_every_prompted_family_records_its_prompt(family, tiny_gen) -> None:
     details = _worker(tiny_gen(family)).info()["details"]
     assert details["family"] == family and details["prompt"]
+    assert details["attention"] in ("sdpa", "eager", "flash_attention_2")  # the kernel in use, recorded
     if family in ("qwen3-asr", "canary"):
         assert details["prompt_language"] == "en"
 

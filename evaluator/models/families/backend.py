@@ -159,7 +159,7 @@ class FamilyBackend(Backend):
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         super().__init__(model, device, options, cpu_threads)
-        from evaluator.models.torch_runtime import prepare_torch, torch_dtype
+        from evaluator.models.torch_runtime import attention_implementation, prepare_torch, torch_dtype
 
         target = prepare_torch(device, cpu_threads)  # first: torch reads the MPS fallback variable on import
         opts = self.effective_options
@@ -169,6 +169,8 @@ class FamilyBackend(Backend):
         self.weights = self.adapter.weights
         self.warnings.extend(self.adapter.warnings)
         self.details.update({"family": self.family.name, **self.adapter.details})
+        if (attention := attention_implementation(getattr(self.adapter, "model", None))) is not None:
+            self.details["attention"] = attention  # recorded with the run
         self.batch_size = int(opts["batch_size"])
 
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:

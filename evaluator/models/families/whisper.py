@@ -77,7 +77,7 @@ class TransformersWhisperBackend(WhisperLanguages, Backend):
 
     def __init__(self, model: str, device: str, options: Mapping[str, Any], cpu_threads: int):
         super().__init__(model, device, options, cpu_threads)
-        from evaluator.models.torch_runtime import prepare_torch, torch_dtype
+        from evaluator.models.torch_runtime import attention_implementation, prepare_torch, torch_dtype
         from evaluator.models.weights import resolve_model
 
         target = prepare_torch(device, cpu_threads)  # first: torch reads the MPS fallback variable on import
@@ -93,6 +93,7 @@ class TransformersWhisperBackend(WhisperLanguages, Backend):
         self._model = WhisperForConditionalGeneration.from_pretrained(path, dtype=self._dtype)
         self._model.to(target).eval()
         self._target = target
+        self.details["attention"] = attention_implementation(self._model)  # recorded with the run
         self.batch_size = int(opts["batch_size"])
         gen = self._model.generation_config
         self._multilingual = bool(getattr(gen, "is_multilingual", False))
