@@ -16,7 +16,7 @@ exit, so Python's imports, Ray's start and the model loads count: what a user wa
 
 The clips are the bundled sample clips up to 30 s, listed until there are ``--clips`` of them.
 
-    python bench/startup.py [--clips 75] [--repeat 1]
+    python bench/startup.py [--clips 75] [--repeat 1] [--only evaluator]
 """
 
 from __future__ import annotations
@@ -123,6 +123,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=75)
     parser.add_argument("--repeat", type=int, default=1, help="rounds (each contender once per round)")
+    parser.add_argument("--only", action="append", default=[], metavar="WORDS",
+                        help="time only the contenders whose name contains WORDS (repeatable)")
     args = parser.parse_args()
     python = sys.executable
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]) + os.pathsep
@@ -146,6 +148,8 @@ def main() -> None:
         print(f"{len(paths)} clips, tiny.en int8 on 2 CPUs ({_cpu()}, {os.cpu_count()} cores here)")
         for k in range(args.repeat):
             for name, command in contenders.items():
+                if args.only and not any(words in name for words in args.only):
+                    continue
                 print(f"{name:<36} {timed(command(k), env):6.1f} s", flush=True)
 
 
