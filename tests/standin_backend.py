@@ -33,11 +33,13 @@ class StandInBackend(Backend):
         self.batch_size = int(self.effective_options["batch_size"])
         self.per_clip = float(self.effective_options["seconds_per_clip"])
         self.calls: list[tuple[int, int]] = []  # (clips, thread) per call
+        self.batches: list[list[float]] = []  # each call's clips, by their seconds
 
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
         return self.transcribe_batch([audio], [language])[0]
 
     def transcribe_batch(self, audios: list[np.ndarray], languages: list[str | None]) -> list[Transcription]:
         self.calls.append((len(audios), threading.get_ident()))
+        self.batches.append([len(a) / 16000 for a in audios])
         time.sleep(self.per_clip * len(audios))
         return [Transcription(self.text, end_seconds=len(a) / 16000) for a in audios]
