@@ -12,9 +12,15 @@ no Ray start-up or transport in the figures), with the default shard size for th
 
 overlap = (decode-only span + device time - both span) / min(decode-only span, device time):
 1 when decoding hides fully behind the device, 0 when they take turns. Batch fill = median batch
-/ batch size. Device busy = device time / both span.
+/ batch size (every call into the stand-in counts, windows of long files included). Device busy
+= device time / both span.
 
-    python bench/pipeline.py [--clips 240] [--batch-size 32] [--threads 2]
+With ``--long N`` the set also holds N long files of 2 to 5 minutes (16 kHz mono FLAC), run under
+the ``chunked`` strategy (30 s windows, 5 s overlap): their windows are read by seeking, VAD'd
+and transcribed beside the short clips.
+
+    python bench/pipeline.py [--clips 240] [--long 0] [--batch-size 32] [--threads 2]
+                              [--per-clip S] [--per-batch S]
 """
 
 from __future__ import annotations
@@ -48,9 +54,12 @@ from evaluator.scoring.languages import LanguagePlan  # noqa: E402
 STAND_IN = "tests.standin_backend.StandInBackend"
 
 
-def write_clips(folder: Path, n: int, seed: int = 0) -> None:
+def write_clips(folder: Path, n: int, long: int = 0, seed: int = 0) -> None:
+    """``n`` short clips (48 kHz stereo, 2-12 s), then ``long`` files of 2-5 minutes spread among them
+    (16 kHz mono, tones in bursts: speech for the VAD)."""
     rng = np.random.default_rng(seed)
     lines = ["file_name,transcription"]
+    every = n // (long + 1) if long else n + 1
     for i in range(n):
         seconds = float(rng.uniform(2.0, 12.0))
         t = np.arange(int(seconds * 48000)) / 48000
@@ -58,6 +67,13 @@ def write_clips(folder: Path, n: int, seed: int = 0) -> None:
         stereo = np.stack([tone + 0.05 * rng.standard_normal(t.size), tone], axis=1).astype(np.float32)
         sf.write(folder / f"clip{i:04d}.flac", stereo, 48000)
         lines.append(f"clip{i:04d}.flac,stand in")
+        if long and (i + 1) % every == 0 and (i + 1) // every <= long:
+            k = (i + 1) // every
+            t = np.arange(int(rng.uniform(120.0, 300.0) * 16000)) / 16000
+            bursts = (np.sin(2 * np.pi * 0.25 * t) > -0.3).astype(np.float32)  # 3 s on, 1 s off
+            mono = bursts * 0.3 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.standard_normal(t.size)
+            sf.write(folder / f"long{k}.flac", mono.astype(np.float32), 16000)
+            lines.append(f"long{k}.flac,stand in")
     (folder / "metadata.csv").write_text("\n".join(lines) + "\n")
 
 
@@ -80,13 +96,15 @@ class _Rows:
         pass
 
 
-def run(folder: Path, batch_size: int, per_clip: float, threads: int) -> dict[str, float]:
-    spec = parse_model_spec(f"{STAND_IN}:none?batch_size={batch_size}&seconds_per_clip={per_clip}")
+def run(folder: Path, batch_size: int, per_clip: float, threads: int, long_form: LongForm,
+        per_batch: float = 0.0) -> dict[str, float]:
+    spec = parse_model_spec(f"{STAND_IN}:none?batch_size={batch_size}&seconds_per_clip={per_clip}"
+                            f"&seconds_per_batch={per_batch}")
     opened = open_dataset(DatasetSpec(str(folder)))
     settled = resolved_spec(opened, DatasetSpec(str(folder)))
     shard_size = shard_size_for(RunConfig.__dataclass_fields__["shard_size"].default, [batch_size])
     total, shards = plan_shards(opened, settled, shard_size, None)
-    pool = Pool(spec.label, LongForm("native", 30.0, 5.0), 1, iter(shards), spec=spec,
+    pool = Pool(spec.label, long_form, 1, iter(shards), spec=spec,
                 plan=DevicePlan("cpu", {"num_cpus": threads}, threads))
     executor = LocalExecutor(LanguagePlan("en"))
     rows = _Rows()
@@ -96,34 +114,47 @@ def run(folder: Path, batch_size: int, per_clip: float, threads: int) -> dict[st
     (worker,) = executor.workers
     stats = worker.pipeline_stats()
     assert rows.rows == total and rows.errors == 0, (rows.rows, rows.errors)
-    sizes = stats.batch_sizes()
-    return {"span": span, "device": stats.device_seconds(), "median_batch": statistics.median(sizes),
-            "batches": len(sizes), "shard_size": shard_size, "decodes_during_batches": stats.decodes_during_batches()}
+    sizes = [n for n, _ in worker.backend.calls]  # every call, windows of long files included
+    return {"span": span, "device": per_batch * len(sizes) + per_clip * sum(sizes),
+            "median_batch": statistics.median(sizes), "mean_batch": statistics.mean(sizes), "batches": len(sizes),
+            "items": sum(sizes),
+            "shard_size": shard_size, "decodes_during_batches": stats.decodes_during_batches()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=240)
+    parser.add_argument("--long", type=int, default=0, help="long files of 2-5 minutes among the clips (chunked)")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--per-clip", type=float, default=None,
+                        help="the stand-in's seconds per clip (default: as long as decoding took, measured)")
+    parser.add_argument("--per-batch", type=float, default=0.0,
+                        help="the stand-in's fixed seconds per batch (a GPU call's cost whatever its fill)")
     parser.add_argument("--threads", type=int, default=2, help="the actor's CPUs (its decoder threads)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        write_clips(folder, args.clips)
-        run(folder, args.batch_size, 0.0, args.threads)  # warm-up: imports, file cache
-        decode = run(folder, args.batch_size, 0.0, args.threads)
-        per_clip = decode["span"] / args.clips
-        both = run(folder, args.batch_size, per_clip, args.threads)
+        write_clips(folder, args.clips, args.long)
+        long_form = LongForm("chunked" if args.long else "native", 30.0, 5.0)
+        run(folder, args.batch_size, 0.0, args.threads, long_form)  # warm-up: imports, file cache
+        decode = run(folder, args.batch_size, 0.0, args.threads, long_form)
+        per_clip = decode["span"] / decode["items"] if args.per_clip is None else args.per_clip
+        both = run(folder, args.batch_size, per_clip, args.threads, long_form, args.per_batch)
     d, t, b = decode["span"], both["device"], both["span"]
     overlap = (d + t - b) / min(d, t)
-    print(f"{args.clips} clips of 48 kHz stereo FLAC, batch_size {args.batch_size}, default shard size "
+    windows = both["items"] - args.clips
+    print(f"{args.clips} clips of 48 kHz stereo FLAC" + (f" and {args.long} long files ({windows} windows)" if args.long
+                                                          else "")
+          + f", batch_size {args.batch_size}, default shard size "
           f"{both['shard_size']}, {args.threads} decoder threads, {os.cpu_count()} CPUs here")
     print(f"decode-only span      {d:7.2f} s")
-    print(f"device time           {t:7.2f} s   ({per_clip * 1000:.1f} ms per clip)")
+    print(f"device time           {t:7.2f} s   ({per_clip * 1000:.1f} ms per clip or window, "
+          f"{args.per_batch * 1000:.0f} ms per batch)")
     print(f"both span             {b:7.2f} s")
     print(f"overlap               {overlap:7.2f}   (1: decoding hidden behind the device, 0: one after the other)")
     print(f"median batch          {both['median_batch']:7.1f}   of {args.batch_size} "
-          f"(fill {both['median_batch'] / args.batch_size:.0%}, {both['batches']} batches)")
+          f"(fill {both['median_batch'] / args.batch_size:.0%}, {both['batches']} batches, "
+          f"mean {both['mean_batch']:.1f})")
     print(f"device busy           {t / b:7.0%}   of the span")
     print(f"decodes during batches {both['decodes_during_batches']} (on other threads)")
 

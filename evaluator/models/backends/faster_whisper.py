@@ -210,7 +210,7 @@ class FasterWhisperBackend(WhisperLanguages, Backend):
             segments, _ = self._pipeline.transcribe(
                 np.concatenate(pieces), language=language, batch_size=len(stamps), clip_timestamps=stamps,
                 multilingual=language is None, **self._batched_decode)
-            for s in segments:
+            for s in segments:  # to the millisecond: the same times wherever the clip lay
                 i, offset = starts[s.seek]
-                found[i].append(Segment(s.start - offset, s.end - offset, s.text))
+                found[i].append(Segment(round(s.start - offset, 3), round(s.end - offset, 3), s.text))
         return [self._result(tuple(f)) for f in found]

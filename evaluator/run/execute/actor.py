@@ -7,7 +7,8 @@ Two kinds of work arrive from the driver:
   *planned* (its windows computed from the file header or a VAD pass) and handed back, so the
   driver can spread its windows over all actors;
 - a :class:`~evaluator.data.shards.ChunkJob`: some windows of one long sample, each read from the
-  file by seeking (memory is bounded by the window, not the file).
+  file by seeking (memory is bounded by the window, not the file) and transcribed as a clip of
+  its own in the same pipeline, so windows and the short clips of other shards share batches.
 
 The work flows one way through the stages of :mod:`evaluator.run.execute.stages` (read, prepare,
 transcribe, score); this module loads the model and wires them. The actor holds several shards at
@@ -35,7 +36,7 @@ from evaluator.data.readers import read_row, read_shard
 from evaluator.data.shards import AssembleJob, ChunkJob, Shard
 from evaluator.data.sources import open_dataset
 from evaluator.data.spec import DatasetSpec
-from evaluator.data.windows import LongForm
+from evaluator.data.windows import LongForm, Window
 from evaluator.models.backends import get_backend
 from evaluator.models.provenance import describe_weights
 from evaluator.models.spec import ModelSpec
@@ -43,7 +44,15 @@ from evaluator.results.records import ChunkRow, ResultRow
 from evaluator.run.execute.allocator import tune_allocator
 from evaluator.run.execute.interfaces import LongSample, ShardResult
 from evaluator.run.execute.pipeline import Pipeline, PipelineStats
-from evaluator.run.execute.stages import Item, Prepare, Transcribe, error_text, plan_long_sample, score
+from evaluator.run.execute.stages import (
+    Item,
+    Prepare,
+    Transcribe,
+    error_text,
+    plan_long_sample,
+    read_window,
+    score,
+)
 from evaluator.run.plan.hardware import cpu_info
 from evaluator.run.plan.placement import gpu_batch_size
 from evaluator.scoring.languages import LanguagePlan, resolve
@@ -203,7 +212,7 @@ class Worker:
                     transcribe.by_id(item.row)
                 rows.append(score(item, long_form.window))
             elif opened.streaming:  # no random access: the windows are transcribed here
-                chunks = transcribe.windows(item.cell, item.windows, item.row["language"])
+                chunks = self._windows(item.cell, item.windows, item.row["language"], transcribe)
                 row, done = assemble_long_form(item.row, item.windows, chunks)
                 rows.append(row)
                 chunk_rows += done
@@ -217,10 +226,22 @@ class Worker:
         return ShardResult([ResultRow(**row)], [ChunkRow(**c) for c in chunks])
 
     def run_chunks(self, job: ChunkJob) -> list[dict[str, Any]]:
-        """Transcribe some windows of one long sample; one dict per window."""
+        """Transcribe some windows of one long sample; one dict per window (its error, if it
+        could not be read or transcribed). The windows go through the pipeline like a shard's
+        clips, so they share batches with the clips of the shards the actor holds; each
+        window's ``inference_seconds`` is its share of its batch, as a clip's is."""
         sample = read_row(self._open(job.dataset), job.sample_index)
         prepare, transcribe, _ = self._stages(job.dataset)
-        return transcribe.windows(sample.audio, list(job.windows), prepare.language(sample.language))
+        return self._windows(sample.audio, list(job.windows), prepare.language(sample.language), transcribe)
+
+    def _windows(self, cell: Any, windows: list[Window], language: str | None,
+                 transcribe: Transcribe) -> list[dict[str, Any]]:
+        """Windows of one file through the pipeline: each read by seeking on a decoder thread
+        (:func:`~evaluator.run.execute.stages.read_window`), transcribed as one clip in the
+        device's batches, then its skipped speech transcribed again on this thread."""
+        items: list[Item] = self.pipeline.run(
+            windows, lambda window: read_window(cell, window, language, transcribe.worker), transcribe.batch)
+        return transcribe.finish_windows(items, windows)
 
 
 def _choose_gpu_batch(backend: Any, spec: ModelSpec) -> str | None:

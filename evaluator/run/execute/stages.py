@@ -4,7 +4,8 @@
 2. :class:`Prepare`: a sample becomes an :class:`Item` — its language resolved for this model,
    a long sample planned into windows (``chunked``/``vad``), a short one decoded to 16 kHz;
 3. :class:`Transcribe`: the backend fills each item's hypothesis, in batches of similar
-   durations (and each window of a long sample, read from the file by seeking);
+   durations; a window of a long sample (read from the file by seeking, :func:`read_window`)
+   is an item of its own, transcribed as one clip, so it may share a batch with short clips;
 4. :func:`score`: the reference and hypothesis become a scored row
    (:func:`evaluator.scoring.rows.finalize_row`).
 
@@ -30,7 +31,7 @@ from evaluator.scoring.languages import LanguageError, LanguagePlan, describe, r
 from evaluator.scoring.merging import ChunkText, parse_segments, stitch
 from evaluator.scoring.rows import Timeline, finalize_row, holes, timeline_of
 
-__all__ = ["Item", "Prepare", "Transcribe", "score", "plan_long_sample", "error_text"]
+__all__ = ["Item", "Prepare", "Transcribe", "read_window", "score", "plan_long_sample", "error_text"]
 
 
 def error_text(exc: BaseException) -> str:
@@ -69,11 +70,13 @@ def plan_long_sample(cell: Any, long_form: LongForm) -> tuple[float, list[Window
 
 @dataclass
 class Item:
-    """A sample on its way through the stages.
+    """A sample (or a long sample's window) on its way through the stages.
 
     Attributes:
-        row: the result row being filled (identity, reference, language; then hypothesis, scores).
-        audio: the decoded audio of a sample transcribed whole (``None`` for errors and windows).
+        row: the result row being filled (identity, reference, language; then hypothesis, scores),
+            or a window's dict (:func:`read_window`).
+        audio: the decoded audio the model transcribes as one clip, a whole sample or a window
+            (``None`` for errors and for a long sample's plan).
         windows: a long sample's window plan (``chunked``/``vad``); ``None`` when it fits in one.
         cell: the undecoded audio (a stream's long sample is transcribed window by window from it).
     """
@@ -166,6 +169,25 @@ class Prepare:
             return Item(row)
 
 
+def read_window(cell: Any, window: Window, language: str | None, worker: str) -> Item:
+    """A window of a long file as an :class:`Item` whose row is the window's dict: read from the
+    file by seeking (memory bounded by the window), its speech found by VAD (for the skip
+    signals, for placing words in time when stitching, and for filling holes). A window that
+    cannot be read is an item with ``error`` set and no audio."""
+    chunk: dict[str, Any] = {"chunk_index": window.index, "error": None, "hypothesis": None, "worker": worker}
+    try:
+        started = time.perf_counter()
+        audio = decode_audio_range(cell, window.start, window.end)
+        chunk["decode_seconds"] = time.perf_counter() - started
+        chunk["audio_seconds"] = len(audio) / SAMPLE_RATE
+        chunk["language"] = language
+        chunk["speech"] = speech_in(audio, window.start)
+        return Item(chunk, audio=audio)
+    except Exception as exc:  # this window's error; the file's other windows go on
+        chunk["error"] = error_text(exc)
+        return Item(chunk)
+
+
 class Transcribe:
     """Stage 3: the backend turns audio into text.
 
@@ -196,38 +218,24 @@ class Transcribe:
         """Transcribe decoded items as one batch (the pipeline's device thread sorted them)."""
         self._transcribe([(item.row, item.audio) for item in items])
 
-    def _batches(self, ready: list[tuple[dict[str, Any], Any]]) -> None:
-        size = max(1, self.backend.batch_size)
-        by_length = sorted(ready, key=lambda item: item[0]["audio_seconds"]) if size > 1 else ready
-        for start in range(0, len(by_length), size):
-            self._transcribe(by_length[start : start + size])
-
     def windows(self, cell: Any, windows: list[Window], language: str | None) -> list[dict[str, Any]]:
-        """Transcribe windows of one file, each read by seeking; one dict per window. Each
-        window's speech is found by VAD (for the skip signals and for placing words in time when
-        stitching), and stretches of speech the transcript skipped are transcribed again."""
-        items: list[tuple[dict[str, Any], Any]] = []
-        chunks = []
-        for window in windows:
-            chunk: dict[str, Any] = {"chunk_index": window.index, "error": None, "hypothesis": None,
-                                     "worker": self.worker}
-            chunks.append(chunk)
-            try:
-                started = time.perf_counter()
-                audio = decode_audio_range(cell, window.start, window.end)
-                chunk["decode_seconds"] = time.perf_counter() - started
-                chunk["audio_seconds"] = len(audio) / SAMPLE_RATE
-                chunk["language"] = language
-                chunk["speech"] = speech_in(audio, window.start)
-                items.append((chunk, audio))
-            except Exception as exc:
-                chunk["error"] = error_text(exc)
-        self._batches(items)
+        """Transcribe windows of one file on this thread, one window at a time; one dict per
+        window. The actor's pipeline does the same for each window (:func:`read_window`, a batch,
+        :meth:`finish_windows`), with the window in a batch of other clips."""
+        items = [read_window(cell, window, language, self.worker) for window in windows]
+        for item in items:
+            if item.audio is not None:
+                self._transcribe([(item.row, item.audio)])
+        return self.finish_windows(items, windows)
+
+    def finish_windows(self, items: list[Item], windows: list[Window]) -> list[dict[str, Any]]:
+        """The windows' dicts once transcribed, with the stretches of speech their transcripts
+        skipped transcribed again (:meth:`_fill_holes`)."""
         by_index = {w.index: w for w in windows}
-        for chunk, audio in items:
-            if chunk.get("error") is None:
-                self._fill_holes(chunk, audio, by_index[chunk["chunk_index"]])
-        return chunks
+        for item in items:
+            if item.audio is not None and item.row.get("error") is None:
+                self._fill_holes(item.row, item.audio, by_index[item.row["chunk_index"]])
+        return [item.row for item in items]
 
     def _fill_holes(self, chunk: dict[str, Any], audio: Any, window: Window) -> None:
         """Transcribe again each stretch of a window where VAD hears speech but the transcript has
