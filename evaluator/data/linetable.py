@@ -13,6 +13,7 @@ dict; a record it cannot read becomes a row whose audio cell holds ``{"error": "
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -97,6 +98,15 @@ class LineTable:
 
     def __len__(self) -> int:
         return self._len
+
+    def reshaped(self, parse: Callable[[str, int], dict[str, Any]], columns: Columns, column_names: list[str],
+                 field_of: Callable[[str, str], Any] | None) -> LineTable:
+        """The same records (and index: no second scan) read into other rows: another source's
+        ``parse``, columns and ``field_of`` over this manifest's lines."""
+        view = copy.copy(self)
+        view.parse, view.columns, view.column_names, view.field_of = parse, columns, column_names, field_of
+        view.id_of = None
+        return view
 
     def _row(self, raw: bytes, line: int) -> dict[str, Any]:
         try:

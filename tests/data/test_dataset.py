@@ -186,7 +186,7 @@ def test_bundled_sample_set_opens() -> None:
     assert opened.name == "builtin:sample" and opened.num_rows and opened.num_rows > 0
     assert opened.columns == Columns("audio", "transcription", "id", "language")
     first = next(read_shard(opened, Shard(DatasetSpec(), 0, start=0, stop=1)))
-    assert first.audio.startswith(sample_data_dir())
+    assert first.audio["path"].startswith(sample_data_dir()) and first.audio["where"] == "metadata.csv line 2"
 
 
 @pytest.mark.parametrize(
@@ -328,9 +328,9 @@ def _a_file(d: Path) -> Path:
         (LAYOUTS["saved-datasetdict"], {"split": "dev"}, ["available splits: train, validation, test"]),
         (_no_test_split, {}, ["several splits (train, validation)", "--split"]),
         (lambda d: write_audiofolder(d / "af", ROWS, ("notes",)), {},
-         ["no reference text column", "audio, file_name, notes"]),
+         ["no reference text column", "among file_name, notes in metadata.csv"]),
         (LAYOUTS["audiofolder-csv"], {"text_column": "sentence"},
-         ["text column 'sentence' is not in the dataset", "audio, file_name, transcription"]),
+         ["text column 'sentence' is not in metadata.csv", "columns are: file_name, transcription"]),
         (_empty_dir, {}, ["holds no dataset layout evaluator knows", "metadata.csv", "wav.scp + text"]),
         (_no_file_name, {}, ["needs a file_name column"]),
         (_header_only, {}, ["lists no files"]),
@@ -508,7 +508,7 @@ def test_repeated_id_values_fall_back_to_the_file_names(tmp_path: Path) -> None:
     opened = open_dataset(DatasetSpec(source=str(folder)))
     assert opened.columns.id == "file_name"
     assert [s.sample_id for s in read_all(opened)] == [f"clip{i}.wav" for i in range(len(ROWS))]
-    with pytest.raises(DatasetError, match=r"sample id 'same' \(column 'id'\) is on rows 1 and 2"):
+    with pytest.raises(DatasetError, match=r"metadata.csv: sample id 'same' is repeated \(lines 2 and 3\)"):
         open_dataset(DatasetSpec(source=str(folder), id_column="id"))
 
 
@@ -516,18 +516,28 @@ def test_a_file_listed_twice_in_an_audiofolder_is_refused(tmp_path: Path) -> Non
     folder = write_audiofolder(tmp_path / "af", ROWS, ("transcription",))
     lines = (folder / "metadata.csv").read_text().splitlines()
     (folder / "metadata.csv").write_text("\n".join([*lines, lines[1]]) + "\n")
-    with pytest.raises(DatasetError, match=r"sample id 'clip0.wav' \(column 'file_name'\) is on rows 1 and 4"):
+    with pytest.raises(DatasetError, match=r"metadata.csv: sample id 'clip0.wav' is repeated \(lines 2 and 5\)"):
         open_dataset(DatasetSpec(source=str(folder)))
 
 
 def test_local_dataset_can_be_streamed(tmp_path: Path) -> None:
-    source = LAYOUTS["audiofolder-csv-id-language"](tmp_path)
+    source = LAYOUTS["saved-dataset-audio-nodecode"](tmp_path)
     spec = DatasetSpec(source=str(source), streaming=True)
     opened = open_dataset(spec)
     total, shards = plan_shards(opened, spec, 4, None)
     assert opened.streaming and total is None and len(shards) == min(8, len(ROWS))
     ids = [s.sample_id for shard in shards for s in read_shard(opened, shard)]
-    assert sorted(ids) == sorted(EXPECTED["audiofolder-csv-id-language"][2])
+    assert sorted(ids) == sorted(EXPECTED["saved-dataset-audio-nodecode"][2])
+
+
+def test_an_audiofolder_is_read_by_position_even_when_streaming_is_asked_for(tmp_path: Path) -> None:
+    source = LAYOUTS["audiofolder-csv-id-language"](tmp_path)
+    spec = DatasetSpec(source=str(source), streaming=True)
+    opened = open_dataset(spec)
+    total, shards = plan_shards(opened, spec, 4, None)
+    assert not opened.streaming and total == len(ROWS)
+    ids = [s.sample_id for shard in shards for s in read_shard(opened, shard)]
+    assert ids == EXPECTED["audiofolder-csv-id-language"][2]
 
 
 def test_actors_open_the_columns_the_driver_settled_on(tmp_path: Path) -> None:
