@@ -40,11 +40,12 @@ def _text(value: Any) -> str:
 
 def _language_name(opened: OpenedDataset, value: Any) -> str | None:
     """A language cell as text; a ``ClassLabel`` column's integer becomes its label name."""
-    import datasets
-
     feature = (opened.data.features or {}).get(opened.columns.language)
-    if isinstance(feature, datasets.ClassLabel) and isinstance(value, int) and value >= 0:
-        return feature.int2str(value)
+    if feature is not None and isinstance(value, int) and value >= 0:  # a manifest's rows have no features
+        import datasets
+
+        if isinstance(feature, datasets.ClassLabel):
+            return feature.int2str(value)
     return _text(value) or None
 
 

@@ -95,31 +95,46 @@ def _num_file_shards(data: Any) -> int:
 
 @dataclass(frozen=True)
 class ShardPlan(Sequence[Shard]):
-    """The shards of a dataset, made on demand (a plan for a billion rows is a few integers)."""
+    """The shards of a dataset, made on demand (a plan for a billion rows is a few integers).
+
+    ``tail``: the last samples, one shard each, so that actors transcribing one clip at a time
+    finish together (with whole shards at the end, one actor may still hold a shard or two
+    while the others have nothing left to take)."""
 
     spec: DatasetSpec
     total: int
     shard_size: int
+    tail: int = 0
+
+    def _body(self) -> tuple[int, int]:
+        """(samples in full-size shards, number of those shards)."""
+        body = max(0, self.total - min(self.tail, self.total))
+        return body, -(-body // self.shard_size)
 
     def __len__(self) -> int:
-        return -(-self.total // self.shard_size)
+        body, shards = self._body()
+        return shards + self.total - body
 
     def __getitem__(self, i: int) -> Shard:  # type: ignore[override]
         if not -len(self) <= i < len(self):
             raise IndexError(i)
         i %= len(self)
+        body, shards = self._body()
+        if i >= shards:
+            start = body + i - shards
+            return Shard(self.spec, i, start=start, stop=start + 1)
         start = i * self.shard_size
-        return Shard(self.spec, i, start=start, stop=min(start + self.shard_size, self.total))
+        return Shard(self.spec, i, start=start, stop=min(start + self.shard_size, body))
 
 
 def plan_shards(
-    opened: OpenedDataset, spec: DatasetSpec, shard_size: int, max_samples: int | None
+    opened: OpenedDataset, spec: DatasetSpec, shard_size: int, max_samples: int | None, tail: int = 0
 ) -> tuple[int | None, Sequence[Shard]]:
     """Split the dataset into shards; returns (number of samples or None if unknown, shards).
 
-    Map-style datasets are cut into row ranges of ``shard_size`` (a lazy sequence). A streaming
-    dataset is cut into its file shards (one shard per file), or read as one shard when
-    ``max_samples`` is set.
+    Map-style datasets are cut into row ranges of ``shard_size`` (a lazy sequence), the last
+    ``tail`` samples one shard each (:class:`ShardPlan`). A streaming dataset is cut into its
+    file shards (one shard per file), or read as one shard when ``max_samples`` is set.
     """
     if opened.streaming:
         if max_samples is not None:
@@ -129,4 +144,4 @@ def plan_shards(
     total = opened.num_rows or 0
     if max_samples is not None:
         total = min(total, max_samples)
-    return total, ShardPlan(spec, total, shard_size)
+    return total, ShardPlan(spec, total, shard_size, tail)

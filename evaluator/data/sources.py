@@ -112,8 +112,6 @@ def open_dataset(spec: DatasetSpec, check_ids: bool = True) -> OpenedDataset:
     Raises:
         DatasetError: the source cannot be found/loaded, a split or column is missing.
     """
-    import datasets
-
     name = spec.source or f"{BUILTIN_PREFIX}sample"
     source = spec.location()[1] or name
     if source.startswith(BUILTIN_PREFIX):
@@ -139,6 +137,8 @@ def open_dataset(spec: DatasetSpec, check_ids: bool = True) -> OpenedDataset:
             data.check_unique(data.columns.id)
         return OpenedDataset(data=data, columns=data.columns, split=split, name=name, streaming=False,
                              kind=kind.name, ids=_id_description(data.columns, kind))
+    import datasets
+
     names = list(data.column_names or [])
     columns = detect_columns(names, data.features, spec)
     if columns.id is None and spec.id_column is None and kind.natural_id in names:

@@ -64,6 +64,10 @@ from evaluator.scoring.profiles import profile
 __all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "measured_history", "new_run_id",
            "plan_run", "run_evaluation", "resume_config"]
 
+# At most this many samples are handed out one by one at the end of a dataset (each is a call
+# and a write of its own).
+MAX_TAIL = 256
+
 log = logging.getLogger(__name__)
 
 
@@ -236,13 +240,16 @@ def run_evaluation(
     datasets = []
     # Shards hold at least a batch of the model that batches most (the actors fill batches across them).
     shard_size = config_json["shard_size"] = shard_size_for(config.shard_size, (p.min_shard for p in plans))
+    # Models that transcribe one clip at a time take the last samples one by one, so their actors
+    # finish together; a batching model keeps whole shards (its batches fill across them).
+    tail = min(2 * shard_size * max(p.actors for p in plans), MAX_TAIL) if all(p.min_shard == 1 for p in plans) else 0
     for spec, name in zip(config.datasets, config.dataset_names(), strict=True):
         # A local path must exist on every node where actors run: asked before any model loads.
         check_dataset_on_nodes(dataset_probe_paths(spec.source, _first_audio(opened[spec])),
                                [p.ray_options for p in plans])
         # Shards carry the columns settled here, so actors neither detect them nor re-check ids.
         settled = resolved_spec(opened[spec], spec)
-        total, shards = plan_shards(opened[spec], settled, shard_size, spec.max_samples or config.max_samples)
+        total, shards = plan_shards(opened[spec], settled, shard_size, spec.max_samples or config.max_samples, tail)
         datasets.append(RunDataset(settled, name, opened[spec], total, shards))
     total_samples = None if any(d.total is None for d in datasets) else sum(d.total or 0 for d in datasets)
     num_shards = sum(len(d.shards) for d in datasets)

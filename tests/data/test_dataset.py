@@ -378,24 +378,29 @@ def opened_with_rows(n: int) -> OpenedDataset:
 
 
 @pytest.mark.parametrize(
-    ("rows", "shard_size", "max_samples", "total", "ranges"),
+    ("rows", "shard_size", "max_samples", "total", "ranges", "tail"),
     [
-        (10, 4, None, 10, [(0, 4), (4, 8), (8, 10)]),
-        (8, 4, None, 8, [(0, 4), (4, 8)]),
-        (10, 1, None, 10, [(i, i + 1) for i in range(10)]),
-        (10, 100, None, 10, [(0, 10)]),
-        (1, 4, None, 1, [(0, 1)]),
-        (0, 4, None, 0, []),
-        (10, 4, 5, 5, [(0, 4), (4, 5)]),
-        (10, 4, 4, 4, [(0, 4)]),
-        (10, 4, 1, 1, [(0, 1)]),
-        (3, 4, 100, 3, [(0, 3)]),
+        (10, 4, None, 10, [(0, 4), (4, 8), (8, 10)], 0),
+        # the last `tail` samples one shard each (models that transcribe one clip at a time)
+        (10, 4, None, 10, [(0, 4), (4, 7), (7, 8), (8, 9), (9, 10)], 3),
+        (10, 4, None, 10, [(i, i + 1) for i in range(10)], 16),
+        (10, 4, 6, 6, [(0, 4), (4, 5), (5, 6)], 2),
+        (0, 4, None, 0, [], 5),
+        (8, 4, None, 8, [(0, 4), (4, 8)], 0),
+        (10, 1, None, 10, [(i, i + 1) for i in range(10)], 0),
+        (10, 100, None, 10, [(0, 10)], 0),
+        (1, 4, None, 1, [(0, 1)], 0),
+        (0, 4, None, 0, [], 0),
+        (10, 4, 5, 5, [(0, 4), (4, 5)], 0),
+        (10, 4, 4, 4, [(0, 4)], 0),
+        (10, 4, 1, 1, [(0, 1)], 0),
+        (3, 4, 100, 3, [(0, 3)], 0),
     ],
 )
 def test_plan_shards(rows: int, shard_size: int, max_samples: int | None, total: int,
-                     ranges: list[tuple[int, int]]) -> None:
+                     ranges: list[tuple[int, int]], tail: int) -> None:
     spec = DatasetSpec(source="mem")
-    n, shards = plan_shards(opened_with_rows(rows), spec, shard_size, max_samples)
+    n, shards = plan_shards(opened_with_rows(rows), spec, shard_size, max_samples, tail)
     assert n == total
     assert [(s.start, s.stop) for s in shards] == ranges
     assert [s.shard_id for s in shards] == list(range(len(shards)))
