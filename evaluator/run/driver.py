@@ -62,6 +62,7 @@ from evaluator.scoring.profiles import profile
 # Progress, check_resumable, measured_history and resume_config live in evaluator.run.execute.recorder;
 # they are named here too, so callers take a run's whole API from the driver.
 __all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "measured_history", "new_run_id",
+           "open_and_check",
            "plan_run", "run_evaluation", "resume_config"]
 
 # At most this many samples are handed out one by one at the end of a dataset (each is a call
@@ -123,6 +124,14 @@ def check_languages(config: RunConfig, opened: Mapping[DatasetSpec, OpenedDatase
     default = each[0].plan.default if len(each) == 1 else settle(config.language, [], []).plan.default
     plan = LanguagePlan(default, mapping, config.detect_language)
     return SettledLanguages(plan, frozenset(used), over.warnings, all(e.complete for e in each))
+
+
+def open_and_check(config: RunConfig) -> dict[DatasetSpec, OpenedDataset]:
+    """Open the run's datasets (ids checked unique) and settle their languages
+    (:func:`check_languages`); returns them for :func:`run_evaluation`."""
+    opened = {spec: open_dataset(spec) for spec in config.datasets}
+    check_languages(config, opened)
+    return opened
 
 
 def _long_form(config: RunConfig, backend: Any) -> LongForm:
@@ -215,6 +224,7 @@ def run_evaluation(
     resume: bool = False,
     retry_errors: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
+    opened: Mapping[DatasetSpec, OpenedDataset] | None = None,
 ) -> RunSummary:
     """Evaluate every model of ``config`` on every one of its datasets; rows land in ``store``.
 
@@ -222,7 +232,8 @@ def run_evaluation(
     actor, and its actors pull the shards of every dataset, one dataset after the other. With
     ``resume=True``, ``run_id`` names an existing run and only (model, dataset, sample) triples
     not yet stored are evaluated (``retry_errors`` first deletes the run's error rows).
-    Ray must be connected (:func:`evaluator.run.plan.cluster.connect_ray`).
+    Ray must be connected (:func:`evaluator.run.plan.cluster.connect_ray`). ``opened``: the
+    datasets already opened (and their ids checked), by spec; the others are opened here.
     """
     import ray
 
@@ -232,7 +243,7 @@ def run_evaluation(
     backends = {m.label: get_backend(m.backend).for_model(m.model, m.options_dict()) for m in config.models}
     mps_warning = missing_mps_warning(cluster) if config.device == "auto" and any(
         "mps" in cls.devices for cls in backends.values()) else None
-    opened = {spec: open_dataset(spec) for spec in config.datasets}
+    opened = {spec: (opened or {}).get(spec) or open_dataset(spec) for spec in config.datasets}
     languages = check_languages(config, opened)
     if not languages.complete:
         log.info("languages checked on the stream's first rows (%s); later rows are checked as they come",

@@ -21,13 +21,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from evaluator.data.opened import OpenedDataset
+from evaluator.data.spec import DatasetSpec
 from evaluator.errors import ConfigError, RunBusyError
 from evaluator.models.backends import get_backend
 from evaluator.models.contract import Backend
 from evaluator.results.lease import Lease, find_live, refusal
 from evaluator.results.locking import READ_WAIT_SECONDS, connect
 from evaluator.results.store import Store
-from evaluator.run.driver import RunSummary, check_languages, new_run_id, run_evaluation
+from evaluator.run.driver import RunSummary, new_run_id, open_and_check, run_evaluation
 from evaluator.run.plan import cluster
 from evaluator.run.plan.cluster import Connection, use_cluster_token
 from evaluator.run.plan.config import RunConfig, run_config_from_json
@@ -167,6 +169,7 @@ class Session:
         self.lease: Lease | None = None
         self.connection: Connection | None = None
         self.store: Store | None = None
+        self.opened: dict[DatasetSpec, OpenedDataset] = {}  # opened while Ray starts
         self._existed = os.path.exists(db)
 
     def __enter__(self) -> Session:
@@ -178,10 +181,10 @@ class Session:
             # The datasets open (and their languages are checked) on another thread while Ray
             # starts here: Ray's processes must be started by a thread that lives as long as they do.
             with ThreadPoolExecutor(1, thread_name_prefix="open-datasets") as opener:
-                checked = opener.submit(check_languages, self.config)
+                checked = opener.submit(open_and_check, self.config)
                 self.connection = cluster.connect_ray(self.config.address, self.num_cpus, env_vars=self.env_vars,
                                                       dashboard=self.dashboard)
-                checked.result()
+                self.opened = checked.result()
             self.store = Store(self.db)  # the write lock: only once the cluster is joined
         except BaseException:
             self._close()
@@ -191,7 +194,7 @@ class Session:
     def run(self, *, retry_errors: bool = False, on_progress: Callable[[Any], None] | None = None) -> RunSummary:
         assert self.store is not None, "use the session as a context manager"
         return run_evaluation(self.config, self.store, run_id=self.run_id, resume=self.resume,
-                              retry_errors=retry_errors, on_progress=on_progress)
+                              retry_errors=retry_errors, on_progress=on_progress, opened=self.opened)
 
     def __exit__(self, *exc: object) -> None:
         self._close()

@@ -84,13 +84,13 @@ def test_builtin_multilingual_has_six_languages_and_a_spaceless_one() -> None:
     ({"espeak-de-1": "de"}, ["--model", "faster-whisper:tiny.en"], "tiny.en transcribes none.*de \\(German\\)"),
     ({"espeak-de-1": None}, ["--model", "seamless-m4t:facebook/seamless-m4t-v2-large"], "needs the spoken language"),
 ])
-def test_languages_are_refused_before_ray_starts(tmp_path, monkeypatch, caplog, languages, extra, message) -> None:
+def test_languages_are_refused_before_any_model_loads(tmp_path, monkeypatch, caplog, languages, extra,
+                                                      message) -> None:
+    """Checked while Ray starts (simulated: a cluster joined), before any actor or database."""
     import evaluator.run.plan.cluster
+    from evaluator.run.plan.cluster import Connection
 
-    def no_ray(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("Ray was started")
-
-    monkeypatch.setattr(evaluator.run.plan.cluster, "connect_ray", no_ray)
+    monkeypatch.setattr(evaluator.run.plan.cluster, "connect_ray", lambda *a, **k: Connection(True, "sim"))
     # the models need not be installed or cached: the languages are refused first
     monkeypatch.setattr("evaluator.models.backends.base.Backend.require", classmethod(lambda cls: None))
     monkeypatch.setattr("evaluator.models.backends.base.Backend.check_model",
@@ -98,7 +98,7 @@ def test_languages_are_refused_before_ray_starts(tmp_path, monkeypatch, caplog, 
     folder = _folder(tmp_path / "data", languages)
     models = [] if "--model" in extra else ["--model", "faster-whisper:base"]
     rc = cli.main(["run", "--db", str(tmp_path / "r.duckdb"), "--dataset", str(folder), *models, *extra])
-    assert rc == 2
+    assert rc == 2 and not (tmp_path / "r.duckdb").exists()
     assert caplog.records and caplog.records[-1].levelname == "ERROR"
     import re
 
