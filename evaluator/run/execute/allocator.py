@@ -2,11 +2,11 @@
 
 glibc's ``malloc`` hands allocations over 128 KiB to ``mmap`` and gives freed memory at the top of
 its heap back to the system past 128 KiB; a transcribing worker allocates and frees buffers of that
-size for every clip (log-mel features, decoder states), so each clip pays page faults again. On the
-machine the README names, two faster-whisper tiny.en processes spent 9 of their 40 CPU seconds in
-the kernel on 75 clips; with the thresholds below 0.6 s, and the clips took 17 s instead of 20 s,
-at the same peak memory (``bench/startup.py``). Transcripts do not change: only where memory comes
-from does.
+size for every clip (log-mel features, decoder states), so each clip pays page faults again. On a
+2-core Xeon, two faster-whisper tiny.en processes spent 8.9 of their 38.6 CPU seconds in the
+kernel on 75 clips; with the thresholds below 0.6 s, and they took 16.9 s instead of 19.9 s, at
+the same peak memory (``bench/startup.py``, docs/evaluating.md). Transcripts do not change: only
+where memory comes from does.
 
 The tuning applies to glibc only (Linux; on macOS and musl nothing changes) and never overrides a
 choice made through glibc's own environment variables (``MALLOC_MMAP_THRESHOLD_``,
