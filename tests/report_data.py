@@ -70,7 +70,7 @@ def dataset_rows(folder: str) -> tuple[str, str, dict[str, int]]:
     from evaluator.data.spec import DatasetSpec
 
     opened = open_dataset(DatasetSpec(source=folder))
-    ids = opened.data[opened.columns.id]
+    ids = list(opened.data.values(opened.columns.id))
     return opened.name, opened.split, {sid: i for i, sid in enumerate(ids)}
 
 
