@@ -121,3 +121,22 @@ def write_metadata(folder: str | Path, rows: Sequence[Mapping[str, Any]]) -> Non
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def save_sample_set(target: str | Path) -> Path:
+    """The bundled sample set as a ``save_to_disk`` dataset (``audio`` paths, ``text``, ``id``):
+    a local dataset that ``--streaming`` reads as a stream (an audiofolder is read by position)."""
+    import os
+
+    import datasets
+
+    from evaluator.data.builtin import sample_data_dir
+
+    folder = sample_data_dir()
+    with open(os.path.join(folder, "metadata.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    datasets.Dataset.from_dict({
+        "audio": [os.path.join(folder, r["file_name"]) for r in rows],
+        "text": [r["transcription"] for r in rows], "id": [r["id"] for r in rows],
+    }).save_to_disk(str(target))
+    return Path(target)

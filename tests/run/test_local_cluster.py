@@ -20,6 +20,7 @@ def test_a_local_cluster_passes_settings_to_its_workers_and_stops_whole(monkeypa
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.delenv("EVALUATOR_PROBE", raising=False)
+    before = descendants({os.getpid()}, process_table())  # e.g. a resource tracker of earlier tests
     connection = connect_ray("local", 2, env_vars={"EVALUATOR_PROBE": "quiet"})
     try:
         assert not connection.joined
@@ -32,7 +33,7 @@ def test_a_local_cluster_passes_settings_to_its_workers_and_stops_whole(monkeypa
         value, runtime_env = ray.get(probe.remote())
         assert value == "quiet"
         assert "env_vars" not in runtime_env
-        started = descendants({os.getpid()}, process_table()) - {os.getpid()}
+        started = descendants({os.getpid()}, process_table()) - before
         assert any("raylet" in process_table()[pid].args for pid in started if pid in process_table())
     finally:
         stop_local_cluster()

@@ -157,10 +157,12 @@ def test_streaming_run_whose_actors_keep_dying_accounts_for_every_sample(ray_clu
     from evaluator.models.spec import parse_model_spec
     from evaluator.run.driver import run_evaluation
     from evaluator.run.plan.config import RunConfig
+    from tests.factories import save_sample_set
 
     db = str(tmp_path / "dying.duckdb")
     config = RunConfig(db=db, models=(parse_model_spec("faster-whisper:tiny.en?compute_type=float32"),),
-                       dataset=DatasetSpec(streaming=True), actors_per_model=1, max_shard_attempts=1)
+                       dataset=DatasetSpec(source=str(save_sample_set(tmp_path / "saved")), streaming=True),
+                       actors_per_model=1, max_shard_attempts=1)
     killed: list[int] = []
 
     raylet = psutil.Process(ray._private.worker.global_worker.node.all_processes["raylet"][0].process.pid)

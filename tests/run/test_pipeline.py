@@ -202,8 +202,11 @@ def test_dataset_spec_is_hashable_for_actor_cache():
 def test_streaming_reads_every_sample_once(ray_cluster, tmp_path, sample_rows):
     """A dataset read as a stream (file shards, no random access): long files are chunked inside
     the actor that reads them."""
+    from tests.factories import save_sample_set
+
+    saved = save_sample_set(tmp_path / "saved")
     db = tmp_path / "stream.duckdb"
-    config = _config(db, dataset=DatasetSpec(streaming=True), long_form="chunked")
+    config = _config(db, dataset=DatasetSpec(source=str(saved), streaming=True), long_form="chunked")
     with Store(str(db)) as store:
         summary = run_evaluation(config, store)
     assert summary.status == "finished"
