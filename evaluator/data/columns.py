@@ -3,7 +3,7 @@ and what a row keeps of its other columns (its metadata)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,7 @@ from evaluator.data.spec import DatasetSpec
 from evaluator.errors import DatasetError
 
 __all__ = [
+    "first_repeat",
     "AUDIO_COLUMNS",
     "TEXT_COLUMNS",
     "ID_COLUMNS",
@@ -170,3 +171,11 @@ def detect_columns(names: Sequence[str], features: Any, spec: DatasetSpec, *, ma
     )
 
 
+def first_repeat(values: Iterable[Any]) -> tuple[Any, int, int] | None:
+    """The first value that repeats and the rows (1-based) of its first two occurrences."""
+    first: dict[Any, int] = {}
+    for k, value in enumerate(values):
+        if value in first:
+            return value, first[value] + 1, k + 1
+        first[value] = k
+    return None

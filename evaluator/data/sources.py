@@ -24,7 +24,7 @@ import logging
 from typing import Any
 
 from evaluator.data.builtin import BUILTIN_PREFIX, builtin_dir
-from evaluator.data.columns import NATURAL_ID, ROW_INDEX, Columns, detect_columns
+from evaluator.data.columns import NATURAL_ID, ROW_INDEX, Columns, detect_columns, first_repeat
 from evaluator.data.linetable import LineTable
 from evaluator.data.opened import LOCAL_STREAM_SHARDS, OpenedDataset
 from evaluator.data.registry import Source, detect
@@ -72,16 +72,6 @@ def _id_description(columns: Columns, source: Source) -> str:
     return f"column {columns.id}"
 
 
-def _repeats(ids: list[Any]) -> tuple[Any, int, int] | None:
-    """The first repeated id and the rows (1-based) of its first two occurrences."""
-    first: dict[Any, int] = {}
-    for k, value in enumerate(ids):
-        if value in first:
-            return value, first[value] + 1, k + 1
-        first[value] = k
-    return None
-
-
 def _dataset_ids(data: Any, columns: Columns, spec: DatasetSpec, source: Source, name: str) -> Columns:
     """The id column of a ``datasets`` dataset once its ids are checked unique: the spec's, else
     a detected id column, else the source's own (an audiofolder's ``file_name``), else the row
@@ -90,7 +80,7 @@ def _dataset_ids(data: Any, columns: Columns, spec: DatasetSpec, source: Source,
     candidates = [columns.id] if spec.id_column else [c for c in (
         columns.id, source.natural_id if source.natural_id in (data.column_names or []) else None) if c]
     for column in dict.fromkeys(candidates):
-        found = _repeats(data[column])
+        found = first_repeat(data[column])
         if found is None:
             return dataclasses.replace(columns, id=column)
         value, a, b = found

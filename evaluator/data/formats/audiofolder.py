@@ -22,7 +22,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from evaluator.data import paths
-from evaluator.data.columns import ID_COLUMNS, LANGUAGE_COLUMNS, NATURAL_ID, ROW_INDEX, TEXT_COLUMNS, Columns
+from evaluator.data.columns import (
+    ID_COLUMNS,
+    LANGUAGE_COLUMNS,
+    NATURAL_ID,
+    ROW_INDEX,
+    TEXT_COLUMNS,
+    Columns,
+    first_repeat,
+)
 from evaluator.data.formats.delimited import load_delimited, read_header
 from evaluator.data.formats.nemo import load_nemo
 from evaluator.data.linetable import LineTable
@@ -71,16 +79,6 @@ def _first_record(path: str) -> dict[str, Any]:
     return {}
 
 
-def _repeated(values: Iterable[Any]) -> tuple[Any, int, int] | None:
-    """The first repeated value and the rows (1-based) of its first two occurrences."""
-    first: dict[Any, int] = {}
-    for k, value in enumerate(values):
-        if value in first:
-            return value, first[value] + 1, k + 1
-        first[value] = k
-    return None
-
-
 def _audiofolder_rows(inner: LineTable, spec: DatasetSpec, names: list[str], text: str, language: str | None,
                       where: str) -> LineTable:
     """``inner`` (the metadata file read as a manifest: ``file_name`` the audio cell, its text as
@@ -89,7 +87,7 @@ def _audiofolder_rows(inner: LineTable, spec: DatasetSpec, names: list[str], tex
         ident = None
     else:
         ident = _pick(names, spec.id_column, ID_COLUMNS, "id", where) or FILE_NAME
-        if spec.id_column is None and ident != FILE_NAME and (found := _repeated(inner.values(ident))):
+        if spec.id_column is None and ident != FILE_NAME and (found := first_repeat(inner.values(ident))):
             value, a, b = found
             log.warning("column %r has repeated values (%r on rows %d and %d; e.g. several speakers per sentence); "
                         "not using it as the sample id", ident, value, a, b)
