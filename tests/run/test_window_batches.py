@@ -98,13 +98,20 @@ def _untimed(chunk: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in chunk.items() if k not in TIMINGS}
 
 
-def test_windows_share_batches_with_short_clips_and_come_back_as_alone(folder: Path) -> None:
-    worker = _worker("tests.standin_backend.StandInBackend:none?batch_size=8&seconds_per_clip=0.01")
+def _together_and_alone(spec: str, folder: Path) -> tuple[Worker, list[dict[str, Any]], Any, ChunkJob,
+                                                         list[dict[str, Any]]]:
+    """A worker of ``spec``: the windows and clips held at once, then the windows alone."""
+    worker = _worker(spec)
     try:
         chunks, result, job = _together(worker, folder)
-        alone = _alone(worker, folder, job)
+        return worker, chunks, result, job, _alone(worker, folder, job)
     finally:
         worker.close()
+
+
+def test_windows_share_batches_with_short_clips_and_come_back_as_alone(folder: Path) -> None:
+    worker, chunks, result, job, alone = _together_and_alone(
+        "tests.standin_backend.StandInBackend:none?batch_size=8&seconds_per_clip=0.01", folder)
     backend = worker.backend
     assert isinstance(backend, StandInBackend)
     mixed = [b for b in backend.batches if max(b) >= 25.0 > min(b)]  # a 30 s window beside a clip
@@ -132,12 +139,8 @@ def test_a_window_the_model_refuses_is_that_window_s_error_only(folder: Path) ->
 def test_tiny_en_windows_in_shared_batches_equal_windows_alone(folder: Path) -> None:
     """faster-whisper tiny.en in float32 (the same on every CPU), batching 8: each window's text,
     timed segments and VAD speech are what transcribing it alone gives."""
-    worker = _worker("faster-whisper:tiny.en?compute_type=float32&batch_size=8")
-    try:
-        chunks, result, job = _together(worker, folder)
-        alone = _alone(worker, folder, job)
-    finally:
-        worker.close()
+    worker, chunks, result, job, alone = _together_and_alone(
+        "faster-whisper:tiny.en?compute_type=float32&batch_size=8", folder)
     assert max(worker.pipeline.stats.batch_sizes()) > max(CLIPS, len(job.windows))  # windows beside clips
     assert all(c["error"] is None and c["hypothesis"] for c in chunks)
     assert [_untimed(c) for c in chunks] == [_untimed(c) for c in alone]
