@@ -9,7 +9,7 @@ recorded them, naming the samples.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -114,13 +114,23 @@ def _stored_audio(con: Any, run_id: str, dataset: str, default: bool) -> bool:
     return row[0] == "contents" if row and row[0] in ("sizes", "contents") else default
 
 
+def _fingerprint(d: DatasetRead, verify: bool, known: Mapping[tuple[DatasetSpec, bool], Fingerprint]) -> Fingerprint:
+    made = known.get((d.spec, verify))
+    if made is not None and (made.value is None or made.samples == d.total):
+        return made
+    return fingerprint(d.opened, d.total, verify)
+
+
 def record_datasets(store: Any, run_id: str, datasets: Sequence[DatasetRead], *, resume: bool = False,
-                    verify_audio: bool = False) -> list[Fingerprint]:
+                    verify_audio: bool = False,
+                    known: Mapping[tuple[DatasetSpec, bool], Fingerprint] | None = None) -> list[Fingerprint]:
     """Fingerprint each dataset of a run and store it (replacing what an earlier session stored).
 
     With ``resume``, a dataset whose samples differ from what the run recorded (a changed
     reference or audio size, an added or removed sample) is refused before anything is written;
-    its audio is fingerprinted as the run's first session did (sizes, or contents).
+    its audio is fingerprinted as the run's first session did (sizes, or contents). ``known``:
+    fingerprints already made, by (spec, ``verify_audio``) (the driver makes them while Ray
+    starts); one is used where it covers the samples the run reads.
 
     Raises:
         DatasetError: on a resume, a dataset changed; the message names the samples.
@@ -129,7 +139,7 @@ def record_datasets(store: Any, run_id: str, datasets: Sequence[DatasetRead], *,
         verify = [_stored_audio(store.con, run_id, d.name, verify_audio) for d in datasets]
     else:
         verify = [verify_audio] * len(datasets)
-    prints = [fingerprint(d.opened, d.total, v) for d, v in zip(datasets, verify, strict=True)]
+    prints = [_fingerprint(d, v, known or {}) for d, v in zip(datasets, verify, strict=True)]
     if resume:
         _check_names(store.con, run_id, [d.name for d in datasets])
         for d, fp in zip(datasets, prints, strict=True):

@@ -204,8 +204,11 @@ class Lease:
         """
         path = _path(db, run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
         fh = cls._lock(path, db)
-        before = _read(path)
+        # a file this call created is empty and names no holder (an empty file that was there may
+        # be a holder's rewrite caught half way: read it, trying again)
+        before = None if not existed and os.fstat(fh.fileno()).st_size == 0 else _read(path)
         if before is not None and before.host != socket.gethostname() and before.pid != os.getpid():
             state = "live" if before.age() < LEASE_SECONDS else "expired"
             if state == "live" or not force:

@@ -29,13 +29,23 @@ from evaluator.results.records import (
 )
 from evaluator.results.schema import sync_records
 
-__all__ = ["Store", "RESULT_COLUMNS", "CHUNK_COLUMNS", "RECORDS", "connect_read_only"]
+__all__ = ["Store", "RESULT_COLUMNS", "CHUNK_COLUMNS", "RECORDS", "connect_read_only", "preload"]
 
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = column_names(ResultRow)
 CHUNK_COLUMNS = column_names(ChunkRow)
 RECORDS = (ResultRow, ChunkRow, RunModel, LostShard)
+
+
+def preload() -> None:
+    """Import what the store's first writes need: DuckDB, and pyarrow with pandas, which pyarrow
+    imports at its first conversion of Python values (about 0.3 s of CPU; the driver does it on
+    another thread while Ray starts, rather than before the first model loads)."""
+    import duckdb  # noqa: F401
+    import pyarrow as pa
+
+    pa.array([0])
 
 
 def _now() -> datetime:

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 import evaluator
+from evaluator.data.fingerprint import Fingerprint, fingerprint
 from evaluator.data.opened import OpenedDataset
 from evaluator.data.readers import language_values
 from evaluator.data.shards import Shard, plan_shards
@@ -61,9 +62,8 @@ from evaluator.scoring.profiles import profile
 
 # Progress, check_resumable, measured_history and resume_config live in evaluator.run.execute.recorder;
 # they are named here too, so callers take a run's whole API from the driver.
-__all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "measured_history", "new_run_id",
-           "open_and_check",
-           "plan_run", "run_evaluation", "resume_config"]
+__all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "fingerprint_datasets",
+           "measured_history", "new_run_id", "open_and_check", "plan_run", "run_evaluation", "resume_config"]
 
 # At most this many samples are handed out one by one at the end of a dataset (each is a call
 # and a write of its own).
@@ -132,6 +132,15 @@ def open_and_check(config: RunConfig) -> dict[DatasetSpec, OpenedDataset]:
     opened = {spec: open_dataset(spec) for spec in config.datasets}
     check_languages(config, opened)
     return opened
+
+
+def fingerprint_datasets(config: RunConfig,
+                         opened: Mapping[DatasetSpec, OpenedDataset]) -> dict[tuple[DatasetSpec, bool], Fingerprint]:
+    """The fingerprints a new run of ``config`` records (the samples it reads, audio by size or
+    with ``verify_audio`` by contents), by (spec, ``verify_audio``): for :func:`run_evaluation`."""
+    return {(spec, config.verify_audio): fingerprint(opened[spec], spec.max_samples or config.max_samples,
+                                                     config.verify_audio)
+            for spec in config.datasets}
 
 
 def _long_form(config: RunConfig, backend: Any) -> LongForm:
@@ -225,6 +234,7 @@ def run_evaluation(
     retry_errors: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     opened: Mapping[DatasetSpec, OpenedDataset] | None = None,
+    fingerprints: Mapping[tuple[DatasetSpec, bool], Fingerprint] | None = None,
 ) -> RunSummary:
     """Evaluate every model of ``config`` on every one of its datasets; rows land in ``store``.
 
@@ -234,6 +244,7 @@ def run_evaluation(
     not yet stored are evaluated (``retry_errors`` first deletes the run's error rows).
     Ray must be connected (:func:`evaluator.run.plan.cluster.connect_ray`). ``opened``: the
     datasets already opened (and their ids checked), by spec; the others are opened here.
+    ``fingerprints``: those already made (:func:`fingerprint_datasets`); the others are made here.
     """
     import ray
 
@@ -274,13 +285,15 @@ def run_evaluation(
         run = store.get_run(run_id) or {}
         check_resumable(run, versions)
         # the datasets must be what the run read: a changed sample is refused, named
-        record_datasets(store, run_id, read, resume=True, verify_audio=config.verify_audio)
+        record_datasets(store, run_id, read, resume=True, verify_audio=config.verify_audio,
+                        known=fingerprints)
         earlier = json.loads(run.get("models") or "{}")
         store.mark_running(run_id)
         if retry_errors:
             log.info("deleted %d error rows to retry them", store.delete_errors(run_id))
     else:
-        record_datasets(store, run_id, read, verify_audio=config.verify_audio)  # name, ids, fingerprint
+        record_datasets(store, run_id, read, verify_audio=config.verify_audio,  # name, ids, fingerprint
+                        known=fingerprints)
         store.create_run(
             run_id, config.name, json.loads(mask_credentials(json.dumps(config_json))),
             evaluator_version=evaluator.__version__,

@@ -6,8 +6,9 @@ this order, so that nothing is held while something else may fail:
    Ray's temporary copy of the job's working directory) and a run to resume is found by id or
    name, refused at once while a live driver holds it (its lease);
 3. every model spec and option is checked (no Ray, no database);
-4. :class:`Session`: the run's lease is taken, Ray joined or started (while the datasets open and
-   their languages are checked on another thread), and only then the database opened for writing;
+4. :class:`Session`: the run's lease is taken, Ray joined or started (while the datasets open,
+   their languages are checked and their fingerprints made on another thread), and only then the
+   database opened for writing;
    the run id, name and database path are logged before any work; a run that could not start
    leaves no empty database behind.
 """
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from evaluator.data.fingerprint import Fingerprint
 from evaluator.data.opened import OpenedDataset
 from evaluator.data.spec import DatasetSpec
 from evaluator.errors import ConfigError, RunBusyError
@@ -28,8 +30,8 @@ from evaluator.models.backends import get_backend
 from evaluator.models.contract import Backend
 from evaluator.results.lease import Lease, find_live, refusal
 from evaluator.results.locking import READ_WAIT_SECONDS, connect
-from evaluator.results.store import Store
-from evaluator.run.driver import RunSummary, new_run_id, open_and_check, run_evaluation
+from evaluator.results.store import Store, preload
+from evaluator.run.driver import RunSummary, fingerprint_datasets, new_run_id, open_and_check, run_evaluation
 from evaluator.run.plan import cluster
 from evaluator.run.plan.cluster import Connection, use_cluster_token
 from evaluator.run.plan.config import RunConfig, run_config_from_json
@@ -138,6 +140,16 @@ def resume_command(run_id: str, db: str) -> str:
     return f"evaluator run --resume {run_id} --db {db}"
 
 
+def _open_datasets(config: RunConfig) -> tuple[dict[DatasetSpec, OpenedDataset],
+                                                dict[tuple[DatasetSpec, bool], Fingerprint]]:
+    """What a session does while Ray starts: open the datasets (ids and languages checked),
+    fingerprint them, and import what the store's first writes need."""
+    opened = open_and_check(config)
+    fingerprints = fingerprint_datasets(config, opened)
+    preload()
+    return opened, fingerprints
+
+
 class Session:
     """One run's hold on the world: its lease, Ray, and the database opened for writing, in that
     order (see the module's docstring). Use as a context manager, then :meth:`run`.
@@ -170,6 +182,7 @@ class Session:
         self.connection: Connection | None = None
         self.store: Store | None = None
         self.opened: dict[DatasetSpec, OpenedDataset] = {}  # opened while Ray starts
+        self.fingerprints: dict[tuple[DatasetSpec, bool], Fingerprint] = {}  # made while Ray starts
         self._existed = os.path.exists(db)
 
     def __enter__(self) -> Session:
@@ -181,10 +194,10 @@ class Session:
             # The datasets open (and their languages are checked) on another thread while Ray
             # starts here: Ray's processes must be started by a thread that lives as long as they do.
             with ThreadPoolExecutor(1, thread_name_prefix="open-datasets") as opener:
-                checked = opener.submit(open_and_check, self.config)
+                checked = opener.submit(_open_datasets, self.config)
                 self.connection = cluster.connect_ray(self.config.address, self.num_cpus, env_vars=self.env_vars,
                                                       dashboard=self.dashboard)
-                self.opened = checked.result()
+                self.opened, self.fingerprints = checked.result()
             self.store = Store(self.db)  # the write lock: only once the cluster is joined
         except BaseException:
             self._close()
@@ -194,7 +207,8 @@ class Session:
     def run(self, *, retry_errors: bool = False, on_progress: Callable[[Any], None] | None = None) -> RunSummary:
         assert self.store is not None, "use the session as a context manager"
         return run_evaluation(self.config, self.store, run_id=self.run_id, resume=self.resume,
-                              retry_errors=retry_errors, on_progress=on_progress, opened=self.opened)
+                              retry_errors=retry_errors, on_progress=on_progress, opened=self.opened,
+                              fingerprints=self.fingerprints)
 
     def __exit__(self, *exc: object) -> None:
         self._close()

@@ -85,6 +85,25 @@ def test_a_changed_reference_added_clip_or_resized_audio_changes_the_fingerprint
     assert [k for k in before.digests if before.digests[k] != resized.digests[k]] == [ROWS[2]["file_name"]]
 
 
+def test_a_fingerprint_made_ahead_is_recorded_only_where_it_covers_the_samples_read(tmp_path: Path) -> None:
+    """The driver fingerprints datasets while Ray starts; what it made is what the run records,
+    unless it covers other samples or was made another way (then the run makes its own)."""
+    folder = audiofolder(tmp_path / "calls")
+    d = read(folder)
+    ahead = fingerprint(d.opened)
+    edit_metadata(folder, {ROWS[1]["file_name"]: "changed after the fingerprint was made"})
+    now = fingerprint(read(folder).opened)
+    assert now.value != ahead.value
+    first_two = DatasetRead(d.name, d.spec, read(folder).opened, 2)
+    with Store(str(tmp_path / "r.duckdb")) as store:
+        (made,) = record_datasets(store, "run-a", [read(folder)], known={(d.spec, False): ahead})
+        assert made is ahead and dataset_identity(store.con, "run-a")[0]["fingerprint"] == ahead.value
+        (other,) = record_datasets(store, "run-b", [read(folder)], verify_audio=True, known={(d.spec, False): ahead})
+        assert other.audio == "contents" and other.value not in (ahead.value, now.value)
+        (fewer,) = record_datasets(store, "run-c", [first_two], known={(d.spec, False): ahead})
+        assert fewer.samples == 2 and fewer.value == fingerprint(first_two.opened, 2).value
+
+
 def test_verify_audio_sees_a_clip_changed_at_the_same_size(tmp_path: Path) -> None:
     folder = audiofolder(tmp_path / "calls")
     sizes, contents = fingerprint(read(folder).opened), fingerprint(read(folder).opened, verify_audio=True)

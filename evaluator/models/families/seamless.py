@@ -70,9 +70,12 @@ class SeamlessM4TFamily(GenerativeFamily):
     install = "pip install 'evaluator[seamless-m4t]'"
     takes_language = True
     needs_language = True  # it writes text in a target language and cannot detect the spoken one
-    languages = seamless_languages()
     default_memory_mb = 8000.0  # about 6 GB of float32 weights, + runtime
     large_model = True
+
+    @classmethod
+    def supported_languages(cls, config: Mapping[str, Any], model: str) -> frozenset[str] | None:
+        return seamless_languages()  # resolved when asked: importing the family stays cheap
 
     @classmethod
     def language_code(cls, language: Language) -> str | None:
