@@ -8,6 +8,7 @@ layer of evaluator.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 
@@ -21,7 +22,7 @@ from evaluator.errors import (
     mask_credentials,
 )
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "console"]
 
 log = logging.getLogger("evaluator")
 
@@ -88,3 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C where no command says more (run prints how to resume)
         log.error("interrupted")
         return 130
+
+
+def console() -> int:
+    """The ``evaluator`` script and ``python -m evaluator.cli``: :func:`main` in a process of its
+    own, which ends right after. Its objects are moved out of the garbage collector's reach first
+    (``gc.freeze``): the interpreter's last collections over Ray's, DuckDB's and pandas' objects
+    took 0.1-0.15 s at every exit on the project's 2-core machines; the memory goes back to the
+    system with the process, and exit handlers and open files are closed as usual."""
+    code = main()
+    gc.freeze()
+    return code
+

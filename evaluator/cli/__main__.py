@@ -1,5 +1,5 @@
 """`python -m evaluator.cli` runs the command line (same as the `evaluator` script)."""
 
-from evaluator.cli import main
+from evaluator.cli import console
 
-raise SystemExit(main())
+raise SystemExit(console())
