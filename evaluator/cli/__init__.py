@@ -95,7 +95,7 @@ def console() -> int:
     """The ``evaluator`` script and ``python -m evaluator.cli``: :func:`main` in a process of its
     own, which ends right after. Its objects are moved out of the garbage collector's reach first
     (``gc.freeze``): the interpreter's last collections over Ray's, DuckDB's and pandas' objects
-    took 0.1-0.15 s at every exit on the project's 2-core machines; the memory goes back to the
+    took about 0.2 s at every exit on the project's 2-core machines; the memory goes back to the
     system with the process, and exit handlers and open files are closed as usual."""
     code = main()
     gc.freeze()

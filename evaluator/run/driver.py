@@ -62,8 +62,8 @@ from evaluator.scoring.profiles import profile
 
 # Progress, check_resumable, measured_history and resume_config live in evaluator.run.execute.recorder;
 # they are named here too, so callers take a run's whole API from the driver.
-__all__ = ["Progress", "RunSummary", "check_languages", "check_resumable", "fingerprint_datasets",
-           "measured_history", "new_run_id", "open_and_check", "plan_run", "run_evaluation", "resume_config"]
+__all__ = ["CheckedDatasets", "Progress", "RunSummary", "check_datasets", "check_languages", "check_resumable",
+           "measured_history", "new_run_id", "plan_run", "run_evaluation", "resume_config"]
 
 # At most this many samples are handed out one by one at the end of a dataset (each is a call
 # and a write of its own).
@@ -126,21 +126,30 @@ def check_languages(config: RunConfig, opened: Mapping[DatasetSpec, OpenedDatase
     return SettledLanguages(plan, frozenset(used), over.warnings, all(e.complete for e in each))
 
 
-def open_and_check(config: RunConfig) -> dict[DatasetSpec, OpenedDataset]:
-    """Open the run's datasets (ids checked unique) and settle their languages
-    (:func:`check_languages`); returns them for :func:`run_evaluation`."""
+@dataclass(frozen=True)
+class CheckedDatasets:
+    """A run's datasets made ready before any model loads (:func:`check_datasets`; a session does
+    it on another thread while Ray starts): opened with their ids checked, their languages
+    settled (:func:`check_languages`), and the fingerprints a new run records, by (spec,
+    ``verify_audio``)."""
+
+    opened: dict[DatasetSpec, OpenedDataset]
+    languages: SettledLanguages
+    fingerprints: dict[tuple[DatasetSpec, bool], Fingerprint]
+
+
+def check_datasets(config: RunConfig) -> CheckedDatasets:
+    """Open the run's datasets, settle their languages and fingerprint the samples it reads.
+
+    Raises:
+        DatasetError: a dataset cannot be opened or its ids repeat.
+        LanguageError: with the valid choices.
+    """
     opened = {spec: open_dataset(spec) for spec in config.datasets}
-    check_languages(config, opened)
-    return opened
-
-
-def fingerprint_datasets(config: RunConfig,
-                         opened: Mapping[DatasetSpec, OpenedDataset]) -> dict[tuple[DatasetSpec, bool], Fingerprint]:
-    """The fingerprints a new run of ``config`` records (the samples it reads, audio by size or
-    with ``verify_audio`` by contents), by (spec, ``verify_audio``): for :func:`run_evaluation`."""
-    return {(spec, config.verify_audio): fingerprint(opened[spec], spec.max_samples or config.max_samples,
-                                                     config.verify_audio)
-            for spec in config.datasets}
+    languages = check_languages(config, opened)
+    prints = {(spec, config.verify_audio): fingerprint(opened[spec], spec.max_samples or config.max_samples,
+                                                       config.verify_audio) for spec in config.datasets}
+    return CheckedDatasets(opened, languages, prints)
 
 
 def _long_form(config: RunConfig, backend: Any) -> LongForm:
@@ -233,8 +242,7 @@ def run_evaluation(
     resume: bool = False,
     retry_errors: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
-    opened: Mapping[DatasetSpec, OpenedDataset] | None = None,
-    fingerprints: Mapping[tuple[DatasetSpec, bool], Fingerprint] | None = None,
+    checked: CheckedDatasets | None = None,
 ) -> RunSummary:
     """Evaluate every model of ``config`` on every one of its datasets; rows land in ``store``.
 
@@ -242,9 +250,8 @@ def run_evaluation(
     actor, and its actors pull the shards of every dataset, one dataset after the other. With
     ``resume=True``, ``run_id`` names an existing run and only (model, dataset, sample) triples
     not yet stored are evaluated (``retry_errors`` first deletes the run's error rows).
-    Ray must be connected (:func:`evaluator.run.plan.cluster.connect_ray`). ``opened``: the
-    datasets already opened (and their ids checked), by spec; the others are opened here.
-    ``fingerprints``: those already made (:func:`fingerprint_datasets`); the others are made here.
+    Ray must be connected (:func:`evaluator.run.plan.cluster.connect_ray`). ``checked``: the
+    datasets already made ready (:func:`check_datasets`); without it they are made ready here.
     """
     import ray
 
@@ -254,8 +261,8 @@ def run_evaluation(
     backends = {m.label: get_backend(m.backend).for_model(m.model, m.options_dict()) for m in config.models}
     mps_warning = missing_mps_warning(cluster) if config.device == "auto" and any(
         "mps" in cls.devices for cls in backends.values()) else None
-    opened = {spec: (opened or {}).get(spec) or open_dataset(spec) for spec in config.datasets}
-    languages = check_languages(config, opened)
+    checked = checked or check_datasets(config)
+    opened, languages = checked.opened, checked.languages
     if not languages.complete:
         log.info("languages checked on the stream's first rows (%s); later rows are checked as they come",
                  ", ".join(sorted(languages.used)) or "none given")
@@ -286,14 +293,14 @@ def run_evaluation(
         check_resumable(run, versions)
         # the datasets must be what the run read: a changed sample is refused, named
         record_datasets(store, run_id, read, resume=True, verify_audio=config.verify_audio,
-                        known=fingerprints)
+                        known=checked.fingerprints)
         earlier = json.loads(run.get("models") or "{}")
         store.mark_running(run_id)
         if retry_errors:
             log.info("deleted %d error rows to retry them", store.delete_errors(run_id))
     else:
         record_datasets(store, run_id, read, verify_audio=config.verify_audio,  # name, ids, fingerprint
-                        known=fingerprints)
+                        known=checked.fingerprints)
         store.create_run(
             run_id, config.name, json.loads(mask_credentials(json.dumps(config_json))),
             evaluator_version=evaluator.__version__,

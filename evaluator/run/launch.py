@@ -22,16 +22,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from evaluator.data.fingerprint import Fingerprint
-from evaluator.data.opened import OpenedDataset
-from evaluator.data.spec import DatasetSpec
 from evaluator.errors import ConfigError, RunBusyError
 from evaluator.models.backends import get_backend
 from evaluator.models.contract import Backend
 from evaluator.results.lease import Lease, find_live, refusal
 from evaluator.results.locking import READ_WAIT_SECONDS, connect
 from evaluator.results.store import Store, preload
-from evaluator.run.driver import RunSummary, fingerprint_datasets, new_run_id, open_and_check, run_evaluation
+from evaluator.run.driver import CheckedDatasets, RunSummary, check_datasets, new_run_id, run_evaluation
 from evaluator.run.plan import cluster
 from evaluator.run.plan.cluster import Connection, use_cluster_token
 from evaluator.run.plan.config import RunConfig, run_config_from_json
@@ -140,14 +137,12 @@ def resume_command(run_id: str, db: str) -> str:
     return f"evaluator run --resume {run_id} --db {db}"
 
 
-def _open_datasets(config: RunConfig) -> tuple[dict[DatasetSpec, OpenedDataset],
-                                                dict[tuple[DatasetSpec, bool], Fingerprint]]:
-    """What a session does while Ray starts: open the datasets (ids and languages checked),
-    fingerprint them, and import what the store's first writes need."""
-    opened = open_and_check(config)
-    fingerprints = fingerprint_datasets(config, opened)
+def _ready(config: RunConfig) -> CheckedDatasets:
+    """What a session does while Ray starts: make the datasets ready (:func:`check_datasets`) and
+    import what the store's first writes need."""
+    checked = check_datasets(config)
     preload()
-    return opened, fingerprints
+    return checked
 
 
 class Session:
@@ -181,8 +176,7 @@ class Session:
         self.lease: Lease | None = None
         self.connection: Connection | None = None
         self.store: Store | None = None
-        self.opened: dict[DatasetSpec, OpenedDataset] = {}  # opened while Ray starts
-        self.fingerprints: dict[tuple[DatasetSpec, bool], Fingerprint] = {}  # made while Ray starts
+        self.checked: CheckedDatasets | None = None  # made while Ray starts
         self._existed = os.path.exists(db)
 
     def __enter__(self) -> Session:
@@ -194,10 +188,10 @@ class Session:
             # The datasets open (and their languages are checked) on another thread while Ray
             # starts here: Ray's processes must be started by a thread that lives as long as they do.
             with ThreadPoolExecutor(1, thread_name_prefix="open-datasets") as opener:
-                checked = opener.submit(_open_datasets, self.config)
+                ready = opener.submit(_ready, self.config)
                 self.connection = cluster.connect_ray(self.config.address, self.num_cpus, env_vars=self.env_vars,
                                                       dashboard=self.dashboard)
-                self.opened, self.fingerprints = checked.result()
+                self.checked = ready.result()
             self.store = Store(self.db)  # the write lock: only once the cluster is joined
         except BaseException:
             self._close()
@@ -207,8 +201,7 @@ class Session:
     def run(self, *, retry_errors: bool = False, on_progress: Callable[[Any], None] | None = None) -> RunSummary:
         assert self.store is not None, "use the session as a context manager"
         return run_evaluation(self.config, self.store, run_id=self.run_id, resume=self.resume,
-                              retry_errors=retry_errors, on_progress=on_progress, opened=self.opened,
-                              fingerprints=self.fingerprints)
+                              retry_errors=retry_errors, on_progress=on_progress, checked=self.checked)
 
     def __exit__(self, *exc: object) -> None:
         self._close()
